@@ -7,5 +7,6 @@
 
 pub mod condition;
 pub mod model;
+pub mod path;
 
 pub use model::*;

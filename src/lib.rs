@@ -1,6 +1,24 @@
-//! flowsim: a local simulator for Serverless Workflow (fnf, FDL v1) flows.
+//! flowsim: a local simulator for Serverless Workflow (fnf, FDL v1) flows
+//! that use the wait-for-callback pattern over MNS and Function Compute.
 //!
-//! Module map:
-//! - [`fdl`]: flow definitions: parse, validate, lay out as a graph.
+//! Module map (see ARCHITECTURE in the README):
+//! - [`fdl`]: flow definitions: parse, validate, lay out as a graph. Pure.
+//! - [`sim`]: the deterministic kernel: virtual clock, the bus of envelopes,
+//!   and the [`sim::Sim`] that owns the three simulated components:
+//!   - [`engine`]: executions, history, task tokens;
+//!   - [`mns`]: topics, subscriptions, queues, push delivery and retry;
+//!   - [`fc`]: the simulated function and its behaviours.
+//! - [`headless`]: `run` and `bench` on top of a `Sim`, for scripts and CI.
+//!
+//! Glossary: *Flow* (a parsed definition) · *Execution* (one run) · *Step*
+//! (a node of a flow) · *Envelope* (a message in flight on the bus) ·
+//! *Command* (a request from a front end) · *HistoryEvent* (an entry of an
+//! execution's history, upstream types) · *TaskToken* · *Message* (an MNS
+//! message) · *Notification* (a push of a Message) · *Action* (a UI intent
+//! decoded from a key).
 
+pub mod engine;
+pub mod fc;
 pub mod fdl;
+pub mod mns;
+pub mod sim;

@@ -1,0 +1,1327 @@
+//! engine: executions of flows.
+//!
+//! Owns the flows added to the simulation, every [`Execution`] (retained
+//! after it ends, with its history) and the live state of running ones. It
+//! talks to MNS and the function only through envelopes on the bus, and
+//! never imports a front end.
+//!
+//! An execution runs as a tree of *blocks*: a block is a list of steps
+//! being walked (the flow body, a choice branch, a parallel branch, a
+//! foreach iteration) with its own input and local. A step either completes
+//! at once (pass, succeed, a zero wait) or suspends its block until an
+//! envelope arrives (a publish receipt, a callback, a timer).
+
+pub mod error;
+pub mod history;
+pub mod mapping;
+pub mod token;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use rand::RngCore;
+use serde_json::{Map, Value, json};
+
+pub use error::FnfError;
+pub use history::{EventType, HistoryEvent, StepState, step_states};
+use mapping::Context;
+pub use token::{TokenError, TokenKey};
+
+use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind, Task, Wait};
+use crate::mns::Dest;
+use crate::sim::{Component, Ctx, EnvelopeKey, Millis, Msg, TaskError};
+
+/// Index of an execution in [`Engine::executions`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExecId(pub u32);
+
+/// Names one task attempt (or one timer) of one execution: the execution and
+/// the id of the event that scheduled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TaskRef {
+    pub exec: ExecId,
+    pub task: u32,
+}
+
+/// Upstream execution statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Starting,
+    Running,
+    Stopped,
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+impl Status {
+    pub const ALL: [Status; 6] = [
+        Status::Starting,
+        Status::Running,
+        Status::Stopped,
+        Status::Succeeded,
+        Status::Failed,
+        Status::TimedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Starting => "Starting",
+            Status::Running => "Running",
+            Status::Stopped => "Stopped",
+            Status::Succeeded => "Succeeded",
+            Status::Failed => "Failed",
+            Status::TimedOut => "TimedOut",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn is_final(self) -> bool {
+        !matches!(self, Status::Starting | Status::Running)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error name used when a task's `timeoutSeconds` elapses.
+pub const TASK_TIMEOUT: &str = "FnF.TaskTimeout";
+/// Error name recorded when a flow's `timeoutSeconds` elapses.
+pub const FLOW_TIMEOUT: &str = "FnF.Timeout";
+
+/// Why an execution ended badly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorInfo {
+    pub error: String,
+    pub cause: String,
+}
+
+/// One run of a flow. Retained after it ends.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub id: ExecId,
+    pub name: Box<str>,
+    pub flow: Arc<Flow>,
+    pub status: Status,
+    /// The input as JSON text.
+    pub input: Box<str>,
+    /// The output as JSON text, once it succeeded.
+    pub output: Option<Box<str>>,
+    pub error: Option<Box<ErrorInfo>>,
+    pub started: Millis,
+    pub stopped: Option<Millis>,
+    pub history: Vec<HistoryEvent>,
+}
+
+impl Execution {
+    /// The step the execution is at: the last step entered and not exited.
+    pub fn current_step(&self) -> Option<StepId> {
+        if self.status.is_final() {
+            return None;
+        }
+        self.history
+            .iter()
+            .rev()
+            .find(|e| e.kind == EventType::StepEntered)
+            .and_then(|e| e.step)
+    }
+}
+
+struct FlowEntry {
+    flow: Arc<Flow>,
+    executions: HashMap<Box<str>, ExecId>,
+}
+
+/// The workflow engine.
+pub struct Engine {
+    flows: BTreeMap<String, FlowEntry>,
+    execs: Vec<Execution>,
+    runs: HashMap<ExecId, Run>,
+    key: TokenKey,
+    counts: [usize; 6],
+}
+
+impl Engine {
+    /// An engine whose task tokens are signed with `key`.
+    pub fn new(key: [u8; 32]) -> Engine {
+        Engine {
+            flows: BTreeMap::new(),
+            execs: Vec::new(),
+            runs: HashMap::new(),
+            key: TokenKey::new(key),
+            counts: [0; 6],
+        }
+    }
+
+    /// Adds a flow; fails if one of that name exists.
+    pub fn add_flow(&mut self, flow: Flow) -> Result<(), FnfError> {
+        if self.flows.contains_key(&flow.name) {
+            return Err(FnfError::FlowAlreadyExists(flow.name));
+        }
+        self.flows.insert(
+            flow.name.clone(),
+            FlowEntry {
+                flow: Arc::new(flow),
+                executions: HashMap::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes a flow (its executions stay readable through their ids).
+    pub fn remove_flow(&mut self, name: &str) -> Result<Arc<Flow>, FnfError> {
+        self.flows
+            .remove(name)
+            .map(|e| e.flow)
+            .ok_or_else(|| FnfError::FlowNotExists(name.to_owned()))
+    }
+
+    pub fn flow(&self, name: &str) -> Option<&Arc<Flow>> {
+        self.flows.get(name).map(|e| &e.flow)
+    }
+
+    /// Flows in name order.
+    pub fn flows(&self) -> impl Iterator<Item = &Arc<Flow>> {
+        self.flows.values().map(|e| &e.flow)
+    }
+
+    /// Every execution, oldest first; index with [`ExecId`].
+    pub fn executions(&self) -> &[Execution] {
+        &self.execs
+    }
+
+    pub fn execution(&self, id: ExecId) -> Option<&Execution> {
+        self.execs.get(id.0 as usize)
+    }
+
+    pub fn find_execution(&self, flow: &str, name: &str) -> Result<&Execution, FnfError> {
+        let entry = self
+            .flows
+            .get(flow)
+            .ok_or_else(|| FnfError::FlowNotExists(flow.to_owned()))?;
+        let id = entry
+            .executions
+            .get(name)
+            .ok_or_else(|| FnfError::ExecutionNotExists {
+                flow: flow.to_owned(),
+                execution: name.to_owned(),
+            })?;
+        Ok(&self.execs[id.0 as usize])
+    }
+
+    /// How many executions are in `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.counts[status as usize]
+    }
+
+    /// The token of the task scheduled as `task` (for display; tokens are
+    /// derived, not stored).
+    pub fn token_for(&self, task: TaskRef) -> Option<String> {
+        let x = self.execution(task.exec)?;
+        Some(self.key.mint(&x.flow.name, &x.name, task.task))
+    }
+
+    /// The tokens of the tasks of `exec` that are waiting for a callback.
+    pub fn waiting_tasks(&self, exec: ExecId) -> Vec<(StepId, TaskRef, String)> {
+        let Some(run) = self.runs.get(&exec) else {
+            return Vec::new();
+        };
+        let Some(x) = self.execution(exec) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for &(task, b) in &run.tasks {
+            let Some(Some(block)) = run.blocks.get(b) else {
+                continue;
+            };
+            let Some(cur) = &block.current else { continue };
+            if let StepKind::Task(t) = &x.flow.step(cur.step).kind
+                && t.pattern == Pattern::WaitForCallback
+            {
+                let r = TaskRef { exec, task };
+                out.push((cur.step, r, self.key.mint(&x.flow.name, &x.name, task)));
+            }
+        }
+        out
+    }
+
+    fn set_status(&mut self, id: ExecId, status: Status) {
+        let x = &mut self.execs[id.0 as usize];
+        self.counts[x.status as usize] -= 1;
+        self.counts[status as usize] += 1;
+        x.status = status;
+    }
+
+    /// `StartExecution`.
+    pub fn start_execution(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow_name: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+    ) -> Result<ExecId, FnfError> {
+        let entry = self
+            .flows
+            .get_mut(flow_name)
+            .ok_or_else(|| FnfError::FlowNotExists(flow_name.to_owned()))?;
+        let name: Box<str> = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                validate_execution_name(n)?;
+                if let Some(&id) = entry.executions.get(n) {
+                    let x = &self.execs[id.0 as usize];
+                    return if x.status.is_final() {
+                        Err(FnfError::ExecutionAlreadyExists(n.to_owned()))
+                    } else {
+                        Ok(id)
+                    };
+                }
+                n.into()
+            }
+            None => {
+                let mut bytes = [0u8; 16];
+                ctx.rng.fill_bytes(&mut bytes);
+                uuid::Builder::from_random_bytes(bytes)
+                    .into_uuid()
+                    .hyphenated()
+                    .to_string()
+                    .into()
+            }
+        };
+        let input_text = input
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or("{}");
+        if input_text.len() > DATA_LIMIT {
+            return Err(FnfError::EntityTooLarge(format!(
+                "Input is {} bytes; the limit is {DATA_LIMIT}",
+                input_text.len()
+            )));
+        }
+        let input: Value = serde_json::from_str(input_text)
+            .map_err(|e| FnfError::InvalidArgument(format!("Input is not valid JSON: {e}")))?;
+        if !input.is_object() {
+            return Err(FnfError::InvalidArgument(
+                "Input must be a JSON object".to_owned(),
+            ));
+        }
+        let id = ExecId(self.execs.len() as u32);
+        entry.executions.insert(name.clone(), id);
+        let flow = entry.flow.clone();
+        // Normalise the stored input to compact JSON.
+        let input_json = input.to_string();
+        self.execs.push(Execution {
+            id,
+            name,
+            flow: flow.clone(),
+            status: Status::Running,
+            input: input_json.clone().into_boxed_str(),
+            output: None,
+            error: None,
+            started: ctx.now,
+            stopped: None,
+            history: Vec::with_capacity(8),
+        });
+        self.counts[Status::Running as usize] += 1;
+        let mut run = Run::default();
+        if let Some(t) = flow.timeout_seconds {
+            run.flow_timer = Some(ctx.send(
+                t.saturating_mul(1000),
+                Component::Engine,
+                Component::Engine,
+                Msg::FlowTimeout(id),
+            ));
+        }
+        let x = &mut self.execs[id.0 as usize];
+        let mut m = Machine {
+            x,
+            run: &mut run,
+            flow: &flow,
+            ctx,
+            key: &self.key,
+        };
+        m.log(
+            EventType::ExecutionStarted,
+            None,
+            0,
+            format!("{{\"input\":{input_json}}}"),
+        );
+        m.start(input);
+        self.finish_op(id, run);
+        Ok(id)
+    }
+
+    /// Puts a run back, or settles an execution that ended.
+    fn finish_op(&mut self, id: ExecId, run: Run) {
+        match run.ended {
+            Some(status) => {
+                self.set_status(id, status);
+            }
+            None => {
+                self.runs.insert(id, run);
+            }
+        }
+    }
+
+    /// Runs `f` on the live state of `id`, if it is still running.
+    fn with_run<R>(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: ExecId,
+        f: impl FnOnce(&mut Machine<'_, '_, '_>) -> R,
+    ) -> Option<R> {
+        let mut run = self.runs.remove(&id)?;
+        let x = &mut self.execs[id.0 as usize];
+        let flow = x.flow.clone();
+        let mut m = Machine {
+            x,
+            run: &mut run,
+            flow: &flow,
+            ctx,
+            key: &self.key,
+        };
+        let r = f(&mut m);
+        self.finish_op(id, run);
+        Some(r)
+    }
+
+    /// Finds the task a token names; the error is the upstream one.
+    fn task_for_token(&self, token: &str) -> Result<TaskRef, FnfError> {
+        let mut buf = String::new();
+        let claims = self
+            .key
+            .verify(token, &mut buf)
+            .map_err(|e| FnfError::InvalidArgument(e.to_string()))?;
+        let entry = self.flows.get(claims.flow).ok_or_else(|| {
+            FnfError::InvalidArgument(format!(
+                "TaskToken names flow `{}`, which does not exist",
+                claims.flow
+            ))
+        })?;
+        let &exec = entry.executions.get(claims.execution).ok_or_else(|| {
+            FnfError::InvalidArgument(format!(
+                "TaskToken names execution `{}`, which does not exist",
+                claims.execution
+            ))
+        })?;
+        let task = TaskRef {
+            exec,
+            task: claims.event_id,
+        };
+        let x = &self.execs[exec.0 as usize];
+        if x.status.is_final() {
+            return Err(FnfError::TaskAlreadyCompleted(format!(
+                "the task's execution `{}` has already ended ({})",
+                x.name, x.status
+            )));
+        }
+        let pending = self
+            .runs
+            .get(&exec)
+            .is_some_and(|r| r.tasks.iter().any(|&(t, _)| t == task.task));
+        if !pending {
+            return Err(FnfError::TaskAlreadyCompleted(format!(
+                "the task (event {}) of execution `{}` has already completed",
+                task.task, x.name
+            )));
+        }
+        Ok(task)
+    }
+
+    /// `ReportTaskSucceeded`.
+    pub fn report_succeeded(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        token: &str,
+        output: &str,
+    ) -> Result<u32, FnfError> {
+        if token.trim().is_empty() {
+            return Err(FnfError::MissingRequiredParams(
+                "TaskToken is mandatory for this action".into(),
+            ));
+        }
+        let task = self.task_for_token(token)?;
+        let text = output.trim();
+        let output: Value = if text.is_empty() {
+            Value::Object(Map::new())
+        } else {
+            serde_json::from_str(text)
+                .map_err(|e| FnfError::InvalidArgument(format!("Output is not valid JSON: {e}")))?
+        };
+        if !output.is_object() {
+            return Err(FnfError::InvalidArgument(
+                "Output must be a JSON object".into(),
+            ));
+        }
+        if text.len() > DATA_LIMIT {
+            return Err(FnfError::EntityTooLarge(format!(
+                "Output is {} bytes; the limit is {DATA_LIMIT}",
+                text.len()
+            )));
+        }
+        self.with_run(ctx, task.exec, |m| m.task_succeeded(task.task, output))
+            .flatten()
+            .ok_or_else(|| FnfError::TaskAlreadyCompleted("the task has already completed".into()))
+    }
+
+    /// `ReportTaskFailed`.
+    pub fn report_failed(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<u32, FnfError> {
+        if token.trim().is_empty() {
+            return Err(FnfError::MissingRequiredParams(
+                "TaskToken is mandatory for this action".into(),
+            ));
+        }
+        if error.is_empty() {
+            return Err(FnfError::MissingRequiredParams(
+                "Error is mandatory for this action".into(),
+            ));
+        }
+        let task = self.task_for_token(token)?;
+        let err = TaskError {
+            error: error.to_owned(),
+            cause: cause.to_owned(),
+        };
+        self.with_run(ctx, task.exec, |m| {
+            m.task_failed(task.task, err, EventType::TaskFailed)
+        })
+        .flatten()
+        .ok_or_else(|| FnfError::TaskAlreadyCompleted("the task has already completed".into()))
+    }
+
+    /// `StopExecution`.
+    pub fn stop_execution(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow: &str,
+        name: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<ExecId, FnfError> {
+        let x = self.find_execution(flow, name)?;
+        let id = x.id;
+        if x.status.is_final() {
+            return Err(FnfError::ExecutionAlreadyCompleted {
+                execution: name.to_owned(),
+                status: x.status.to_string(),
+            });
+        }
+        self.with_run(ctx, id, |m| {
+            let detail = json!({"error": error, "cause": cause}).to_string();
+            m.log(EventType::ExecutionStopped, None, 0, detail);
+            m.end(
+                Status::Stopped,
+                None,
+                Some(ErrorInfo {
+                    error: error.to_owned(),
+                    cause: cause.to_owned(),
+                }),
+            );
+        });
+        Ok(id)
+    }
+
+    /// Handles an envelope addressed to the engine.
+    pub fn handle(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
+        match msg {
+            Msg::TaskTimeout(t) => {
+                self.with_run(ctx, t.exec, |m| m.task_timed_out(t.task));
+            }
+            Msg::FlowTimeout(id) => {
+                self.with_run(ctx, id, |m| {
+                    m.run.flow_timer = None;
+                    let secs = m.flow.timeout_seconds.unwrap_or(0);
+                    let cause = format!("execution timed out after {secs} seconds");
+                    let detail = json!({"error": FLOW_TIMEOUT, "cause": cause}).to_string();
+                    m.log(EventType::ExecutionTimedOut, None, 0, detail);
+                    m.end(
+                        Status::TimedOut,
+                        None,
+                        Some(ErrorInfo {
+                            error: FLOW_TIMEOUT.into(),
+                            cause,
+                        }),
+                    );
+                });
+            }
+            Msg::Timer(t) => {
+                self.with_run(ctx, t.exec, |m| m.timer(t.task));
+            }
+            Msg::Published { task, result } => {
+                let result = result.map(|r| r.to_json());
+                self.with_run(ctx, task.exec, |m| {
+                    m.submitted(task.task, result, EventType::TaskSubmitFailed)
+                });
+            }
+            Msg::FunctionResult { task, result } => {
+                self.with_run(ctx, task.exec, |m| {
+                    m.submitted(task.task, result, EventType::TaskFailed)
+                });
+            }
+            Msg::ReportSucceeded { token, output } => {
+                if let Err(error) = self.report_succeeded(ctx, &token, &output) {
+                    ctx.send(
+                        0,
+                        Component::Engine,
+                        Component::Fc,
+                        Msg::ReportRejected { token, error },
+                    );
+                }
+            }
+            Msg::ReportFailed {
+                token,
+                error,
+                cause,
+            } => {
+                if let Err(error) = self.report_failed(ctx, &token, &error, &cause) {
+                    ctx.send(
+                        0,
+                        Component::Engine,
+                        Component::Fc,
+                        Msg::ReportRejected { token, error },
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Limit on a step's input, output or local, and on API payloads (32 KiB).
+pub const DATA_LIMIT: usize = 32 * 1024;
+
+/// Execution names match `[A-Za-z_][A-Za-z0-9_-]{0,127}`.
+pub fn validate_execution_name(name: &str) -> Result<(), FnfError> {
+    let mut chars = name.chars();
+    let ok = name.len() <= 128
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(FnfError::InvalidArgument(format!(
+            "ExecutionName `{name}` is invalid: it must match [A-Za-z_][A-Za-z0-9_-]{{0,127}}"
+        )))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Live state of a running execution.
+
+/// Which list of steps a block walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlockList {
+    /// The flow's top-level steps.
+    Body,
+}
+
+#[derive(Debug)]
+struct Block {
+    list: BlockList,
+    pos: usize,
+    input: Value,
+    local: Value,
+    current: Option<Current>,
+}
+
+/// The step a block is at.
+#[derive(Debug)]
+struct Current {
+    step: StepId,
+    input: Value,
+    /// Id of its StepEntered event.
+    entered: u32,
+    /// Retries made so far.
+    attempt: u32,
+    /// The TaskScheduled id of the task attempt in flight.
+    task: Option<u32>,
+    /// A task timeout, wait or retry timer.
+    timer: Option<EnvelopeKey>,
+}
+
+#[derive(Debug, Default)]
+struct Run {
+    blocks: Vec<Option<Block>>,
+    /// Task attempts in flight: (TaskScheduled id, block).
+    tasks: Vec<(u32, usize)>,
+    flow_timer: Option<EnvelopeKey>,
+    /// Set when the execution ended during an operation.
+    ended: Option<Status>,
+}
+
+/// One operation on one running execution.
+struct Machine<'a, 'c, 'r> {
+    x: &'a mut Execution,
+    run: &'a mut Run,
+    flow: &'a Flow,
+    ctx: &'a mut Ctx<'c>,
+    key: &'r TokenKey,
+}
+
+impl Machine<'_, '_, '_> {
+    fn next_event_id(&self) -> u32 {
+        self.x.history.len() as u32 + 1
+    }
+
+    fn log(
+        &mut self,
+        kind: EventType,
+        step: Option<StepId>,
+        schedule_id: u32,
+        detail: String,
+    ) -> u32 {
+        let id = self.next_event_id();
+        self.x.history.push(HistoryEvent {
+            id,
+            schedule_id,
+            kind,
+            step,
+            time: self.ctx.now,
+            detail: detail.into_boxed_str(),
+        });
+        id
+    }
+
+    fn task_ref(&self, task: u32) -> TaskRef {
+        TaskRef {
+            exec: self.x.id,
+            task,
+        }
+    }
+
+    fn steps(&self, list: BlockList) -> &[StepId] {
+        match list {
+            BlockList::Body => &self.flow.body,
+        }
+    }
+
+    fn block(&mut self, b: usize) -> Option<&mut Block> {
+        self.run.blocks.get_mut(b).and_then(Option::as_mut)
+    }
+
+    fn start(&mut self, input: Value) {
+        let input = if self.flow.input_mappings.is_empty() {
+            input
+        } else {
+            let ctx = self.context("", None);
+            mapping::apply(
+                &self.flow.input_mappings,
+                &input,
+                &Value::Object(Map::new()),
+                &ctx,
+            )
+        };
+        self.run.blocks.push(Some(Block {
+            list: BlockList::Body,
+            pos: 0,
+            input,
+            local: Value::Object(Map::new()),
+            current: None,
+        }));
+        self.run_block(0);
+    }
+
+    fn context<'s>(&'s self, step: &'s str, token: Option<&'s str>) -> Context<'s> {
+        Context {
+            flow: &self.flow.name,
+            execution: &self.x.name,
+            step,
+            token,
+        }
+    }
+
+    /// Walks block `b` until a step suspends it, it ends, or the execution
+    /// ends.
+    fn run_block(&mut self, b: usize) {
+        loop {
+            if self.run.ended.is_some() {
+                return;
+            }
+            let Some(block) = self.block(b) else { return };
+            if block.current.is_some() {
+                return; // suspended
+            }
+            let (list, pos) = (block.list, block.pos);
+            let Some(&step) = self.steps(list).get(pos) else {
+                self.finish_block(b);
+                return;
+            };
+            self.enter_step(b, step);
+        }
+    }
+
+    fn enter_step(&mut self, b: usize, step_id: StepId) {
+        let flow = self.flow;
+        let step = flow.step(step_id);
+        let entered = self.next_event_id();
+        // A waitForCallback task's token names its TaskScheduled event, which
+        // comes right after StepEntered; it must exist before input mapping
+        // so `$context.task.token` can read it.
+        let token = match &step.kind {
+            StepKind::Task(t) if t.pattern == Pattern::WaitForCallback => {
+                Some(self.key.mint(&flow.name, &self.x.name, entered + 1))
+            }
+            _ => None,
+        };
+        let Some(block) = self.run.blocks.get(b).and_then(Option::as_ref) else {
+            return;
+        };
+        let ctx = Context {
+            flow: &flow.name,
+            execution: &self.x.name,
+            step: &step.name,
+            token: token.as_deref(),
+        };
+        let input = mapping::step_input(
+            step.input_mappings.as_deref(),
+            &block.input,
+            &block.local,
+            &ctx,
+        );
+        let detail = format!("{{\"input\":{input}}}");
+        self.log(EventType::StepEntered, Some(step_id), 0, detail);
+        if let Some(block) = self.block(b) {
+            block.current = Some(Current {
+                step: step_id,
+                input,
+                entered,
+                attempt: 0,
+                task: None,
+                timer: None,
+            });
+        }
+        match &step.kind {
+            StepKind::Pass => self.complete_step(b, Value::Object(Map::new())),
+            StepKind::Succeed => {
+                self.complete_step(b, Value::Object(Map::new()));
+                // Like `return`: the flow ends now, successfully, with what
+                // it has so far.
+                self.finish_block(0);
+            }
+            StepKind::Fail(f) => {
+                let err = TaskError {
+                    error: f.error.clone(),
+                    cause: f.cause.clone(),
+                };
+                self.fail_step(b, err);
+            }
+            StepKind::Task(task) => self.start_task(b, step_id, task, token),
+            StepKind::Wait(w) => self.start_wait(b, step_id, w),
+            StepKind::Choice(_) | StepKind::Parallel(_) | StepKind::Foreach(_) => {
+                let err = TaskError {
+                    error: "FnF.Unsupported".into(),
+                    cause: format!(
+                        "{} steps are not executed by this version of flowsim",
+                        step.kind.type_name()
+                    ),
+                };
+                self.fail_step(b, err);
+            }
+        }
+    }
+
+    fn start_wait(&mut self, b: usize, step: StepId, wait: &Wait) {
+        let now_ms = self.ctx.wall_ms();
+        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_ref()) else {
+            return;
+        };
+        let delay: Result<u64, String> = match wait {
+            Wait::DurationSeconds(s) => Ok((s * 1000.0).max(0.0) as u64),
+            Wait::TimestampMillis(t) => Ok((t - now_ms).max(0) as u64),
+            Wait::DurationPath(p) => match p.lookup(&cur.input) {
+                Some(Value::Number(n)) if n.as_f64().is_some_and(|s| s >= 0.0) => {
+                    Ok((n.as_f64().unwrap_or(0.0) * 1000.0) as u64)
+                }
+                other => Err(format!(
+                    "wait duration `{p}` is not a non-negative number: {other:?}"
+                )),
+            },
+            Wait::TimestampPath(p) => match p.lookup(&cur.input) {
+                Some(Value::String(s)) => {
+                    match time::OffsetDateTime::parse(
+                        &s,
+                        &time::format_description::well_known::Rfc3339,
+                    ) {
+                        Ok(t) => Ok(
+                            ((t.unix_timestamp_nanos() / 1_000_000) as i64 - now_ms).max(0) as u64,
+                        ),
+                        Err(e) => Err(format!("wait timestamp `{p}` is not RFC 3339: {e}")),
+                    }
+                }
+                other => Err(format!("wait timestamp `{p}` is not a string: {other:?}")),
+            },
+        };
+        match delay {
+            Err(cause) => self.fail_step(
+                b,
+                TaskError {
+                    error: "FnF.InvalidWait".into(),
+                    cause,
+                },
+            ),
+            Ok(0) => self.complete_step(b, Value::Object(Map::new())),
+            Ok(ms) => {
+                let entered = cur.entered;
+                let key = self.ctx.send(
+                    ms,
+                    Component::Engine,
+                    Component::Engine,
+                    Msg::Timer(self.task_ref(entered)),
+                );
+                let _ = step;
+                if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+                    cur.timer = Some(key);
+                }
+            }
+        }
+    }
+
+    /// Schedules one attempt of a task step.
+    fn start_task(&mut self, b: usize, step_id: StepId, task: &Task, token: Option<String>) {
+        let flow = self.flow;
+        let step = flow.step(step_id);
+        let scheduled = self.next_event_id();
+        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_ref()) else {
+            return;
+        };
+        let params = mapping::service_params(&task.service_params, &cur.input);
+        let payload_input = cur.input.clone();
+        let entered = cur.entered;
+        let mut detail = Map::new();
+        detail.insert(
+            "resourceArn".into(),
+            Value::String(task.resource_arn.clone()),
+        );
+        detail.insert(
+            "pattern".into(),
+            Value::String(task.pattern.as_str().into()),
+        );
+        if let Some(t) = task.timeout_seconds {
+            detail.insert("timeoutSeconds".into(), t.into());
+        }
+        detail.insert("serviceParams".into(), Value::Object(params.clone()));
+        self.log(
+            EventType::TaskScheduled,
+            Some(step_id),
+            entered,
+            Value::Object(detail).to_string(),
+        );
+        let started_detail = match &token {
+            Some(t) => json!({ "taskToken": t }).to_string(),
+            None => "{}".to_owned(),
+        };
+        self.log(
+            EventType::TaskStarted,
+            Some(step_id),
+            scheduled,
+            started_detail,
+        );
+        let tref = self.task_ref(scheduled);
+        self.run.tasks.push((scheduled, b));
+        let timer = task.timeout_seconds.map(|t| {
+            self.ctx.send(
+                t.saturating_mul(1000),
+                Component::Engine,
+                Component::Engine,
+                Msg::TaskTimeout(tref),
+            )
+        });
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.task = Some(scheduled);
+            cur.timer = timer;
+        }
+        match &task.resource {
+            Resource::MnsTopic { topic } => self.publish(Dest::Topic(topic.clone()), &params, tref),
+            Resource::MnsQueue { queue } => self.publish(Dest::Queue(queue.clone()), &params, tref),
+            Resource::Function {
+                service, function, ..
+            } => {
+                let payload: Arc<str> = payload_input.to_string().into();
+                self.ctx.send(
+                    0,
+                    Component::Engine,
+                    Component::Fc,
+                    Msg::Invoke {
+                        task: tref,
+                        function: format!("{service}/{function}").into(),
+                        payload,
+                    },
+                );
+            }
+            Resource::Flow { flow: child } => {
+                let cause = format!(
+                    "sub-flow tasks (`{child}` from step `{}`) are not executed by this version of flowsim",
+                    step.name
+                );
+                self.task_failed(
+                    scheduled,
+                    TaskError {
+                        error: "FnF.Unsupported".into(),
+                        cause,
+                    },
+                    EventType::TaskSubmitFailed,
+                );
+            }
+        }
+    }
+
+    fn publish(&mut self, dest: Dest, params: &Map<String, Value>, task: TaskRef) {
+        let body = params
+            .get("MessageBody")
+            .map(mapping::as_text)
+            .unwrap_or_default();
+        let tag = params
+            .get("MessageTag")
+            .map(mapping::as_text)
+            .filter(|t| !t.is_empty())
+            .map(String::into_boxed_str);
+        let delay_seconds = params
+            .get("DelaySeconds")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        self.ctx.send(
+            0,
+            Component::Engine,
+            Component::Mns,
+            Msg::Publish {
+                dest,
+                body: body.into(),
+                tag,
+                delay_seconds,
+                origin: Some(task),
+            },
+        );
+    }
+
+    /// Block and step of a task attempt in flight.
+    fn pending(&self, task: u32) -> Option<usize> {
+        self.run
+            .tasks
+            .iter()
+            .find(|&&(t, _)| t == task)
+            .map(|&(_, b)| b)
+    }
+
+    /// Forgets a task attempt: it is no longer in flight, its timer is off.
+    fn settle(&mut self, task: u32) -> Option<usize> {
+        let i = self.run.tasks.iter().position(|&(t, _)| t == task)?;
+        let (_, b) = self.run.tasks.swap_remove(i);
+        let mut timer = None;
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.task = None;
+            timer = cur.timer.take();
+        }
+        if let Some(k) = timer {
+            self.ctx.cancel(k);
+        }
+        Some(b)
+    }
+
+    fn current_step(&mut self, b: usize) -> Option<(StepId, u32)> {
+        self.block(b)
+            .and_then(|bl| bl.current.as_ref())
+            .map(|c| (c.step, c.entered))
+    }
+
+    /// MNS accepted a publish, or a function returned. For waitForCallback
+    /// tasks that only means the task was submitted; otherwise the task is
+    /// done with `result` as its local.
+    fn submitted(&mut self, task: u32, result: Result<Value, TaskError>, fail_kind: EventType) {
+        let Some(b) = self.pending(task) else { return };
+        let Some((step, _)) = self.current_step(b) else {
+            return;
+        };
+        let pattern = match &self.flow.step(step).kind {
+            StepKind::Task(t) => t.pattern,
+            _ => Pattern::RequestResponse,
+        };
+        match result {
+            Err(e) => {
+                self.task_failed(task, e, fail_kind);
+            }
+            Ok(local) if pattern == Pattern::WaitForCallback => {
+                self.log(
+                    EventType::TaskSubmitted,
+                    Some(step),
+                    task,
+                    local.to_string(),
+                );
+            }
+            Ok(local) => {
+                self.task_succeeded(task, local);
+            }
+        }
+    }
+
+    /// A task attempt succeeded with `local`. Answers the TaskSucceeded id.
+    fn task_succeeded(&mut self, task: u32, local: Value) -> Option<u32> {
+        let b = self.settle(task)?;
+        let (step, _) = self.current_step(b)?;
+        let id = self.log(
+            EventType::TaskSucceeded,
+            Some(step),
+            task,
+            format!("{{\"output\":{local}}}"),
+        );
+        self.complete_step(b, local);
+        self.run_block(b);
+        Some(id)
+    }
+
+    /// A task attempt failed. Answers the id of the failure event.
+    fn task_failed(&mut self, task: u32, err: TaskError, kind: EventType) -> Option<u32> {
+        let b = self.settle(task)?;
+        let (step, _) = self.current_step(b)?;
+        let detail = json!({"error": err.error, "cause": err.cause}).to_string();
+        let id = self.log(kind, Some(step), task, detail);
+        self.fail_step(b, err);
+        self.run_block(b);
+        Some(id)
+    }
+
+    fn task_timed_out(&mut self, task: u32) {
+        let Some(b) = self.pending(task) else { return };
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.timer = None; // it just fired
+        }
+        let Some((step, _)) = self.current_step(b) else {
+            return;
+        };
+        let secs = match &self.flow.step(step).kind {
+            StepKind::Task(t) => t.timeout_seconds.unwrap_or(0),
+            _ => 0,
+        };
+        let err = TaskError {
+            error: TASK_TIMEOUT.into(),
+            cause: format!("task timed out after {secs} seconds without a callback"),
+        };
+        self.task_failed(task, err, EventType::TaskTimedOut);
+    }
+
+    /// A wait elapsed or a retry interval passed (`id` is the StepEntered id).
+    fn timer(&mut self, id: u32) {
+        let found = self.run.blocks.iter().position(|bl| {
+            bl.as_ref()
+                .and_then(|bl| bl.current.as_ref())
+                .is_some_and(|c| c.entered == id && c.task.is_none())
+        });
+        let Some(b) = found else { return };
+        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) else {
+            return;
+        };
+        cur.timer = None;
+        let step_id = cur.step;
+        let flow = self.flow;
+        match &flow.step(step_id).kind {
+            StepKind::Wait(_) => {
+                self.complete_step(b, Value::Object(Map::new()));
+                self.run_block(b);
+            }
+            StepKind::Task(task) => {
+                // A retry: map the input again, with a fresh token.
+                let scheduled = self.next_event_id();
+                let token = (task.pattern == Pattern::WaitForCallback)
+                    .then(|| self.key.mint(&flow.name, &self.x.name, scheduled));
+                let step = flow.step(step_id);
+                if let Some(block) = self.run.blocks.get(b).and_then(Option::as_ref) {
+                    let ctx = Context {
+                        flow: &flow.name,
+                        execution: &self.x.name,
+                        step: &step.name,
+                        token: token.as_deref(),
+                    };
+                    let input = mapping::step_input(
+                        step.input_mappings.as_deref(),
+                        &block.input,
+                        &block.local,
+                        &ctx,
+                    );
+                    if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+                        cur.input = input;
+                    }
+                }
+                self.start_task(b, step_id, task, token);
+            }
+            _ => {}
+        }
+    }
+
+    /// The current step of block `b` succeeded with `local`: map its output,
+    /// merge it into the block's local and move on (the caller resumes the
+    /// block).
+    fn complete_step(&mut self, b: usize, local: Value) {
+        let flow = self.flow;
+        let Some(cur) = self.block(b).and_then(|bl| bl.current.take()) else {
+            return;
+        };
+        let step = flow.step(cur.step);
+        let output = match &step.output_mappings {
+            Some(m) => {
+                let ctx = Context {
+                    flow: &flow.name,
+                    execution: &self.x.name,
+                    step: &step.name,
+                    token: None,
+                };
+                mapping::apply(m, &cur.input, &local, &ctx)
+            }
+            None => match step.kind {
+                StepKind::Parallel(_) | StepKind::Foreach(_) => Value::Object(Map::new()),
+                _ => local,
+            },
+        };
+        self.log(
+            EventType::StepExited,
+            Some(cur.step),
+            cur.entered,
+            format!("{{\"output\":{output}}}"),
+        );
+        let list_len = self
+            .block(b)
+            .map(|bl| bl.list)
+            .map(|l| self.steps(l).len())
+            .unwrap_or(0);
+        if let Some(block) = self.block(b) {
+            mapping::merge(&mut block.local, output);
+            block.pos = if step.end { list_len } else { block.pos + 1 };
+        }
+    }
+
+    /// The current step of block `b` failed: retry it, catch it, or fail the
+    /// block (and so its parent, up to the execution).
+    fn fail_step(&mut self, b: usize, err: TaskError) {
+        let flow = self.flow;
+        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) else {
+            return;
+        };
+        let step = flow.step(cur.step);
+        if let StepKind::Task(task) = &step.kind {
+            // Retry: the first policy whose errors match decides.
+            if let Some(policy) = task
+                .retry
+                .iter()
+                .find(|p| error_matches(&p.errors, &err.error))
+                && cur.attempt < policy.max_attempts
+            {
+                let interval =
+                    (policy.interval_seconds as f64) * policy.multiplier.powi(cur.attempt as i32);
+                let interval = interval.min(policy.max_interval_seconds as f64);
+                cur.attempt += 1;
+                let entered = cur.entered;
+                let key = self.ctx.send(
+                    (interval * 1000.0) as u64,
+                    Component::Engine,
+                    Component::Engine,
+                    Msg::Timer(self.task_ref(entered)),
+                );
+                if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+                    cur.timer = Some(key);
+                }
+                return;
+            }
+        }
+        let Some(cur) = self.block(b).and_then(|bl| bl.current.take()) else {
+            return;
+        };
+        let detail = json!({"error": err.error, "cause": err.cause}).to_string();
+        self.log(EventType::StepFailed, Some(cur.step), cur.entered, detail);
+        if let StepKind::Task(task) = &step.kind
+            && let Some(rule) = task
+                .catch
+                .iter()
+                .find(|c| error_matches(&c.errors, &err.error))
+        {
+            let local = json!({"error": err.error, "cause": err.cause});
+            let output = match &task.error_mappings {
+                Some(m) => {
+                    let ctx = Context {
+                        flow: &flow.name,
+                        execution: &self.x.name,
+                        step: &step.name,
+                        token: None,
+                    };
+                    mapping::apply(m, &cur.input, &local, &ctx)
+                }
+                None => Value::Object(Map::new()),
+            };
+            let list = self.block(b).map(|bl| bl.list);
+            let target = list.and_then(|l| self.steps(l).iter().position(|&s| s == rule.goto));
+            if let (Some(block), Some(target)) = (self.block(b), target) {
+                mapping::merge(&mut block.local, output);
+                block.pos = target;
+                return;
+            }
+        }
+        // Uncaught: the block fails, and with it the execution (nested
+        // blocks arrive with choice/parallel/foreach).
+        self.run.blocks[b] = None;
+        self.end(
+            Status::Failed,
+            None,
+            Some(ErrorInfo {
+                error: err.error,
+                cause: err.cause,
+            }),
+        );
+    }
+
+    /// Block `b` walked past its last step.
+    fn finish_block(&mut self, b: usize) {
+        let Some(block) = self.run.blocks.get_mut(b).and_then(Option::take) else {
+            return;
+        };
+        // The root block: the flow's local is complete.
+        let output = if self.flow.output_mappings.is_empty() {
+            block.local
+        } else {
+            let ctx = self.context("", None);
+            mapping::apply(&self.flow.output_mappings, &block.input, &block.local, &ctx)
+        };
+        let text = output.to_string();
+        self.log(
+            EventType::ExecutionSucceeded,
+            None,
+            1,
+            format!("{{\"output\":{text}}}"),
+        );
+        self.end(Status::Succeeded, Some(text), None);
+    }
+
+    /// Ends the execution: records the outcome and cancels every timer.
+    fn end(&mut self, status: Status, output: Option<String>, error: Option<ErrorInfo>) {
+        if self.run.ended.is_some() {
+            return;
+        }
+        self.run.ended = Some(status);
+        self.x.output = output.map(String::into_boxed_str);
+        self.x.error = error.map(Box::new);
+        self.x.stopped = Some(self.ctx.now);
+        if let Some(k) = self.run.flow_timer.take() {
+            self.ctx.cancel(k);
+        }
+        for block in self.run.blocks.iter_mut().flatten() {
+            if let Some(k) = block.current.as_mut().and_then(|c| c.timer.take()) {
+                self.ctx.cancel(k);
+            }
+        }
+        self.run.tasks.clear();
+    }
+}
+
+/// Whether an error name matches a retry/catch `errors` list (`FnF.ALL`
+/// matches everything).
+pub fn error_matches(errors: &[String], error: &str) -> bool {
+    errors.iter().any(|e| e == "FnF.ALL" || e == error)
+}

@@ -1,0 +1,143 @@
+//! Execution history: the append-only log of [`HistoryEvent`]s, with the
+//! upstream event types.
+
+use serde::Serialize;
+
+use crate::fdl::{Flow, Pattern, StepId, StepKind};
+use crate::sim::Millis;
+
+/// The upstream history event types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum EventType {
+    ExecutionStarted,
+    ExecutionSucceeded,
+    ExecutionFailed,
+    ExecutionStopped,
+    ExecutionTimedOut,
+    StepEntered,
+    StepStarted,
+    StepSucceeded,
+    StepFailed,
+    StepExited,
+    BranchEntered,
+    BranchExited,
+    IterationEntered,
+    IterationExited,
+    TaskScheduled,
+    TaskStarted,
+    TaskSubmitted,
+    TaskSubmitFailed,
+    TaskSucceeded,
+    TaskFailed,
+    TaskTimedOut,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::ExecutionStarted => "ExecutionStarted",
+            EventType::ExecutionSucceeded => "ExecutionSucceeded",
+            EventType::ExecutionFailed => "ExecutionFailed",
+            EventType::ExecutionStopped => "ExecutionStopped",
+            EventType::ExecutionTimedOut => "ExecutionTimedOut",
+            EventType::StepEntered => "StepEntered",
+            EventType::StepStarted => "StepStarted",
+            EventType::StepSucceeded => "StepSucceeded",
+            EventType::StepFailed => "StepFailed",
+            EventType::StepExited => "StepExited",
+            EventType::BranchEntered => "BranchEntered",
+            EventType::BranchExited => "BranchExited",
+            EventType::IterationEntered => "IterationEntered",
+            EventType::IterationExited => "IterationExited",
+            EventType::TaskScheduled => "TaskScheduled",
+            EventType::TaskStarted => "TaskStarted",
+            EventType::TaskSubmitted => "TaskSubmitted",
+            EventType::TaskSubmitFailed => "TaskSubmitFailed",
+            EventType::TaskSucceeded => "TaskSucceeded",
+            EventType::TaskFailed => "TaskFailed",
+            EventType::TaskTimedOut => "TaskTimedOut",
+        }
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of an execution's history.
+///
+/// Kept compact (the engine retains every history): the detail is the
+/// `EventDetail` JSON object, serialised once when the event happens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEvent {
+    /// Sequential from 1 within an execution.
+    pub id: u32,
+    /// The event that caused this one (0: none).
+    pub schedule_id: u32,
+    pub kind: EventType,
+    /// The step it concerns; `None` for execution-level events.
+    pub step: Option<StepId>,
+    /// Virtual time.
+    pub time: Millis,
+    /// `EventDetail`: a JSON object as text.
+    pub detail: Box<str>,
+}
+
+/// The state of one step, derived from history (for the graph, and for
+/// time travel: derive it from a prefix of the history).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum StepState {
+    #[default]
+    NotReached,
+    Running,
+    /// A waitForCallback task whose message was submitted.
+    Waiting,
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::NotReached => "not reached",
+            StepState::Running => "running",
+            StepState::Waiting => "waiting for callback",
+            StepState::Succeeded => "succeeded",
+            StepState::Failed => "failed",
+            StepState::TimedOut => "timed out",
+        }
+    }
+}
+
+/// Each step's state after replaying `events` (indexed by [`StepId`]).
+pub fn step_states(flow: &Flow, events: &[HistoryEvent]) -> Vec<StepState> {
+    let mut states = vec![StepState::NotReached; flow.steps.len()];
+    for ev in events {
+        let Some(step) = ev.step else { continue };
+        let Some(state) = states.get_mut(step.index()) else {
+            continue;
+        };
+        *state = match ev.kind {
+            EventType::StepEntered | EventType::StepStarted => StepState::Running,
+            EventType::TaskSubmitted => match &flow.step(step).kind {
+                StepKind::Task(t) if t.pattern == Pattern::WaitForCallback => StepState::Waiting,
+                _ => StepState::Running,
+            },
+            EventType::TaskTimedOut => StepState::TimedOut,
+            EventType::StepExited | EventType::StepSucceeded => StepState::Succeeded,
+            EventType::StepFailed => {
+                if *state == StepState::TimedOut {
+                    StepState::TimedOut
+                } else {
+                    StepState::Failed
+                }
+            }
+            EventType::TaskScheduled | EventType::TaskStarted => StepState::Running,
+            _ => *state,
+        };
+    }
+    states
+}

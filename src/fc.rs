@@ -1,0 +1,502 @@
+//! fc: the simulated Function Compute function.
+//!
+//! Owns what the function does with a push or an invocation: the
+//! [`Behaviour`] (the default, `succeed`, is exactly the seed's handler:
+//! parse `Message`, read `taskToken`, call ReportTaskSucceeded with
+//! `{"status": "success"}`, answer 200), an optional virtual latency, the
+//! inbox of notifications held for a person (`manual`) and a bounded log of
+//! what it received. It reaches the engine and MNS only through envelopes.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::engine::{FnfError, TaskRef};
+use crate::sim::{Component, Ctx, Millis, Msg, PushOutcome, TaskError};
+
+/// How many received pushes/invocations are kept for inspection.
+pub const LOG_LIMIT: usize = 1_000;
+
+/// What the function does with what it receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Behaviour {
+    /// Like the seed: ReportTaskSucceeded with the configured output, HTTP 200.
+    #[default]
+    Succeed,
+    /// ReportTaskFailed with the configured error and cause, HTTP 200.
+    Fail,
+    /// Answers HTTP 500 and reports nothing, so MNS retries show.
+    Error,
+    /// Never answers.
+    Drop,
+    /// Holds each notification until a person answers it.
+    Manual,
+}
+
+impl Behaviour {
+    pub const ALL: [Behaviour; 5] = [
+        Behaviour::Succeed,
+        Behaviour::Fail,
+        Behaviour::Error,
+        Behaviour::Drop,
+        Behaviour::Manual,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Behaviour::Succeed => "succeed",
+            Behaviour::Fail => "fail",
+            Behaviour::Error => "error",
+            Behaviour::Drop => "drop",
+            Behaviour::Manual => "manual",
+        }
+    }
+
+    /// The next behaviour in [`Behaviour::ALL`] (the TUI cycles with it).
+    pub fn next(self) -> Behaviour {
+        let i = Behaviour::ALL.iter().position(|b| *b == self).unwrap_or(0);
+        Behaviour::ALL[(i + 1) % Behaviour::ALL.len()]
+    }
+}
+
+impl std::str::FromStr for Behaviour {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Behaviour::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown handler behaviour `{s}`: expected succeed, fail, error, drop or manual"
+                )
+            })
+    }
+}
+
+/// The function's configuration.
+#[derive(Debug, Clone)]
+pub struct HandlerConfig {
+    pub behaviour: Behaviour,
+    /// Virtual time the function takes before it answers.
+    pub latency_ms: Millis,
+    /// The Output it reports on success.
+    pub output: Value,
+    /// The Error it reports with `fail`.
+    pub fail_error: String,
+    /// The Cause it reports with `fail`.
+    pub fail_cause: String,
+}
+
+impl Default for HandlerConfig {
+    fn default() -> Self {
+        HandlerConfig {
+            behaviour: Behaviour::Succeed,
+            latency_ms: 0,
+            output: json!({"status": "success"}),
+            fail_error: "HandlerError".into(),
+            fail_cause: "the simulated handler reported a failure".into(),
+        }
+    }
+}
+
+/// What the function received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    /// An MNS push (notification id).
+    Push(u64),
+    /// A task invocation.
+    Invoke(TaskRef),
+}
+
+/// One thing the function received and what it did.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub at: Millis,
+    pub received: Received,
+    pub body: Arc<str>,
+    /// The task token it found, if any.
+    pub token: Option<String>,
+    /// What it did, in words.
+    pub outcome: String,
+}
+
+/// A notification or invocation held for a person (manual behaviour).
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub received: Received,
+    pub at: Millis,
+    pub body: Arc<str>,
+    pub token: Option<String>,
+    /// The original message body (`messageBody` of the seed's message).
+    pub message: Option<String>,
+}
+
+impl Held {
+    /// The id used to answer it: the notification id, or the task event id
+    /// offset past every notification (invocations).
+    pub fn id(&self) -> u64 {
+        match &self.received {
+            Received::Push(n) => *n,
+            Received::Invoke(t) => (1 << 63) | ((t.exec.0 as u64) << 32) | t.task as u64,
+        }
+    }
+}
+
+/// How a person answers a held notification.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// ReportTaskSucceeded with this output, then HTTP 200.
+    Succeed(Value),
+    /// ReportTaskFailed with error and cause, then HTTP 200.
+    Fail { error: String, cause: String },
+    /// HTTP 500 (no report).
+    Error,
+}
+
+/// The simulated function.
+#[derive(Debug)]
+pub struct Fc {
+    pub config: HandlerConfig,
+    name: String,
+    inbox: Vec<Held>,
+    log: VecDeque<Invocation>,
+    rejected: Vec<(String, FnfError)>,
+    received: u64,
+}
+
+#[derive(Deserialize)]
+struct Notification<'a> {
+    #[serde(rename = "Message", borrow)]
+    message: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Payload<'a> {
+    #[serde(rename = "taskToken", borrow, default)]
+    task_token: Option<Cow<'a, str>>,
+    #[serde(rename = "messageBody", default)]
+    message_body: Option<Value>,
+}
+
+/// Reads the task token (and the original message body) the way the seed's
+/// handler does. `Err` says why the handler would have thrown.
+pub fn parse_push(body: &str, wrapped: bool) -> Result<(String, Option<String>), String> {
+    let message: Cow<'_, str> = if wrapped {
+        serde_json::from_str::<Notification<'_>>(body)
+            .map_err(|e| format!("push body is not a JSON notification with `Message`: {e}"))?
+            .message
+    } else {
+        Cow::Borrowed(body)
+    };
+    let payload: Payload<'_> = serde_json::from_str(&message)
+        .map_err(|e| format!("`Message` is not a JSON object: {e}"))?;
+    let token = payload
+        .task_token
+        .ok_or_else(|| "`Message` has no `taskToken`".to_owned())?
+        .into_owned();
+    let body = payload.message_body.map(|v| match v {
+        Value::String(s) => s,
+        other => other.to_string(),
+    });
+    Ok((token, body))
+}
+
+impl Fc {
+    pub fn new(config: HandlerConfig) -> Fc {
+        Fc {
+            config,
+            name: "callback-handler".into(),
+            inbox: Vec::new(),
+            log: VecDeque::new(),
+            rejected: Vec::new(),
+            received: 0,
+        }
+    }
+
+    /// The function's name (its subscription name on topics).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Notifications and invocations held for a person.
+    pub fn inbox(&self) -> &[Held] {
+        &self.inbox
+    }
+
+    /// What it received, oldest first (bounded).
+    pub fn log(&self) -> &VecDeque<Invocation> {
+        &self.log
+    }
+
+    /// Reports the engine refused (token, error).
+    pub fn rejected(&self) -> &[(String, FnfError)] {
+        &self.rejected
+    }
+
+    /// How many pushes and invocations it received.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    fn record(
+        &mut self,
+        at: Millis,
+        received: Received,
+        body: Arc<str>,
+        token: Option<String>,
+        outcome: String,
+    ) {
+        if self.log.len() >= LOG_LIMIT {
+            self.log.pop_front();
+        }
+        self.log.push_back(Invocation {
+            at,
+            received,
+            body,
+            token,
+            outcome,
+        });
+    }
+
+    /// Handles an envelope addressed to the function.
+    pub fn handle(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
+        match msg {
+            Msg::Notify {
+                notification,
+                body,
+                wrapped,
+            } => {
+                self.received += 1;
+                let parsed = parse_push(&body, wrapped);
+                let token = parsed.as_ref().ok().map(|(t, _)| t.clone());
+                let received = Received::Push(notification);
+                let outcome = match (self.config.behaviour, parsed) {
+                    (Behaviour::Manual, Ok((token, message))) => {
+                        self.inbox.push(Held {
+                            received: received.clone(),
+                            at: ctx.now,
+                            body: body.clone(),
+                            token: Some(token),
+                            message,
+                        });
+                        "held for a person to answer".to_owned()
+                    }
+                    (Behaviour::Drop, _) => "dropped (no answer)".to_owned(),
+                    (Behaviour::Error, _) => {
+                        self.answer_push(ctx, notification, 500);
+                        "answered HTTP 500".to_owned()
+                    }
+                    (_, Err(why)) => {
+                        // The seed's handler would throw: FC answers 500.
+                        self.answer_push(ctx, notification, 500);
+                        format!("handler error: {why}; answered HTTP 500")
+                    }
+                    (Behaviour::Succeed, Ok((token, _))) => {
+                        self.report_success(ctx, token, self.config.output.clone());
+                        self.answer_push(ctx, notification, 200);
+                        "ReportTaskSucceeded, answered HTTP 200".to_owned()
+                    }
+                    (Behaviour::Fail, Ok((token, _))) => {
+                        let (e, c) = (
+                            self.config.fail_error.clone(),
+                            self.config.fail_cause.clone(),
+                        );
+                        self.report_failure(ctx, token, e, c);
+                        self.answer_push(ctx, notification, 200);
+                        "ReportTaskFailed, answered HTTP 200".to_owned()
+                    }
+                };
+                self.record(ctx.now, received, body, token, outcome);
+            }
+            Msg::Invoke { task, payload, .. } => {
+                self.received += 1;
+                let token = parse_push(&payload, false).ok().map(|(t, _)| t);
+                let received = Received::Invoke(task);
+                let outcome = match self.config.behaviour {
+                    Behaviour::Manual => {
+                        self.inbox.push(Held {
+                            received: received.clone(),
+                            at: ctx.now,
+                            body: payload.clone(),
+                            token: token.clone(),
+                            message: None,
+                        });
+                        "held for a person to answer".to_owned()
+                    }
+                    Behaviour::Drop => "dropped (never returns)".to_owned(),
+                    Behaviour::Error => {
+                        self.return_result(
+                            ctx,
+                            task,
+                            Err(TaskError {
+                                error: "FC.InternalServerError".into(),
+                                cause: "the simulated function failed with HTTP 500".into(),
+                            }),
+                        );
+                        "failed: FC.InternalServerError".to_owned()
+                    }
+                    Behaviour::Succeed => {
+                        // Return first: a waitForCallback task counts as
+                        // submitted when the invocation returns.
+                        let out = self.config.output.clone();
+                        self.return_result(ctx, task, Ok(out.clone()));
+                        if let Some(t) = token.clone() {
+                            self.report_success(ctx, t, out);
+                        }
+                        "returned the configured output".to_owned()
+                    }
+                    Behaviour::Fail => {
+                        let err = TaskError {
+                            error: self.config.fail_error.clone(),
+                            cause: self.config.fail_cause.clone(),
+                        };
+                        match token.clone() {
+                            // The invocation itself succeeded; the report
+                            // fails the task.
+                            Some(t) => {
+                                self.return_result(ctx, task, Ok(json!({})));
+                                self.report_failure(ctx, t, err.error, err.cause);
+                            }
+                            None => self.return_result(ctx, task, Err(err)),
+                        }
+                        "failed with the configured error".to_owned()
+                    }
+                };
+                self.record(ctx.now, received, payload, token, outcome);
+            }
+            Msg::ReportRejected { token, error } => {
+                if self.rejected.len() >= LOG_LIMIT {
+                    self.rejected.remove(0);
+                }
+                self.rejected.push((token.into(), error));
+            }
+            _ => {}
+        }
+    }
+
+    fn answer_push(&self, ctx: &mut Ctx<'_>, notification: u64, status: u16) {
+        ctx.send(
+            self.config.latency_ms,
+            Component::Fc,
+            Component::Mns,
+            Msg::PushAnswer {
+                notification,
+                outcome: PushOutcome::Status(status),
+            },
+        );
+    }
+
+    fn return_result(&self, ctx: &mut Ctx<'_>, task: TaskRef, result: Result<Value, TaskError>) {
+        ctx.send(
+            self.config.latency_ms,
+            Component::Fc,
+            Component::Engine,
+            Msg::FunctionResult { task, result },
+        );
+    }
+
+    fn report_success(&self, ctx: &mut Ctx<'_>, token: String, output: Value) {
+        ctx.send(
+            self.config.latency_ms,
+            Component::Fc,
+            Component::Engine,
+            Msg::ReportSucceeded {
+                token: token.into(),
+                output: output.to_string().into(),
+            },
+        );
+    }
+
+    fn report_failure(&self, ctx: &mut Ctx<'_>, token: String, error: String, cause: String) {
+        ctx.send(
+            self.config.latency_ms,
+            Component::Fc,
+            Component::Engine,
+            Msg::ReportFailed {
+                token: token.into(),
+                error: error.into(),
+                cause: cause.into(),
+            },
+        );
+    }
+
+    /// Answers a held notification or invocation (by [`Held::id`]).
+    pub fn answer_held(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        id: u64,
+        answer: Answer,
+    ) -> Result<(), String> {
+        let i = self
+            .inbox
+            .iter()
+            .position(|h| h.id() == id)
+            .ok_or_else(|| format!("nothing held with id {id}"))?;
+        let held = self.inbox.remove(i);
+        match (&held.received, answer) {
+            (Received::Push(n), Answer::Succeed(out)) => {
+                if let Some(t) = held.token.clone() {
+                    self.report_success(ctx, t, out);
+                }
+                self.answer_push(ctx, *n, 200);
+            }
+            (Received::Push(n), Answer::Fail { error, cause }) => {
+                if let Some(t) = held.token.clone() {
+                    self.report_failure(ctx, t, error, cause);
+                }
+                self.answer_push(ctx, *n, 200);
+            }
+            (Received::Push(n), Answer::Error) => self.answer_push(ctx, *n, 500),
+            (Received::Invoke(task), Answer::Succeed(out)) => {
+                if let Some(t) = held.token.clone() {
+                    self.report_success(ctx, t, out.clone());
+                }
+                self.return_result(ctx, *task, Ok(out));
+            }
+            (Received::Invoke(task), Answer::Fail { error, cause }) => {
+                self.return_result(ctx, *task, Err(TaskError { error, cause }));
+            }
+            (Received::Invoke(task), Answer::Error) => self.return_result(
+                ctx,
+                *task,
+                Err(TaskError {
+                    error: "FC.InternalServerError".into(),
+                    cause: "answered with HTTP 500 by a person".into(),
+                }),
+            ),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn parses_the_seed_push_like_the_seed_handler() {
+        let message = r#"{"messageBody":"hello world","taskToken":"T0K"}"#;
+        let body = json!({"TopicOwner": "1", "Message": message}).to_string();
+        let (token, mb) = parse_push(&body, true).unwrap();
+        assert_eq!(token, "T0K");
+        assert_eq!(mb.as_deref(), Some("hello world"));
+    }
+
+    #[test]
+    fn explains_why_a_push_is_unusable() {
+        assert!(parse_push("nope", true).unwrap_err().contains("Message"));
+        let body = json!({"Message": "{\"x\":1}"}).to_string();
+        assert!(parse_push(&body, true).unwrap_err().contains("taskToken"));
+    }
+
+    #[test]
+    fn behaviours_cycle_and_parse() {
+        assert_eq!(Behaviour::Manual.next(), Behaviour::Succeed);
+        assert_eq!("drop".parse::<Behaviour>().unwrap(), Behaviour::Drop);
+        assert!("nope".parse::<Behaviour>().is_err());
+    }
+}

@@ -1,0 +1,530 @@
+//! sim: the deterministic simulation kernel.
+//!
+//! Owns virtual time, the [`Bus`] of [`Envelope`]s and the three simulated
+//! components (the [`Engine`], the in-memory [`Mns`] and the simulated
+//! [`Fc`]). Stepping delivers exactly one envelope; running delivers them in
+//! due order. There is no tokio, no I/O and no wall clock in here: the same
+//! inputs (flows, seed, epoch, commands) give the same history, byte for byte.
+//!
+//! Components are plain state machines: `handle(ctx, message)` where the
+//! [`Ctx`] carries the current time, the seeded RNG and the bus to send on.
+//! (The architecture sketch has `handle` return a `Vec<Envelope>`; sending
+//! through the context instead saves an allocation per hop.)
+
+pub mod bus;
+
+use std::sync::Arc;
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::Value;
+
+pub use bus::{Bus, Envelope, EnvelopeKey};
+
+use crate::engine::{Engine, ExecId, FnfError, TaskRef};
+use crate::fc::{Behaviour, Fc, HandlerConfig};
+use crate::fdl::{Flow, Resource, StepKind};
+use crate::mns::{Dest, Mns, PublishReceipt};
+
+/// Virtual time: milliseconds since the simulation's epoch.
+pub type Millis = u64;
+
+/// The seeded random number generator every component draws from.
+pub type SimRng = ChaCha8Rng;
+
+/// A participant on the bus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Component {
+    /// The workflow engine (executions).
+    Engine,
+    /// The in-memory MNS (topics, queues, push delivery).
+    Mns,
+    /// The simulated Function Compute function.
+    Fc,
+    /// The async shell: real I/O on behalf of the simulation (HTTP pushes).
+    Shell,
+}
+
+impl Component {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Engine => "engine",
+            Component::Mns => "mns",
+            Component::Fc => "fc",
+            Component::Shell => "shell",
+        }
+    }
+}
+
+/// How a push attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The endpoint answered with this HTTP status.
+    Status(u16),
+    /// No answer before the push timeout.
+    Timeout,
+    /// The request could not be made (connection refused...).
+    Error(String),
+}
+
+impl PushOutcome {
+    /// MNS counts a push as delivered for any status in [200, 400).
+    pub fn delivered(&self) -> bool {
+        matches!(self, PushOutcome::Status(s) if (200..400).contains(s))
+    }
+}
+
+impl std::fmt::Display for PushOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PushOutcome::Status(s) => write!(f, "HTTP {s}"),
+            PushOutcome::Timeout => f.write_str("no answer (timeout)"),
+            PushOutcome::Error(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+/// An error a function (or a publish) reports back to a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError {
+    pub error: String,
+    pub cause: String,
+}
+
+/// What travels in an envelope.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// Does nothing (tests).
+    Noop,
+    // ---- to the engine
+    /// A task's `timeoutSeconds` elapsed.
+    TaskTimeout(TaskRef),
+    /// A flow's `timeoutSeconds` elapsed.
+    FlowTimeout(ExecId),
+    /// A wait step's time arrived, or a retry interval elapsed.
+    Timer(TaskRef),
+    /// MNS accepted (or refused) a task's publish.
+    Published {
+        task: TaskRef,
+        result: Result<PublishReceipt, TaskError>,
+    },
+    /// A function called `ReportTaskSucceeded`.
+    ReportSucceeded { token: Box<str>, output: Box<str> },
+    /// A function called `ReportTaskFailed`.
+    ReportFailed {
+        token: Box<str>,
+        error: Box<str>,
+        cause: Box<str>,
+    },
+    /// A function invoked by a task returned.
+    FunctionResult {
+        task: TaskRef,
+        result: Result<Value, TaskError>,
+    },
+    // ---- to MNS
+    /// Publish to a topic or send to a queue.
+    Publish {
+        dest: Dest,
+        body: Arc<str>,
+        tag: Option<Box<str>>,
+        delay_seconds: u64,
+        origin: Option<TaskRef>,
+    },
+    /// The subscriber answered a push.
+    PushAnswer {
+        notification: u64,
+        outcome: PushOutcome,
+    },
+    /// A push got no answer in time.
+    PushTimeout { notification: u64 },
+    /// Time to try a failed push again.
+    PushRetry { notification: u64 },
+    // ---- to the function
+    /// MNS pushes a message to the function's HTTP trigger.
+    Notify {
+        notification: u64,
+        body: Arc<str>,
+        /// `true` when `body` is a JSON notification wrapping the message;
+        /// `false` when it is the message itself (queues, SIMPLIFIED).
+        wrapped: bool,
+    },
+    /// A task invokes the function.
+    Invoke {
+        task: TaskRef,
+        function: Box<str>,
+        payload: Arc<str>,
+    },
+    /// The engine refused a report the function made.
+    ReportRejected { token: Box<str>, error: FnfError },
+}
+
+impl Msg {
+    /// A short, human-readable description for traces and the Bus view.
+    pub fn summary(&self) -> String {
+        match self {
+            Msg::Noop => "noop".into(),
+            Msg::TaskTimeout(t) => format!(
+                "task timeout (execution #{}, task event {})",
+                t.exec.0, t.task
+            ),
+            Msg::FlowTimeout(e) => format!("flow timeout (execution #{})", e.0),
+            Msg::Timer(t) => format!("timer (execution #{}, event {})", t.exec.0, t.task),
+            Msg::Published { result: Ok(r), .. } => format!("published MessageId={}", r.message_id),
+            Msg::Published { result: Err(e), .. } => format!("publish failed: {}", e.error),
+            Msg::ReportSucceeded { token, output } => {
+                format!(
+                    "ReportTaskSucceeded token={} output={output}",
+                    short_token(token)
+                )
+            }
+            Msg::ReportFailed { token, error, .. } => {
+                format!(
+                    "ReportTaskFailed token={} error={error}",
+                    short_token(token)
+                )
+            }
+            Msg::FunctionResult { result: Ok(v), .. } => format!("function returned {v}"),
+            Msg::FunctionResult { result: Err(e), .. } => format!("function failed: {}", e.error),
+            Msg::Publish { dest, body, .. } => format!("publish to {dest} ({} bytes)", body.len()),
+            Msg::PushAnswer {
+                notification,
+                outcome,
+            } => {
+                format!("push #{notification} answered: {outcome}")
+            }
+            Msg::PushTimeout { notification } => format!("push #{notification} timeout"),
+            Msg::PushRetry { notification } => format!("push #{notification} retry"),
+            Msg::Notify {
+                notification, body, ..
+            } => {
+                format!("push #{notification} to function ({} bytes)", body.len())
+            }
+            Msg::Invoke {
+                function, payload, ..
+            } => {
+                format!("invoke {function} ({} bytes)", payload.len())
+            }
+            Msg::ReportRejected { error, .. } => format!("report rejected: {}", error.code()),
+        }
+    }
+}
+
+/// The first characters of a task token, for compact display.
+pub fn short_token(token: &str) -> String {
+    let head: String = token.chars().take(12).collect();
+    if token.chars().count() > 12 {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+/// What a component gets while it handles one message.
+pub struct Ctx<'a> {
+    pub now: Millis,
+    /// Unix milliseconds of virtual time zero.
+    pub epoch_ms: i64,
+    pub rng: &'a mut SimRng,
+    pub bus: &'a mut Bus,
+}
+
+impl Ctx<'_> {
+    pub fn send(&mut self, delay: Millis, from: Component, to: Component, msg: Msg) -> EnvelopeKey {
+        self.bus.send(self.now, delay, from, to, msg)
+    }
+
+    pub fn cancel(&mut self, key: EnvelopeKey) {
+        self.bus.cancel(key);
+    }
+
+    /// Unix milliseconds of the current virtual instant.
+    pub fn wall_ms(&self) -> i64 {
+        self.epoch_ms.saturating_add(self.now as i64)
+    }
+}
+
+/// A delivered envelope, as reported by [`Sim::step`].
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub at: Millis,
+    pub from: Component,
+    pub to: Component,
+    pub summary: String,
+}
+
+/// How a simulation is set up.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Seeds every random choice: message ids, execution names, token keys,
+    /// retry jitter.
+    pub seed: u64,
+    /// Unix milliseconds that virtual time zero stands for.
+    pub epoch_ms: i64,
+    /// What the simulated function does with what it receives.
+    pub handler: HandlerConfig,
+    /// Whether the simulated function is subscribed to every topic and
+    /// consumes every queue of the loaded flows.
+    pub subscribe_handler: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 0,
+            epoch_ms: 1_767_225_600_000, // 2026-01-01T00:00:00Z
+            handler: HandlerConfig::default(),
+            subscribe_handler: true,
+        }
+    }
+}
+
+/// The whole simulated world.
+pub struct Sim {
+    now: Millis,
+    epoch_ms: i64,
+    bus: Bus,
+    rng: SimRng,
+    pub engine: Engine,
+    pub mns: Mns,
+    pub fc: Fc,
+    subscribe_handler: bool,
+    delivered: u64,
+}
+
+impl Sim {
+    pub fn new(config: SimConfig) -> Sim {
+        let mut rng = SimRng::seed_from_u64(config.seed);
+        let mut key = [0u8; 32];
+        rng.fill_bytes(&mut key);
+        Sim {
+            now: 0,
+            epoch_ms: config.epoch_ms,
+            bus: Bus::default(),
+            rng,
+            engine: Engine::new(key),
+            mns: Mns::default(),
+            fc: Fc::new(config.handler),
+            subscribe_handler: config.subscribe_handler,
+            delivered: 0,
+        }
+    }
+
+    /// Current virtual time.
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    /// Unix milliseconds of virtual time zero.
+    pub fn epoch_ms(&self) -> i64 {
+        self.epoch_ms
+    }
+
+    /// The envelopes in flight, in delivery order.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Envelopes delivered so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered
+    }
+
+    /// Adds a flow. Every topic and queue it names is created, and (unless
+    /// configured otherwise) the simulated function subscribes to each topic
+    /// and consumes each queue, so the flow runs with no setup.
+    pub fn add_flow(&mut self, flow: Flow) -> Result<(), FnfError> {
+        for step in &flow.steps {
+            if let StepKind::Task(task) = &step.kind {
+                match &task.resource {
+                    Resource::MnsTopic { topic } => {
+                        self.mns.ensure_topic(topic, self.now);
+                        if self.subscribe_handler {
+                            self.mns.subscribe_function(topic, self.fc.name(), self.now);
+                        }
+                    }
+                    Resource::MnsQueue { queue } => {
+                        self.mns.ensure_queue(queue, self.now);
+                        if self.subscribe_handler {
+                            self.mns.set_queue_consumer(queue, self.fc.name());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        self.engine.add_flow(flow)
+    }
+
+    /// Starts an execution (the `StartExecution` command).
+    pub fn start_execution(
+        &mut self,
+        flow: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+    ) -> Result<ExecId, FnfError> {
+        let mut ctx = Ctx {
+            now: self.now,
+            epoch_ms: self.epoch_ms,
+            rng: &mut self.rng,
+            bus: &mut self.bus,
+        };
+        self.engine.start_execution(&mut ctx, flow, name, input)
+    }
+
+    /// `ReportTaskSucceeded`; answers the `EventId` of `TaskSucceeded`.
+    pub fn report_succeeded(&mut self, token: &str, output: &str) -> Result<u32, FnfError> {
+        let mut ctx = Ctx {
+            now: self.now,
+            epoch_ms: self.epoch_ms,
+            rng: &mut self.rng,
+            bus: &mut self.bus,
+        };
+        self.engine.report_succeeded(&mut ctx, token, output)
+    }
+
+    /// `ReportTaskFailed`; answers the `EventId` of `TaskFailed`.
+    pub fn report_failed(
+        &mut self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<u32, FnfError> {
+        let mut ctx = Ctx {
+            now: self.now,
+            epoch_ms: self.epoch_ms,
+            rng: &mut self.rng,
+            bus: &mut self.bus,
+        };
+        self.engine.report_failed(&mut ctx, token, error, cause)
+    }
+
+    /// `StopExecution`.
+    pub fn stop_execution(
+        &mut self,
+        flow: &str,
+        name: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<ExecId, FnfError> {
+        let mut ctx = Ctx {
+            now: self.now,
+            epoch_ms: self.epoch_ms,
+            rng: &mut self.rng,
+            bus: &mut self.bus,
+        };
+        self.engine
+            .stop_execution(&mut ctx, flow, name, error, cause)
+    }
+
+    /// Sets what the simulated function does from now on.
+    pub fn set_handler(&mut self, behaviour: Behaviour) {
+        self.fc.config.behaviour = behaviour;
+    }
+
+    /// Answers a notification the function holds (manual behaviour).
+    pub fn answer_held(
+        &mut self,
+        notification: u64,
+        answer: crate::fc::Answer,
+    ) -> Result<(), String> {
+        let mut ctx = Ctx {
+            now: self.now,
+            epoch_ms: self.epoch_ms,
+            rng: &mut self.rng,
+            bus: &mut self.bus,
+        };
+        self.fc.answer_held(&mut ctx, notification, answer)
+    }
+
+    /// When the next envelope is due, if any.
+    pub fn next_due(&self) -> Option<Millis> {
+        self.bus.peek().map(|e| e.key.due)
+    }
+
+    /// Delivers the next envelope, moving the clock forward to its due time
+    /// if it lies ahead. `None` when the bus is empty.
+    pub fn step(&mut self) -> Option<Delivery> {
+        let env = self.bus.pop()?;
+        self.now = self.now.max(env.key.due);
+        self.delivered += 1;
+        let delivery = Delivery {
+            at: self.now,
+            from: env.from,
+            to: env.to,
+            summary: env.msg.summary(),
+        };
+        self.dispatch(env);
+        Some(delivery)
+    }
+
+    /// Like [`Sim::step`] without building the trace record (hot path).
+    pub fn step_quiet(&mut self) -> bool {
+        let Some(env) = self.bus.pop() else {
+            return false;
+        };
+        self.now = self.now.max(env.key.due);
+        self.delivered += 1;
+        self.dispatch(env);
+        true
+    }
+
+    fn dispatch(&mut self, env: Envelope) {
+        let Sim {
+            now,
+            epoch_ms,
+            bus,
+            rng,
+            engine,
+            mns,
+            fc,
+            ..
+        } = self;
+        // Split borrows: the context takes the bus and rng, the handlers are
+        // disjoint fields.
+        let mut ctx = Ctx {
+            now: *now,
+            epoch_ms: *epoch_ms,
+            rng,
+            bus,
+        };
+        match env.to {
+            Component::Engine => engine.handle(&mut ctx, env.msg),
+            Component::Mns => mns.handle(&mut ctx, env.msg),
+            Component::Fc => fc.handle(&mut ctx, env.msg),
+            // Nothing in the deterministic core performs real I/O; the shell
+            // takes these off the bus before they are delivered.
+            Component::Shell => {}
+        }
+    }
+
+    /// Delivers every envelope due at or before `until`, then sets the clock
+    /// to `until`. Returns how many were delivered.
+    pub fn advance_to(&mut self, until: Millis) -> usize {
+        let mut n = 0;
+        while self.next_due().is_some_and(|d| d <= until) {
+            self.step_quiet();
+            n += 1;
+        }
+        self.now = self.now.max(until);
+        n
+    }
+
+    /// Moves the clock to the next due envelope without delivering it.
+    pub fn jump_to_next_due(&mut self) -> Option<Millis> {
+        let due = self.next_due()?;
+        self.now = self.now.max(due);
+        Some(self.now)
+    }
+
+    /// Delivers envelopes until the bus is empty or `limit` were delivered.
+    pub fn run_until_idle(&mut self, limit: u64) -> u64 {
+        let mut n = 0;
+        while n < limit && self.step_quiet() {
+            n += 1;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests;

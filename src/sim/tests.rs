@@ -1,0 +1,269 @@
+//! End-to-end tests of the kernel on a hand-built seed flow (no parser).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::json;
+
+use super::*;
+use crate::engine::{EventType, Status};
+use crate::fdl::*;
+
+fn key(k: &str) -> Segment {
+    Segment::Key(k.into())
+}
+
+fn mapping(target: &str, root: Root, segs: &[&str]) -> Mapping {
+    Mapping {
+        target: target.into(),
+        source: Source::Path(Path {
+            root,
+            segments: segs.iter().map(|s| key(s)).collect(),
+        }),
+        pos: Pos::default(),
+    }
+}
+
+/// The seed flow, as the parser would produce it.
+pub(crate) fn seed_flow(timeout: Option<u64>) -> Flow {
+    Flow {
+        name: "seed".into(),
+        version: "v1".into(),
+        definition: String::new(),
+        timeout_seconds: None,
+        input_mappings: vec![],
+        output_mappings: vec![],
+        body: vec![StepId(0)],
+        steps: vec![Step {
+            id: StepId(0),
+            name: "mns-topic-task".into(),
+            pos: Pos::default(),
+            parent: None,
+            end: false,
+            input_mappings: Some(vec![
+                mapping("messageBody", Root::Input, &["messageBody"]),
+                mapping("taskToken", Root::Context, &["task", "token"]),
+            ]),
+            output_mappings: Some(vec![mapping("status", Root::Local, &["status"])]),
+            kind: StepKind::Task(Task {
+                resource_arn: "acs:mns:::/topics/t/messages".into(),
+                resource: Resource::MnsTopic { topic: "t".into() },
+                pattern: Pattern::WaitForCallback,
+                timeout_seconds: timeout,
+                service_params: vec![(
+                    "MessageBody".into(),
+                    ParamValue::Path(Path {
+                        root: Root::Dollar,
+                        segments: vec![],
+                    }),
+                )],
+                retry: vec![],
+                catch: vec![],
+                error_mappings: None,
+            }),
+        }],
+    }
+}
+
+fn sim(behaviour: crate::fc::Behaviour, timeout: Option<u64>) -> Sim {
+    let mut config = SimConfig::default();
+    config.handler.behaviour = behaviour;
+    let mut sim = Sim::new(config);
+    sim.add_flow(seed_flow(timeout)).unwrap();
+    sim
+}
+
+fn kinds(sim: &Sim, id: ExecId) -> Vec<EventType> {
+    sim.engine
+        .execution(id)
+        .unwrap()
+        .history
+        .iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+#[test]
+fn seed_succeeds_through_the_whole_chain() {
+    let mut sim = sim(crate::fc::Behaviour::Succeed, None);
+    let id = sim
+        .start_execution("seed", Some("e1"), Some(r#"{"messageBody":"hello world"}"#))
+        .unwrap();
+    sim.run_until_idle(100);
+    let x = sim.engine.execution(id).unwrap();
+    assert_eq!(x.status, Status::Succeeded);
+    assert_eq!(x.output.as_deref(), Some(r#"{"status":"success"}"#));
+    use EventType::*;
+    assert_eq!(
+        kinds(&sim, id),
+        vec![
+            ExecutionStarted,
+            StepEntered,
+            TaskScheduled,
+            TaskStarted,
+            TaskSubmitted,
+            TaskSucceeded,
+            StepExited,
+            ExecutionSucceeded
+        ]
+    );
+    // The published message carried the token, and was pushed once, 200.
+    let m = &sim.mns.messages()[0];
+    assert!(m.body.contains("\"taskToken\":\""));
+    assert_eq!(m.attempts.len(), 1);
+    assert_eq!(m.attempts[0].outcome, Some(PushOutcome::Status(200)));
+    assert!(sim.bus().is_empty(), "push timeout timer was cancelled");
+}
+
+#[test]
+fn same_seed_same_history() {
+    let run = || {
+        let mut sim = sim(crate::fc::Behaviour::Succeed, None);
+        let id = sim.start_execution("seed", None, None).unwrap();
+        sim.run_until_idle(100);
+        format!("{:?}", sim.engine.execution(id).unwrap().history)
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn fail_handler_fails_the_execution_with_the_reported_error() {
+    let mut sim = sim(crate::fc::Behaviour::Fail, None);
+    let id = sim.start_execution("seed", None, None).unwrap();
+    sim.run_until_idle(100);
+    let x = sim.engine.execution(id).unwrap();
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, "HandlerError");
+}
+
+#[test]
+fn drop_handler_with_timeout_fails_with_task_timeout() {
+    let mut sim = sim(crate::fc::Behaviour::Drop, Some(30));
+    let id = sim.start_execution("seed", None, None).unwrap();
+    sim.run_until_idle(1000);
+    let x = sim.engine.execution(id).unwrap();
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, "FnF.TaskTimeout");
+    assert_eq!(x.stopped, Some(30_000));
+    // MNS kept retrying the push (5 s timeout, 3 retries) and then gave up.
+    assert_eq!(sim.mns.messages()[0].attempts.len(), 4);
+    assert!(sim.mns.messages()[0].dropped);
+}
+
+#[test]
+fn error_handler_shows_retries() {
+    let mut sim = sim(crate::fc::Behaviour::Error, Some(600));
+    sim.start_execution("seed", None, None).unwrap();
+    sim.run_until_idle(1000);
+    let attempts = &sim.mns.messages()[0].attempts;
+    assert_eq!(attempts.len(), 4);
+    assert!(
+        attempts
+            .iter()
+            .all(|a| a.outcome == Some(PushOutcome::Status(500)))
+    );
+    for w in attempts.windows(2) {
+        let gap = w[1].at - w[0].at;
+        assert!((10_000..=20_000).contains(&gap), "{gap}");
+    }
+}
+
+#[test]
+fn a_second_report_on_a_token_is_rejected() {
+    let mut sim = sim(crate::fc::Behaviour::Manual, None);
+    let id = sim.start_execution("seed", None, None).unwrap();
+    sim.run_until_idle(100);
+    let waiting = sim.engine.waiting_tasks(id);
+    assert_eq!(waiting.len(), 1);
+    let token = waiting[0].2.clone();
+    sim.report_succeeded(&token, r#"{"status":"ok"}"#).unwrap();
+    let again = sim.report_succeeded(&token, "{}").unwrap_err();
+    assert_eq!(again.code(), "TaskAlreadyCompleted");
+    let failed = sim.report_failed(&token, "E", "c").unwrap_err();
+    assert_eq!(failed.code(), "TaskAlreadyCompleted");
+    assert_eq!(sim.engine.execution(id).unwrap().status, Status::Succeeded);
+}
+
+#[test]
+fn a_token_cannot_complete_another_execution() {
+    let mut sim = sim(crate::fc::Behaviour::Manual, None);
+    let a = sim.start_execution("seed", Some("a"), None).unwrap();
+    let b = sim.start_execution("seed", Some("b"), None).unwrap();
+    sim.run_until_idle(100);
+    let token_a = sim.engine.waiting_tasks(a)[0].2.clone();
+    // Decode, point it at execution b, re-encode: the signature no longer
+    // matches.
+    use base64::Engine as _;
+    let raw = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(&token_a)
+            .unwrap(),
+    )
+    .unwrap();
+    let forged = base64::engine::general_purpose::STANDARD.encode(raw.replace("#a#", "#b#"));
+    let err = sim.report_succeeded(&forged, "{}").unwrap_err();
+    assert_eq!(err.code(), "InvalidArgument");
+    assert_eq!(sim.engine.execution(b).unwrap().status, Status::Running);
+    let err = sim.report_succeeded("bm9wZQ==", "{}").unwrap_err();
+    assert_eq!(err.code(), "InvalidArgument");
+    sim.report_succeeded(&token_a, "{}").unwrap();
+    assert_eq!(sim.engine.execution(a).unwrap().status, Status::Succeeded);
+    assert_eq!(sim.engine.execution(b).unwrap().status, Status::Running);
+}
+
+#[test]
+fn stop_and_already_completed() {
+    let mut sim = sim(crate::fc::Behaviour::Manual, None);
+    let id = sim.start_execution("seed", Some("x"), None).unwrap();
+    sim.run_until_idle(100);
+    let token = sim.engine.waiting_tasks(id)[0].2.clone();
+    sim.stop_execution("seed", "x", "Stopped.ByUser", "test")
+        .unwrap();
+    assert_eq!(sim.engine.execution(id).unwrap().status, Status::Stopped);
+    assert_eq!(
+        sim.stop_execution("seed", "x", "", "").unwrap_err().code(),
+        "ExecutionAlreadyCompleted"
+    );
+    assert_eq!(
+        sim.report_succeeded(&token, "{}").unwrap_err().code(),
+        "TaskAlreadyCompleted"
+    );
+    assert_eq!(
+        sim.start_execution("seed", Some("x"), None)
+            .unwrap_err()
+            .code(),
+        "ExecutionAlreadyExists"
+    );
+    assert_eq!(
+        sim.stop_execution("seed", "nope", "", "")
+            .unwrap_err()
+            .code(),
+        "ExecutionNotExists"
+    );
+    assert_eq!(
+        sim.start_execution("nope", None, None).unwrap_err().code(),
+        "FlowNotExists"
+    );
+}
+
+#[test]
+fn bad_inputs_get_upstream_codes() {
+    let mut sim = sim(crate::fc::Behaviour::Succeed, None);
+    for (input, code) in [("[1]", "InvalidArgument"), ("{", "InvalidArgument")] {
+        assert_eq!(
+            sim.start_execution("seed", None, Some(input))
+                .unwrap_err()
+                .code(),
+            code
+        );
+    }
+    assert_eq!(
+        sim.start_execution("seed", Some("9bad"), None)
+            .unwrap_err()
+            .code(),
+        "InvalidArgument"
+    );
+    let id = sim.start_execution("seed", Some("same"), None).unwrap();
+    // Starting a running name again returns it.
+    assert_eq!(sim.start_execution("seed", Some("same"), None).unwrap(), id);
+    let _ = json!({});
+}
