@@ -120,6 +120,26 @@ pub struct Execution {
 }
 
 impl Execution {
+    /// The execution in the `DescribeExecution` shape.
+    pub fn to_json(&self, epoch_ms: i64) -> Value {
+        let time = |t: Millis| history::format_time(epoch_ms + t as i64);
+        let mut v = json!({
+            "Name": &*self.name,
+            "FlowName": self.flow.name,
+            "FlowDefinition": self.flow.definition,
+            "Input": &*self.input,
+            "Output": self.output.as_deref(),
+            "Status": self.status.as_str(),
+            "StartedTime": time(self.started),
+            "StoppedTime": self.stopped.map(time),
+        });
+        if let (Some(e), Value::Object(m)) = (&self.error, &mut v) {
+            m.insert("ErrorCode".into(), Value::String(e.error.clone()));
+            m.insert("ErrorCause".into(), Value::String(e.cause.clone()));
+        }
+        v
+    }
+
     /// The step the execution is at: the last step entered and not exited.
     pub fn current_step(&self) -> Option<StepId> {
         if self.status.is_final() {

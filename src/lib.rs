@@ -17,8 +17,10 @@
 //! message) · *Notification* (a push of a Message) · *Action* (a UI intent
 //! decoded from a key).
 
+pub mod cli;
 pub mod engine;
 pub mod fc;
 pub mod fdl;
+pub mod headless;
 pub mod mns;
 pub mod sim;

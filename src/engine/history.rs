@@ -141,3 +141,38 @@ pub fn step_states(flow: &Flow, events: &[HistoryEvent]) -> Vec<StepState> {
     }
     states
 }
+
+/// Formats Unix milliseconds as UTC RFC 3339 with milliseconds, the upstream
+/// time format (`2019-01-01T01:01:01.001Z`).
+pub fn format_time(unix_ms: i64) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(unix_ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_else(|| unix_ms.to_string())
+}
+
+/// The event in the `GetExecutionHistory` shape.
+pub fn event_json(flow: &Flow, ev: &HistoryEvent, epoch_ms: i64) -> serde_json::Value {
+    serde_json::json!({
+        "StepName": ev.step.map(|s| flow.step(s).name.as_str()).unwrap_or(""),
+        "Type": ev.kind.as_str(),
+        "EventId": ev.id,
+        "ScheduleEventId": ev.schedule_id,
+        "Time": format_time(epoch_ms + ev.time as i64),
+        "EventDetail": &*ev.detail,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_upstream_times() {
+        assert_eq!(format_time(1_546_304_461_001), "2019-01-01T01:01:01.001Z");
+        assert_eq!(format_time(0), "1970-01-01T00:00:00.000Z");
+    }
+}

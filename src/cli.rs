@@ -1,0 +1,363 @@
+//! cli: the command line (clap definitions) and what each command does.
+//!
+//! `main.rs` only parses and dispatches here. Exit codes: 0 success, 1 the
+//! execution ended Failed/TimedOut/Stopped, 2 bad flows or arguments.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::engine::Status;
+use crate::fc::{Behaviour, HandlerConfig};
+use crate::fdl::{self, Flow};
+use crate::headless::{self, Format};
+use crate::sim::{Sim, SimConfig};
+
+/// The seed flow, bundled: every command that takes a FLOW uses it when none
+/// is given.
+pub const SEED_FLOW: &str = include_str!("../flows/mns-topic-callback.yaml");
+/// The bundled seed flow's name.
+pub const SEED_FLOW_NAME: &str = "mns-topic-callback";
+/// The seed's input.
+pub const SEED_INPUT: &str = r#"{"messageBody": "hello world"}"#;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flowsim",
+    version,
+    about = "Simulate Serverless Workflow (fnf, FDL v1) flows that wait for callbacks over MNS and Function Compute",
+    long_about = "Simulate Serverless Workflow (fnf, FDL v1) flows that wait for callbacks over MNS and Function Compute.\n\n\
+                  With no command, runs the bundled seed flow (Start -> mns-topic-task -> End) headless.",
+    after_help = "Exit codes: 0 the execution Succeeded (or the flows are valid), 1 it ended Failed, TimedOut or Stopped, 2 bad flows or arguments."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one execution to its end on virtual time and print its history.
+    Run(RunArgs),
+    /// Check flow files; print every problem as file:line:col: message.
+    Validate(ValidateArgs),
+    /// Measure executions per second through the whole callback chain.
+    Bench(BenchArgs),
+}
+
+/// Options shared by commands that simulate.
+#[derive(Debug, Args, Clone)]
+pub struct SimArgs {
+    /// What the simulated function does with each push.
+    #[arg(long, value_enum, default_value_t = HandlerArg::Succeed)]
+    pub handler: HandlerArg,
+    /// Virtual milliseconds the function takes to answer.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency: u64,
+    /// The Output the function reports on success (JSON object).
+    #[arg(long, default_value = r#"{"status": "success"}"#, value_name = "JSON")]
+    pub handler_output: String,
+    /// The Error the function reports with --handler fail.
+    #[arg(long, default_value = "HandlerError", value_name = "NAME")]
+    pub fail_error: String,
+    /// The Cause the function reports with --handler fail.
+    #[arg(
+        long,
+        default_value = "the simulated handler reported a failure",
+        value_name = "TEXT"
+    )]
+    pub fail_cause: String,
+    /// Seed for every random choice (ids, tokens, retry jitter); random when
+    /// absent. The same seed, flow and input give the same history.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// The wall-clock time virtual time starts at (RFC 3339); now when absent.
+    #[arg(long, value_name = "TIME")]
+    pub epoch: Option<String>,
+}
+
+/// The simulated function's behaviours selectable headless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HandlerArg {
+    /// ReportTaskSucceeded with --handler-output, answer HTTP 200 (the seed's handler).
+    Succeed,
+    /// ReportTaskFailed with --fail-error/--fail-cause, answer HTTP 200.
+    Fail,
+    /// Answer HTTP 500 without reporting: MNS retries the push.
+    Error,
+    /// Never answer: the push times out and is retried, the task may time out.
+    Drop,
+}
+
+impl From<HandlerArg> for Behaviour {
+    fn from(h: HandlerArg) -> Behaviour {
+        match h {
+            HandlerArg::Succeed => Behaviour::Succeed,
+            HandlerArg::Fail => Behaviour::Fail,
+            HandlerArg::Error => Behaviour::Error,
+            HandlerArg::Drop => Behaviour::Drop,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The flow file (YAML); the bundled seed flow when absent.
+    pub flow: Option<PathBuf>,
+    /// The execution input: JSON text, or @FILE to read it from a file.
+    #[arg(long, short, default_value = SEED_INPUT, value_name = "JSON|@FILE")]
+    pub input: String,
+    /// The execution name; a UUID when absent.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// text: one readable line per event with the bus traffic between;
+    /// json: one GetExecutionHistory event per line, then the execution.
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    pub format: FormatArg,
+    #[command(flatten)]
+    pub sim: SimArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Flow files to check (folders: every .yaml/.yml file in them).
+    #[arg(required = true)]
+    pub flows: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The flow file (YAML); the bundled seed flow when absent.
+    pub flow: Option<PathBuf>,
+    /// How many executions to run.
+    #[arg(long, short = 'n', default_value_t = 100_000)]
+    pub executions: u64,
+    /// The input of every execution: JSON text, or @FILE.
+    #[arg(long, short, default_value = SEED_INPUT, value_name = "JSON|@FILE")]
+    pub input: String,
+}
+
+/// Runs the parsed command line.
+pub fn main(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        None => run(RunArgs {
+            flow: None,
+            input: SEED_INPUT.into(),
+            name: None,
+            format: FormatArg::Text,
+            sim: SimArgs {
+                handler: HandlerArg::Succeed,
+                latency: 0,
+                handler_output: r#"{"status": "success"}"#.into(),
+                fail_error: "HandlerError".into(),
+                fail_cause: "the simulated handler reported a failure".into(),
+                seed: None,
+                epoch: None,
+            },
+        }),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Validate(args)) => validate(args),
+        Some(Command::Bench(args)) => bench(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("flowsim: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Loads a flow file, or the bundled seed flow.
+pub fn load_flow(path: Option<&Path>) -> anyhow::Result<Flow> {
+    match path {
+        None => fdl::load(SEED_FLOW_NAME, SEED_FLOW).map_err(|d| {
+            anyhow::anyhow!(fdl::LoadError::Invalid {
+                file: "<bundled seed flow>".into(),
+                diagnostics: d,
+            })
+        }),
+        Some(p) => Ok(fdl::load_file(p)?),
+    }
+}
+
+/// Reads `JSON` or `@FILE`.
+pub fn read_input(arg: &str) -> anyhow::Result<String> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read input file `{path}`"))?,
+        None => arg.to_owned(),
+    };
+    if let Err(e) = serde_json::from_str::<serde_json::Value>(&text) {
+        bail!("--input is not valid JSON: {e}");
+    }
+    Ok(text)
+}
+
+fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
+    let output: serde_json::Value = serde_json::from_str(&args.handler_output)
+        .with_context(|| "--handler-output is not valid JSON")?;
+    if !output.is_object() {
+        bail!("--handler-output must be a JSON object");
+    }
+    let epoch_ms = match &args.epoch {
+        Some(t) => {
+            let t = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .with_context(|| format!("--epoch `{t}` is not an RFC 3339 time"))?;
+            (t.unix_timestamp_nanos() / 1_000_000) as i64
+        }
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0),
+    };
+    Ok(SimConfig {
+        seed: args.seed.unwrap_or_else(rand::random),
+        epoch_ms,
+        handler: HandlerConfig {
+            behaviour: args.handler.into(),
+            latency_ms: args.latency,
+            output,
+            fail_error: args.fail_error.clone(),
+            fail_cause: args.fail_cause.clone(),
+        },
+        subscribe_handler: true,
+    })
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let flow = load_flow(args.flow.as_deref())?;
+    let input = read_input(&args.input)?;
+    let config = sim_config(&args.sim)?;
+    let format = match args.format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+    };
+    let name = flow.name.clone();
+    let seed = config.seed;
+    let mut sim = Sim::new(config);
+    sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    if format == Format::Text {
+        writeln!(
+            out,
+            "flowsim: flow {name}, handler {}, seed {seed}",
+            Behaviour::from(args.sim.handler).as_str()
+        )?;
+    }
+    let outcome = headless::run(
+        &mut sim,
+        &name,
+        args.name.as_deref(),
+        &input,
+        format,
+        &mut out,
+    )?;
+    out.flush()?;
+    if let Some(why) = &outcome.stuck {
+        eprintln!("flowsim: execution stopped: {why}");
+    }
+    Ok(if outcome.status == Status::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let mut files = Vec::new();
+    for p in &args.flows {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot read folder `{}`", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                bail!("folder `{}` has no .yaml or .yml files", p.display());
+            }
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut bad = 0;
+    for f in &files {
+        match fdl::load_file(f) {
+            Ok(flow) => println!("{}: ok ({} steps)", f.display(), flow.steps.len()),
+            Err(e) => {
+                bad += 1;
+                eprintln!("{e}");
+            }
+        }
+    }
+    if bad > 0 {
+        eprintln!("flowsim: {bad} of {} flow files are invalid", files.len());
+        Ok(ExitCode::from(2))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.executions == 0 {
+        bail!("--executions must be at least 1");
+    }
+    let flow = load_flow(args.flow.as_deref())?;
+    let input = read_input(&args.input)?;
+    let name = flow.name.clone();
+    let mut sim = Sim::new(SimConfig::default());
+    sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tty = io::stderr().is_terminal();
+    let n = args.executions;
+    eprintln!("flowsim bench: {n} executions of {name} (handler succeed, histories kept)");
+    let report = headless::bench(&mut sim, &name, &input, n, |done| {
+        if tty && (done % 10_000 == 0 || done == n) {
+            eprint!("\r  {done}/{n}");
+        }
+    })?;
+    if tty {
+        eprintln!();
+    }
+    let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "executions      {} ({} succeeded)",
+        report.executions, report.succeeded
+    );
+    println!("wall time       {:.3} s", report.seconds);
+    println!("executions/s    {:.0}", report.executions_per_second());
+    println!(
+        "events/s        {:.0} ({} history events)",
+        report.events_per_second(),
+        report.events
+    );
+    println!("deliveries      {} envelopes", report.deliveries);
+    match report.peak_rss_bytes {
+        Some(b) => println!("peak RSS        {:.1} MiB", mb(b)),
+        None => println!("peak RSS        n/a (needs /proc)"),
+    }
+    match report.bytes_per_execution() {
+        Some(b) => println!("bytes/execution {b:.0} (RSS growth / executions, histories retained)"),
+        None => println!("bytes/execution n/a (needs /proc)"),
+    }
+    Ok(if report.succeeded == report.executions {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "flowsim bench: {} executions did not succeed",
+            report.executions - report.succeeded
+        );
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,245 @@
+//! The `flowsim` binary end to end: run, validate, bench, exit codes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+
+const EPOCH: &str = "2026-01-01T00:00:00Z";
+
+fn flowsim() -> Command {
+    Command::cargo_bin("flowsim").unwrap()
+}
+
+fn run(args: &[&str]) -> assert_cmd::assert::Assert {
+    flowsim()
+        .arg("run")
+        .args(["--seed", "7", "--epoch", EPOCH])
+        .args(args)
+        .assert()
+}
+
+#[test]
+fn seed_flow_succeeds_and_shows_the_whole_chain() {
+    let out = run(&[]).success().get_output().stdout.clone();
+    let text = String::from_utf8(out).unwrap();
+    // The token is minted, published with the message, pushed to the
+    // function, reported back, and the flow resumes.
+    let order = [
+        "TaskScheduled",
+        "TaskStarted",
+        "taskToken=",
+        "engine -> mns: publish to topic flowsim-callback-topic",
+        "TaskSubmitted",
+        "mns -> fc: push #0 to function",
+        "fc -> engine: ReportTaskSucceeded token=",
+        "TaskSucceeded",
+        "StepExited",
+        "ExecutionSucceeded",
+        "fc -> mns",
+        "HTTP 200",
+        r#"Succeeded with output {"status":"success"}"#,
+    ];
+    let mut at = 0;
+    for needle in order {
+        let found = text[at..]
+            .find(needle)
+            .unwrap_or_else(|| panic!("`{needle}` missing after byte {at} in:\n{text}"));
+        at += found;
+    }
+}
+
+#[test]
+fn no_arguments_runs_the_seed_flow() {
+    flowsim()
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            r#"Succeeded with output {"status":"success"}"#,
+        ));
+}
+
+#[test]
+fn fail_handler_ends_failed_with_the_reported_error() {
+    run(&["--handler", "fail", "--fail-error", "Payment.Declined"])
+        .code(1)
+        .stdout(predicate::str::contains("Failed: Payment.Declined"));
+}
+
+#[test]
+fn drop_handler_with_a_task_timeout_ends_with_task_timeout() {
+    run(&[
+        "tests/fixtures/callback-with-timeout.yaml",
+        "--handler",
+        "drop",
+    ])
+    .code(1)
+    .stdout(predicate::str::contains("TaskTimedOut"))
+    .stdout(predicate::str::contains("Failed: FnF.TaskTimeout"))
+    .stdout(predicate::str::contains("after 30.000s of virtual time"));
+}
+
+#[test]
+fn a_callback_that_never_comes_stops_the_run_with_an_explanation() {
+    run(&["--handler", "drop"])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "waits for a callback that will never come",
+        ));
+}
+
+#[test]
+fn error_handler_shows_push_retries() {
+    let out = run(&[
+        "tests/fixtures/callback-with-timeout.yaml",
+        "--handler",
+        "error",
+    ])
+    .code(1)
+    .get_output()
+    .stdout
+    .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.matches("answered: HTTP 500").count() >= 2, "{text}");
+    assert!(text.contains("retry"), "{text}");
+}
+
+#[test]
+fn json_format_is_one_event_per_line_then_the_execution() {
+    let out = run(&["--format", "json"])
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (last, events) = lines.split_last().unwrap();
+    assert_eq!(last["Status"], "Succeeded");
+    assert_eq!(last["Output"], r#"{"status":"success"}"#);
+    assert_eq!(last["Input"], r#"{"messageBody":"hello world"}"#);
+    assert_eq!(last["StartedTime"], "2026-01-01T00:00:00.000Z");
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["EventId"], i as u64 + 1);
+        let detail: Value = serde_json::from_str(e["EventDetail"].as_str().unwrap()).unwrap();
+        assert!(detail.is_object());
+    }
+    // Snapshot with ids and times redacted.
+    let redacted: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e["Time"] = "[time]".into();
+            let mut d: Value = serde_json::from_str(e["EventDetail"].as_str().unwrap()).unwrap();
+            redact(&mut d);
+            e["EventDetail"] = d;
+            e
+        })
+        .collect();
+    insta::assert_json_snapshot!("seed_history", redacted);
+}
+
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match k.as_str() {
+                    "taskToken" | "MessageId" | "RequestId" => *x = "[redacted]".into(),
+                    "MessageBody" => {
+                        if let Some(s) = x.as_str()
+                            && let Ok(mut inner) = serde_json::from_str::<Value>(s)
+                        {
+                            redact(&mut inner);
+                            *x = inner;
+                        }
+                    }
+                    _ => redact(x),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+#[test]
+fn same_seed_same_output_byte_for_byte() {
+    let a = run(&["--format", "json"]).get_output().stdout.clone();
+    let b = run(&["--format", "json"]).get_output().stdout.clone();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn input_from_a_file_and_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.json");
+    std::fs::write(&p, r#"{"messageBody": "from a file"}"#).unwrap();
+    run(&["--input", &format!("@{}", p.display())])
+        .success()
+        .stdout(predicate::str::contains("from a file"));
+    run(&["--input", "{nope"])
+        .code(2)
+        .stderr(predicate::str::contains("--input is not valid JSON"));
+    run(&["--input", "[1,2]"])
+        .code(2)
+        .stderr(predicate::str::contains("InvalidArgument"));
+    run(&["--input", "@/definitely/not/here.json"])
+        .code(2)
+        .stderr(predicate::str::contains("cannot read input file"));
+}
+
+#[test]
+fn bad_flows_exit_2_with_file_line_col() {
+    run(&["tests/fixtures/broken.yaml"])
+        .code(2)
+        .stderr(predicate::str::contains("tests/fixtures/broken.yaml:4:"));
+    run(&["tests/fixtures/nope.yaml"])
+        .code(2)
+        .stderr(predicate::str::contains("nope.yaml"));
+}
+
+#[test]
+fn validate_reports_every_file() {
+    flowsim()
+        .args([
+            "validate",
+            "flows/mns-topic-callback.yaml",
+            "tests/fixtures/callback-with-timeout.yaml",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok"));
+    flowsim()
+        .args([
+            "validate",
+            "flows/mns-topic-callback.yaml",
+            "tests/fixtures/broken.yaml",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("broken.yaml:4:"))
+        .stderr(predicate::str::contains("1 of 2 flow files are invalid"));
+    flowsim().args(["validate", "flows"]).assert().success();
+}
+
+#[test]
+fn bench_runs_the_chain_and_reports_figures() {
+    flowsim()
+        .args(["bench", "-n", "2000"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("executions/s"))
+        .stdout(predicate::str::contains("2000 succeeded"));
+}
+
+#[test]
+fn unknown_arguments_exit_2() {
+    flowsim()
+        .args(["run", "--handler", "nope"])
+        .assert()
+        .code(2);
+    flowsim().args(["frobnicate"]).assert().code(2);
+}
