@@ -395,18 +395,21 @@ impl Engine {
         id: ExecId,
         f: impl FnOnce(&mut Machine<'_, '_, '_>) -> R,
     ) -> Option<R> {
-        let mut run = self.runs.remove(&id)?;
+        let run = self.runs.get_mut(&id)?;
         let x = &mut self.execs[id.0 as usize];
         let flow = x.flow.clone();
         let mut m = Machine {
             x,
-            run: &mut run,
+            run,
             flow: &flow,
             ctx,
             key: &self.key,
         };
         let r = f(&mut m);
-        self.finish_op(id, run);
+        if let Some(status) = run_ended(&self.runs, id) {
+            self.runs.remove(&id);
+            self.set_status(id, status);
+        }
         Some(r)
     }
 
@@ -615,6 +618,10 @@ impl Engine {
             _ => {}
         }
     }
+}
+
+fn run_ended(runs: &HashMap<ExecId, Run>, id: ExecId) -> Option<Status> {
+    runs.get(&id).and_then(|r| r.ended)
 }
 
 /// Limit on a step's input, output or local, and on API payloads (32 KiB).

@@ -120,7 +120,7 @@ pub struct Invocation {
     /// The task token it found, if any.
     pub token: Option<String>,
     /// What it did, in words.
-    pub outcome: String,
+    pub outcome: Cow<'static, str>,
 }
 
 /// A notification or invocation held for a person (manual behaviour).
@@ -247,7 +247,7 @@ impl Fc {
         received: Received,
         body: Arc<str>,
         token: Option<String>,
-        outcome: String,
+        outcome: Cow<'static, str>,
     ) {
         if self.log.len() >= LOG_LIMIT {
             self.log.pop_front();
@@ -282,22 +282,22 @@ impl Fc {
                             token: Some(token),
                             message,
                         });
-                        "held for a person to answer".to_owned()
+                        Cow::Borrowed("held for a person to answer")
                     }
-                    (Behaviour::Drop, _) => "dropped (no answer)".to_owned(),
+                    (Behaviour::Drop, _) => Cow::Borrowed("dropped (no answer)"),
                     (Behaviour::Error, _) => {
                         self.answer_push(ctx, notification, 500);
-                        "answered HTTP 500".to_owned()
+                        Cow::Borrowed("answered HTTP 500")
                     }
                     (_, Err(why)) => {
                         // The seed's handler would throw: FC answers 500.
                         self.answer_push(ctx, notification, 500);
-                        format!("handler error: {why}; answered HTTP 500")
+                        Cow::Owned(format!("handler error: {why}; answered HTTP 500"))
                     }
                     (Behaviour::Succeed, Ok((token, _))) => {
                         self.report_success(ctx, token, self.config.output.clone());
                         self.answer_push(ctx, notification, 200);
-                        "ReportTaskSucceeded, answered HTTP 200".to_owned()
+                        Cow::Borrowed("ReportTaskSucceeded, answered HTTP 200")
                     }
                     (Behaviour::Fail, Ok((token, _))) => {
                         let (e, c) = (
@@ -306,7 +306,7 @@ impl Fc {
                         );
                         self.report_failure(ctx, token, e, c);
                         self.answer_push(ctx, notification, 200);
-                        "ReportTaskFailed, answered HTTP 200".to_owned()
+                        Cow::Borrowed("ReportTaskFailed, answered HTTP 200")
                     }
                 };
                 self.record(ctx.now, received, body, token, outcome);
@@ -324,9 +324,9 @@ impl Fc {
                             token: token.clone(),
                             message: None,
                         });
-                        "held for a person to answer".to_owned()
+                        Cow::Borrowed("held for a person to answer")
                     }
-                    Behaviour::Drop => "dropped (never returns)".to_owned(),
+                    Behaviour::Drop => Cow::Borrowed("dropped (never returns)"),
                     Behaviour::Error => {
                         self.return_result(
                             ctx,
@@ -336,7 +336,7 @@ impl Fc {
                                 cause: "the simulated function failed with HTTP 500".into(),
                             }),
                         );
-                        "failed: FC.InternalServerError".to_owned()
+                        Cow::Borrowed("failed: FC.InternalServerError")
                     }
                     Behaviour::Succeed => {
                         // Return first: a waitForCallback task counts as
@@ -346,7 +346,7 @@ impl Fc {
                         if let Some(t) = token.clone() {
                             self.report_success(ctx, t, out);
                         }
-                        "returned the configured output".to_owned()
+                        Cow::Borrowed("returned the configured output")
                     }
                     Behaviour::Fail => {
                         let err = TaskError {
@@ -362,7 +362,7 @@ impl Fc {
                             }
                             None => self.return_result(ctx, task, Err(err)),
                         }
-                        "failed with the configured error".to_owned()
+                        Cow::Borrowed("failed with the configured error")
                     }
                 };
                 self.record(ctx.now, received, payload, token, outcome);

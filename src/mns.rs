@@ -601,10 +601,12 @@ impl Mns {
 }
 
 fn random_hex(rng: &mut impl RngCore, bytes: usize) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes * 2);
     for _ in 0..bytes {
-        let b = (rng.next_u32() & 0xff) as u8;
-        out.push_str(&format!("{b:02X}"));
+        let b = (rng.next_u32() & 0xff) as usize;
+        out.push(HEX[b >> 4] as char);
+        out.push(HEX[b & 15] as char);
     }
     out
 }

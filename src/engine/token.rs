@@ -19,9 +19,10 @@ type HmacSha256 = Hmac<Sha256>;
 /// Bytes of the HMAC kept in a token (128 bits).
 const SIG_LEN: usize = 16;
 
-/// The secret tokens are signed with.
+/// The secret tokens are signed with, kept as a keyed HMAC state so each
+/// token costs no re-keying.
 #[derive(Clone)]
-pub struct TokenKey([u8; 32]);
+pub struct TokenKey(HmacSha256);
 
 impl std::fmt::Debug for TokenKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,15 +55,15 @@ pub enum TokenError {
 
 impl TokenKey {
     pub fn new(bytes: [u8; 32]) -> TokenKey {
-        TokenKey(bytes)
+        // HMAC accepts keys of any length: this cannot fail.
+        match HmacSha256::new_from_slice(&bytes) {
+            Ok(m) => TokenKey(m),
+            Err(_) => unreachable!("HMAC takes keys of any size"),
+        }
     }
 
     fn mac(&self, payload: &[u8]) -> HmacSha256 {
-        // HMAC accepts keys of any length: this cannot fail.
-        let mut mac = match HmacSha256::new_from_slice(&self.0) {
-            Ok(m) => m,
-            Err(_) => unreachable!("HMAC takes keys of any size"),
-        };
+        let mut mac = self.0.clone();
         mac.update(payload);
         mac
     }

@@ -267,3 +267,29 @@ fn bad_inputs_get_upstream_codes() {
     assert_eq!(sim.start_execution("seed", Some("same"), None).unwrap(), id);
     let _ = json!({});
 }
+
+#[test]
+#[ignore = "a benchmark: run with --release -- --ignored"]
+fn bench_seed_hand_built() {
+    let mut sim = sim(crate::fc::Behaviour::Succeed, None);
+    let n: u64 = std::env::var("BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let r = crate::headless::bench(
+        &mut sim,
+        "seed",
+        r#"{"messageBody":"hello world"}"#,
+        n,
+        |_| {},
+    )
+    .unwrap();
+    eprintln!(
+        "{} exec/s, {} events/s, {:?} bytes/exec, peak {:?}",
+        r.executions_per_second() as u64,
+        r.events_per_second() as u64,
+        r.bytes_per_execution().map(|b| b as u64),
+        r.peak_rss_bytes
+    );
+    assert_eq!(r.succeeded, n);
+}
