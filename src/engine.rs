@@ -626,6 +626,29 @@ fn run_ended(runs: &HashMap<ExecId, Run>, id: ExecId) -> Option<Status> {
 
 /// Limit on a step's input, output or local, and on API payloads (32 KiB).
 pub const DATA_LIMIT: usize = 32 * 1024;
+/// Error name when step data exceeds [`DATA_LIMIT`] (not documented
+/// upstream; flowsim's choice).
+pub const DATA_LIMIT_ERROR: &str = "FnF.DataTooLarge";
+/// Limit on history events per execution.
+pub const EVENT_LIMIT: usize = 5_000;
+/// Error name when an execution reaches [`EVENT_LIMIT`] (flowsim's choice).
+pub const EVENT_LIMIT_ERROR: &str = "FnF.EventLimitExceeded";
+/// Room kept below the event limit for a step's own events and the
+/// execution's end.
+const EVENT_MARGIN: usize = 8;
+/// Foreach iterations running at once.
+pub const FOREACH_CONCURRENCY: usize = 100;
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
 
 /// Execution names match `[A-Za-z_][A-Za-z0-9_-]{0,127}`.
 pub fn validate_execution_name(name: &str) -> Result<(), FnfError> {
@@ -652,11 +675,20 @@ pub fn validate_execution_name(name: &str) -> Result<(), FnfError> {
 enum BlockList {
     /// The flow's top-level steps.
     Body,
+    /// The steps of a taken choice branch (`usize::MAX`: the default).
+    Choice(StepId, usize),
+    /// One branch of a parallel step.
+    Parallel(StepId, usize),
+    /// The body of a foreach step (one block per iteration).
+    Foreach(StepId),
 }
 
 #[derive(Debug)]
 struct Block {
     list: BlockList,
+    /// The block whose current step spawned this one, and this block's
+    /// slot there (branch or iteration index).
+    parent: Option<(usize, usize)>,
     pos: usize,
     input: Value,
     local: Value,
@@ -676,6 +708,21 @@ struct Current {
     task: Option<u32>,
     /// A task timeout, wait or retry timer.
     timer: Option<EnvelopeKey>,
+    /// Child blocks of a choice, parallel or foreach step.
+    children: Option<Box<Children>>,
+}
+
+/// What a step waiting on child blocks keeps.
+#[derive(Debug, Default)]
+struct Children {
+    /// Each child's local when it finished (by slot).
+    results: Vec<Value>,
+    /// Children still running.
+    running: usize,
+    /// Foreach: the items not started yet begin at this index.
+    next: usize,
+    /// Foreach: the collection.
+    items: Vec<Value>,
 }
 
 #[derive(Debug, Default)]
@@ -729,8 +776,24 @@ impl Machine<'_, '_, '_> {
     }
 
     fn steps(&self, list: BlockList) -> &[StepId] {
+        let flow = self.flow;
         match list {
-            BlockList::Body => &self.flow.body,
+            BlockList::Body => &flow.body,
+            BlockList::Choice(step, i) => match &flow.step(step).kind {
+                StepKind::Choice(c) if i == usize::MAX => {
+                    c.default.as_ref().map_or(&[], |d| &d.steps)
+                }
+                StepKind::Choice(c) => c.choices.get(i).map_or(&[], |b| &b.branch.steps),
+                _ => &[],
+            },
+            BlockList::Parallel(step, i) => match &flow.step(step).kind {
+                StepKind::Parallel(p) => p.branches.get(i).map_or(&[], |b| b.as_slice()),
+                _ => &[],
+            },
+            BlockList::Foreach(step) => match &flow.step(step).kind {
+                StepKind::Foreach(f) => &f.steps,
+                _ => &[],
+            },
         }
     }
 
@@ -752,6 +815,7 @@ impl Machine<'_, '_, '_> {
         };
         self.run.blocks.push(Some(Block {
             list: BlockList::Body,
+            parent: None,
             pos: 0,
             input,
             local: Value::Object(Map::new()),
@@ -792,6 +856,16 @@ impl Machine<'_, '_, '_> {
     fn enter_step(&mut self, b: usize, step_id: StepId) {
         let flow = self.flow;
         let step = flow.step(step_id);
+        if self.x.history.len() + EVENT_MARGIN >= EVENT_LIMIT {
+            self.fail_execution(
+                EVENT_LIMIT_ERROR,
+                format!(
+                    "the execution reached the limit of {EVENT_LIMIT} history events at step `{}`",
+                    step.name
+                ),
+            );
+            return;
+        }
         let entered = self.next_event_id();
         // A waitForCallback task's token names its TaskScheduled event, which
         // comes right after StepEntered; it must exist before input mapping
@@ -818,6 +892,7 @@ impl Machine<'_, '_, '_> {
             &ctx,
         );
         let detail = format!("{{\"input\":{input}}}");
+        let too_large = detail.len() > DATA_LIMIT + 10;
         self.log(EventType::StepEntered, Some(step_id), 0, detail);
         if let Some(block) = self.block(b) {
             block.current = Some(Current {
@@ -827,7 +902,22 @@ impl Machine<'_, '_, '_> {
                 attempt: 0,
                 task: None,
                 timer: None,
+                children: None,
             });
+        }
+        if too_large {
+            let cause = format!(
+                "the input of step `{}` is larger than {DATA_LIMIT} bytes",
+                step.name
+            );
+            self.fail_step(
+                b,
+                TaskError {
+                    error: DATA_LIMIT_ERROR.into(),
+                    cause,
+                },
+            );
+            return;
         }
         match &step.kind {
             StepKind::Pass => self.complete_step(b, Value::Object(Map::new())),
@@ -846,7 +936,7 @@ impl Machine<'_, '_, '_> {
             }
             StepKind::Task(task) => self.start_task(b, step_id, task, token),
             StepKind::Wait(w) => self.start_wait(b, step_id, w),
-            StepKind::Choice(_) | StepKind::Parallel(_) | StepKind::Foreach(_) => {
+            StepKind::Choice(_) => {
                 let err = TaskError {
                     error: "FnF.Unsupported".into(),
                     cause: format!(
@@ -855,6 +945,122 @@ impl Machine<'_, '_, '_> {
                     ),
                 };
                 self.fail_step(b, err);
+            }
+            StepKind::Parallel(p) => {
+                let n = p.branches.len();
+                self.spawn_children(b, step_id, n, Vec::new());
+            }
+            StepKind::Foreach(f) => {
+                let Some(cur) = self.block(b).and_then(|bl| bl.current.as_ref()) else {
+                    return;
+                };
+                match f.collection.lookup(&cur.input) {
+                    Some(Value::Array(items)) => {
+                        let n = items.len();
+                        self.spawn_children(b, step_id, n, items);
+                    }
+                    other => {
+                        let found = match other {
+                            None => "nothing".to_owned(),
+                            Some(v) => format!("a {}", json_type(&v)),
+                        };
+                        let cause = format!(
+                            "foreach `{}`: collection `{}` must be an array in the step input, found {found}",
+                            step.name, f.collection
+                        );
+                        self.fail_step(
+                            b,
+                            TaskError {
+                                error: "FnF.InvalidCollection".into(),
+                                cause,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the child blocks of a parallel (`items` empty) or foreach
+    /// step. Foreach runs at most [`FOREACH_CONCURRENCY`] iterations at once.
+    fn spawn_children(&mut self, b: usize, step: StepId, n: usize, items: Vec<Value>) {
+        if n == 0 {
+            self.complete_step(b, Value::Array(Vec::new()));
+            return;
+        }
+        let is_foreach = !items.is_empty();
+        let first = if is_foreach {
+            n.min(FOREACH_CONCURRENCY)
+        } else {
+            n
+        };
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.children = Some(Box::new(Children {
+                results: vec![Value::Null; n],
+                running: 0,
+                next: first,
+                items,
+            }));
+        }
+        let ids: Vec<usize> = (0..first)
+            .map(|slot| self.spawn_child(b, step, slot))
+            .collect();
+        for c in ids {
+            self.run_block(c);
+        }
+    }
+
+    /// Creates one child block (branch or iteration `slot`) of the current
+    /// step of block `b`, logging its entry. The caller runs it.
+    fn spawn_child(&mut self, b: usize, step: StepId, slot: usize) -> usize {
+        let flow = self.flow;
+        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) else {
+            return usize::MAX;
+        };
+        let entered = cur.entered;
+        let mut input = cur.input.clone();
+        let (list, kind) = match &flow.step(step).kind {
+            StepKind::Foreach(f) => {
+                if let (Some(ch), Value::Object(m)) = (cur.children.as_mut(), &mut input) {
+                    let item = ch.items.get(slot).cloned().unwrap_or(Value::Null);
+                    m.insert(f.item.clone(), item);
+                    if let Some(ix) = &f.index {
+                        m.insert(ix.clone(), slot.into());
+                    }
+                }
+                (BlockList::Foreach(step), EventType::IterationEntered)
+            }
+            StepKind::Choice(_) => (BlockList::Choice(step, slot), EventType::BranchEntered),
+            _ => (BlockList::Parallel(step, slot), EventType::BranchEntered),
+        };
+        if let Some(ch) = cur.children.as_mut() {
+            ch.running += 1;
+        }
+        let key = if kind == EventType::IterationEntered {
+            "index"
+        } else {
+            "branch"
+        };
+        let detail = format!("{{\"{key}\":{slot},\"input\":{input}}}");
+        if kind != EventType::BranchEntered || !matches!(list, BlockList::Choice(..)) {
+            self.log(kind, Some(step), entered, detail);
+        }
+        let block = Block {
+            list,
+            parent: Some((b, slot)),
+            pos: 0,
+            input,
+            local: Value::Object(Map::new()),
+            current: None,
+        };
+        match self.run.blocks.iter().position(Option::is_none) {
+            Some(i) => {
+                self.run.blocks[i] = Some(block);
+                i
+            }
+            None => {
+                self.run.blocks.push(Some(block));
+                self.run.blocks.len() - 1
             }
         }
     }
@@ -1209,12 +1415,26 @@ impl Machine<'_, '_, '_> {
                 _ => local,
             },
         };
-        self.log(
-            EventType::StepExited,
-            Some(cur.step),
-            cur.entered,
-            format!("{{\"output\":{output}}}"),
-        );
+        let detail = format!("{{\"output\":{output}}}");
+        if detail.len() > DATA_LIMIT + 11 {
+            // Put the step back so it can fail like any other.
+            if let Some(block) = self.block(b) {
+                block.current = Some(cur);
+            }
+            let cause = format!(
+                "the output of step `{}` is larger than {DATA_LIMIT} bytes",
+                step.name
+            );
+            self.fail_step(
+                b,
+                TaskError {
+                    error: DATA_LIMIT_ERROR.into(),
+                    cause,
+                },
+            );
+            return;
+        }
+        self.log(EventType::StepExited, Some(cur.step), cur.entered, detail);
         let list_len = self
             .block(b)
             .map(|bl| bl.list)
@@ -1291,17 +1511,78 @@ impl Machine<'_, '_, '_> {
                 return;
             }
         }
-        // Uncaught: the block fails, and with it the execution (nested
-        // blocks arrive with choice/parallel/foreach).
-        self.run.blocks[b] = None;
+        // Uncaught: the block fails, and with it its parent step (up to the
+        // execution).
+        let parent = self.run.blocks[b].as_ref().and_then(|bl| bl.parent);
+        self.drop_block(b);
+        match parent {
+            None => {
+                let detail = json!({"error": err.error, "cause": err.cause}).to_string();
+                self.log(EventType::ExecutionFailed, None, 1, detail);
+                self.end(
+                    Status::Failed,
+                    None,
+                    Some(ErrorInfo {
+                        error: err.error,
+                        cause: err.cause,
+                    }),
+                );
+            }
+            Some((pb, _)) => {
+                // Siblings (other branches, iterations) are cancelled.
+                self.drop_children(pb);
+                self.fail_step(pb, err);
+                self.run_block(pb);
+            }
+        }
+    }
+
+    /// Fails the whole execution at once (limits).
+    fn fail_execution(&mut self, error: &str, cause: String) {
+        let detail = json!({"error": error, "cause": cause}).to_string();
+        self.log(EventType::ExecutionFailed, None, 1, detail);
         self.end(
             Status::Failed,
             None,
             Some(ErrorInfo {
-                error: err.error,
-                cause: err.cause,
+                error: error.to_owned(),
+                cause,
             }),
         );
+    }
+
+    /// Removes a block, its descendants, their timers and tasks in flight.
+    fn drop_block(&mut self, b: usize) {
+        self.drop_children(b);
+        let Some(block) = self.run.blocks.get_mut(b).and_then(Option::take) else {
+            return;
+        };
+        if let Some(mut cur) = block.current {
+            if let Some(k) = cur.timer.take() {
+                self.ctx.cancel(k);
+            }
+            if let Some(t) = cur.task {
+                self.run.tasks.retain(|&(x, _)| x != t);
+            }
+        }
+    }
+
+    /// Removes every child block of block `b`.
+    fn drop_children(&mut self, b: usize) {
+        let children: Vec<usize> = self
+            .run
+            .blocks
+            .iter()
+            .enumerate()
+            .filter(|(_, bl)| {
+                bl.as_ref()
+                    .is_some_and(|bl| bl.parent.map(|p| p.0) == Some(b))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for c in children {
+            self.drop_block(c);
+        }
     }
 
     /// Block `b` walked past its last step.
@@ -1309,6 +1590,10 @@ impl Machine<'_, '_, '_> {
         let Some(block) = self.run.blocks.get_mut(b).and_then(Option::take) else {
             return;
         };
+        if let Some((pb, slot)) = block.parent {
+            self.child_finished(pb, block.list, slot, block.local);
+            return;
+        }
         // The root block: the flow's local is complete.
         let output = if self.flow.output_mappings.is_empty() {
             block.local
@@ -1324,6 +1609,66 @@ impl Machine<'_, '_, '_> {
             format!("{{\"output\":{text}}}"),
         );
         self.end(Status::Succeeded, Some(text), None);
+    }
+
+    /// Child `slot` of the current step of block `pb` finished with `local`.
+    fn child_finished(&mut self, pb: usize, list: BlockList, slot: usize, local: Value) {
+        let Some(cur) = self.block(pb).and_then(|bl| bl.current.as_mut()) else {
+            return;
+        };
+        let (step, entered) = (cur.step, cur.entered);
+        let Some(ch) = cur.children.as_mut() else {
+            return;
+        };
+        ch.running = ch.running.saturating_sub(1);
+        let detail = format!(
+            "{{\"{}\":{slot},\"output\":{local}}}",
+            if matches!(list, BlockList::Foreach(_)) {
+                "index"
+            } else {
+                "branch"
+            }
+        );
+        if let Some(r) = ch.results.get_mut(slot) {
+            *r = local;
+        }
+        let next = (ch.next < ch.items.len()).then_some(ch.next);
+        if next.is_some() {
+            ch.next += 1;
+        }
+        let done = ch.running == 0 && next.is_none();
+        match list {
+            BlockList::Foreach(_) => {
+                self.log(EventType::IterationExited, Some(step), entered, detail);
+            }
+            BlockList::Parallel(..) => {
+                self.log(EventType::BranchExited, Some(step), entered, detail);
+            }
+            _ => {}
+        }
+        if let Some(slot) = next {
+            let c = self.spawn_child(pb, step, slot);
+            self.run_block(c);
+            return;
+        }
+        if done {
+            let results = self
+                .block(pb)
+                .and_then(|bl| bl.current.as_mut())
+                .and_then(|c| c.children.take())
+                .map(|c| c.results)
+                .unwrap_or_default();
+            let local = match list {
+                // A choice's local is its branch's local.
+                BlockList::Choice(..) => results
+                    .into_iter()
+                    .next()
+                    .unwrap_or(Value::Object(Map::new())),
+                _ => Value::Array(results),
+            };
+            self.complete_step(pb, local);
+            self.run_block(pb);
+        }
     }
 
     /// Ends the execution: records the outcome and cancels every timer.
