@@ -5,50 +5,98 @@
 //! plus the graph the TUI draws. Pure functions; knows nothing of
 //! executions, the simulation or any front end.
 
+mod build;
 pub mod condition;
 pub mod model;
 pub mod path;
+mod yaml;
 
 pub use model::*;
 
-// TEMPORARY until the fdl branch (parser, validation, layout) is merged.
-mod stub {
-    use super::{Flow, Pos};
+use std::fmt;
 
-    /// A problem in a flow's source.
-    #[derive(Debug, Clone, PartialEq, Eq)]
-    pub struct Diagnostic {
-        pub pos: Pos,
-        pub message: String,
-    }
+/// A problem in a flow's source, at a 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Diagnostic {
+    pub pos: Pos,
+    pub message: String,
+}
 
-    /// Why a flow file could not be loaded.
-    #[derive(Debug, thiserror::Error)]
-    pub enum LoadError {
-        #[error("{path}: {source}")]
-        Io {
-            path: String,
-            source: std::io::Error,
-        },
-        #[error("{file}: invalid flow ({} problems)", diagnostics.len())]
-        Invalid {
-            file: String,
-            diagnostics: Vec<Diagnostic>,
-        },
-    }
-
-    pub fn load(_name: &str, _source: &str) -> Result<Flow, Vec<Diagnostic>> {
-        Err(vec![Diagnostic {
-            pos: Pos { line: 1, col: 1 },
-            message: "the FDL parser is not merged yet".into(),
-        }])
-    }
-
-    pub fn load_file(path: &std::path::Path) -> Result<Flow, LoadError> {
-        Err(LoadError::Invalid {
-            file: path.display().to_string(),
-            diagnostics: load("", "").err().unwrap_or_default(),
-        })
+impl Diagnostic {
+    pub fn new(pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            pos,
+            message: message.into(),
+        }
     }
 }
-pub use stub::*;
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.pos, self.message)
+    }
+}
+
+/// Why a flow file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: cannot read the flow: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Every problem found, one `file:line:col: message` line each.
+    #[error("{}", render(file, diagnostics))]
+    Invalid {
+        file: String,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+fn render(file: &str, diagnostics: &[Diagnostic]) -> String {
+    let lines: Vec<String> = diagnostics.iter().map(|d| format!("{file}:{d}")).collect();
+    lines.join("\n")
+}
+
+/// Parses and validates FDL text into a [`Flow`] called `name`.
+///
+/// Every problem is reported at once, sorted by position; never panics,
+/// whatever the input.
+pub fn load(name: &str, source: &str) -> Result<Flow, Vec<Diagnostic>> {
+    build::build(name, source)
+}
+
+/// Reads and loads a flow file; the flow is named after the file's stem.
+pub fn load_file(path: &std::path::Path) -> Result<Flow, LoadError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let valid = String::from_utf8_lossy(valid);
+            let line = valid.matches('\n').count() + 1;
+            let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            return Err(LoadError::Invalid {
+                file: shown,
+                diagnostics: vec![Diagnostic::new(
+                    Pos {
+                        line: u32::try_from(line).unwrap_or(u32::MAX),
+                        col: u32::try_from(col).unwrap_or(u32::MAX),
+                    },
+                    "the file is not UTF-8 text",
+                )],
+            });
+        }
+    };
+    let name = path
+        .file_stem()
+        .map_or_else(|| shown.clone(), |s| s.to_string_lossy().into_owned());
+    load(&name, &text).map_err(|diagnostics| LoadError::Invalid {
+        file: shown,
+        diagnostics,
+    })
+}

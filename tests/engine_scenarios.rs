@@ -23,7 +23,9 @@ fn sim_with(behaviour: Behaviour, flows: &[(&str, &str)]) -> Sim {
 
 /// Runs one execution to its end; returns it.
 fn run(sim: &mut Sim, flow: &str, input: Value) -> Execution {
-    let id = sim.start_execution(flow, None, Some(&input.to_string())).unwrap();
+    let id = sim
+        .start_execution(flow, None, Some(&input.to_string()))
+        .unwrap();
     sim.run_until_idle(1_000_000);
     sim.engine.execution(id).unwrap().clone()
 }
@@ -116,7 +118,10 @@ steps:
     let x = run(&mut sim, "g", json!({}));
     assert_eq!(x.status, Status::Failed);
     let e = x.error.unwrap();
-    assert_eq!((e.error.as_str(), e.cause.as_str()), ("Order.Invalid", "no items"));
+    assert_eq!(
+        (e.error.as_str(), e.cause.as_str()),
+        ("Order.Invalid", "no items")
+    );
     assert_eq!(x.history.last().unwrap().kind, EventType::ExecutionFailed);
 }
 
@@ -213,7 +218,10 @@ steps:
     let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
     let x = run(&mut sim, "f", json!({}));
     assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
-    assert_eq!(output(&x), json!({"called": "success", "status": "success"}));
+    assert_eq!(
+        output(&x),
+        json!({"called": "success", "status": "success"})
+    );
     assert!(kinds(&x).contains(&EventType::TaskSubmitted));
 }
 
@@ -282,7 +290,13 @@ steps:
     // First attempt, then retries 2 s, 6 s, 18 s apart.
     assert_eq!(failed, vec![0, 2_000, 8_000, 26_000]);
     // Four attempts, four distinct tokens.
-    assert_eq!(x.history.iter().filter(|e| e.kind == EventType::TaskScheduled).count(), 4);
+    assert_eq!(
+        x.history
+            .iter()
+            .filter(|e| e.kind == EventType::TaskScheduled)
+            .count(),
+        4
+    );
 }
 
 #[test]
@@ -370,10 +384,19 @@ steps:
     let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
     let x = run(&mut sim, "f", json!({}));
     assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
-    assert_eq!(output(&x), json!({"all": [{"side": "left"}, {"status": "success"}]}));
+    assert_eq!(
+        output(&x),
+        json!({"all": [{"side": "left"}, {"status": "success"}]})
+    );
     let k = kinds(&x);
-    assert_eq!(k.iter().filter(|e| **e == EventType::BranchEntered).count(), 2);
-    assert_eq!(k.iter().filter(|e| **e == EventType::BranchExited).count(), 2);
+    assert_eq!(
+        k.iter().filter(|e| **e == EventType::BranchEntered).count(),
+        2
+    );
+    assert_eq!(
+        k.iter().filter(|e| **e == EventType::BranchExited).count(),
+        2
+    );
 }
 
 #[test]
@@ -400,7 +423,10 @@ steps:
     assert_eq!(x.status, Status::Failed);
     assert_eq!(x.error.unwrap().error, "Branch.Failed");
     assert_eq!(x.stopped, Some(0));
-    assert!(sim.bus().is_empty(), "the sibling's wait timer was cancelled");
+    assert!(
+        sim.bus().is_empty(),
+        "the sibling's wait timer was cancelled"
+    );
 }
 
 #[test]
@@ -432,7 +458,13 @@ steps:
     let x = run(&mut sim, "f", json!({ "items": items }));
     assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
     assert_eq!(output(&x)["vs"], json!(items));
-    assert_eq!(kinds(&x).iter().filter(|e| **e == EventType::IterationEntered).count(), 150);
+    assert_eq!(
+        kinds(&x)
+            .iter()
+            .filter(|e| **e == EventType::IterationEntered)
+            .count(),
+        150
+    );
 }
 
 #[test]
@@ -469,6 +501,8 @@ steps:
 "#;
     let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
     let big = "x".repeat(40_000);
-    let err = sim.start_execution("f", None, Some(&json!({"big": big}).to_string())).unwrap_err();
+    let err = sim
+        .start_execution("f", None, Some(&json!({"big": big}).to_string()))
+        .unwrap_err();
     assert_eq!(err.code(), "EntityTooLarge");
 }

@@ -1,8 +1,22 @@
-//! Choice conditions (placeholder until the parser lands).
+//! TEMPORARY placeholder.
 
 /// A parsed choice condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     /// The condition as written.
     pub source: String,
+}
+
+#[derive(Debug)]
+pub struct ConditionError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl Condition {
+    pub fn parse(text: &str) -> Result<Condition, ConditionError> {
+        Ok(Condition {
+            source: text.into(),
+        })
+    }
 }
