@@ -150,11 +150,11 @@ fn redact(v: &mut Value) {
                     "taskToken" | "MessageId" | "RequestId" => *x = "[redacted]".into(),
                     "MessageBody" => {
                         if let Some(s) = x.as_str()
-                            && let Ok(mut inner) = serde_json::from_str::<Value>(s)
+                            && let Ok(inner) = serde_json::from_str::<Value>(s)
                         {
-                            redact(&mut inner);
                             *x = inner;
                         }
+                        redact(x);
                     }
                     _ => redact(x),
                 }

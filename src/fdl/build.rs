@@ -615,7 +615,10 @@ impl Builder {
         if matches!(
             resource,
             Some(Resource::MnsTopic { .. } | Resource::MnsQueue { .. })
-        ) && !service_params.iter().any(|(k, _)| k == "MessageBody")
+        ) && !f
+            .get("serviceParams")
+            .and_then(Node::as_map)
+            .is_some_and(|m| m.iter().any(|e| e.key == "MessageBody"))
         {
             let at = f.get("serviceParams").map_or(f.pos, |n| n.pos);
             self.err(

@@ -139,7 +139,7 @@ pub fn parse(source: &str, diags: &mut Vec<Diagnostic>) -> Result<Option<Node>, 
         diags,
     };
     for item in Parser::new_from_str(source) {
-        let (event, span) = item.map_err(scan_error)?;
+        let (event, span) = item.map_err(|e| scan_error(source, &e))?;
         b.event(event, &span)?;
     }
     let mut docs = b.docs.into_iter();
@@ -153,15 +153,20 @@ pub fn parse(source: &str, diags: &mut Vec<Diagnostic>) -> Result<Option<Node>, 
     Ok(first.filter(|n| n.data != Data::Null))
 }
 
-fn scan_error(e: ScanError) -> Diagnostic {
+fn scan_error(source: &str, e: &ScanError) -> Diagnostic {
     let m = e.marker();
-    Diagnostic::new(
-        Pos {
-            line: u32::try_from(m.line()).unwrap_or(u32::MAX),
-            col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
-        },
-        format!("not valid YAML: {}", e.info()),
-    )
+    let mut pos = Pos {
+        line: u32::try_from(m.line()).unwrap_or(u32::MAX),
+        col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
+    };
+    // The scanner reports a tab after having skipped it: point at the tab.
+    if e.info().contains("tab")
+        && let Some(line) = source.lines().nth(m.line().saturating_sub(1))
+        && let Some(i) = line.chars().position(|c| c == '\t')
+    {
+        pos.col = u32::try_from(i + 1).unwrap_or(u32::MAX);
+    }
+    Diagnostic::new(pos, format!("not valid YAML: {}", e.info()))
 }
 
 enum Open {
