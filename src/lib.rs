@@ -28,3 +28,4 @@ pub mod headless;
 pub mod mns;
 pub mod runtime;
 pub mod sim;
+pub mod tui;
