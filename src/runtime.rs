@@ -174,6 +174,58 @@ impl RunState {
     }
 }
 
+/// Applies a command to a simulation, synchronously: what every command
+/// does apart from pacing (`SetMode` and `SetSpeed` only matter to a
+/// running driver and answer `Done` here). Front ends' tests use it to
+/// drive a `Sim` without tokio.
+pub fn apply(sim: &mut Sim, command: Command) -> Reply {
+    match command {
+        Command::StartExecution { flow, name, input } => sim
+            .start_execution(&flow, name.as_deref(), Some(&input))
+            .map(Outcome::Started)
+            .map_err(Into::into),
+        Command::ReportSucceeded { token, output } => sim
+            .report_succeeded(&token, &output)
+            .map(Outcome::Reported)
+            .map_err(Into::into),
+        Command::ReportFailed {
+            token,
+            error,
+            cause,
+        } => sim
+            .report_failed(&token, &error, &cause)
+            .map(Outcome::Reported)
+            .map_err(Into::into),
+        Command::AnswerHeld { id, answer } => sim
+            .answer_held(id, answer)
+            .map(|()| Outcome::Answered)
+            .map_err(|m| CommandError {
+                code: "NotHeld".into(),
+                message: m,
+            }),
+        Command::StopExecution {
+            flow,
+            name,
+            error,
+            cause,
+        } => sim
+            .stop_execution(&flow, &name, &error, &cause)
+            .map(Outcome::Stopped)
+            .map_err(Into::into),
+        Command::SetHandler(b) => {
+            sim.set_handler(b);
+            Ok(Outcome::Done)
+        }
+        Command::Step => Ok(Outcome::Delivered(sim.step())),
+        // Pacing is the driver's business; a bare Sim has none.
+        Command::SetMode(_) | Command::SetSpeed(_) => Ok(Outcome::Done),
+        Command::JumpClock => {
+            let jumped = sim.jump_to_next_due();
+            Ok(Outcome::Jumped(jumped))
+        }
+    }
+}
+
 type Request = (Command, oneshot::Sender<Reply>);
 
 /// A front end's handle on the runtime. Cheap to clone.
@@ -362,43 +414,6 @@ impl Driver {
             self.catch_up(&mut sim);
         }
         let reply = match command {
-            Command::StartExecution { flow, name, input } => sim
-                .start_execution(&flow, name.as_deref(), Some(&input))
-                .map(Outcome::Started)
-                .map_err(Into::into),
-            Command::ReportSucceeded { token, output } => sim
-                .report_succeeded(&token, &output)
-                .map(Outcome::Reported)
-                .map_err(Into::into),
-            Command::ReportFailed {
-                token,
-                error,
-                cause,
-            } => sim
-                .report_failed(&token, &error, &cause)
-                .map(Outcome::Reported)
-                .map_err(Into::into),
-            Command::AnswerHeld { id, answer } => sim
-                .answer_held(id, answer)
-                .map(|()| Outcome::Answered)
-                .map_err(|m| CommandError {
-                    code: "NotHeld".into(),
-                    message: m,
-                }),
-            Command::StopExecution {
-                flow,
-                name,
-                error,
-                cause,
-            } => sim
-                .stop_execution(&flow, &name, &error, &cause)
-                .map(Outcome::Stopped)
-                .map_err(Into::into),
-            Command::SetHandler(b) => {
-                sim.set_handler(b);
-                Ok(Outcome::Done)
-            }
-            Command::Step => Ok(Outcome::Delivered(sim.step())),
             Command::SetMode(mode) => {
                 self.mode = mode;
                 self.anchor = None;
@@ -408,10 +423,7 @@ impl Driver {
                 self.speed = clamp_speed(speed);
                 Ok(Outcome::Done)
             }
-            Command::JumpClock => {
-                let jumped = sim.jump_to_next_due();
-                Ok(Outcome::Jumped(jumped))
-            }
+            other => apply(&mut sim, other),
         };
         if self.mode == Mode::Run {
             // Re-anchor: virtual time resumes from the clock as it is now.
@@ -566,7 +578,10 @@ mod tests {
         };
         // 60 virtual seconds at 10x: not over after 3 wall seconds...
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(h.sim().engine.execution(id).unwrap().status, Status::Running);
+        assert_eq!(
+            h.sim().engine.execution(id).unwrap().status,
+            Status::Running
+        );
         // ...over after 7.
         tokio::time::sleep(Duration::from_secs(4)).await;
         let sim = h.sim();

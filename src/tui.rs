@@ -34,11 +34,11 @@ use futures_util::StreamExt as _;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-pub use action::{Action, map_key};
-pub use app::App;
 use crate::fdl::Flow;
 use crate::runtime::{self, Command, Handle, Mode, Reply};
 use crate::sim::{Sim, SimConfig};
+pub use action::{Action, map_key};
+pub use app::App;
 use theme::Theme;
 
 /// How the TUI starts.

@@ -178,9 +178,7 @@ pub fn map_key(ctx: KeyContext, key: KeyEvent) -> Option<Action> {
         KeyContext::Editor | KeyContext::Filter => match key.code {
             KeyCode::Esc => Some(Action::Cancel),
             KeyCode::Enter => Some(Action::Submit),
-            KeyCode::Tab | KeyCode::BackTab if ctx == KeyContext::Editor => {
-                Some(Action::NextField)
-            }
+            KeyCode::Tab | KeyCode::BackTab if ctx == KeyContext::Editor => Some(Action::NextField),
             KeyCode::Backspace => Some(Action::Backspace),
             KeyCode::Delete => Some(Action::Delete),
             KeyCode::Left => Some(Action::Left),
@@ -255,12 +253,21 @@ pub const HELP: &[(&str, &[KeyHelp])] = &[
     (
         "Simulation",
         &[
-            k("n", "new execution: edit the input (JSON), Enter starts, Esc cancels"),
+            k(
+                "n",
+                "new execution: edit the input (JSON), Enter starts, Esc cancels",
+            ),
             k("space", "toggle RUN / STEP mode"),
             k("s", "STEP mode: deliver exactly one envelope"),
             k("+ / -", "RUN mode: faster / slower"),
-            k("t", "jump the clock to the next due timer (timeouts, waits, retries)"),
-            k("h", "cycle the function: succeed, fail, error, drop, manual"),
+            k(
+                "t",
+                "jump the clock to the next due timer (timeouts, waits, retries)",
+            ),
+            k(
+                "h",
+                "cycle the function: succeed, fail, error, drop, manual",
+            ),
             k("F", "next loaded flow for new executions"),
         ],
     ),
@@ -270,7 +277,10 @@ pub const HELP: &[(&str, &[KeyHelp])] = &[
             k("y", "report success for the waiting task (edit the output)"),
             k("Y", "report success at once with {\"status\": \"success\"}"),
             k("f", "report failure: error name and cause"),
-            k("", "in manual, y / f on the Messages tab answer the held notification"),
+            k(
+                "",
+                "in manual, y / f on the Messages tab answer the held notification",
+            ),
             k("x", "stop the selected execution"),
         ],
     ),
@@ -279,15 +289,19 @@ pub const HELP: &[(&str, &[KeyHelp])] = &[
         &[
             k("Tab / S-Tab", "focus the next / previous pane"),
             k("↑ ↓ / j k", "move in the focused pane"),
-            k("← →", "inspector: previous / next tab; graph: previous / next step"),
+            k(
+                "← →",
+                "inspector: previous / next tab; graph: previous / next step",
+            ),
             k("1 2 3 4", "inspector tab: Step, Messages, History, Bus"),
             k("Enter", "select (execution -> graph, step -> Step tab)"),
             k("PgUp PgDn g G", "page up / down, first / last"),
             k("/", "filter executions by name (Enter keeps, Esc clears)"),
-            k("[ / ]", "time travel: one history event back / forward"),
-            k("Esc", "back to the live state"),
-            k("?", "this help"),
-            k("q / Ctrl-C", "quit"),
+            k(
+                "[ / ]",
+                "time travel: one history event back / forward (Esc: live)",
+            ),
+            k("? · q / Ctrl-C", "this help · quit"),
         ],
     ),
 ];
@@ -339,7 +353,10 @@ mod tests {
         assert_eq!(normal(KeyCode::Char('[')), Some(Action::HistoryBack));
         assert_eq!(normal(KeyCode::Char(']')), Some(Action::HistoryForward));
         assert_eq!(normal(KeyCode::Char('/')), Some(Action::StartFilter));
-        assert_eq!(normal(KeyCode::Char('3')), Some(Action::ShowTab(Tab::History)));
+        assert_eq!(
+            normal(KeyCode::Char('3')),
+            Some(Action::ShowTab(Tab::History))
+        );
         assert_eq!(normal(KeyCode::Char('?')), Some(Action::ToggleHelp));
         assert_eq!(normal(KeyCode::Char('z')), None);
     }

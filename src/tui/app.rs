@@ -320,9 +320,12 @@ impl App {
             }
             Action::FocusNext => self.focus = self.focus.next(),
             Action::FocusPrev => self.focus = self.focus.prev(),
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
-                self.move_in_focus(action, sim)
-            }
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => self.move_in_focus(action, sim),
             Action::Left | Action::Right => match self.focus {
                 Focus::Inspector => {
                     self.tab = if action == Action::Left {
@@ -333,7 +336,11 @@ impl App {
                     self.inspector_scroll = 0;
                 }
                 Focus::Graph => {
-                    let a = if action == Action::Left { Action::Up } else { Action::Down };
+                    let a = if action == Action::Left {
+                        Action::Up
+                    } else {
+                        Action::Down
+                    };
                     self.move_in_focus(a, sim);
                 }
                 Focus::List => {}
@@ -509,7 +516,13 @@ impl App {
                     return None;
                 }
                 let editor = self.editor.take()?;
-                let text = |i: usize| editor.fields.get(i).map(|f| f.text.clone()).unwrap_or_default();
+                let text = |i: usize| {
+                    editor
+                        .fields
+                        .get(i)
+                        .map(|f| f.text.clone())
+                        .unwrap_or_default()
+                };
                 return Some(match editor.purpose {
                     Purpose::NewExecution { flow } => {
                         self.last_input = text(0);
@@ -550,9 +563,14 @@ impl App {
         if self.tab == Tab::Messages && !inbox.is_empty() {
             let i = self.held_sel.min(inbox.len() - 1);
             let h = &inbox[i];
-            return Ok((Target::Held { id: h.id() }, format!("held notification #{}", h.id())));
+            return Ok((
+                Target::Held { id: h.id() },
+                format!("held notification #{}", h.id()),
+            ));
         }
-        let id = self.selected.ok_or("no execution selected: press n to start one")?;
+        let id = self
+            .selected
+            .ok_or("no execution selected: press n to start one")?;
         let x = sim.engine.execution(id).ok_or("no execution selected")?;
         let waiting = sim.engine.waiting_tasks(id);
         let pick = waiting
@@ -578,7 +596,10 @@ impl App {
                 })
         });
         match last.and_then(|e| {
-            let token = sim.engine.token_for(crate::engine::TaskRef { exec: id, task: e.id })?;
+            let token = sim.engine.token_for(crate::engine::TaskRef {
+                exec: id,
+                task: e.id,
+            })?;
             Some((token, e.step?))
         }) {
             Some((token, step)) => {
@@ -606,7 +627,10 @@ impl App {
                     return;
                 }
                 let page = self.list_height.max(1);
-                let row = self.selected.and_then(|id| self.list.row_of(id)).unwrap_or(0);
+                let row = self
+                    .selected
+                    .and_then(|id| self.list.row_of(id))
+                    .unwrap_or(0);
                 let row = match action {
                     Action::Up => row.saturating_sub(1),
                     Action::Down => (row + 1).min(n - 1),
@@ -648,7 +672,10 @@ impl App {
                     };
                     self.cursor = if next >= len { None } else { Some(next.max(1)) };
                 }
-                Tab::Messages if !sim.fc.inbox().is_empty() && matches!(action, Action::Up | Action::Down) => {
+                Tab::Messages
+                    if !sim.fc.inbox().is_empty()
+                        && matches!(action, Action::Up | Action::Down) =>
+                {
                     let n = sim.fc.inbox().len();
                     self.held_sel = if action == Action::Up {
                         self.held_sel.saturating_sub(1)

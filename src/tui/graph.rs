@@ -176,7 +176,12 @@ impl Widget for GraphView<'_> {
                         },
                         other => other.as_str().to_owned(),
                     };
-                    (st, Some(word), Theme::step_glyph(st), self.selected == Some(s))
+                    (
+                        st,
+                        Some(word),
+                        Theme::step_glyph(st),
+                        self.selected == Some(s),
+                    )
                 }
                 NodeKind::Start => (self.ends.started, None, "●", false),
                 NodeKind::End => (self.ends.ended, None, "◉", false),
@@ -362,7 +367,9 @@ mod tests {
         assert_eq!(got.content()[20 * 4].symbol(), "└");
         assert_eq!(got.cell((9, 3)).unwrap().fg, Color::Cyan);
         assert_eq!(got.cell((7, 3)).unwrap().symbol(), "◷");
-        let text: String = (0..20).map(|x| got.cell((x, 4)).unwrap().symbol().to_owned()).collect();
+        let text: String = (0..20)
+            .map(|x| got.cell((x, 4)).unwrap().symbol().to_owned())
+            .collect();
         assert!(text.contains("waiting ABCDEFGH"), "{text}");
         assert_eq!(want.cell((7, 3)).unwrap().symbol(), "◷");
     }
@@ -370,8 +377,8 @@ mod tests {
     #[test]
     fn no_color_keeps_glyphs() {
         let got = render(StepState::Failed, Theme::MONO);
-        assert_eq!(got.cell((6, 3)).unwrap().symbol(), "✗");
-        assert_eq!(got.cell((6, 3)).unwrap().fg, Color::Reset);
+        assert_eq!(got.cell((7, 3)).unwrap().symbol(), "✗");
+        assert_eq!(got.cell((7, 3)).unwrap().fg, Color::Reset);
     }
 
     #[test]
@@ -389,6 +396,8 @@ mod tests {
         }
         .render(buf.area, &mut buf);
         assert_eq!(buf.cell((9, 0)).unwrap().symbol(), "│");
-        assert_eq!(buf.cell((0, 1)).unwrap().symbol(), "─");
+        // The bottom border from graph column 10: " running " is cut.
+        assert_eq!(buf.cell((0, 1)).unwrap().symbol(), "i");
+        assert_eq!(buf.cell((9, 1)).unwrap().symbol(), "┘");
     }
 }

@@ -54,10 +54,15 @@ impl Graph {
 
 /// Lays the top-level steps out as one column.
 pub fn layout(flow: &Flow) -> Graph {
-    let mut items: Vec<(NodeKind, String, String)> = vec![(NodeKind::Start, "Start".into(), String::new())];
+    let mut items: Vec<(NodeKind, String, String)> =
+        vec![(NodeKind::Start, "Start".into(), String::new())];
     for &id in &flow.body {
         let s = flow.step(id);
-        items.push((NodeKind::Step(id), s.name.clone(), s.kind.type_name().into()));
+        items.push((
+            NodeKind::Step(id),
+            s.name.clone(),
+            s.kind.type_name().into(),
+        ));
     }
     items.push((NodeKind::End, "End".into(), String::new()));
     let w = items
@@ -69,7 +74,11 @@ pub fn layout(flow: &Flow) -> Graph {
     let mut nodes = Vec::new();
     let mut y = 0;
     for (kind, label, detail) in items {
-        let nw = if matches!(kind, NodeKind::Step(_)) { w } else { 9 };
+        let nw = if matches!(kind, NodeKind::Step(_)) {
+            w
+        } else {
+            9
+        };
         nodes.push(Node {
             kind,
             label,

@@ -69,7 +69,9 @@ impl Theme {
     /// The selected row of a list.
     pub fn selected(self) -> Style {
         if self.color {
-            Style::new().bg(Color::Indexed(237)).add_modifier(Modifier::BOLD)
+            Style::new()
+                .bg(Color::Indexed(237))
+                .add_modifier(Modifier::BOLD)
         } else {
             Style::new().add_modifier(Modifier::REVERSED)
         }

@@ -46,7 +46,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
         Paragraph::new(msg)
             .alignment(Alignment::Center)
             .wrap(Wrap { trim: true })
-            .render(Rect::new(area.x, area.y + y, area.width, area.height - y), frame.buffer_mut());
+            .render(
+                Rect::new(area.x, area.y + y, area.width, area.height - y),
+                frame.buffer_mut(),
+            );
         return;
     }
     let [header, body, status, footer] = Layout::vertical([
@@ -68,7 +71,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
         Some(x) => app.graph(&x.flow).height + 2,
         None => 5,
     };
-    let graph_h = graph_h.min(right.height / 2).max(5);
+    let graph_h = graph_h.min(right.height * 3 / 5).max(5);
     let [graph_area, inspector] =
         Layout::vertical([Constraint::Length(graph_h), Constraint::Fill(1)]).areas(right);
     render_graph(app, sim, graph_area, buf);
@@ -91,7 +94,11 @@ fn pane<'a>(title: Line<'a>, focused: bool, t: Theme) -> Block<'a> {
         } else {
             BorderType::Plain
         })
-        .border_style(if focused { t.border_focused() } else { t.border() })
+        .border_style(if focused {
+            t.border_focused()
+        } else {
+            t.border()
+        })
         .title(title)
 }
 
@@ -122,7 +129,10 @@ fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf: &mut Buff
         Mode::Step => t.warn(),
     };
     let mut spans = vec![
-        Span::styled(format!(" {:<4}", app.run.mode.as_str()), mode_style.add_modifier(ratatui::style::Modifier::BOLD)),
+        Span::styled(
+            format!(" {:<4}", app.run.mode.as_str()),
+            mode_style.add_modifier(ratatui::style::Modifier::BOLD),
+        ),
         Span::styled(format!(" {}", format_speed(app.run.speed)), t.text()),
         sep(),
     ];
@@ -156,10 +166,17 @@ fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         title.push(Span::styled(format!("({total}) "), t.dim()));
     } else {
         title.push(Span::styled(
-            format!("/{}{} ", app.list.text, if app.filtering { "▏" } else { "" }),
+            format!(
+                "/{}{} ",
+                app.list.text,
+                if app.filtering { "▏" } else { "" }
+            ),
             t.warn(),
         ));
-        title.push(Span::styled(format!("({} of {total}) ", app.list.len()), t.dim()));
+        title.push(Span::styled(
+            format!("({} of {total}) ", app.list.len()),
+            t.dim(),
+        ));
     }
     let block = pane(Line::from(title), app.focus == Focus::List, t);
     let inner = block.inner(area);
@@ -196,15 +213,23 @@ fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     for i in 0..rows {
         let row = app.list_offset + i;
         let Some(id) = app.list.at(row) else { break };
-        let Some(x) = sim.engine.execution(id) else { continue };
+        let Some(x) = sim.engine.execution(id) else {
+            continue;
+        };
         let step = x
             .current_step()
             .map(|s| x.flow.step(s).name.as_str())
             .unwrap_or("—");
         let age = format_age(x.stopped.unwrap_or(now).saturating_sub(x.started));
         let line = Line::from(vec![
-            Span::styled(format!("{} ", Theme::status_glyph(x.status)), t.status(x.status)),
-            Span::styled(format!("{:<status_w$} ", x.status.as_str()), t.status(x.status)),
+            Span::styled(
+                format!("{} ", Theme::status_glyph(x.status)),
+                t.status(x.status),
+            ),
+            Span::styled(
+                format!("{:<status_w$} ", x.status.as_str()),
+                t.status(x.status),
+            ),
             Span::raw(format!("{:<name_w$} ", clip(&x.name, name_w))),
             Span::styled(format!("{:<step_w$} ", clip(step, step_w)), t.dim()),
             Span::styled(format!("{age:>age_w$}"), t.dim()),
@@ -327,7 +352,10 @@ fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         let hint = Span::styled(" more: j/k ", t.dim());
         let w = hint.width() as u16;
         if area.width > w + 2 {
-            hint.render(Rect::new(area.right() - w - 1, area.bottom() - 1, w, 1), buf);
+            hint.render(
+                Rect::new(area.right() - w - 1, area.bottom() - 1, w, 1),
+                buf,
+            );
         }
     }
 }
@@ -348,7 +376,11 @@ fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         if i > 0 {
             title.push(Span::styled(" │ ", t.dim()));
         }
-        let style = if tab == app.tab { t.tab_active() } else { t.dim() };
+        let style = if tab == app.tab {
+            t.tab_active()
+        } else {
+            t.dim()
+        };
         title.push(Span::styled(format!("{} {}", i + 1, tab.title()), style));
     }
     title.push(Span::raw(" "));
@@ -360,7 +392,10 @@ fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         Tab::Step => {
             let lines = match x {
                 Some(x) => step_lines(app, x, t),
-                None => vec![Line::styled("No execution selected: press n to start one.", t.dim())],
+                None => vec![Line::styled(
+                    "No execution selected: press n to start one.",
+                    t.dim(),
+                )],
             };
             scrolled(lines, app.inspector_scroll, inner, buf);
         }
@@ -370,7 +405,9 @@ fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         }
         Tab::History => match x {
             Some(x) => render_history(app, sim, x, inner, buf),
-            None => Paragraph::new("No execution selected.").style(t.dim()).render(inner, buf),
+            None => Paragraph::new("No execution selected.")
+                .style(t.dim())
+                .render(inner, buf),
         },
         Tab::Bus => render_bus(app, sim, inner, buf),
     }
@@ -411,7 +448,7 @@ fn step_lines<'a>(app: &App, x: &'a Execution, t: Theme) -> Vec<Line<'a>> {
         Some(EventType::ExecutionTimedOut) => Status::TimedOut,
         _ => Status::Running,
     };
-    let mut head = vec![
+    let head = vec![
         Span::styled("Execution ", t.dim()),
         Span::styled(x.name.to_string(), t.strong()),
         Span::raw(" "),
@@ -420,16 +457,21 @@ fn step_lines<'a>(app: &App, x: &'a Execution, t: Theme) -> Vec<Line<'a>> {
             t.status(status),
         ),
     ];
+    lines.push(Line::from(head));
     if let Some(e) = ended {
         if let Some(out) = detail_field(&e.detail, "output") {
-            head.push(Span::styled(" with output ", t.dim()));
-            head.push(Span::styled(out, t.strong()));
+            lines.push(Line::from(vec![
+                Span::styled("  output ", t.dim()),
+                Span::styled(out, t.strong()),
+            ]));
         } else if let Some(err) = detail_field(&e.detail, "error") {
             let cause = detail_field(&e.detail, "cause").unwrap_or_default();
-            head.push(Span::styled(format!(" {err}: {cause}"), t.error()));
+            lines.push(Line::from(vec![
+                Span::styled("  error  ", t.dim()),
+                Span::styled(format!("{err}: {cause}"), t.error()),
+            ]));
         }
     }
-    lines.push(Line::from(head));
     let Some(step) = app.inspected_step(x) else {
         return lines;
     };
@@ -447,7 +489,10 @@ fn step_lines<'a>(app: &App, x: &'a Execution, t: Theme) -> Vec<Line<'a>> {
     ]));
     lines.push(Line::from(vec![
         Span::styled("State   ", t.dim()),
-        Span::styled(format!("{} {}", Theme::step_glyph(st), st.as_str()), t.step(st)),
+        Span::styled(
+            format!("{} {}", Theme::step_glyph(st), st.as_str()),
+            t.step(st),
+        ),
     ]));
     let mut input = None;
     let mut local = None;
@@ -517,7 +562,10 @@ fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -
                 Span::styled(
                     format!(
                         "token {} body {}",
-                        h.token.as_deref().map(short_token).unwrap_or_else(|| "—".into()),
+                        h.token
+                            .as_deref()
+                            .map(short_token)
+                            .unwrap_or_else(|| "—".into()),
                         h.message.as_deref().unwrap_or("—")
                     ),
                     t.dim(),
@@ -536,11 +584,17 @@ fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -
     };
     let seqs = app.messages_of(x.id);
     if seqs.is_empty() {
-        lines.push(Line::styled("No messages published by this execution yet.", t.dim()));
+        lines.push(Line::styled(
+            "No messages published by this execution yet.",
+            t.dim(),
+        ));
     }
     for &seq in seqs {
         let Some(m) = sim.mns.message(seq) else {
-            lines.push(Line::styled(format!("message #{seq} (no longer retained)"), t.dim()));
+            lines.push(Line::styled(
+                format!("message #{seq} (no longer retained)"),
+                t.dim(),
+            ));
             continue;
         };
         lines.push(Line::from(vec![
@@ -561,7 +615,12 @@ fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -
             };
             lines.push(Line::from(vec![
                 Span::styled(
-                    format!("  push {} to {} at {} → ", a.attempt, a.subscription, format_clock(a.at)),
+                    format!(
+                        "  push {} to {} at {} → ",
+                        a.attempt,
+                        a.subscription,
+                        format_clock(a.at)
+                    ),
                     t.dim(),
                 ),
                 Span::styled(answer, style),
@@ -583,7 +642,9 @@ fn render_history(app: &App, sim: &Sim, x: &Execution, area: Rect, buf: &mut Buf
         Layout::vertical([Constraint::Fill(1), Constraint::Length(detail_h)]).areas(area);
     let rows = list.height as usize;
     // A window around the selected event.
-    let start = sel.saturating_sub(rows.saturating_sub(1)).min(n.saturating_sub(rows));
+    let start = sel
+        .saturating_sub(rows.saturating_sub(1))
+        .min(n.saturating_sub(rows));
     let start = if sel < start { sel } else { start };
     for (i, e) in x.history[start..].iter().take(rows).enumerate() {
         let step = e.step.map(|s| x.flow.step(s).name.as_str()).unwrap_or("");
@@ -596,7 +657,14 @@ fn render_history(app: &App, sim: &Sim, x: &Execution, area: Rect, buf: &mut Buf
         let r = Rect::new(list.x, list.y + i as u16, list.width, 1);
         line.render(r, buf);
         if start + i == sel {
-            buf.set_style(r, if app.cursor.is_some() { t.past() } else { t.selected() });
+            buf.set_style(
+                r,
+                if app.cursor.is_some() {
+                    t.past()
+                } else {
+                    t.selected()
+                },
+            );
         }
     }
     let e = &x.history[sel];
@@ -604,13 +672,20 @@ fn render_history(app: &App, sim: &Sim, x: &Execution, area: Rect, buf: &mut Buf
     let lines = vec![
         Line::from(vec![
             Span::styled(format!("Event {} ", e.id), t.strong()),
-            Span::styled(format!("{} · {when} · scheduled by {}", e.kind, e.schedule_id), t.dim()),
+            Span::styled(
+                format!("{} · {when} · scheduled by {}", e.kind, e.schedule_id),
+                t.dim(),
+            ),
         ]),
         Line::raw(e.detail.to_string()),
     ];
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
-        .block(Block::default().borders(Borders::TOP).border_style(t.border()))
+        .block(
+            Block::default()
+                .borders(Borders::TOP)
+                .border_style(t.border()),
+        )
         .render(detail, buf);
 }
 
@@ -618,11 +693,16 @@ fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let bus = sim.bus();
     if bus.is_empty() {
-        Paragraph::new("Nothing in flight.").style(t.dim()).render(area, buf);
+        Paragraph::new("Nothing in flight.")
+            .style(t.dim())
+            .render(area, buf);
         return;
     }
     let header = Line::styled(
-        format!("{} envelopes in flight, delivered in this order:", bus.len()),
+        format!(
+            "{} envelopes in flight, delivered in this order:",
+            bus.len()
+        ),
         t.dim(),
     );
     header.render(Rect::new(area.x, area.y, area.width, 1), buf);
@@ -633,7 +713,10 @@ fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         let line = Line::from(vec![
             Span::styled(if next { "▶ next " } else { "       " }, t.warn()),
             Span::styled(format!("{} ", format_clock(env.key.due)), t.strong()),
-            Span::styled(format!("{:>6}→{:<6} ", env.from.as_str(), env.to.as_str()), t.dim()),
+            Span::styled(
+                format!("{:>6}→{:<6} ", env.from.as_str(), env.to.as_str()),
+                t.dim(),
+            ),
             Span::raw(env.msg.summary()),
         ]);
         let r = Rect::new(area.x, area.y + 1 + i as u16, area.width, 1);
@@ -652,15 +735,24 @@ fn render_status(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         } else {
             Line::styled(format!(" • {}", s.text), t.ok())
         }
-    } else if let (Some(c), Some(x)) = (app.cursor, app.selected.and_then(|id| sim.engine.execution(id))) {
+    } else if let (Some(c), Some(x)) = (
+        app.cursor,
+        app.selected.and_then(|id| sim.engine.execution(id)),
+    ) {
         Line::styled(
-            format!(" ⟲ time travel: event {c} of {} — [ ] move, Esc back to live", x.history.len()),
+            format!(
+                " ⟲ time travel: event {c} of {} — [ ] move, Esc back to live",
+                x.history.len()
+            ),
             t.past(),
         )
     } else if let Some(x) = app.selected.and_then(|id| sim.engine.execution(id))
         && !sim.engine.waiting_tasks(x.id).is_empty()
     {
-        Line::styled(" ◷ a task waits for its callback: Y reports success, y edits the output, f fails it", t.warn())
+        Line::styled(
+            " ◷ a task waits for its callback: Y reports success, y edits the output, f fails it",
+            t.warn(),
+        )
     } else {
         Line::raw("")
     };
@@ -669,13 +761,22 @@ fn render_status(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
 
 fn footer_keys(app: &App, sim: &Sim) -> Vec<(&'static str, &'static str)> {
     if app.editor.is_some() {
-        return vec![("Enter", "submit"), ("Esc", "cancel"), ("Tab", "next field"), ("← →", "move")];
+        return vec![
+            ("Enter", "submit"),
+            ("Esc", "cancel"),
+            ("Tab", "next field"),
+            ("← →", "move"),
+        ];
     }
     if app.help {
         return vec![("Esc/?", "close help"), ("↑↓", "scroll")];
     }
     if app.filtering {
-        return vec![("type", "filter by name"), ("Enter", "keep"), ("Esc", "clear")];
+        return vec![
+            ("type", "filter by name"),
+            ("Enter", "keep"),
+            ("Esc", "clear"),
+        ];
     }
     let mut keys = vec![("?", "help"), ("n", "new")];
     let waiting = app
@@ -739,7 +840,6 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
                 Span::raw(k.what),
             ]));
         }
-        lines.push(Line::raw(""));
     }
     lines.push(Line::styled(
         "Step states: ○ not reached  ▶ running  ◷ waiting for callback  ✓ succeeded  ✗ failed  ⊘ timed out",
@@ -757,7 +857,14 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
                 .border_type(BorderType::Rounded)
                 .border_style(t.border_focused())
                 .title(Line::styled(" Help: keys ", t.strong()))
-                .title_bottom(Line::styled(" Esc or ? closes ", t.dim())),
+                .title_bottom(Line::styled(
+                    if h > r.height {
+                        " Esc or ? closes · ↓ more "
+                    } else {
+                        " Esc or ? closes "
+                    },
+                    t.dim(),
+                )),
         )
         .render(r, buf);
 }
@@ -773,7 +880,10 @@ fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
         .border_type(BorderType::Rounded)
         .border_style(t.border_focused())
         .title(Line::styled(format!(" {} ", ed.title), t.strong()))
-        .title_bottom(Line::styled(" Enter submits · Esc cancels · Tab next field ", t.dim()));
+        .title_bottom(Line::styled(
+            " Enter submits · Esc cancels · Tab next field ",
+            t.dim(),
+        ));
     let inner = block.inner(r);
     block.render(r, buf);
     let w = inner.width.saturating_sub(1) as usize;
