@@ -368,12 +368,10 @@ impl App {
             Action::StartFilter => {
                 self.filtering = true;
             }
-            Action::CycleFlow => {
-                if !self.flows.is_empty() {
-                    self.flow_idx = (self.flow_idx + 1) % self.flows.len();
-                    let f = self.flows[self.flow_idx].clone();
-                    self.set_status(format!("new executions start flow {f}"));
-                }
+            Action::CycleFlow if !self.flows.is_empty() => {
+                self.flow_idx = (self.flow_idx + 1) % self.flows.len();
+                let f = self.flows[self.flow_idx].clone();
+                self.set_status(format!("new executions start flow {f}"));
             }
             Action::NewExecution => match self.current_flow() {
                 Some(flow) => {
@@ -449,9 +447,7 @@ impl App {
                 }
             }
             Action::HistoryBack | Action::HistoryForward => {
-                let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
-                    return None;
-                };
+                let x = self.selected.and_then(|id| sim.engine.execution(id))?;
                 let len = x.history.len();
                 let cur = self.cursor.unwrap_or(len);
                 self.cursor = if action == Action::HistoryBack {

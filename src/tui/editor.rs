@@ -180,6 +180,8 @@ pub const DEFAULT_OUTPUT: &str = r#"{"status": "success"}"#;
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
