@@ -1,0 +1,474 @@
+//! Engine behaviour on real FDL text: data flow rules, every step type the
+//! engine executes, retry/catch, timeouts, limits. Deterministic: fixed
+//! seed and epoch, virtual time.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use flowsim::engine::{EventType, Execution, Status};
+use flowsim::fc::Behaviour;
+use flowsim::fdl;
+use flowsim::sim::{Sim, SimConfig};
+use serde_json::{Value, json};
+
+fn sim_with(behaviour: Behaviour, flows: &[(&str, &str)]) -> Sim {
+    let mut config = SimConfig::default();
+    config.handler.behaviour = behaviour;
+    let mut sim = Sim::new(config);
+    for (name, text) in flows {
+        let flow = fdl::load(name, text).unwrap_or_else(|d| panic!("{name}: {d:?}"));
+        sim.add_flow(flow).unwrap();
+    }
+    sim
+}
+
+/// Runs one execution to its end; returns it.
+fn run(sim: &mut Sim, flow: &str, input: Value) -> Execution {
+    let id = sim.start_execution(flow, None, Some(&input.to_string())).unwrap();
+    sim.run_until_idle(1_000_000);
+    sim.engine.execution(id).unwrap().clone()
+}
+
+fn output(x: &Execution) -> Value {
+    serde_json::from_str(x.output.as_deref().unwrap_or("null")).unwrap()
+}
+
+fn kinds(x: &Execution) -> Vec<EventType> {
+    x.history.iter().map(|e| e.kind).collect()
+}
+
+#[test]
+fn pass_steps_merge_outputs_into_the_flow_local() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: pass
+    name: a
+    outputMappings:
+      - target: x
+        source: 1
+      - target: y
+        source: $input.y
+  - type: pass
+    name: b
+    outputMappings:
+      - target: x
+        source: $input.x
+      - target: z
+        source: [1, 2]
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({"y": "why"}));
+    assert_eq!(x.status, Status::Succeeded);
+    // b's default input is the flow input merged with the local (x=1 from a).
+    assert_eq!(output(&x), json!({"x": 1, "y": "why", "z": [1, 2]}));
+}
+
+#[test]
+fn end_true_stops_the_list() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: pass
+    name: a
+    end: true
+  - type: fail
+    name: never
+    error: E
+    cause: unreachable
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    assert_eq!(run(&mut sim, "f", json!({})).status, Status::Succeeded);
+}
+
+#[test]
+fn succeed_and_fail_steps() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: succeed
+    name: done
+    outputMappings:
+      - target: ok
+        source: true
+  - type: fail
+    name: never
+    error: E
+    cause: c
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::Succeeded);
+    assert_eq!(output(&x), json!({"ok": true}));
+
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: fail
+    name: boom
+    error: Order.Invalid
+    cause: no items
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("g", flow)]);
+    let x = run(&mut sim, "g", json!({}));
+    assert_eq!(x.status, Status::Failed);
+    let e = x.error.unwrap();
+    assert_eq!((e.error.as_str(), e.cause.as_str()), ("Order.Invalid", "no items"));
+    assert_eq!(x.history.last().unwrap().kind, EventType::ExecutionFailed);
+}
+
+#[test]
+fn flow_level_mappings() {
+    let flow = r#"
+version: v1
+type: flow
+inputMappings:
+  - target: n
+    source: $input.count
+outputMappings:
+  - target: result
+    source: $local.doubled
+steps:
+  - type: pass
+    name: p
+    outputMappings:
+      - target: doubled
+        source: $input.n
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({"count": 21}));
+    assert_eq!(output(&x), json!({"result": 21}));
+}
+
+#[test]
+fn request_response_topic_publish_local_is_the_receipt() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: publish
+    resourceArn: acs:mns:::/topics/t/messages
+    serviceParams:
+      MessageBody: $.text
+      MessageTag: greeting
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({"text": "hi"}));
+    assert_eq!(x.status, Status::Succeeded);
+    let out = output(&x);
+    // MD5("hi") in upper-case hex.
+    assert_eq!(out["MessageBodyMD5"], "49F68A5C8493EC2C0BF489821C21FC3B");
+    assert_eq!(out["MessageId"].as_str().unwrap().len(), 32);
+    let m = sim.mns.messages().back().unwrap();
+    assert_eq!(&*m.body, "hi");
+    assert_eq!(m.tag.as_deref(), Some("greeting"));
+}
+
+#[test]
+fn queue_wait_for_callback_is_consumed_by_the_function() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: q
+    resourceArn: acs:mns:::/queues/jobs/messages
+    pattern: waitForCallback
+    inputMappings:
+      - target: taskToken
+        source: $context.task.token
+    serviceParams:
+      MessageBody: $
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::Succeeded);
+    assert_eq!(output(&x), json!({"status": "success"}));
+}
+
+#[test]
+fn fc_request_response_and_wait_for_callback() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: call
+    resourceArn: acs:fc:::services/svc/functions/fn
+    outputMappings:
+      - target: called
+        source: $local.status
+  - type: task
+    name: callback
+    resourceArn: acs:fc:cn-hangzhou:123:services/svc/functions/fn
+    pattern: waitForCallback
+    inputMappings:
+      - target: taskToken
+        source: $context.task.token
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x), json!({"called": "success", "status": "success"}));
+    assert!(kinds(&x).contains(&EventType::TaskSubmitted));
+}
+
+#[test]
+fn wait_step_on_the_virtual_clock() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: wait
+    name: pause
+    duration: 90
+  - type: wait
+    name: pause-more
+    duration: $.extra
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({"extra": 30}));
+    assert_eq!(x.status, Status::Succeeded);
+    assert_eq!(x.stopped, Some(120_000));
+}
+
+#[test]
+fn retry_then_catch() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: charge
+    resourceArn: acs:mns:::/topics/t/messages
+    pattern: waitForCallback
+    inputMappings:
+      - target: taskToken
+        source: $context.task.token
+    serviceParams:
+      MessageBody: $
+    retry:
+      - errors: [HandlerError]
+        intervalSeconds: 2
+        maxAttempts: 3
+        multiplier: 3
+    catch:
+      - errors: [FnF.ALL]
+        goto: recover
+    errorMappings:
+      - target: why
+        source: $local.error
+  - type: fail
+    name: unreachable
+    error: E
+    cause: c
+  - type: pass
+    name: recover
+"#;
+    let mut sim = sim_with(Behaviour::Fail, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x), json!({"why": "HandlerError"}));
+    let failed: Vec<u64> = x
+        .history
+        .iter()
+        .filter(|e| e.kind == EventType::TaskFailed)
+        .map(|e| e.time)
+        .collect();
+    // First attempt, then retries 2 s, 6 s, 18 s apart.
+    assert_eq!(failed, vec![0, 2_000, 8_000, 26_000]);
+    // Four attempts, four distinct tokens.
+    assert_eq!(x.history.iter().filter(|e| e.kind == EventType::TaskScheduled).count(), 4);
+}
+
+#[test]
+fn task_timeout_can_be_caught() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: approval
+    resourceArn: acs:mns:::/topics/approvals/messages
+    pattern: waitForCallback
+    timeoutSeconds: 3600
+    inputMappings:
+      - target: taskToken
+        source: $context.task.token
+    serviceParams:
+      MessageBody: $
+    catch:
+      - errors: [FnF.TaskTimeout]
+        goto: escalate
+  - type: succeed
+    name: approved
+  - type: pass
+    name: escalate
+    outputMappings:
+      - target: escalated
+        source: true
+"#;
+    let mut sim = sim_with(Behaviour::Manual, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::Succeeded);
+    assert_eq!(output(&x), json!({"escalated": true}));
+    assert_eq!(x.stopped, Some(3_600_000));
+    assert!(kinds(&x).contains(&EventType::TaskTimedOut));
+}
+
+#[test]
+fn flow_timeout_ends_timed_out() {
+    let flow = r#"
+version: v1
+type: flow
+timeoutSeconds: 60
+steps:
+  - type: wait
+    name: long
+    duration: 3600
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::TimedOut);
+    assert_eq!(x.stopped, Some(60_000));
+    assert!(sim.bus().is_empty(), "the wait timer was cancelled");
+}
+
+#[test]
+fn parallel_branches_collect_outputs() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: parallel
+    name: both
+    branches:
+      - steps:
+          - type: pass
+            name: left
+            outputMappings:
+              - target: side
+                source: left
+      - steps:
+          - type: task
+            name: right
+            resourceArn: acs:mns:::/topics/t/messages
+            pattern: waitForCallback
+            inputMappings:
+              - target: taskToken
+                source: $context.task.token
+            serviceParams:
+              MessageBody: $
+    outputMappings:
+      - target: all
+        source: $local
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x), json!({"all": [{"side": "left"}, {"status": "success"}]}));
+    let k = kinds(&x);
+    assert_eq!(k.iter().filter(|e| **e == EventType::BranchEntered).count(), 2);
+    assert_eq!(k.iter().filter(|e| **e == EventType::BranchExited).count(), 2);
+}
+
+#[test]
+fn a_failing_branch_fails_the_parallel_and_cancels_siblings() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: parallel
+    name: both
+    branches:
+      - steps:
+          - type: wait
+            name: slow
+            duration: 100
+      - steps:
+          - type: fail
+            name: bad
+            error: Branch.Failed
+            cause: c
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.unwrap().error, "Branch.Failed");
+    assert_eq!(x.stopped, Some(0));
+    assert!(sim.bus().is_empty(), "the sibling's wait timer was cancelled");
+}
+
+#[test]
+fn foreach_fans_out_with_item_and_index() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: foreach
+    name: each
+    iterationMapping:
+      collection: $.items
+      item: item
+      index: i
+    steps:
+      - type: pass
+        name: body
+        outputMappings:
+          - target: v
+            source: $input.item
+          - target: at
+            source: $input.i
+    outputMappings:
+      - target: vs
+        source: $local[*].v
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let items: Vec<Value> = (0..150).map(|i| json!(i * 10)).collect();
+    let x = run(&mut sim, "f", json!({ "items": items }));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x)["vs"], json!(items));
+    assert_eq!(kinds(&x).iter().filter(|e| **e == EventType::IterationEntered).count(), 150);
+}
+
+#[test]
+fn foreach_on_a_missing_collection_fails_clearly() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: foreach
+    name: each
+    iterationMapping:
+      collection: $.items
+      item: item
+    steps:
+      - type: pass
+        name: body
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({"items": "nope"}));
+    assert_eq!(x.status, Status::Failed);
+    let e = x.error.unwrap();
+    assert_eq!(e.error, "FnF.InvalidCollection");
+    assert!(e.cause.contains("$.items"), "{}", e.cause);
+}
+
+#[test]
+fn data_limit_is_enforced() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: pass
+    name: p
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let big = "x".repeat(40_000);
+    let err = sim.start_execution("f", None, Some(&json!({"big": big}).to_string())).unwrap_err();
+    assert_eq!(err.code(), "EntityTooLarge");
+}
