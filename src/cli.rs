@@ -30,7 +30,8 @@ pub const SEED_INPUT: &str = r#"{"messageBody": "hello world"}"#;
     version,
     about = "Simulate Serverless Workflow (fnf, FDL v1) flows that wait for callbacks over MNS and Function Compute",
     long_about = "Simulate Serverless Workflow (fnf, FDL v1) flows that wait for callbacks over MNS and Function Compute.\n\n\
-                  With no command, runs the bundled seed flow (Start -> mns-topic-task -> End) headless.",
+                  With no command, opens the TUI on the bundled seed flow (Start -> mns-topic-task -> End); \
+                  `flowsim run` runs it headless.",
     after_help = "Exit codes: 0 the execution Succeeded (or the flows are valid), 1 it ended Failed, TimedOut or Stopped, 2 bad flows or arguments."
 )]
 pub struct Cli {
@@ -46,6 +47,73 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Measure executions per second through the whole callback chain.
     Bench(BenchArgs),
+    /// Open the terminal UI (the default with no command).
+    #[command(after_long_help = TUI_KEYS)]
+    Tui(TuiArgs),
+}
+
+/// The key reference `flowsim tui --help` prints (the help overlay, `?`,
+/// shows the same).
+pub const TUI_KEYS: &str = "\
+Keys (press ? in the TUI for this list):
+  n             new execution: edit the input (JSON, checked as you type), Enter starts, Esc cancels
+  space         toggle RUN / STEP mode
+  s             STEP mode: deliver exactly one envelope
+  + / -         RUN mode: faster / slower
+  t             jump the clock to the next due timer (timeouts, waits, push retries)
+  y             report success for the selected waiting task (edit the output)
+  Y             report success at once with {\"status\": \"success\"}
+  f             report failure: error name and cause
+                (with the function in manual, y / f on the Messages tab answer the held notification)
+  h             cycle the function: succeed, fail, error, drop, manual
+  x             stop the selected execution
+  F             next loaded flow for new executions
+  Tab / S-Tab   focus the next / previous pane (executions, graph, inspector)
+  Up Down j k   move in the focused pane; Left Right switch inspector tabs
+  1 2 3 4       inspector tab: Step, Messages, History, Bus
+  Enter         select (execution -> graph, step -> Step tab)
+  PgUp PgDn g G page up / down, first / last
+  /             filter executions by name (Enter keeps, Esc clears)
+  [ / ]         time travel: one history event back / forward (the graph shows that moment)
+  Esc           back to the live state
+  ?             help overlay
+  q / Ctrl-C    quit
+
+Logs go to $XDG_STATE_HOME/flowsim/tui.log (else the temp dir's flowsim-tui.log) or --log FILE;
+FLOWSIM_LOG=debug|trace for more. NO_COLOR=1 turns colours off (glyphs stay).";
+
+#[derive(Debug, Args, Default)]
+pub struct TuiArgs {
+    /// Flow files (YAML) to load; folders load every .yaml/.yml file in
+    /// them. The bundled seed flow when absent.
+    pub flows: Vec<PathBuf>,
+    /// What the simulated function does with each push: succeed, fail,
+    /// error, drop, or manual (hold it until you answer with y / f).
+    #[arg(long, default_value = "succeed", value_parser = parse_behaviour, value_name = "BEHAVIOUR")]
+    pub handler: Option<Behaviour>,
+    /// Seed for every random choice (ids, tokens, retry jitter); random when
+    /// absent.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Virtual seconds per wall second in RUN mode.
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub speed: f64,
+    /// Start in STEP mode (space toggles).
+    #[arg(long)]
+    pub step: bool,
+    /// Virtual milliseconds the function takes to answer.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency: u64,
+    /// The wall-clock time virtual time starts at (RFC 3339); now when absent.
+    #[arg(long, value_name = "TIME")]
+    pub epoch: Option<String>,
+    /// Write logs to FILE instead of the default log file.
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+fn parse_behaviour(s: &str) -> Result<Behaviour, String> {
+    s.parse()
 }
 
 /// Options shared by commands that simulate.
@@ -149,21 +217,11 @@ pub struct BenchArgs {
 /// Runs the parsed command line.
 pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        None => run(RunArgs {
-            flow: None,
-            input: SEED_INPUT.into(),
-            name: None,
-            format: FormatArg::Text,
-            sim: SimArgs {
-                handler: HandlerArg::Succeed,
-                latency: 0,
-                handler_output: r#"{"status": "success"}"#.into(),
-                fail_error: "HandlerError".into(),
-                fail_cause: "the simulated handler reported a failure".into(),
-                seed: None,
-                epoch: None,
-            },
+        None => tui(TuiArgs {
+            speed: 1.0,
+            ..TuiArgs::default()
         }),
+        Some(Command::Tui(args)) => tui(args),
         Some(Command::Run(args)) => run(args),
         Some(Command::Validate(args)) => validate(args),
         Some(Command::Bench(args)) => bench(args),
@@ -274,9 +332,10 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+/// Expands folders to the .yaml/.yml files in them (sorted).
+pub fn expand_flow_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
-    for p in &args.flows {
+    for p in paths {
         if p.is_dir() {
             let mut found: Vec<PathBuf> = std::fs::read_dir(p)
                 .with_context(|| format!("cannot read folder `{}`", p.display()))?
@@ -292,6 +351,11 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
             files.push(p.clone());
         }
     }
+    Ok(files)
+}
+
+fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
+    let files = expand_flow_paths(&args.flows)?;
     let mut bad = 0;
     for f in &files {
         match fdl::load_file(f) {
@@ -308,6 +372,51 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     } else {
         Ok(ExitCode::SUCCESS)
     }
+}
+
+fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    if !io::stdout().is_terminal() {
+        eprintln!(
+            "flowsim: the TUI needs a terminal (stdout is not one).\n\
+             Use `flowsim run [FLOW]` to run an execution headless, e.g. in scripts and pipes."
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let flows = if args.flows.is_empty() {
+        // TEMPORARY: the hand-built seed until the FDL parser is merged.
+        vec![load_flow(None).unwrap_or_else(|_| crate::sim::testing::seed_flow())]
+    } else {
+        expand_flow_paths(&args.flows)?
+            .iter()
+            .map(|p| Ok(fdl::load_file(p)?))
+            .collect::<anyhow::Result<Vec<_>>>()?
+    };
+    let config = sim_config(&SimArgs {
+        handler: HandlerArg::Succeed,
+        latency: args.latency,
+        handler_output: r#"{"status": "success"}"#.into(),
+        fail_error: "HandlerError".into(),
+        fail_cause: "the simulated handler reported a failure".into(),
+        seed: args.seed,
+        epoch: args.epoch.clone(),
+    })?;
+    let mut config = config;
+    config.handler.behaviour = args.handler.unwrap_or_default();
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        bail!("--speed must be a positive number");
+    }
+    crate::tui::run(crate::tui::Options {
+        flows,
+        config,
+        mode: if args.step {
+            crate::runtime::Mode::Step
+        } else {
+            crate::runtime::Mode::Run
+        },
+        speed: args.speed,
+        log: args.log.unwrap_or_else(crate::tui::default_log_path),
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {

@@ -9,6 +9,9 @@
 //!   - [`mns`]: topics, subscriptions, queues, push delivery and retry;
 //!   - [`fc`]: the simulated function and its behaviours.
 //! - [`headless`]: `run` and `bench` on top of a `Sim`, for scripts and CI.
+//! - [`runtime`]: drives a `Sim` on tokio for interactive front ends:
+//!   commands in, a published state out, RUN/STEP pacing.
+//! - [`tui`]: the terminal front end (ratatui), a client of the runtime.
 //!
 //! Glossary: *Flow* (a parsed definition) · *Execution* (one run) · *Step*
 //! (a node of a flow) · *Envelope* (a message in flight on the bus) ·
@@ -23,4 +26,6 @@ pub mod fc;
 pub mod fdl;
 pub mod headless;
 pub mod mns;
+pub mod runtime;
 pub mod sim;
+pub mod tui;

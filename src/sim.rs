@@ -12,6 +12,8 @@
 //! through the context instead saves an allocation per hop.)
 
 pub mod bus;
+#[doc(hidden)]
+pub mod testing;
 
 use std::sync::Arc;
 

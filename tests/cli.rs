@@ -51,13 +51,13 @@ fn seed_flow_succeeds_and_shows_the_whole_chain() {
 }
 
 #[test]
-fn no_arguments_runs_the_seed_flow() {
+fn no_arguments_opens_the_tui_and_a_pipe_is_told_to_use_run() {
+    // With no command flowsim opens the TUI; stdout here is a pipe, so it
+    // says to use `flowsim run` instead and exits 2.
     flowsim()
         .assert()
-        .success()
-        .stdout(predicate::str::contains(
-            r#"Succeeded with output {"status":"success"}"#,
-        ));
+        .code(2)
+        .stderr(predicate::str::contains("flowsim run"));
 }
 
 #[test]

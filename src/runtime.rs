@@ -1,0 +1,615 @@
+//! runtime: drives the deterministic [`Sim`] on tokio for interactive front
+//! ends (the TUI today, the HTTP API later).
+//!
+//! Owns the `Sim` (behind a mutex held only for short, synchronous
+//! operations), the pacing of virtual time against the wall clock in RUN
+//! mode, and the [`Command`] channel every front end talks through. It
+//! publishes a [`RunState`] on a `watch` channel whose `version` changes
+//! whenever anything in the simulation may have changed; front ends read the
+//! `Sim` themselves under a short lock. It never waits on a front end and
+//! knows nothing of terminals or HTTP. The wall clock lives here, never in
+//! `sim`.
+//!
+//! Pacing in RUN mode: while anything is in flight, virtual time flows at
+//! `speed` times wall time from an *anchor* (a wall instant and the virtual
+//! instant it stands for); the runtime sleeps until the next envelope is
+//! due, delivers it, and sleeps again. With nothing in flight the clock holds
+//! still, so an idle simulator costs nothing. In STEP mode virtual time
+//! moves only on [`Command::Step`] and [`Command::JumpClock`].
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::engine::{ExecId, FnfError};
+use crate::fc::{Answer, Behaviour};
+use crate::sim::{Delivery, Millis, Sim};
+
+/// Whether virtual time flows by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Envelopes are delivered as their due time arrives, scaled by speed.
+    #[default]
+    Run,
+    /// Envelopes are delivered one at a time, on [`Command::Step`].
+    Step,
+}
+
+impl Mode {
+    /// `RUN` or `STEP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Run => "RUN",
+            Mode::Step => "STEP",
+        }
+    }
+}
+
+/// The speeds RUN mode offers (virtual seconds per wall second).
+pub const SPEEDS: [f64; 11] = [
+    0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 60.0, 600.0, 3600.0, 86400.0,
+];
+
+/// The default speed (an index into [`SPEEDS`]).
+pub const DEFAULT_SPEED: f64 = 1.0;
+
+/// Most envelopes delivered in one go before the runtime yields, so a burst
+/// (a thousand executions started at once) never starves a front end.
+const BATCH: usize = 4_096;
+
+/// A request from a front end.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// `StartExecution`.
+    StartExecution {
+        flow: String,
+        name: Option<String>,
+        input: String,
+    },
+    /// `ReportTaskSucceeded`.
+    ReportSucceeded { token: String, output: String },
+    /// `ReportTaskFailed`.
+    ReportFailed {
+        token: String,
+        error: String,
+        cause: String,
+    },
+    /// Answers a notification the function holds (manual behaviour).
+    AnswerHeld { id: u64, answer: Answer },
+    /// `StopExecution`.
+    StopExecution {
+        flow: String,
+        name: String,
+        error: String,
+        cause: String,
+    },
+    /// Sets what the simulated function does from now on.
+    SetHandler(Behaviour),
+    /// Delivers exactly one envelope (STEP mode; in RUN mode too, at once).
+    Step,
+    /// RUN or STEP.
+    SetMode(Mode),
+    /// Virtual seconds per wall second in RUN mode (clamped to > 0).
+    SetSpeed(f64),
+    /// Moves the clock to the next due envelope (timeouts, waits, retries).
+    JumpClock,
+}
+
+/// What a successful [`Command`] answers.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The execution started (or, for a running name, already existed).
+    Started(ExecId),
+    /// A report was accepted; the id of the event it logged.
+    Reported(u32),
+    /// The held notification was answered.
+    Answered,
+    /// The execution was stopped.
+    Stopped(ExecId),
+    /// What `Step` delivered; `None` when nothing was in flight.
+    Delivered(Option<Delivery>),
+    /// Where `JumpClock` moved the clock; `None` when nothing was due.
+    Jumped(Option<Millis>),
+    /// A setting changed.
+    Done,
+}
+
+/// Why a [`Command`] failed: the upstream error code and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct CommandError {
+    /// The upstream `Code` (`TaskAlreadyCompleted`...), or `Runtime`.
+    pub code: String,
+    pub message: String,
+}
+
+impl From<FnfError> for CommandError {
+    fn from(e: FnfError) -> Self {
+        CommandError {
+            code: e.code().to_owned(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl CommandError {
+    fn runtime(message: impl Into<String>) -> Self {
+        CommandError {
+            code: "Runtime".into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The answer to a [`Command`].
+pub type Reply = Result<Outcome, CommandError>;
+
+/// What the runtime publishes after every change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunState {
+    /// Changes whenever the simulation may have changed.
+    pub version: u64,
+    pub mode: Mode,
+    /// Virtual seconds per wall second in RUN mode.
+    pub speed: f64,
+    /// In RUN mode with something in flight: the wall instant and the
+    /// virtual time it stands for, so a front end can show the clock moving
+    /// between deliveries. `None` when the clock holds still.
+    pub anchor: Option<(Instant, Millis)>,
+}
+
+impl RunState {
+    /// The virtual time to display at wall instant `at`: the clock `now`,
+    /// or, while virtual time flows, the anchor's reading at `at`.
+    pub fn clock_at(&self, now: Millis, at: Instant) -> Millis {
+        match self.anchor {
+            Some((wall, virt)) if self.mode == Mode::Run => {
+                let elapsed = at.saturating_duration_since(wall).as_secs_f64();
+                now.max(virt + (elapsed * self.speed * 1000.0) as Millis)
+            }
+            _ => now,
+        }
+    }
+}
+
+/// Applies a command to a simulation, synchronously: what every command
+/// does apart from pacing (`SetMode` and `SetSpeed` only matter to a
+/// running driver and answer `Done` here). Front ends' tests use it to
+/// drive a `Sim` without tokio.
+pub fn apply(sim: &mut Sim, command: Command) -> Reply {
+    match command {
+        Command::StartExecution { flow, name, input } => sim
+            .start_execution(&flow, name.as_deref(), Some(&input))
+            .map(Outcome::Started)
+            .map_err(Into::into),
+        Command::ReportSucceeded { token, output } => sim
+            .report_succeeded(&token, &output)
+            .map(Outcome::Reported)
+            .map_err(Into::into),
+        Command::ReportFailed {
+            token,
+            error,
+            cause,
+        } => sim
+            .report_failed(&token, &error, &cause)
+            .map(Outcome::Reported)
+            .map_err(Into::into),
+        Command::AnswerHeld { id, answer } => sim
+            .answer_held(id, answer)
+            .map(|()| Outcome::Answered)
+            .map_err(|m| CommandError {
+                code: "NotHeld".into(),
+                message: m,
+            }),
+        Command::StopExecution {
+            flow,
+            name,
+            error,
+            cause,
+        } => sim
+            .stop_execution(&flow, &name, &error, &cause)
+            .map(Outcome::Stopped)
+            .map_err(Into::into),
+        Command::SetHandler(b) => {
+            sim.set_handler(b);
+            Ok(Outcome::Done)
+        }
+        Command::Step => Ok(Outcome::Delivered(sim.step())),
+        // Pacing is the driver's business; a bare Sim has none.
+        Command::SetMode(_) | Command::SetSpeed(_) => Ok(Outcome::Done),
+        Command::JumpClock => {
+            let jumped = sim.jump_to_next_due();
+            Ok(Outcome::Jumped(jumped))
+        }
+    }
+}
+
+type Request = (Command, oneshot::Sender<Reply>);
+
+/// A front end's handle on the runtime. Cheap to clone.
+#[derive(Clone)]
+pub struct Handle {
+    sim: Arc<Mutex<Sim>>,
+    commands: mpsc::UnboundedSender<Request>,
+    state: watch::Receiver<RunState>,
+}
+
+impl Handle {
+    /// Locks the simulation for reading. Hold it briefly: the runtime waits
+    /// for it to deliver the next envelope.
+    pub fn sim(&self) -> MutexGuard<'_, Sim> {
+        lock(&self.sim)
+    }
+
+    /// Sends a command; the receiver gets its reply.
+    pub fn send(&self, command: Command) -> oneshot::Receiver<Reply> {
+        let (tx, rx) = oneshot::channel();
+        // A closed channel means the runtime task ended; the dropped `tx`
+        // then answers the caller with a RecvError.
+        let _ = self.commands.send((command, tx));
+        rx
+    }
+
+    /// Sends a command and waits for its reply.
+    pub async fn call(&self, command: Command) -> Reply {
+        self.send(command)
+            .await
+            .unwrap_or_else(|_| Err(CommandError::runtime("the runtime has stopped")))
+    }
+
+    /// A receiver of the published [`RunState`].
+    pub fn state(&self) -> watch::Receiver<RunState> {
+        self.state.clone()
+    }
+}
+
+/// Locks `sim`, recovering it if a panic poisoned the mutex (the `Sim` is
+/// only ever mutated by whole operations, so it stays consistent).
+fn lock(sim: &Mutex<Sim>) -> MutexGuard<'_, Sim> {
+    sim.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Starts the runtime on the current tokio runtime (the task ends when every
+/// [`Handle`] is dropped).
+pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
+    let sim = Arc::new(Mutex::new(sim));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let initial = RunState {
+        version: 0,
+        mode,
+        speed: clamp_speed(speed),
+        anchor: None,
+    };
+    let (state_tx, state_rx) = watch::channel(initial);
+    let driver = Driver {
+        sim: sim.clone(),
+        state: state_tx,
+        mode,
+        speed: clamp_speed(speed),
+        anchor: None,
+        version: 0,
+    };
+    tokio::spawn(driver.run(rx));
+    Handle {
+        sim,
+        commands: tx,
+        state: state_rx,
+    }
+}
+
+fn clamp_speed(speed: f64) -> f64 {
+    if speed.is_finite() && speed > 0.0 {
+        speed
+    } else {
+        DEFAULT_SPEED
+    }
+}
+
+struct Driver {
+    sim: Arc<Mutex<Sim>>,
+    state: watch::Sender<RunState>,
+    mode: Mode,
+    speed: f64,
+    /// RUN mode: (wall, virtual) while virtual time flows.
+    anchor: Option<(Instant, Millis)>,
+    version: u64,
+}
+
+impl Driver {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Request>) {
+        loop {
+            let deadline = self.deadline();
+            let request = match deadline {
+                Some(at) => tokio::select! {
+                    r = rx.recv() => r.map(Some),
+                    () = tokio::time::sleep_until(at) => Some(None),
+                },
+                None => rx.recv().await.map(Some),
+            };
+            match request {
+                None => return, // every handle dropped
+                Some(Some((command, reply))) => {
+                    let answer = self.execute(command);
+                    self.publish();
+                    // The front end may have gone away; nothing to do then.
+                    let _ = reply.send(answer);
+                }
+                Some(None) => {
+                    let more = self.deliver_due();
+                    self.publish();
+                    if more {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// When the next envelope is due on the wall clock (RUN mode only).
+    fn deadline(&mut self) -> Option<Instant> {
+        if self.mode != Mode::Run {
+            return None;
+        }
+        let sim = lock(&self.sim);
+        let Some(due) = sim.next_due() else {
+            // Nothing in flight: the clock holds still.
+            if self.anchor.take().is_some() {
+                drop(sim);
+                self.publish();
+            }
+            return None;
+        };
+        let now = sim.now();
+        drop(sim);
+        let (wall, virt) = *self.anchor.get_or_insert((Instant::now(), now));
+        let ahead = due.saturating_sub(virt) as f64 / self.speed / 1000.0;
+        // Far-future timers (a day at 1x) still sleep in one piece.
+        let ahead = Duration::from_secs_f64(ahead.min(1e9));
+        Some(wall + ahead)
+    }
+
+    /// The virtual time the anchor stands for now.
+    fn target(&self, at: Instant) -> Option<Millis> {
+        let (wall, virt) = self.anchor?;
+        let elapsed = at.saturating_duration_since(wall).as_secs_f64();
+        Some(virt + (elapsed * self.speed * 1000.0) as Millis)
+    }
+
+    /// RUN mode: delivers what is due by now (at most a batch). Answers
+    /// whether more is due at once.
+    fn deliver_due(&mut self) -> bool {
+        let Some(target) = self.target(Instant::now()) else {
+            return false;
+        };
+        let mut sim = lock(&self.sim);
+        let mut n = 0;
+        while n < BATCH && sim.next_due().is_some_and(|d| d <= target) {
+            sim.step_quiet();
+            n += 1;
+        }
+        tracing::trace!(delivered = n, now = sim.now(), "run mode delivery");
+        sim.next_due().is_some_and(|d| d <= target)
+    }
+
+    /// Brings the clock up to the anchor's reading (RUN mode), so commands
+    /// happen at the virtual time the user sees, then re-anchors.
+    fn catch_up(&mut self, sim: &mut Sim) {
+        let at = Instant::now();
+        if let Some(target) = self.target(at) {
+            // Deliver nothing past the target; only move the clock up to the
+            // first due envelope at most (it is delivered by the loop).
+            let until = sim.next_due().map_or(target, |d| target.min(d));
+            sim.advance_to(until.max(sim.now()));
+            self.anchor = Some((at, sim.now()));
+        }
+    }
+
+    fn execute(&mut self, command: Command) -> Reply {
+        tracing::debug!(?command, "command");
+        let sim_arc = self.sim.clone();
+        let mut sim = lock(&sim_arc);
+        if self.mode == Mode::Run {
+            self.catch_up(&mut sim);
+        }
+        let reply = match command {
+            Command::SetMode(mode) => {
+                self.mode = mode;
+                self.anchor = None;
+                Ok(Outcome::Done)
+            }
+            Command::SetSpeed(speed) => {
+                self.speed = clamp_speed(speed);
+                Ok(Outcome::Done)
+            }
+            other => apply(&mut sim, other),
+        };
+        if self.mode == Mode::Run {
+            // Re-anchor: virtual time resumes from the clock as it is now.
+            self.anchor = Some((Instant::now(), sim.now()));
+        }
+        if let Err(e) = &reply {
+            tracing::info!(code = %e.code, message = %e.message, "command refused");
+        }
+        reply
+    }
+
+    fn publish(&mut self) {
+        self.version += 1;
+        let state = RunState {
+            version: self.version,
+            mode: self.mode,
+            speed: self.speed,
+            anchor: self.anchor,
+        };
+        // No receivers left is fine: the front end is quitting.
+        let _ = self.state.send(state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+    use crate::engine::{Status, StepState, step_states};
+    use crate::sim::SimConfig;
+
+    fn sim() -> Sim {
+        let mut sim = Sim::new(SimConfig::default());
+        sim.add_flow(crate::sim::testing::seed_flow()).unwrap();
+        sim
+    }
+
+    fn flow_name(h: &Handle) -> String {
+        h.sim().engine.flows().next().unwrap().name.clone()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn step_mode_delivers_one_envelope_per_step() {
+        let h = spawn(sim(), Mode::Step, 1.0);
+        let flow = flow_name(&h);
+        let id = match h
+            .call(Command::StartExecution {
+                flow,
+                name: Some("e1".into()),
+                input: r#"{"messageBody":"hi"}"#.into(),
+            })
+            .await
+            .unwrap()
+        {
+            Outcome::Started(id) => id,
+            o => panic!("{o:?}"),
+        };
+        // Nothing moves by itself in STEP mode.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let pending = h.sim().bus().len();
+        assert!(pending > 0);
+        let mut steps = 0;
+        loop {
+            let waiting = {
+                let sim = h.sim();
+                let x = sim.engine.execution(id).unwrap();
+                step_states(&x.flow, &x.history).contains(&StepState::Waiting)
+            };
+            if waiting {
+                break;
+            }
+            match h.call(Command::Step).await.unwrap() {
+                Outcome::Delivered(Some(_)) => steps += 1,
+                o => panic!("stuck: {o:?}"),
+            }
+        }
+        assert!(steps >= 1);
+        let token = h.sim().engine.waiting_tasks(id)[0].2.clone();
+        let r = h
+            .call(Command::ReportSucceeded {
+                token: token.clone(),
+                output: r#"{"status":"success"}"#.into(),
+            })
+            .await;
+        assert!(matches!(r, Ok(Outcome::Reported(_))), "{r:?}");
+        // The report ended the task; the execution ends after the rest of
+        // the envelopes (none for the seed) are delivered.
+        assert_eq!(
+            h.sim().engine.execution(id).unwrap().status,
+            Status::Succeeded
+        );
+        // Reporting again gives the upstream error, not a crash.
+        let again = h
+            .call(Command::ReportSucceeded {
+                token,
+                output: "{}".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(again.code, "TaskAlreadyCompleted");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_mode_delivers_by_itself_and_publishes_versions() {
+        let h = spawn(sim(), Mode::Run, 1.0);
+        let mut state = h.state();
+        let flow = flow_name(&h);
+        let id = match h
+            .call(Command::StartExecution {
+                flow,
+                name: None,
+                input: r#"{"messageBody":"hi"}"#.into(),
+            })
+            .await
+            .unwrap()
+        {
+            Outcome::Started(id) => id,
+            o => panic!("{o:?}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if h.sim().engine.execution(id).unwrap().status == Status::Succeeded {
+                break;
+            }
+            assert!(Instant::now() < deadline, "run mode never finished");
+            let _ = tokio::time::timeout(Duration::from_secs(1), state.changed()).await;
+        }
+        assert!(h.sim().bus().is_empty());
+        assert!(state.borrow().version > 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_mode_paces_timers_by_speed() {
+        let mut s = Sim::new(SimConfig::default());
+        s.set_handler(Behaviour::Drop);
+        s.add_flow(crate::sim::testing::seed_flow_with_timeout(Some(60)))
+            .unwrap();
+        let h = spawn(s, Mode::Run, 10.0);
+        let flow = flow_name(&h);
+        let id = match h
+            .call(Command::StartExecution {
+                flow,
+                name: None,
+                input: "{}".into(),
+            })
+            .await
+            .unwrap()
+        {
+            Outcome::Started(id) => id,
+            o => panic!("{o:?}"),
+        };
+        // 60 virtual seconds at 10x: not over after 3 wall seconds...
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert_eq!(
+            h.sim().engine.execution(id).unwrap().status,
+            Status::Running
+        );
+        // ...over after 7.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let sim = h.sim();
+        let x = sim.engine.execution(id).unwrap();
+        assert_eq!(x.status, Status::Failed);
+        assert!(sim.now() >= 60_000);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn jump_clock_moves_to_the_next_timer() {
+        let mut s = Sim::new(SimConfig::default());
+        s.set_handler(Behaviour::Drop);
+        s.add_flow(crate::sim::testing::seed_flow_with_timeout(Some(600)))
+            .unwrap();
+        let h = spawn(s, Mode::Step, 1.0);
+        let flow = flow_name(&h);
+        h.call(Command::StartExecution {
+            flow,
+            name: None,
+            input: "{}".into(),
+        })
+        .await
+        .unwrap();
+        let before = h.sim().now();
+        let Outcome::Jumped(Some(t)) = h.call(Command::JumpClock).await.unwrap() else {
+            panic!("nothing to jump to")
+        };
+        assert!(t >= before);
+        assert_eq!(h.sim().now(), t);
+    }
+}

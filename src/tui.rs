@@ -1,0 +1,218 @@
+//! tui: the terminal front end (ratatui + crossterm on tokio), a client of
+//! the [`runtime`](crate::runtime) like any other.
+//!
+//! Owns the terminal (raw mode, alternate screen, restored on quit, Ctrl-C
+//! and panic), the event loop, and the log file. The loop selects over
+//! terminal events, runtime updates, command replies and a tick that runs
+//! only while the clock animates; it drains everything pending, then draws
+//! once, and only when something changed. Key -> [`Action`] ->
+//! [`App::update`] -> maybe a [`Command`]. It never touches the simulation
+//! except through commands and short read locks.
+//!
+//! Submodules: [`action`] (key mapping), [`app`] (state), [`editor`]
+//! (forms), [`graph`] (the flow graph widget), [`theme`] (every style),
+//! [`ui`] (layout and the other panes).
+
+pub mod action;
+pub mod app;
+pub mod editor;
+pub mod graph;
+pub mod theme;
+pub mod ui;
+
+// The graph layout comes from the flow module once the fdl branch lands.
+#[doc(hidden)]
+pub mod layout_stub;
+pub(crate) use layout_stub as layout;
+
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt as _;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+
+use crate::fdl::Flow;
+use crate::runtime::{self, Command, Handle, Mode, Reply};
+use crate::sim::{Sim, SimConfig};
+pub use action::{Action, map_key};
+pub use app::App;
+use theme::Theme;
+
+/// How the TUI starts.
+#[derive(Debug)]
+pub struct Options {
+    pub flows: Vec<Flow>,
+    pub config: SimConfig,
+    pub mode: Mode,
+    pub speed: f64,
+    /// Where logs go.
+    pub log: PathBuf,
+}
+
+/// Why the TUI could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error("the TUI needs a terminal; use `flowsim run` for scripts and pipes")]
+    NotATerminal,
+    #[error("cannot open the log file `{path}`: {source}")]
+    Log { path: String, source: io::Error },
+    #[error("flow `{0}` could not be added: {1}")]
+    Flow(String, String),
+    #[error("terminal: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The default log file: `$XDG_STATE_HOME/flowsim/tui.log`, else the OS
+/// temp dir's `flowsim-tui.log`.
+pub fn default_log_path() -> PathBuf {
+    match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir).join("flowsim").join("tui.log"),
+        None => std::env::temp_dir().join("flowsim-tui.log"),
+    }
+}
+
+fn init_logging(path: &PathBuf) -> Result<(), TuiError> {
+    let err = |source| TuiError::Log {
+        path: path.display().to_string(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(err)?;
+    let level = std::env::var("FLOWSIM_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    // A second TUI in the same process (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_max_level(level)
+        .try_init();
+    Ok(())
+}
+
+/// Runs the TUI until the user quits.
+pub fn run(opts: Options) -> Result<(), TuiError> {
+    if !io::stdout().is_terminal() {
+        return Err(TuiError::NotATerminal);
+    }
+    init_logging(&opts.log)?;
+    let mut sim = Sim::new(opts.config);
+    for flow in opts.flows {
+        let name = flow.name.clone();
+        sim.add_flow(flow)
+            .map_err(|e| TuiError::Flow(name, e.to_string()))?;
+    }
+    tracing::info!("tui starting");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    rt.block_on(async move {
+        let handle = runtime::spawn(sim, opts.mode, opts.speed);
+        // Installs a panic hook that restores the terminal first.
+        let mut terminal = ratatui::try_init()?;
+        let result = event_loop(&mut terminal, handle).await;
+        ratatui::restore();
+        tracing::info!("tui stopped");
+        result
+    })
+}
+
+async fn event_loop(terminal: &mut DefaultTerminal, handle: Handle) -> Result<(), TuiError> {
+    let mut events = EventStream::new();
+    let mut state = handle.state();
+    let (reply_tx, mut replies) = mpsc::unbounded_channel::<Reply>();
+    let mut app = {
+        let sim = handle.sim();
+        App::new(&sim, *state.borrow_and_update(), Theme::from_env())
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    loop {
+        if dirty {
+            let run = *state.borrow_and_update();
+            let sim = handle.sim();
+            app.sync(&sim, run);
+            let clock = run.clock_at(sim.now(), tokio::time::Instant::now());
+            terminal.draw(|f| ui::draw(f, &mut app, &sim, clock))?;
+            dirty = false;
+        }
+        if app.quit {
+            return Ok(());
+        }
+        // The clock moves on screen only while virtual time flows.
+        let animating = app.run.mode == Mode::Run && app.run.anchor.is_some();
+        let mut send: Vec<Command> = Vec::new();
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(ev)) => dirty |= on_event(&mut app, &handle, ev, &mut send),
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            changed = state.changed() => match changed {
+                Ok(()) => dirty = true,
+                Err(_) => return Ok(()), // the runtime ended
+            },
+            Some(reply) = replies.recv() => {
+                app.on_reply(reply, &handle.sim());
+                dirty = true;
+            }
+            _ = tick.tick(), if animating => dirty = true,
+        }
+        // Drain whatever else is pending, then draw once. (Not through the
+        // stream: polling it with a no-op waker would leave its wake-up
+        // thread holding that waker, and the loop would never wake again.)
+        while crossterm::event::poll(Duration::ZERO)? {
+            let ev = crossterm::event::read()?;
+            dirty |= on_event(&mut app, &handle, ev, &mut send);
+        }
+        while let Ok(reply) = replies.try_recv() {
+            app.on_reply(reply, &handle.sim());
+            dirty = true;
+        }
+        for command in send {
+            let rx = handle.send(command);
+            let tx = reply_tx.clone();
+            tokio::spawn(async move {
+                if let Ok(reply) = rx.await {
+                    let _ = tx.send(reply);
+                }
+            });
+        }
+    }
+}
+
+/// Handles one terminal event; answers whether the screen must be redrawn.
+fn on_event(app: &mut App, handle: &Handle, ev: Event, send: &mut Vec<Command>) -> bool {
+    match ev {
+        Event::Key(key) if key.kind != KeyEventKind::Release => {
+            let Some(action) = map_key(app.key_context(), key) else {
+                return false;
+            };
+            tracing::debug!(?action, "key");
+            let command = {
+                let sim = handle.sim();
+                app.update(action, &sim)
+            };
+            if let Some(c) = command {
+                send.push(c);
+            }
+            true
+        }
+        Event::Resize(..) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;

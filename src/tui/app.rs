@@ -1,0 +1,822 @@
+//! app: the TUI's state and what each [`Action`] does to it.
+//!
+//! Owns the view state (focus, selection, scroll offsets, overlays, the
+//! status line, time travel) and the cached indexes that keep rendering
+//! O(visible): the filtered executions list and executions -> messages,
+//! both updated incrementally from what is new. `App::update` turns an
+//! action into view changes and maybe a [`Command`] for the runtime; it
+//! reads the `Sim` but never mutates it.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use serde_json::Value;
+
+use super::action::{Action, Focus, KeyContext, Tab};
+use super::editor::{DEFAULT_OUTPUT, Editor, Purpose, Target};
+use super::layout::{Graph, NodeKind, layout};
+use super::theme::Theme;
+use crate::engine::{EventType, ExecId, Execution, StepState};
+use crate::fc::Answer;
+use crate::fdl::{Flow, Pattern, StepId, StepKind};
+use crate::runtime::{Command, CommandError, Mode, Outcome, Reply, RunState, SPEEDS};
+use crate::sim::Sim;
+
+/// The input the first new execution is prefilled with.
+pub const FIRST_INPUT: &str = r#"{"messageBody": "hello world"}"#;
+
+/// The executions list, newest first, optionally filtered by name.
+///
+/// Unfiltered, row `r` is execution `len - 1 - r`: no index at all. With a
+/// filter, `matches` holds the matching ids in ascending order and grows by
+/// scanning only executions added since the last sync.
+#[derive(Debug, Default, Clone)]
+pub struct ExecList {
+    /// The filter text (empty: no filter).
+    pub text: String,
+    matches: Vec<ExecId>,
+    scanned: usize,
+    total: usize,
+}
+
+impl ExecList {
+    fn matches(text: &str, x: &Execution) -> bool {
+        x.name.contains(text) || x.flow.name.contains(text)
+    }
+
+    /// Catches up with executions added since the last call.
+    pub fn sync(&mut self, execs: &[Execution]) {
+        self.total = execs.len();
+        if self.text.is_empty() {
+            self.scanned = execs.len();
+            return;
+        }
+        for x in execs.get(self.scanned..).unwrap_or(&[]) {
+            if ExecList::matches(&self.text, x) {
+                self.matches.push(x.id);
+            }
+        }
+        self.scanned = execs.len();
+    }
+
+    /// Sets the filter text and rescans.
+    pub fn set_text(&mut self, text: String, execs: &[Execution]) {
+        self.text = text;
+        self.matches.clear();
+        self.scanned = 0;
+        self.sync(execs);
+    }
+
+    /// Rows in the list.
+    pub fn len(&self) -> usize {
+        if self.text.is_empty() {
+            self.total
+        } else {
+            self.matches.len()
+        }
+    }
+
+    /// Whether the list has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The execution on row `row` (0: newest).
+    pub fn at(&self, row: usize) -> Option<ExecId> {
+        let n = self.len();
+        if row >= n {
+            return None;
+        }
+        if self.text.is_empty() {
+            Some(ExecId((n - 1 - row) as u32))
+        } else {
+            self.matches.get(n - 1 - row).copied()
+        }
+    }
+
+    /// The row of an execution, if listed.
+    pub fn row_of(&self, id: ExecId) -> Option<usize> {
+        let n = self.len();
+        if self.text.is_empty() {
+            ((id.0 as usize) < n).then(|| n - 1 - id.0 as usize)
+        } else {
+            self.matches.binary_search(&id).ok().map(|i| n - 1 - i)
+        }
+    }
+}
+
+/// The status line: the outcome of the last command, or a hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusLine {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The whole state of the TUI.
+pub struct App {
+    pub theme: Theme,
+    /// The loaded flows, by name.
+    pub flows: Vec<String>,
+    /// The flow new executions start.
+    pub flow_idx: usize,
+    pub focus: Focus,
+    pub tab: Tab,
+    pub help: bool,
+    pub help_scroll: u16,
+    pub editor: Option<Editor>,
+    /// Typing the filter.
+    pub filtering: bool,
+    pub list: ExecList,
+    pub selected: Option<ExecId>,
+    /// Keep the newest execution selected as new ones arrive.
+    pub follow: bool,
+    /// First visible row of the list (adjusted when drawing).
+    pub list_offset: usize,
+    /// Rows the list showed last time (for paging).
+    pub list_height: usize,
+    /// Time travel: how many history events the graph and the Step tab
+    /// replay; `None` for the live state.
+    pub cursor: Option<usize>,
+    /// The step picked in the graph.
+    pub step_sel: Option<StepId>,
+    /// The held notification picked on the Messages tab.
+    pub held_sel: usize,
+    /// Scroll of the inspector's content.
+    pub inspector_scroll: u16,
+    /// Scroll of the graph (x, y), adjusted when drawing.
+    pub graph_scroll: (u16, u16),
+    pub status: Option<StatusLine>,
+    /// The last input a new execution started with.
+    pub last_input: String,
+    /// The runtime's last published state.
+    pub run: RunState,
+    pub quit: bool,
+    graphs: HashMap<String, Rc<Graph>>,
+    messages: HashMap<ExecId, Vec<u64>>,
+    messages_seen: u64,
+}
+
+impl App {
+    /// A fresh TUI over the flows loaded in `sim`.
+    pub fn new(sim: &Sim, run: RunState, theme: Theme) -> App {
+        let mut app = App {
+            theme,
+            flows: sim.engine.flows().map(|f| f.name.clone()).collect(),
+            flow_idx: 0,
+            focus: Focus::List,
+            tab: Tab::Step,
+            help: false,
+            help_scroll: 0,
+            editor: None,
+            filtering: false,
+            list: ExecList::default(),
+            selected: None,
+            follow: true,
+            list_offset: 0,
+            list_height: 10,
+            cursor: None,
+            step_sel: None,
+            held_sel: 0,
+            inspector_scroll: 0,
+            graph_scroll: (0, 0),
+            status: None,
+            last_input: FIRST_INPUT.into(),
+            run,
+            quit: false,
+            graphs: HashMap::new(),
+            messages: HashMap::new(),
+            messages_seen: 0,
+        };
+        app.sync(sim, run);
+        app
+    }
+
+    /// Where keys go now.
+    pub fn key_context(&self) -> KeyContext {
+        if self.editor.is_some() {
+            KeyContext::Editor
+        } else if self.help {
+            KeyContext::Help
+        } else if self.filtering {
+            KeyContext::Filter
+        } else {
+            KeyContext::Normal(self.focus)
+        }
+    }
+
+    /// Catches up with the simulation: only what is new since last time.
+    pub fn sync(&mut self, sim: &Sim, run: RunState) {
+        self.run = run;
+        let execs = sim.engine.executions();
+        self.list.sync(execs);
+        for m in sim.mns.messages() {
+            if m.seq < self.messages_seen {
+                continue;
+            }
+            if let Some(origin) = m.origin {
+                self.messages.entry(origin.exec).or_default().push(m.seq);
+            }
+            self.messages_seen = m.seq + 1;
+        }
+        if self.follow || self.selected.is_none() {
+            let newest = self.list.at(0);
+            if newest != self.selected {
+                self.select(newest);
+            }
+        }
+        let held = sim.fc.inbox().len();
+        if self.held_sel >= held {
+            self.held_sel = held.saturating_sub(1);
+        }
+    }
+
+    fn select(&mut self, id: Option<ExecId>) {
+        if self.selected != id {
+            self.selected = id;
+            self.cursor = None;
+            self.step_sel = None;
+            self.inspector_scroll = 0;
+        }
+    }
+
+    /// The flow new executions start.
+    pub fn current_flow(&self) -> Option<&str> {
+        self.flows.get(self.flow_idx).map(String::as_str)
+    }
+
+    /// The laid-out graph of a flow (computed once per flow).
+    pub fn graph(&mut self, flow: &Flow) -> Rc<Graph> {
+        self.graphs
+            .entry(flow.name.clone())
+            .or_insert_with(|| Rc::new(layout(flow)))
+            .clone()
+    }
+
+    /// The message sequence numbers published by an execution's tasks.
+    pub fn messages_of(&self, id: ExecId) -> &[u64] {
+        self.messages.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// How many history events the views replay for `x`.
+    pub fn shown_events(&self, x: &Execution) -> usize {
+        self.cursor
+            .map_or(x.history.len(), |c| c.min(x.history.len()))
+    }
+
+    /// The step the Step tab shows: the one picked in the graph, else the
+    /// step the execution is at (as of the cursor), else the first.
+    pub fn inspected_step(&self, x: &Execution) -> Option<StepId> {
+        if let Some(s) = self.step_sel {
+            return Some(s);
+        }
+        let events = &x.history[..self.shown_events(x)];
+        events
+            .iter()
+            .rev()
+            .find_map(|e| e.step)
+            .or_else(|| x.flow.body.first().copied())
+    }
+
+    fn set_status(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusLine {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    fn set_error(&mut self, text: impl Into<String>) {
+        self.status = Some(StatusLine {
+            text: text.into(),
+            error: true,
+        });
+    }
+
+    /// Applies an action; answers the command for the runtime, if any.
+    pub fn update(&mut self, action: Action, sim: &Sim) -> Option<Command> {
+        if action == Action::Quit {
+            self.quit = true;
+            return None;
+        }
+        if self.editor.is_some() {
+            return self.update_editor(action);
+        }
+        if self.help {
+            match action {
+                Action::CloseOverlay | Action::ToggleHelp => self.help = false,
+                Action::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Action::Down => self.help_scroll = self.help_scroll.saturating_add(1),
+                _ => {}
+            }
+            return None;
+        }
+        if self.filtering {
+            self.update_filter(action, sim);
+            return None;
+        }
+        match action {
+            Action::ToggleHelp => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            Action::FocusNext => self.focus = self.focus.next(),
+            Action::FocusPrev => self.focus = self.focus.prev(),
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => self.move_in_focus(action, sim),
+            Action::Left | Action::Right => match self.focus {
+                Focus::Inspector => {
+                    self.tab = if action == Action::Left {
+                        self.tab.prev()
+                    } else {
+                        self.tab.next()
+                    };
+                    self.inspector_scroll = 0;
+                }
+                Focus::Graph => {
+                    let a = if action == Action::Left {
+                        Action::Up
+                    } else {
+                        Action::Down
+                    };
+                    self.move_in_focus(a, sim);
+                }
+                Focus::List => {}
+            },
+            Action::Select => match self.focus {
+                Focus::List => self.focus = Focus::Graph,
+                Focus::Graph => {
+                    if self.step_sel.is_none() {
+                        self.move_step(sim, 0);
+                    }
+                    self.tab = Tab::Step;
+                    self.focus = Focus::Inspector;
+                    self.inspector_scroll = 0;
+                }
+                Focus::Inspector => {}
+            },
+            Action::Live => {
+                self.cursor = None;
+                self.status = None;
+            }
+            Action::ShowTab(t) => {
+                self.tab = t;
+                self.inspector_scroll = 0;
+            }
+            Action::StartFilter => {
+                self.filtering = true;
+            }
+            Action::CycleFlow if !self.flows.is_empty() => {
+                self.flow_idx = (self.flow_idx + 1) % self.flows.len();
+                let f = self.flows[self.flow_idx].clone();
+                self.set_status(format!("new executions start flow {f}"));
+            }
+            Action::NewExecution => match self.current_flow() {
+                Some(flow) => {
+                    self.editor = Some(Editor::new_execution(flow, &self.last_input));
+                }
+                None => self.set_error("no flow is loaded"),
+            },
+            Action::ToggleMode => {
+                let mode = match self.run.mode {
+                    Mode::Run => Mode::Step,
+                    Mode::Step => Mode::Run,
+                };
+                self.set_status(match mode {
+                    Mode::Step => "STEP mode: s delivers one envelope, t jumps to the next timer",
+                    Mode::Run => "RUN mode: envelopes are delivered as they fall due",
+                });
+                return Some(Command::SetMode(mode));
+            }
+            Action::Step => {
+                if self.run.mode == Mode::Run {
+                    self.set_status("s steps in STEP mode: press space first");
+                    return None;
+                }
+                return Some(Command::Step);
+            }
+            Action::SpeedUp | Action::SpeedDown => {
+                let cur = self.run.speed;
+                let next = if action == Action::SpeedUp {
+                    SPEEDS.iter().copied().find(|s| *s > cur * 1.0001)
+                } else {
+                    SPEEDS.iter().rev().copied().find(|s| *s < cur * 0.9999)
+                };
+                match next {
+                    Some(s) => {
+                        self.set_status(format!("speed {}", format_speed(s)));
+                        return Some(Command::SetSpeed(s));
+                    }
+                    None => self.set_status(format!("speed stays {}", format_speed(cur))),
+                }
+            }
+            Action::JumpClock => return Some(Command::JumpClock),
+            Action::CycleHandler => {
+                return Some(Command::SetHandler(sim.fc.config.behaviour.next()));
+            }
+            Action::StopExecution => {
+                let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
+                    self.set_error("no execution selected");
+                    return None;
+                };
+                return Some(Command::StopExecution {
+                    flow: x.flow.name.clone(),
+                    name: x.name.to_string(),
+                    error: "Stopped".into(),
+                    cause: "stopped from the TUI".into(),
+                });
+            }
+            Action::ReportSuccess | Action::ReportSuccessDefault | Action::ReportFailure => {
+                let (target, what) = match self.report_target(sim) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.set_error(e);
+                        return None;
+                    }
+                };
+                match action {
+                    Action::ReportSuccess => {
+                        self.editor = Some(Editor::report_success(target, &what));
+                    }
+                    Action::ReportFailure => {
+                        self.editor = Some(Editor::report_failure(target, &what));
+                    }
+                    _ => return Some(success_command(target, DEFAULT_OUTPUT)),
+                }
+            }
+            Action::HistoryBack | Action::HistoryForward => {
+                let x = self.selected.and_then(|id| sim.engine.execution(id))?;
+                let len = x.history.len();
+                let cur = self.cursor.unwrap_or(len);
+                self.cursor = if action == Action::HistoryBack {
+                    Some(cur.saturating_sub(1).max(1).min(len))
+                } else if cur + 1 >= len {
+                    None
+                } else {
+                    Some(cur + 1)
+                };
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn update_filter(&mut self, action: Action, sim: &Sim) {
+        let mut text = self.list.text.clone();
+        match action {
+            Action::Insert(c) => text.push(c),
+            Action::Backspace => {
+                text.pop();
+            }
+            Action::Submit => {
+                self.filtering = false;
+                return;
+            }
+            Action::Cancel => {
+                self.filtering = false;
+                text.clear();
+            }
+            _ => return,
+        }
+        if text != self.list.text {
+            self.list.set_text(text, sim.engine.executions());
+            self.list_offset = 0;
+            // Keep the selection if it is still listed, else the newest.
+            if self.selected.and_then(|id| self.list.row_of(id)).is_none() {
+                self.select(self.list.at(0));
+            }
+            self.follow = self.selected == self.list.at(0);
+        }
+    }
+
+    fn update_editor(&mut self, action: Action) -> Option<Command> {
+        let editor = self.editor.as_mut()?;
+        match action {
+            Action::Cancel => {
+                self.editor = None;
+                self.set_status("cancelled");
+            }
+            Action::Insert(c) => editor.field().insert(c),
+            Action::Backspace => editor.field().backspace(),
+            Action::Delete => editor.field().delete(),
+            Action::Left => editor.field().left(),
+            Action::Right => editor.field().right(),
+            Action::Top => editor.field().home(),
+            Action::Bottom => editor.field().end(),
+            Action::NextField => editor.next_field(),
+            Action::Submit => {
+                if let Err(e) = editor.check() {
+                    self.set_error(format!("cannot submit: {e}"));
+                    return None;
+                }
+                let editor = self.editor.take()?;
+                let text = |i: usize| {
+                    editor
+                        .fields
+                        .get(i)
+                        .map(|f| f.text.clone())
+                        .unwrap_or_default()
+                };
+                return Some(match editor.purpose {
+                    Purpose::NewExecution { flow } => {
+                        self.last_input = text(0);
+                        Command::StartExecution {
+                            flow,
+                            name: None,
+                            input: text(0),
+                        }
+                    }
+                    Purpose::ReportSuccess { target } => success_command(target, &text(0)),
+                    Purpose::ReportFailure { target } => match target {
+                        Target::Task { token, .. } => Command::ReportFailed {
+                            token,
+                            error: text(0),
+                            cause: text(1),
+                        },
+                        Target::Held { id } => Command::AnswerHeld {
+                            id,
+                            answer: Answer::Fail {
+                                error: text(0),
+                                cause: text(1),
+                            },
+                        },
+                    },
+                });
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// What `y`/`Y`/`f` answer: on the Messages tab with something held,
+    /// the picked held notification; else the selected execution's waiting
+    /// task (the picked step's first); else its last callback task, even if
+    /// it already ended, so the upstream error shows.
+    fn report_target(&self, sim: &Sim) -> Result<(Target, String), String> {
+        let inbox = sim.fc.inbox();
+        if self.tab == Tab::Messages && !inbox.is_empty() {
+            let i = self.held_sel.min(inbox.len() - 1);
+            let h = &inbox[i];
+            return Ok((
+                Target::Held { id: h.id() },
+                format!("held notification #{}", h.id()),
+            ));
+        }
+        let id = self
+            .selected
+            .ok_or("no execution selected: press n to start one")?;
+        let x = sim.engine.execution(id).ok_or("no execution selected")?;
+        let waiting = sim.engine.waiting_tasks(id);
+        let pick = waiting
+            .iter()
+            .find(|(s, ..)| Some(*s) == self.step_sel)
+            .or_else(|| waiting.first());
+        if let Some((step, _, token)) = pick {
+            let name = x.flow.step(*step).name.clone();
+            return Ok((
+                Target::Task {
+                    token: token.clone(),
+                    step: name.clone(),
+                },
+                format!("{} / {name}", x.name),
+            ));
+        }
+        // Nothing waits: use the last callback task's token anyway, so the
+        // engine answers with the upstream error (TaskAlreadyCompleted).
+        let last = x.history.iter().rev().find(|e| {
+            e.kind == EventType::TaskScheduled
+                && e.step.is_some_and(|s| {
+                    matches!(&x.flow.step(s).kind, StepKind::Task(t) if t.pattern == Pattern::WaitForCallback)
+                })
+        });
+        match last.and_then(|e| {
+            let token = sim.engine.token_for(crate::engine::TaskRef {
+                exec: id,
+                task: e.id,
+            })?;
+            Some((token, e.step?))
+        }) {
+            Some((token, step)) => {
+                let name = x.flow.step(step).name.clone();
+                Ok((
+                    Target::Task {
+                        token,
+                        step: name.clone(),
+                    },
+                    format!("{} / {name}", x.name),
+                ))
+            }
+            None => Err(format!(
+                "no task of execution {} waits for a callback",
+                x.name
+            )),
+        }
+    }
+
+    fn move_in_focus(&mut self, action: Action, sim: &Sim) {
+        match self.focus {
+            Focus::List => {
+                let n = self.list.len();
+                if n == 0 {
+                    return;
+                }
+                let page = self.list_height.max(1);
+                let row = self
+                    .selected
+                    .and_then(|id| self.list.row_of(id))
+                    .unwrap_or(0);
+                let row = match action {
+                    Action::Up => row.saturating_sub(1),
+                    Action::Down => (row + 1).min(n - 1),
+                    Action::PageUp => row.saturating_sub(page),
+                    Action::PageDown => (row + page).min(n - 1),
+                    Action::Top => 0,
+                    _ => n - 1,
+                };
+                self.select(self.list.at(row));
+                self.follow = row == 0;
+            }
+            Focus::Graph => {
+                let delta = match action {
+                    Action::Up | Action::PageUp => -1,
+                    Action::Down | Action::PageDown => 1,
+                    Action::Top => i32::MIN,
+                    _ => i32::MAX,
+                };
+                self.move_step(sim, delta);
+            }
+            Focus::Inspector => match self.tab {
+                Tab::History => {
+                    let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
+                        return;
+                    };
+                    let len = x.history.len();
+                    if len == 0 {
+                        return;
+                    }
+                    let cur = self.cursor.unwrap_or(len);
+                    let page = 10;
+                    let next = match action {
+                        Action::Up => cur.saturating_sub(1),
+                        Action::Down => cur + 1,
+                        Action::PageUp => cur.saturating_sub(page),
+                        Action::PageDown => cur + page,
+                        Action::Top => 1,
+                        _ => len,
+                    };
+                    self.cursor = if next >= len { None } else { Some(next.max(1)) };
+                }
+                Tab::Messages
+                    if !sim.fc.inbox().is_empty()
+                        && matches!(action, Action::Up | Action::Down) =>
+                {
+                    let n = sim.fc.inbox().len();
+                    self.held_sel = if action == Action::Up {
+                        self.held_sel.saturating_sub(1)
+                    } else {
+                        (self.held_sel + 1).min(n - 1)
+                    };
+                }
+                _ => {
+                    self.inspector_scroll = match action {
+                        Action::Up => self.inspector_scroll.saturating_sub(1),
+                        Action::Down => self.inspector_scroll.saturating_add(1),
+                        Action::PageUp => self.inspector_scroll.saturating_sub(10),
+                        Action::PageDown => self.inspector_scroll.saturating_add(10),
+                        Action::Top => 0,
+                        _ => u16::MAX / 2,
+                    };
+                }
+            },
+        }
+    }
+
+    /// Moves the picked step through the graph's step nodes.
+    fn move_step(&mut self, sim: &Sim, delta: i32) {
+        let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
+            return;
+        };
+        let flow = x.flow.clone();
+        let graph = self.graph(&flow);
+        let steps: Vec<StepId> = graph
+            .nodes
+            .iter()
+            .filter_map(|n| match n.kind {
+                NodeKind::Step(s) => Some(s),
+                _ => None,
+            })
+            .collect();
+        if steps.is_empty() {
+            return;
+        }
+        let cur = self
+            .step_sel
+            .and_then(|s| steps.iter().position(|t| *t == s));
+        let last = steps.len() as i64 - 1;
+        let next = match (cur, delta) {
+            (_, i32::MIN) => 0,
+            (_, i32::MAX) => last,
+            (None, _) => 0,
+            (Some(i), d) => (i as i64 + d as i64).clamp(0, last),
+        };
+        self.step_sel = Some(steps[next as usize]);
+        self.inspector_scroll = 0;
+    }
+
+    /// Takes in a command's reply.
+    pub fn on_reply(&mut self, reply: Reply, sim: &Sim) {
+        match reply {
+            Ok(Outcome::Started(id)) => {
+                self.follow = true;
+                if self.list.row_of(id).is_some() {
+                    self.select(Some(id));
+                }
+                let name = sim
+                    .engine
+                    .execution(id)
+                    .map(|x| x.name.to_string())
+                    .unwrap_or_default();
+                self.set_status(format!("started execution {name}"));
+            }
+            Ok(Outcome::Reported(ev)) => {
+                self.set_status(format!("report accepted (event {ev})"));
+            }
+            Ok(Outcome::Answered) => self.set_status("answered the held notification"),
+            Ok(Outcome::Stopped(_)) => self.set_status("execution stopped"),
+            Ok(Outcome::Delivered(Some(d))) => self.set_status(format!(
+                "delivered {} → {}: {}",
+                d.from.as_str(),
+                d.to.as_str(),
+                d.summary
+            )),
+            Ok(Outcome::Delivered(None)) => self.set_status("nothing in flight to deliver"),
+            Ok(Outcome::Jumped(Some(t))) => {
+                self.set_status(format!("clock jumped to {}", format_clock(t)))
+            }
+            Ok(Outcome::Jumped(None)) => self.set_status("no timer pending"),
+            Ok(Outcome::Done) => {}
+            Err(CommandError { code, message }) => self.set_error(format!("{code}: {message}")),
+        }
+    }
+}
+
+fn success_command(target: Target, output: &str) -> Command {
+    match target {
+        Target::Task { token, .. } => Command::ReportSucceeded {
+            token,
+            output: output.to_owned(),
+        },
+        Target::Held { id } => Command::AnswerHeld {
+            id,
+            answer: Answer::Succeed(
+                serde_json::from_str(output).unwrap_or(Value::Object(Default::default())),
+            ),
+        },
+    }
+}
+
+/// `1x`, `0.25x`, `1h/s`... for the header.
+pub fn format_speed(s: f64) -> String {
+    if s >= 86400.0 {
+        format!("{}d/s", s / 86400.0)
+    } else if s >= 3600.0 {
+        format!("{}h/s", s / 3600.0)
+    } else if s >= 60.0 {
+        format!("{}m/s", s / 60.0)
+    } else {
+        format!("{s}x")
+    }
+}
+
+/// Virtual time as `+HH:MM:SS.mmm` (days prefixed when needed).
+pub fn format_clock(t: u64) -> String {
+    let ms = t % 1000;
+    let s = t / 1000;
+    let (d, h, m, s) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+    if d > 0 {
+        format!("+{d}d{h:02}:{m:02}:{s:02}.{ms:03}")
+    } else {
+        format!("+{h:02}:{m:02}:{s:02}.{ms:03}")
+    }
+}
+
+/// A compact age: `0s`, `42s`, `3m`, `5h`, `2d`.
+pub fn format_age(ms: u64) -> String {
+    let s = ms / 1000;
+    if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m", s / 60)
+    } else if s < 86400 {
+        format!("{}h", s / 3600)
+    } else {
+        format!("{}d", s / 86400)
+    }
+}
+
+/// Each step's state as of the shown history prefix.
+pub fn states_at(x: &Execution, shown: usize) -> Vec<StepState> {
+    crate::engine::step_states(&x.flow, &x.history[..shown.min(x.history.len())])
+}

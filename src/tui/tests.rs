@@ -1,0 +1,377 @@
+//! Whole-screen tests of the TUI: the App driven by actions over a real
+//! `Sim` (commands applied synchronously with `runtime::apply`), rendered
+//! to a `TestBackend` at 100x30 and compared with insta snapshots.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::action::{Action, Focus, Tab};
+use super::app::App;
+use super::theme::Theme;
+use super::ui;
+use crate::engine::{Status, StepState, step_states};
+use crate::fc::Behaviour;
+use crate::runtime::{self, Command, Mode, RunState};
+use crate::sim::{Sim, SimConfig};
+
+struct World {
+    sim: Sim,
+    app: App,
+}
+
+impl World {
+    fn new(behaviour: Behaviour) -> World {
+        let mut config = SimConfig {
+            seed: 7,
+            ..SimConfig::default()
+        };
+        config.handler.behaviour = behaviour;
+        let mut sim = Sim::new(config);
+        sim.add_flow(crate::sim::testing::seed_flow()).unwrap();
+        let run = RunState {
+            version: 0,
+            mode: Mode::Step,
+            speed: 1.0,
+            anchor: None,
+        };
+        let app = App::new(&sim, run, Theme::COLOR);
+        World { sim, app }
+    }
+
+    /// One action, and its command applied like the runtime would.
+    fn act(&mut self, action: Action) {
+        let command = self.app.update(action, &self.sim);
+        if let Some(c) = command {
+            if let Command::SetMode(m) = c {
+                self.app.run.mode = m;
+            }
+            let reply = runtime::apply(&mut self.sim, c);
+            self.app.on_reply(reply, &self.sim);
+        }
+        let run = self.app.run;
+        self.app.sync(&self.sim, run);
+    }
+
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.act(Action::Insert(c));
+        }
+    }
+
+    /// `n`, Enter, then `s` until the task waits for its callback.
+    fn start_and_wait(&mut self) {
+        self.act(Action::NewExecution);
+        self.act(Action::Submit);
+        for _ in 0..20 {
+            let x = self
+                .sim
+                .engine
+                .execution(self.app.selected.unwrap())
+                .unwrap();
+            if step_states(&x.flow, &x.history).contains(&StepState::Waiting) {
+                return;
+            }
+            self.act(Action::Step);
+        }
+        panic!("the task never waited");
+    }
+
+    fn screen(&mut self) -> String {
+        let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+        let now = self.sim.now();
+        term.draw(|f| ui::draw(f, &mut self.app, &self.sim, now))
+            .unwrap();
+        term.backend().to_string()
+    }
+}
+
+#[test]
+fn seed_waiting_for_callback_in_step_mode() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    let screen = w.screen();
+    assert!(screen.contains("◷ mns-topic-task"), "{screen}");
+    assert!(screen.contains("waiting "), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn seed_after_success() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    w.act(Action::ReportSuccessDefault);
+    let id = w.app.selected.unwrap();
+    let x = w.sim.engine.execution(id).unwrap();
+    assert_eq!(x.status, Status::Succeeded);
+    assert_eq!(x.output.as_deref(), Some(r#"{"status":"success"}"#));
+    let screen = w.screen();
+    assert!(screen.contains("✓ Succeeded"), "{screen}");
+    assert!(
+        screen.contains(r#"output {"status":"success"}"#),
+        "{screen}"
+    );
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn seed_after_failure() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    w.act(Action::ReportFailure);
+    assert!(w.app.editor.is_some());
+    w.act(Action::Submit);
+    let id = w.app.selected.unwrap();
+    assert_eq!(w.sim.engine.execution(id).unwrap().status, Status::Failed);
+    let screen = w.screen();
+    assert!(screen.contains("UserError"), "{screen}");
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn help_overlay() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::ToggleHelp);
+    insta::assert_snapshot!(w.screen());
+    w.act(Action::CloseOverlay);
+    assert!(!w.app.help);
+}
+
+#[test]
+fn input_editor_checks_json_as_you_type() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::NewExecution);
+    let screen = w.screen();
+    assert!(screen.contains("✓ valid JSON object"), "{screen}");
+    insta::assert_snapshot!(screen);
+    w.act(Action::Backspace);
+    let screen = w.screen();
+    assert!(screen.contains("✗ invalid JSON"), "{screen}");
+    // Enter on invalid JSON keeps the editor open and says why.
+    w.act(Action::Submit);
+    assert!(w.app.editor.is_some());
+    w.act(Action::Cancel);
+    assert!(w.app.editor.is_none());
+    assert!(w.sim.engine.executions().is_empty());
+}
+
+#[test]
+fn the_next_input_is_the_last_one() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::NewExecution);
+    w.act(Action::Bottom);
+    for _ in 0..2 {
+        w.act(Action::Backspace);
+    }
+    w.type_text(r#"!"}"#);
+    w.act(Action::Submit);
+    assert_eq!(w.app.last_input, r#"{"messageBody": "hello world!"}"#);
+    w.act(Action::NewExecution);
+    assert_eq!(
+        w.app.editor.as_ref().unwrap().fields[0].text,
+        r#"{"messageBody": "hello world!"}"#
+    );
+}
+
+#[test]
+fn reporting_on_an_ended_task_shows_the_upstream_error() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    w.act(Action::ReportSuccessDefault);
+    w.act(Action::ReportSuccessDefault);
+    let status = w.app.status.clone().unwrap();
+    assert!(status.error);
+    assert!(
+        status.text.starts_with("TaskAlreadyCompleted"),
+        "{status:?}"
+    );
+    assert!(w.screen().contains("✗ TaskAlreadyCompleted"));
+}
+
+#[test]
+fn manual_notifications_are_answered_from_the_messages_tab() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    // Deliver the push so the function holds it.
+    while w.sim.fc.inbox().is_empty() {
+        w.act(Action::Step);
+    }
+    w.act(Action::ShowTab(Tab::Messages));
+    let screen = w.screen();
+    assert!(screen.contains("Held by function"), "{screen}");
+    w.act(Action::ReportSuccess);
+    assert!(
+        w.app
+            .editor
+            .as_ref()
+            .unwrap()
+            .title
+            .contains("held notification")
+    );
+    w.act(Action::Submit);
+    assert!(w.sim.fc.inbox().is_empty());
+    // The function's report travels on the bus.
+    while !w.sim.bus().is_empty() {
+        w.act(Action::Step);
+    }
+    let id = w.app.selected.unwrap();
+    assert_eq!(
+        w.sim.engine.execution(id).unwrap().status,
+        Status::Succeeded
+    );
+}
+
+#[test]
+fn time_travel_replays_the_graph() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    w.act(Action::ReportSuccessDefault);
+    let n = w
+        .sim
+        .engine
+        .execution(w.app.selected.unwrap())
+        .unwrap()
+        .history
+        .len();
+    w.act(Action::HistoryBack);
+    assert_eq!(w.app.cursor, Some(n - 1));
+    for _ in 0..n {
+        w.act(Action::HistoryBack);
+    }
+    assert_eq!(w.app.cursor, Some(1));
+    let screen = w.screen();
+    assert!(screen.contains("○ mns-topic-task"), "{screen}");
+    assert!(screen.contains("⟲ event 1 of"), "{screen}");
+    for _ in 0..n {
+        w.act(Action::HistoryForward);
+    }
+    assert_eq!(w.app.cursor, None);
+    assert!(w.screen().contains("✓ mns-topic-task"));
+}
+
+#[test]
+fn handler_cycles_and_stop_stops() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::CycleHandler);
+    assert_eq!(w.sim.fc.config.behaviour, Behaviour::Fail);
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    w.act(Action::StopExecution);
+    let id = w.app.selected.unwrap();
+    assert_eq!(w.sim.engine.execution(id).unwrap().status, Status::Stopped);
+    w.act(Action::StopExecution);
+    assert!(
+        w.app
+            .status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("ExecutionAlreadyCompleted")
+    );
+}
+
+#[test]
+fn focus_moves_and_enter_selects() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    assert_eq!(w.app.focus, Focus::List);
+    w.act(Action::Select);
+    assert_eq!(w.app.focus, Focus::Graph);
+    w.act(Action::Select);
+    assert_eq!(w.app.focus, Focus::Inspector);
+    assert_eq!(w.app.tab, Tab::Step);
+    assert!(w.app.step_sel.is_some());
+    w.act(Action::Right);
+    assert_eq!(w.app.tab, Tab::Messages);
+    w.act(Action::FocusNext);
+    assert_eq!(w.app.focus, Focus::List);
+    w.act(Action::FocusPrev);
+    assert_eq!(w.app.focus, Focus::Inspector);
+}
+
+#[test]
+fn step_in_run_mode_explains_itself() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::ToggleMode);
+    assert_eq!(w.app.run.mode, Mode::Run);
+    w.act(Action::Step);
+    assert!(w.app.status.as_ref().unwrap().text.contains("STEP mode"));
+}
+
+#[test]
+fn too_small_a_terminal_says_so() {
+    let mut w = World::new(Behaviour::Succeed);
+    let mut term = Terminal::new(TestBackend::new(50, 12)).unwrap();
+    let now = w.sim.now();
+    term.draw(|f| ui::draw(f, &mut w.app, &w.sim, now)).unwrap();
+    let screen = term.backend().to_string();
+    assert!(screen.contains("too small"), "{screen}");
+}
+
+#[test]
+fn everything_fits_at_80x24() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let now = w.sim.now();
+    term.draw(|f| ui::draw(f, &mut w.app, &w.sim, now)).unwrap();
+    let screen = term.backend().to_string();
+    for want in [
+        "flowsim",
+        "STEP",
+        "Executions",
+        "mns-topic-task",
+        "1 Step",
+        "? help",
+    ] {
+        assert!(screen.contains(want), "{want} missing:\n{screen}");
+    }
+}
+
+#[test]
+fn a_hundred_thousand_executions_scroll_by_rows() {
+    let mut sim = Sim::new(SimConfig::default());
+    sim.add_flow(crate::sim::testing::seed_flow()).unwrap();
+    for i in 0..100_000 {
+        sim.start_execution("mns-topic-callback", Some(&format!("x{i}")), Some("{}"))
+            .unwrap();
+    }
+    let run = RunState {
+        version: 0,
+        mode: Mode::Step,
+        speed: 1.0,
+        anchor: None,
+    };
+    let mut app = App::new(&sim, run, Theme::COLOR);
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    term.draw(|f| ui::draw(f, &mut app, &sim, 0)).unwrap();
+    assert!(term.backend().to_string().contains("x99999"));
+    app.follow = false;
+    app.update(Action::PageDown, &sim);
+    app.update(Action::Down, &sim);
+    term.draw(|f| ui::draw(f, &mut app, &sim, 0)).unwrap();
+    let rows = app.list_height;
+    let want = format!("x{}", 99_999 - rows - 1);
+    assert_eq!(
+        sim.engine
+            .execution(app.selected.unwrap())
+            .unwrap()
+            .name
+            .as_ref(),
+        want
+    );
+    app.update(Action::Bottom, &sim);
+    term.draw(|f| ui::draw(f, &mut app, &sim, 0)).unwrap();
+    assert!(term.backend().to_string().contains("x0 "));
+    // A filter indexes matches once, then only what is new.
+    app.update(Action::StartFilter, &sim);
+    for c in "x4242".chars() {
+        app.update(Action::Insert(c), &sim);
+    }
+    assert_eq!(app.list.len(), 11); // x4242 and x42420..x42429
+    sim.start_execution("mns-topic-callback", Some("x4242z"), Some("{}"))
+        .unwrap();
+    app.sync(&sim, run);
+    assert_eq!(app.list.len(), 12);
+}

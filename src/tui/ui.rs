@@ -1,0 +1,916 @@
+//! ui: lays the screen out and renders every pane from the state.
+//!
+//! Reads the [`App`] and the `Sim` (under the caller's short lock) and
+//! writes a frame; the only state it changes is the view's (scroll offsets
+//! that keep the selection visible). Costs what is visible: the list renders
+//! its visible rows, the Bus tab its visible envelopes, and nothing iterates
+//! every execution.
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
+use serde_json::Value;
+
+use super::action::{Focus, HELP, Tab};
+use super::app::{App, format_age, format_clock, format_speed, states_at};
+use super::graph::{Ends, GraphView};
+use super::theme::Theme;
+use crate::engine::{EventType, Execution, HistoryEvent, Status, StepState, history};
+use crate::fc::{Behaviour, Received};
+use crate::fdl::{StepId, StepKind};
+use crate::runtime::Mode;
+use crate::sim::{Millis, Sim, short_token};
+
+/// Below this size a message replaces the layout.
+pub const MIN_WIDTH: u16 = 60;
+/// Below this size a message replaces the layout.
+pub const MIN_HEIGHT: u16 = 18;
+
+/// Draws the whole screen; `clock` is the virtual time to show.
+pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
+    let area = frame.area();
+    let t = app.theme;
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        let msg = Text::from(vec![
+            Line::styled("flowsim: the terminal is too small", t.warn()),
+            Line::from(format!(
+                "{}x{} here; at least {MIN_WIDTH}x{MIN_HEIGHT} needed (80x24 recommended).",
+                area.width, area.height
+            )),
+            Line::from("Enlarge the window, or press q to quit."),
+        ]);
+        let y = area.height.saturating_sub(3) / 2;
+        Paragraph::new(msg)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true })
+            .render(
+                Rect::new(area.x, area.y + y, area.width, area.height - y),
+                frame.buffer_mut(),
+            );
+        return;
+    }
+    let [header, body, status, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let list_w = (area.width * 2 / 5).clamp(34, 56);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(list_w), Constraint::Fill(1)]).areas(body);
+    let buf = frame.buffer_mut();
+    render_header(app, sim, clock, header, buf);
+    render_list(app, sim, left, buf);
+    // The graph takes what it needs up to about half of the right column.
+    let selected = app.selected.and_then(|id| sim.engine.execution(id));
+    let graph_h = match selected {
+        Some(x) => app.graph(&x.flow).height + 2,
+        None => 5,
+    };
+    let graph_h = graph_h.min(right.height * 3 / 5).max(5);
+    let [graph_area, inspector] =
+        Layout::vertical([Constraint::Length(graph_h), Constraint::Fill(1)]).areas(right);
+    render_graph(app, sim, graph_area, buf);
+    render_inspector(app, sim, inspector, buf);
+    render_status(app, sim, status, buf);
+    render_footer(app, sim, footer, buf);
+    if app.help {
+        render_help(app, area, buf);
+    }
+    if app.editor.is_some() {
+        render_editor(app, area, buf);
+    }
+}
+
+fn pane<'a>(title: Line<'a>, focused: bool, t: Theme) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
+        .border_style(if focused {
+            t.border_focused()
+        } else {
+            t.border()
+        })
+        .title(title)
+}
+
+fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let sep = || Span::styled(" │ ", t.dim());
+    let flow = app.current_flow().unwrap_or("(no flow)");
+    let behaviour = sim.fc.config.behaviour;
+    let fn_style = if behaviour == Behaviour::Succeed {
+        t.strong()
+    } else {
+        t.warn()
+    };
+    let line1 = Line::from(vec![
+        Span::styled(" flowsim", t.title()),
+        sep(),
+        Span::styled("flow ", t.dim()),
+        Span::styled(flow.to_owned(), t.strong()),
+        sep(),
+        Span::styled("clock ", t.dim()),
+        Span::styled(format_clock(clock), t.strong()),
+        sep(),
+        Span::styled("function ", t.dim()),
+        Span::styled(behaviour.as_str(), fn_style),
+    ]);
+    let mode_style = match app.run.mode {
+        Mode::Run => t.ok(),
+        Mode::Step => t.warn(),
+    };
+    let mut spans = vec![
+        Span::styled(
+            format!(" {:<4}", app.run.mode.as_str()),
+            mode_style.add_modifier(ratatui::style::Modifier::BOLD),
+        ),
+        Span::styled(format!(" {}", format_speed(app.run.speed)), t.text()),
+        sep(),
+    ];
+    let counts = [
+        (Status::Running, "running"),
+        (Status::Succeeded, "succeeded"),
+        (Status::Failed, "failed"),
+        (Status::TimedOut, "timed out"),
+        (Status::Stopped, "stopped"),
+    ];
+    for (i, (st, word)) in counts.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(
+            format!("{}{}", Theme::status_glyph(st), sim.engine.count(st)),
+            t.status(st),
+        ));
+        spans.push(Span::styled(format!(" {word}"), t.dim()));
+    }
+    spans.push(sep());
+    spans.push(Span::styled(format!("bus {}", sim.bus().len()), t.dim()));
+    Paragraph::new(vec![line1, Line::from(spans)]).render(area, buf);
+}
+
+fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let total = sim.engine.executions().len();
+    let mut title = vec![Span::styled(" Executions ", t.strong())];
+    if app.list.text.is_empty() && !app.filtering {
+        title.push(Span::styled(format!("({total}) "), t.dim()));
+    } else {
+        title.push(Span::styled(
+            format!(
+                "/{}{} ",
+                app.list.text,
+                if app.filtering { "▏" } else { "" }
+            ),
+            t.warn(),
+        ));
+        title.push(Span::styled(
+            format!("({} of {total}) ", app.list.len()),
+            t.dim(),
+        ));
+    }
+    let block = pane(Line::from(title), app.focus == Focus::List, t);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let rows = inner.height as usize;
+    app.list_height = rows;
+    let n = app.list.len();
+    if n == 0 {
+        let msg = if total == 0 {
+            "No executions yet.\nPress n to start one."
+        } else {
+            "No execution matches the filter.\nPress / then Esc to clear it."
+        };
+        Paragraph::new(msg).style(t.dim()).render(inner, buf);
+        return;
+    }
+    let sel = app.selected.and_then(|id| app.list.row_of(id));
+    if let Some(r) = sel {
+        if r < app.list_offset {
+            app.list_offset = r;
+        } else if r >= app.list_offset + rows {
+            app.list_offset = r + 1 - rows;
+        }
+    }
+    app.list_offset = app.list_offset.min(n.saturating_sub(rows));
+    let now = sim.now();
+    let w = inner.width as usize;
+    // glyph, status, name, step, age
+    let status_w = 9;
+    let age_w = 4;
+    let rest = w.saturating_sub(2 + status_w + 1 + age_w + 2);
+    let name_w = rest * 11 / 20;
+    let step_w = rest.saturating_sub(name_w + 1);
+    for i in 0..rows {
+        let row = app.list_offset + i;
+        let Some(id) = app.list.at(row) else { break };
+        let Some(x) = sim.engine.execution(id) else {
+            continue;
+        };
+        let step = x
+            .current_step()
+            .map(|s| x.flow.step(s).name.as_str())
+            .unwrap_or("—");
+        let age = format_age(x.stopped.unwrap_or(now).saturating_sub(x.started));
+        let line = Line::from(vec![
+            Span::styled(
+                format!("{} ", Theme::status_glyph(x.status)),
+                t.status(x.status),
+            ),
+            Span::styled(
+                format!("{:<status_w$} ", x.status.as_str()),
+                t.status(x.status),
+            ),
+            Span::raw(format!("{:<name_w$} ", clip(&x.name, name_w))),
+            Span::styled(format!("{:<step_w$} ", clip(step, step_w)), t.dim()),
+            Span::styled(format!("{age:>age_w$}"), t.dim()),
+        ]);
+        let r = Rect::new(inner.x, inner.y + i as u16, inner.width, 1);
+        line.render(r, buf);
+        if Some(row) == sel {
+            buf.set_style(r, t.selected());
+        }
+    }
+}
+
+/// At most `n` characters, with `…` when cut.
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else if n == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(n - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// The execution's end state as of the shown events.
+fn ends_at(events: &[HistoryEvent]) -> Ends {
+    let mut ends = Ends::default();
+    if !events.is_empty() {
+        ends.started = StepState::Succeeded;
+    }
+    ends.ended = match events.last().map(|e| e.kind) {
+        Some(EventType::ExecutionSucceeded) => StepState::Succeeded,
+        Some(EventType::ExecutionFailed) | Some(EventType::ExecutionStopped) => StepState::Failed,
+        Some(EventType::ExecutionTimedOut) => StepState::TimedOut,
+        _ => StepState::NotReached,
+    };
+    ends
+}
+
+fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let focused = app.focus == Focus::Graph;
+    let Some(x) = app.selected.and_then(|id| sim.engine.execution(id)) else {
+        let block = pane(Line::styled(" Flow ", t.strong()), focused, t);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        Paragraph::new("The graph of the selected execution shows here.")
+            .style(t.dim())
+            .render(inner, buf);
+        return;
+    };
+    let shown = app.shown_events(x);
+    let mut title = vec![
+        Span::styled(format!(" {} ", x.flow.name), t.strong()),
+        Span::styled(format!("· {} ", clip(&x.name, 20)), t.dim()),
+    ];
+    if app.cursor.is_some() {
+        title.push(Span::styled(
+            format!("⟲ event {shown} of {} ", x.history.len()),
+            t.past(),
+        ));
+    }
+    let block = pane(Line::from(title), focused, t);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let graph = app.graph(&x.flow);
+    let states = states_at(x, shown);
+    // Tokens of waiting steps as of the shown events (from TaskStarted).
+    let mut tokens: Vec<(StepId, String)> = Vec::new();
+    for e in &x.history[..shown] {
+        if e.kind == EventType::TaskStarted
+            && let Some(s) = e.step
+            && let Some(tok) = detail_field(&e.detail, "taskToken")
+        {
+            tokens.retain(|(id, _)| *id != s);
+            tokens.push((s, tok));
+        }
+    }
+    // Keep the picked (else the active) step in view.
+    let focus_step = app.step_sel.or_else(|| {
+        states
+            .iter()
+            .position(|s| matches!(s, StepState::Running | StepState::Waiting))
+            .map(|i| StepId(i as u32))
+    });
+    let (mut sx, mut sy) = app.graph_scroll;
+    if let Some(n) = focus_step
+        .and_then(|s| graph.node_for_step(s))
+        .and_then(|i| graph.nodes.get(i))
+    {
+        if n.y < sy {
+            sy = n.y;
+        } else if n.y + n.h > sy + inner.height {
+            sy = (n.y + n.h).saturating_sub(inner.height);
+        }
+        if n.x < sx {
+            sx = n.x;
+        } else if n.x + n.w > sx + inner.width {
+            sx = (n.x + n.w).saturating_sub(inner.width);
+        }
+    }
+    sx = sx.min(graph.width.saturating_sub(inner.width));
+    sy = sy.min(graph.height.saturating_sub(inner.height));
+    app.graph_scroll = (sx, sy);
+    // Centre a graph narrower than the pane.
+    let pad = inner.width.saturating_sub(graph.width) / 2;
+    let garea = Rect::new(inner.x + pad, inner.y, inner.width - pad, inner.height);
+    GraphView {
+        graph: &graph,
+        states: &states,
+        tokens: &tokens,
+        ends: ends_at(&x.history[..shown]),
+        selected: app.step_sel,
+        scroll: (sx, sy),
+        theme: t,
+    }
+    .render(garea, buf);
+    if graph.height > inner.height || graph.width > inner.width {
+        let hint = Span::styled(" more: j/k ", t.dim());
+        let w = hint.width() as u16;
+        if area.width > w + 2 {
+            hint.render(
+                Rect::new(area.right() - w - 1, area.bottom() - 1, w, 1),
+                buf,
+            );
+        }
+    }
+}
+
+/// A top-level string (or JSON) field of an event detail.
+fn detail_field(detail: &str, key: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(detail).ok()?;
+    match v.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let mut title = vec![Span::raw(" ")];
+    for (i, tab) in Tab::ALL.into_iter().enumerate() {
+        if i > 0 {
+            title.push(Span::styled(" │ ", t.dim()));
+        }
+        let style = if tab == app.tab {
+            t.tab_active()
+        } else {
+            t.dim()
+        };
+        title.push(Span::styled(format!("{} {}", i + 1, tab.title()), style));
+    }
+    title.push(Span::raw(" "));
+    let block = pane(Line::from(title), app.focus == Focus::Inspector, t);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let x = app.selected.and_then(|id| sim.engine.execution(id));
+    match app.tab {
+        Tab::Step => {
+            let lines = match x {
+                Some(x) => step_lines(app, x, t),
+                None => vec![Line::styled(
+                    "No execution selected: press n to start one.",
+                    t.dim(),
+                )],
+            };
+            scrolled(lines, app.inspector_scroll, inner, buf);
+        }
+        Tab::Messages => {
+            let lines = message_lines(app, sim, x, t);
+            scrolled(lines, app.inspector_scroll, inner, buf);
+        }
+        Tab::History => match x {
+            Some(x) => render_history(app, sim, x, inner, buf),
+            None => Paragraph::new("No execution selected.")
+                .style(t.dim())
+                .render(inner, buf),
+        },
+        Tab::Bus => render_bus(app, sim, inner, buf),
+    }
+}
+
+fn scrolled(lines: Vec<Line<'_>>, scroll: u16, area: Rect, buf: &mut Buffer) {
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
+        .render(area, buf);
+}
+
+fn kv<'a>(key: &'a str, value: String, t: Theme) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{key:<8}"), t.dim()),
+        Span::raw(value),
+    ])
+}
+
+fn step_lines<'a>(app: &App, x: &'a Execution, t: Theme) -> Vec<Line<'a>> {
+    let shown = app.shown_events(x);
+    let events = &x.history[..shown];
+    let mut lines = Vec::new();
+    // The execution first: its status and output (as of the shown event).
+    let ended = events.iter().rev().find(|e| {
+        matches!(
+            e.kind,
+            EventType::ExecutionSucceeded
+                | EventType::ExecutionFailed
+                | EventType::ExecutionStopped
+                | EventType::ExecutionTimedOut
+        )
+    });
+    let status = match ended.map(|e| e.kind) {
+        Some(EventType::ExecutionSucceeded) => Status::Succeeded,
+        Some(EventType::ExecutionFailed) => Status::Failed,
+        Some(EventType::ExecutionStopped) => Status::Stopped,
+        Some(EventType::ExecutionTimedOut) => Status::TimedOut,
+        _ => Status::Running,
+    };
+    let head = vec![
+        Span::styled("Execution ", t.dim()),
+        Span::styled(x.name.to_string(), t.strong()),
+        Span::raw(" "),
+        Span::styled(
+            format!("{} {}", Theme::status_glyph(status), status.as_str()),
+            t.status(status),
+        ),
+    ];
+    lines.push(Line::from(head));
+    if let Some(e) = ended {
+        if let Some(out) = detail_field(&e.detail, "output") {
+            lines.push(Line::from(vec![
+                Span::styled("  output ", t.dim()),
+                Span::styled(out, t.strong()),
+            ]));
+        } else if let Some(err) = detail_field(&e.detail, "error") {
+            let cause = detail_field(&e.detail, "cause").unwrap_or_default();
+            lines.push(Line::from(vec![
+                Span::styled("  error  ", t.dim()),
+                Span::styled(format!("{err}: {cause}"), t.error()),
+            ]));
+        }
+    }
+    let Some(step) = app.inspected_step(x) else {
+        return lines;
+    };
+    let s = x.flow.step(step);
+    let states = states_at(x, shown);
+    let st = states.get(step.index()).copied().unwrap_or_default();
+    let mut kind = s.kind.type_name().to_owned();
+    if let StepKind::Task(task) = &s.kind {
+        kind = format!("task · {} · {}", task.pattern.as_str(), task.resource_arn);
+    }
+    lines.push(Line::from(vec![
+        Span::styled("Step    ", t.dim()),
+        Span::styled(s.name.clone(), t.strong()),
+        Span::styled(format!("  {kind}"), t.dim()),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled("State   ", t.dim()),
+        Span::styled(
+            format!("{} {}", Theme::step_glyph(st), st.as_str()),
+            t.step(st),
+        ),
+    ]));
+    let mut input = None;
+    let mut local = None;
+    let mut output = None;
+    let mut token = None;
+    let mut error = None;
+    for e in events.iter().filter(|e| e.step == Some(step)) {
+        match e.kind {
+            EventType::StepEntered => {
+                input = detail_field(&e.detail, "input");
+                (local, output, token, error) = (None, None, None, None);
+            }
+            EventType::TaskStarted => token = detail_field(&e.detail, "taskToken"),
+            EventType::TaskSubmitted => local = Some(e.detail.to_string()),
+            EventType::TaskSucceeded => local = detail_field(&e.detail, "output"),
+            EventType::StepExited | EventType::StepSucceeded => {
+                output = detail_field(&e.detail, "output")
+            }
+            EventType::TaskFailed
+            | EventType::TaskTimedOut
+            | EventType::TaskSubmitFailed
+            | EventType::StepFailed => {
+                let err = detail_field(&e.detail, "error").unwrap_or_default();
+                let cause = detail_field(&e.detail, "cause").unwrap_or_default();
+                error = Some(format!("{err}: {cause}"));
+            }
+            _ => {}
+        }
+    }
+    let none = || "—".to_owned();
+    lines.push(kv("Input", input.unwrap_or_else(none), t));
+    lines.push(kv("Local", local.unwrap_or_else(none), t));
+    lines.push(kv("Output", output.unwrap_or_else(none), t));
+    lines.push(kv("Token", token.unwrap_or_else(none), t));
+    match error {
+        Some(e) => lines.push(Line::from(vec![
+            Span::styled("Error   ", t.dim()),
+            Span::styled(e, t.error()),
+        ])),
+        None => lines.push(kv("Error", none(), t)),
+    }
+    lines
+}
+
+fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    let inbox = sim.fc.inbox();
+    let manual = sim.fc.config.behaviour == Behaviour::Manual;
+    if !inbox.is_empty() || manual {
+        lines.push(Line::styled(
+            format!(
+                "Held by function {} ({}): y answers success, f failure",
+                sim.fc.name(),
+                inbox.len()
+            ),
+            t.warn(),
+        ));
+        for (i, h) in inbox.iter().enumerate() {
+            let what = match &h.received {
+                Received::Push(n) => format!("push #{n}"),
+                Received::Invoke(r) => format!("invoke (execution #{})", r.exec.0),
+            };
+            let marker = if i == app.held_sel { "▸ " } else { "  " };
+            let mut l = Line::from(vec![
+                Span::raw(marker),
+                Span::styled(format!("{what} at {} ", format_clock(h.at)), t.text()),
+                Span::styled(
+                    format!(
+                        "token {} body {}",
+                        h.token
+                            .as_deref()
+                            .map(short_token)
+                            .unwrap_or_else(|| "—".into()),
+                        h.message.as_deref().unwrap_or("—")
+                    ),
+                    t.dim(),
+                ),
+            ]);
+            if i == app.held_sel {
+                l = l.style(t.selected());
+            }
+            lines.push(l);
+        }
+        lines.push(Line::raw(""));
+    }
+    let Some(x) = x else {
+        lines.push(Line::styled("No execution selected.", t.dim()));
+        return lines;
+    };
+    let seqs = app.messages_of(x.id);
+    if seqs.is_empty() {
+        lines.push(Line::styled(
+            "No messages published by this execution yet.",
+            t.dim(),
+        ));
+    }
+    for &seq in seqs {
+        let Some(m) = sim.mns.message(seq) else {
+            lines.push(Line::styled(
+                format!("message #{seq} (no longer retained)"),
+                t.dim(),
+            ));
+            continue;
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} ", m.dest), t.strong()),
+            Span::styled("MessageId ", t.dim()),
+            Span::raw(m.id.clone()),
+            Span::styled(" at ", t.dim()),
+            Span::raw(format_clock(m.published)),
+            Span::styled(if m.dropped { "  ✗ dropped" } else { "" }, t.error()),
+        ]));
+        lines.push(kv("  MD5", m.md5.clone(), t));
+        lines.push(kv("  Body", m.body.to_string(), t));
+        for a in &m.attempts {
+            let (answer, style) = match &a.outcome {
+                Some(o) if o.delivered() => (format!("✓ {o}"), t.ok()),
+                Some(o) => (format!("✗ {o}"), t.error()),
+                None => ("… in flight".to_owned(), t.warn()),
+            };
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!(
+                        "  push {} to {} at {} → ",
+                        a.attempt,
+                        a.subscription,
+                        format_clock(a.at)
+                    ),
+                    t.dim(),
+                ),
+                Span::styled(answer, style),
+            ]));
+        }
+    }
+    lines
+}
+
+fn render_history(app: &App, sim: &Sim, x: &Execution, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let n = x.history.len();
+    if n == 0 {
+        return;
+    }
+    let sel = app.shown_events(x).clamp(1, n) - 1;
+    let detail_h = (area.height / 3).clamp(2, 6);
+    let [list, detail] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(detail_h)]).areas(area);
+    let rows = list.height as usize;
+    // A window around the selected event.
+    let start = sel
+        .saturating_sub(rows.saturating_sub(1))
+        .min(n.saturating_sub(rows));
+    let start = if sel < start { sel } else { start };
+    for (i, e) in x.history[start..].iter().take(rows).enumerate() {
+        let step = e.step.map(|s| x.flow.step(s).name.as_str()).unwrap_or("");
+        let line = Line::from(vec![
+            Span::styled(format!("{:>3} ", e.id), t.dim()),
+            Span::styled(format!("{} ", format_clock(e.time)), t.dim()),
+            Span::raw(format!("{:<20} ", e.kind.as_str())),
+            Span::styled(step.to_owned(), t.dim()),
+        ]);
+        let r = Rect::new(list.x, list.y + i as u16, list.width, 1);
+        line.render(r, buf);
+        if start + i == sel {
+            buf.set_style(
+                r,
+                if app.cursor.is_some() {
+                    t.past()
+                } else {
+                    t.selected()
+                },
+            );
+        }
+    }
+    let e = &x.history[sel];
+    let when = history::format_time(sim.epoch_ms() + e.time as i64);
+    let lines = vec![
+        Line::from(vec![
+            Span::styled(format!("Event {} ", e.id), t.strong()),
+            Span::styled(
+                format!("{} · {when} · scheduled by {}", e.kind, e.schedule_id),
+                t.dim(),
+            ),
+        ]),
+        Line::raw(e.detail.to_string()),
+    ];
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .block(
+            Block::default()
+                .borders(Borders::TOP)
+                .border_style(t.border()),
+        )
+        .render(detail, buf);
+}
+
+fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let bus = sim.bus();
+    if bus.is_empty() {
+        Paragraph::new("Nothing in flight.")
+            .style(t.dim())
+            .render(area, buf);
+        return;
+    }
+    let header = Line::styled(
+        format!(
+            "{} envelopes in flight, delivered in this order:",
+            bus.len()
+        ),
+        t.dim(),
+    );
+    header.render(Rect::new(area.x, area.y, area.width, 1), buf);
+    let rows = area.height.saturating_sub(1) as usize;
+    let skip = app.inspector_scroll as usize;
+    for (i, env) in bus.iter().skip(skip).take(rows).enumerate() {
+        let next = skip + i == 0;
+        let line = Line::from(vec![
+            Span::styled(if next { "▶ next " } else { "       " }, t.warn()),
+            Span::styled(format!("{} ", format_clock(env.key.due)), t.strong()),
+            Span::styled(
+                format!("{:>6}→{:<6} ", env.from.as_str(), env.to.as_str()),
+                t.dim(),
+            ),
+            Span::raw(env.msg.summary()),
+        ]);
+        let r = Rect::new(area.x, area.y + 1 + i as u16, area.width, 1);
+        line.render(r, buf);
+        if next {
+            buf.set_style(r, t.selected());
+        }
+    }
+}
+
+fn render_status(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let line = if let Some(s) = &app.status {
+        if s.error {
+            Line::styled(format!(" ✗ {}", s.text), t.error())
+        } else {
+            Line::styled(format!(" • {}", s.text), t.ok())
+        }
+    } else if let (Some(c), Some(x)) = (
+        app.cursor,
+        app.selected.and_then(|id| sim.engine.execution(id)),
+    ) {
+        Line::styled(
+            format!(
+                " ⟲ time travel: event {c} of {} — [ ] move, Esc back to live",
+                x.history.len()
+            ),
+            t.past(),
+        )
+    } else if let Some(x) = app.selected.and_then(|id| sim.engine.execution(id))
+        && !sim.engine.waiting_tasks(x.id).is_empty()
+    {
+        Line::styled(
+            " ◷ a task waits for its callback: Y reports success, y edits the output, f fails it",
+            t.warn(),
+        )
+    } else {
+        Line::raw("")
+    };
+    line.render(area, buf);
+}
+
+fn footer_keys(app: &App, sim: &Sim) -> Vec<(&'static str, &'static str)> {
+    if app.editor.is_some() {
+        return vec![
+            ("Enter", "submit"),
+            ("Esc", "cancel"),
+            ("Tab", "next field"),
+            ("← →", "move"),
+        ];
+    }
+    if app.help {
+        return vec![("Esc/?", "close help"), ("↑↓", "scroll")];
+    }
+    if app.filtering {
+        return vec![
+            ("type", "filter by name"),
+            ("Enter", "keep"),
+            ("Esc", "clear"),
+        ];
+    }
+    let mut keys = vec![("?", "help"), ("n", "new")];
+    let waiting = app
+        .selected
+        .is_some_and(|id| !sim.engine.waiting_tasks(id).is_empty());
+    let held = !sim.fc.inbox().is_empty() && app.tab == Tab::Messages;
+    if waiting || held {
+        keys.extend([("Y", "success"), ("y", "edit"), ("f", "fail")]);
+    }
+    match app.run.mode {
+        Mode::Step => keys.extend([("s", "step"), ("space", "run")]),
+        Mode::Run => keys.extend([("space", "step mode"), ("+/-", "speed")]),
+    }
+    keys.extend([
+        ("t", "next timer"),
+        ("h", "function"),
+        ("x", "stop"),
+        ("[ ]", "history"),
+        ("Tab", "focus"),
+        ("/", "filter"),
+        ("q", "quit"),
+    ]);
+    keys
+}
+
+fn render_footer(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let mut spans = vec![Span::raw(" ")];
+    let mut width = 1;
+    for (k, what) in footer_keys(app, sim) {
+        let w = k.chars().count() + what.chars().count() + 3;
+        if width + w > area.width as usize {
+            break;
+        }
+        width += w;
+        spans.push(Span::styled(k, t.key()));
+        spans.push(Span::styled(format!(" {what}  "), t.dim()));
+    }
+    Line::from(spans).render(area, buf);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width.saturating_sub(2));
+    let h = h.min(area.height.saturating_sub(2));
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let mut lines = Vec::new();
+    for (group, keys) in HELP {
+        lines.push(Line::styled(*group, t.strong()));
+        for k in *keys {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<14}", k.keys), t.key()),
+                Span::raw(k.what),
+            ]));
+        }
+    }
+    lines.push(Line::styled(
+        "Step states: ○ not reached  ▶ running  ◷ waiting for callback  ✓ succeeded  ✗ failed  ⊘ timed out",
+        t.dim(),
+    ));
+    let h = lines.len() as u16 + 2;
+    let r = centered(area, 90, h);
+    Clear.render(r, buf);
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((app.help_scroll, 0))
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_type(BorderType::Rounded)
+                .border_style(t.border_focused())
+                .title(Line::styled(" Help: keys ", t.strong()))
+                .title_bottom(Line::styled(
+                    if h > r.height {
+                        " Esc or ? closes · ↓ more "
+                    } else {
+                        " Esc or ? closes "
+                    },
+                    t.dim(),
+                )),
+        )
+        .render(r, buf);
+}
+
+fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let Some(ed) = &app.editor else { return };
+    let h = ed.fields.len() as u16 * 2 + 4;
+    let r = centered(area, 84, h);
+    Clear.render(r, buf);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(t.border_focused())
+        .title(Line::styled(format!(" {} ", ed.title), t.strong()))
+        .title_bottom(Line::styled(
+            " Enter submits · Esc cancels · Tab next field ",
+            t.dim(),
+        ));
+    let inner = block.inner(r);
+    block.render(r, buf);
+    let w = inner.width.saturating_sub(1) as usize;
+    let mut y = inner.y;
+    for (i, f) in ed.fields.iter().enumerate() {
+        let active = i == ed.active;
+        let label_style = if active { t.key() } else { t.dim() };
+        Line::styled(f.label, label_style).render(Rect::new(inner.x, y, inner.width, 1), buf);
+        y += 1;
+        // Scroll the text so the cursor stays visible.
+        let chars: Vec<char> = f.text.chars().collect();
+        let start = f.cursor.saturating_sub(w.saturating_sub(1));
+        let visible: String = chars.iter().skip(start).take(w).collect();
+        let row = Rect::new(inner.x, y, inner.width, 1);
+        Span::styled(visible, t.strong()).render(row, buf);
+        if active {
+            let cx = inner.x + (f.cursor - start) as u16;
+            if let Some(cell) = buf.cell_mut((cx, y)) {
+                cell.set_style(Style::new().add_modifier(ratatui::style::Modifier::REVERSED));
+            }
+        }
+        y += 1;
+    }
+    let check = match ed.check() {
+        Ok(()) if ed.fields.iter().any(|f| f.json) => Line::styled("✓ valid JSON object", t.ok()),
+        Ok(()) => Line::styled("✓ ready", t.ok()),
+        Err(e) => Line::styled(format!("✗ {e}"), t.error()),
+    };
+    check.render(Rect::new(inner.x, y + 1, inner.width, 1), buf);
+}
