@@ -383,13 +383,20 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let flows = if args.flows.is_empty() {
-        // TEMPORARY: the hand-built seed until the FDL parser is merged.
-        vec![load_flow(None).unwrap_or_else(|_| crate::sim::testing::seed_flow())]
+        vec![load_flow(None)?]
     } else {
-        expand_flow_paths(&args.flows)?
-            .iter()
-            .map(|p| Ok(fdl::load_file(p)?))
-            .collect::<anyhow::Result<Vec<_>>>()?
+        let mut flows = Vec::new();
+        let mut problems = Vec::new();
+        for p in expand_flow_paths(&args.flows)? {
+            match fdl::load_file(&p) {
+                Ok(f) => flows.push(f),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        if !problems.is_empty() {
+            bail!("cannot open the TUI:\n{}", problems.join("\n"));
+        }
+        flows
     };
     let config = sim_config(&SimArgs {
         handler: HandlerArg::Succeed,

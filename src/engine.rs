@@ -27,7 +27,7 @@ pub use history::{EventType, HistoryEvent, StepState, step_states};
 use mapping::Context;
 pub use token::{TokenError, TokenKey};
 
-use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind, Task, Wait};
+use crate::fdl::{Choice, Flow, Pattern, Resource, StepId, StepKind, Task, Wait};
 use crate::mns::Dest;
 use crate::sim::{Component, Ctx, EnvelopeKey, Millis, Msg, TaskError};
 
@@ -624,6 +624,10 @@ fn run_ended(runs: &HashMap<ExecId, Run>, id: ExecId) -> Option<Status> {
     runs.get(&id).and_then(|r| r.ended)
 }
 
+/// A choice condition could not be evaluated (it reads a missing field,
+/// or compares values of different types).
+pub const CONDITION_ERROR: &str = "FnF.ConditionError";
+
 /// Limit on a step's input, output or local, and on API payloads (32 KiB).
 pub const DATA_LIMIT: usize = 32 * 1024;
 /// Error name when step data exceeds [`DATA_LIMIT`] (not documented
@@ -936,16 +940,7 @@ impl Machine<'_, '_, '_> {
             }
             StepKind::Task(task) => self.start_task(b, step_id, task, token),
             StepKind::Wait(w) => self.start_wait(b, step_id, w),
-            StepKind::Choice(_) => {
-                let err = TaskError {
-                    error: "FnF.Unsupported".into(),
-                    cause: format!(
-                        "{} steps are not executed by this version of flowsim",
-                        step.kind.type_name()
-                    ),
-                };
-                self.fail_step(b, err);
-            }
+            StepKind::Choice(c) => self.start_choice(b, step_id, c),
             StepKind::Parallel(p) => {
                 let n = p.branches.len();
                 self.spawn_children(b, step_id, n, Vec::new());
@@ -978,6 +973,85 @@ impl Machine<'_, '_, '_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Evaluates a choice's conditions on its input, in order, and runs the
+    /// first true one's steps (or the default's). With no match and no
+    /// default the step completes at once and the flow moves on.
+    fn start_choice(&mut self, b: usize, step_id: StepId, c: &Choice) {
+        let flow = self.flow;
+        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_ref()) else {
+            return;
+        };
+        let mut taken = None;
+        for (i, branch) in c.choices.iter().enumerate() {
+            match branch.condition.eval(&cur.input) {
+                Ok(true) => {
+                    taken = Some(i);
+                    break;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    let cause = format!(
+                        "choice `{}`, condition `{}`: {e}",
+                        flow.step(step_id).name,
+                        branch.condition.source
+                    );
+                    self.fail_step(
+                        b,
+                        TaskError {
+                            error: CONDITION_ERROR.into(),
+                            cause,
+                        },
+                    );
+                    return;
+                }
+            }
+        }
+        let slot = match (taken, &c.default) {
+            (Some(i), _) => i,
+            (None, Some(_)) => usize::MAX,
+            (None, None) => {
+                self.complete_step(b, Value::Object(Map::new()));
+                return;
+            }
+        };
+        if self.steps(BlockList::Choice(step_id, slot)).is_empty() {
+            self.finish_choice(b, step_id, slot, Value::Object(Map::new()));
+            return;
+        }
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.children = Some(Box::new(Children {
+                results: vec![Value::Null],
+                ..Children::default()
+            }));
+        }
+        let child = self.spawn_child(b, step_id, slot);
+        self.run_block(child);
+    }
+
+    /// A choice's taken branch (`slot`, `usize::MAX` for the default) ended
+    /// with `local`: complete the step, then follow the branch's `goto`.
+    fn finish_choice(&mut self, b: usize, step_id: StepId, slot: usize, local: Value) {
+        let goto = match &self.flow.step(step_id).kind {
+            StepKind::Choice(c) if slot == usize::MAX => c.default.as_ref().and_then(|d| d.goto),
+            StepKind::Choice(c) => c.choices.get(slot).and_then(|x| x.branch.goto),
+            _ => None,
+        };
+        self.complete_step(b, local);
+        let Some(target) = goto else { return };
+        let Some(list) = self
+            .block(b)
+            .filter(|bl| bl.current.is_none())
+            .map(|bl| bl.list)
+        else {
+            return;
+        };
+        // Validation resolved `goto` to a sibling, so it is in this list.
+        let pos = self.steps(list).iter().position(|&s| s == target);
+        if let (Some(block), Some(pos)) = (self.block(b), pos) {
+            block.pos = pos;
         }
     }
 
@@ -1629,7 +1703,13 @@ impl Machine<'_, '_, '_> {
                 "branch"
             }
         );
-        if let Some(r) = ch.results.get_mut(slot) {
+        // A choice runs one branch, kept at 0 whatever its index.
+        let at = if matches!(list, BlockList::Choice(..)) {
+            0
+        } else {
+            slot
+        };
+        if let Some(r) = ch.results.get_mut(at) {
             *r = local;
         }
         let next = (ch.next < ch.items.len()).then_some(ch.next);
@@ -1658,15 +1738,17 @@ impl Machine<'_, '_, '_> {
                 .and_then(|c| c.children.take())
                 .map(|c| c.results)
                 .unwrap_or_default();
-            let local = match list {
+            match list {
                 // A choice's local is its branch's local.
-                BlockList::Choice(..) => results
-                    .into_iter()
-                    .next()
-                    .unwrap_or(Value::Object(Map::new())),
-                _ => Value::Array(results),
-            };
-            self.complete_step(pb, local);
+                BlockList::Choice(step, slot) => {
+                    let local = results
+                        .into_iter()
+                        .next()
+                        .unwrap_or(Value::Object(Map::new()));
+                    self.finish_choice(pb, step, slot, local);
+                }
+                _ => self.complete_step(pb, Value::Array(results)),
+            }
             self.run_block(pb);
         }
     }

@@ -506,3 +506,211 @@ steps:
         .unwrap_err();
     assert_eq!(err.code(), "EntityTooLarge");
 }
+
+const CHOICE_FLOW: &str = r#"
+version: v1
+type: flow
+steps:
+  - type: choice
+    name: route
+    choices:
+      - condition: $.amount > 1000 && $.region == "eu"
+        steps:
+          - type: pass
+            name: big-eu
+            outputMappings:
+              - target: lane
+                source: big-eu
+        goto: done
+      - condition: $.amount > 1000 || $.vip
+        steps:
+          - type: pass
+            name: big
+            outputMappings:
+              - target: lane
+                source: big
+      - condition: $.skip
+        goto: done
+    default:
+      steps:
+        - type: pass
+          name: small
+          outputMappings:
+            - target: lane
+              source: small
+  - type: pass
+    name: after-choice
+    outputMappings:
+      - target: after
+        source: true
+  - type: pass
+    name: done
+    outputMappings:
+      - target: done
+        source: true
+"#;
+
+#[test]
+fn choice_takes_the_first_true_condition_then_its_goto_or_the_next_step() {
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", CHOICE_FLOW)]);
+    let cases = [
+        // First branch: its steps, then goto skips `after-choice`.
+        (
+            json!({"amount": 5000, "region": "eu", "vip": false, "skip": false}),
+            json!({"lane": "big-eu", "done": true}),
+        ),
+        // Second branch: no goto, falls through to the step after the choice.
+        (
+            json!({"amount": 5000, "region": "us", "vip": false, "skip": false}),
+            json!({"lane": "big", "after": true, "done": true}),
+        ),
+        (
+            json!({"amount": 5, "region": "us", "vip": true, "skip": false}),
+            json!({"lane": "big", "after": true, "done": true}),
+        ),
+        // A branch with only a goto.
+        (
+            json!({"amount": 5, "region": "us", "vip": false, "skip": true}),
+            json!({"done": true}),
+        ),
+        // Nothing matches: the default.
+        (
+            json!({"amount": 5, "region": "us", "vip": false, "skip": false}),
+            json!({"lane": "small", "after": true, "done": true}),
+        ),
+    ];
+    for (input, want) in cases {
+        let x = run(&mut sim, "f", input.clone());
+        assert_eq!(x.status, Status::Succeeded, "{input}: {:?}", x.error);
+        let mut out = output(&x);
+        for k in ["amount", "region", "vip", "skip"] {
+            out.as_object_mut().unwrap().remove(k);
+        }
+        assert_eq!(out, want, "{input}");
+    }
+}
+
+#[test]
+fn choice_without_default_falls_through_when_nothing_matches() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: choice
+    name: c
+    choices:
+      - condition: $.n == 1
+        goto: one
+  - type: pass
+    name: other
+    outputMappings:
+      - target: got
+        source: other
+    end: true
+  - type: pass
+    name: one
+    outputMappings:
+      - target: got
+        source: one
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({"n": 2}));
+    assert_eq!(output(&x)["got"], "other");
+    let x = run(&mut sim, "f", json!({"n": 1}));
+    assert_eq!(output(&x)["got"], "one");
+}
+
+#[test]
+fn a_condition_on_a_missing_field_fails_naming_the_path() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: choice
+    name: c
+    choices:
+      - condition: $.order.total > 10
+        goto: end
+  - type: succeed
+    name: end
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({"order": {}}));
+    assert_eq!(x.status, Status::Failed);
+    let err = x.error.unwrap();
+    assert_eq!(err.error, "FnF.ConditionError");
+    assert!(err.cause.contains("$.order.total"), "{}", err.cause);
+    assert!(err.cause.contains("choice `c`"), "{}", err.cause);
+}
+
+#[test]
+fn a_default_goto_can_jump_back_to_an_earlier_step() {
+    // init -> check (not ready: wait 10 s, goto poll) -> poll -> back -> check (ready) -> finish
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: pass
+    name: init
+    outputMappings:
+      - target: ready
+        source: false
+  - type: choice
+    name: check
+    choices:
+      - condition: $.ready
+        goto: finish
+    default:
+      steps:
+        - type: wait
+          name: pause
+          duration: 10
+      goto: poll
+  - type: pass
+    name: unreachable
+    outputMappings:
+      - target: oops
+        source: true
+  - type: task
+    name: poll
+    resourceArn: acs:fc:::services/orders/functions/status
+    outputMappings:
+      - target: ready
+        source: $local.ready
+  - type: choice
+    name: back
+    choices:
+      - condition: '!$.ready'
+        goto: poll
+    default:
+      goto: check
+  - type: succeed
+    name: finish
+"#;
+    let mut config = SimConfig::default();
+    config.handler.behaviour = Behaviour::Succeed;
+    config.handler.output = json!({"ready": true});
+    let mut sim = Sim::new(config);
+    sim.add_flow(fdl::load("f", flow).unwrap()).unwrap();
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x), json!({"ready": true}));
+    assert_eq!(
+        x.stopped,
+        Some(10_000),
+        "one 10 s wait on the virtual clock"
+    );
+    let entered: Vec<&str> = x
+        .history
+        .iter()
+        .filter(|e| e.kind == EventType::StepEntered)
+        .filter_map(|e| {
+            e.step
+                .map(|s| sim.engine.flow("f").unwrap().step(s).name.as_str())
+        })
+        .collect();
+    assert_eq!(
+        entered,
+        ["init", "check", "pause", "poll", "back", "check", "finish"]
+    );
+}
