@@ -359,7 +359,11 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let mut bad = 0;
     for f in &files {
         match fdl::load_file(f) {
-            Ok(flow) => println!("{}: ok ({} steps)", f.display(), flow.steps.len()),
+            Ok(flow) => {
+                let n = flow.steps.len();
+                let s = if n == 1 { "" } else { "s" };
+                println!("{}: ok ({n} step{s})", f.display());
+            }
             Err(e) => {
                 bad += 1;
                 eprintln!("{e}");
