@@ -1,6 +1,7 @@
 //! The TUI end to end in a real terminal: the `flowsim` binary in a detached
 //! tmux session at 100x30, driven with send-keys and read with capture-pane.
-//! Skipped (with a message) when tmux is not installed; CI installs it.
+//! Skipped (with a message) when tmux is not installed, except under CI
+//! (`CI` set), where .ci/run installs it and its absence fails the test.
 //!
 //! Every wait polls the screen up to a deadline; no fixed sleep is ever an
 //! assertion.
@@ -54,6 +55,11 @@ impl Drop for Session {
 #[test]
 fn seed_flow_waits_then_succeeds_in_a_real_terminal() {
     if Command::new("tmux").arg("-V").output().is_err() {
+        // In CI the test must run: .ci/run installs tmux, so its absence is a failure.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is missing in CI; .ci/run should have installed it"
+        );
         eprintln!(
             "SKIPPED: tmux is not installed (CI installs it); the TUI end-to-end test did not run"
         );
