@@ -9,6 +9,7 @@
 //!   - [`mns`]: topics, subscriptions, queues, push delivery and retry;
 //!   - [`fc`]: the simulated function and its behaviours.
 //! - [`headless`]: `run` and `bench` on top of a `Sim`, for scripts and CI.
+//! - [`api`]: the FnF (RPC) and MNS (REST) HTTP APIs, a client of the runtime.
 //! - [`runtime`]: drives a `Sim` on tokio for interactive front ends:
 //!   commands in, a published state out, RUN/STEP pacing.
 //! - [`tui`]: the terminal front end (ratatui), a client of the runtime.
@@ -20,6 +21,7 @@
 //! message) · *Notification* (a push of a Message) · *Action* (a UI intent
 //! decoded from a key).
 
+pub mod api;
 pub mod cli;
 pub mod engine;
 pub mod fc;

@@ -226,7 +226,16 @@ pub fn apply(sim: &mut Sim, command: Command) -> Reply {
     }
 }
 
-type Request = (Command, oneshot::Sender<Reply>);
+/// A closure run on the simulation by the runtime (see [`Handle::with_sim`]).
+type SimFn = Box<dyn FnOnce(&mut Sim) + Send>;
+
+/// What travels on the runtime's command channel.
+enum Request {
+    Command(Command, oneshot::Sender<Reply>),
+    /// Runs on the `Sim` under the runtime's lock, at the virtual time the
+    /// user sees (the closure answers through its own channel).
+    With(SimFn),
+}
 
 /// A front end's handle on the runtime. Cheap to clone.
 #[derive(Clone)]
@@ -248,8 +257,30 @@ impl Handle {
         let (tx, rx) = oneshot::channel();
         // A closed channel means the runtime task ended; the dropped `tx`
         // then answers the caller with a RecvError.
-        let _ = self.commands.send((command, tx));
+        let _ = self.commands.send(Request::Command(command, tx));
         rx
+    }
+
+    /// Runs `f` on the simulation inside the runtime, as one operation, and
+    /// answers what it returns. For front ends (the HTTP API) whose requests
+    /// are more than the fixed [`Command`]s: creating topics, reading a
+    /// queue... `f` must be short and synchronous: the runtime delivers
+    /// nothing while it runs.
+    pub async fn with_sim<R, F>(&self, f: F) -> Result<R, CommandError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Sim) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: SimFn = Box::new(move |sim| {
+            // The caller may have gone away (a client hung up): fine.
+            let _ = tx.send(f(sim));
+        });
+        if self.commands.send(Request::With(job)).is_err() {
+            return Err(CommandError::runtime("the runtime has stopped"));
+        }
+        rx.await
+            .map_err(|_| CommandError::runtime("the runtime has stopped"))
     }
 
     /// Sends a command and waits for its reply.
@@ -330,11 +361,15 @@ impl Driver {
             };
             match request {
                 None => return, // every handle dropped
-                Some(Some((command, reply))) => {
+                Some(Some(Request::Command(command, reply))) => {
                     let answer = self.execute(command);
                     self.publish();
                     // The front end may have gone away; nothing to do then.
                     let _ = reply.send(answer);
+                }
+                Some(Some(Request::With(job))) => {
+                    self.execute_with(job);
+                    self.publish();
                 }
                 Some(None) => {
                     let more = self.deliver_due();
@@ -435,6 +470,20 @@ impl Driver {
         reply
     }
 
+    /// Runs a front end's closure on the sim, like a command: at the
+    /// virtual time the user sees, re-anchoring afterwards.
+    fn execute_with(&mut self, job: SimFn) {
+        let sim_arc = self.sim.clone();
+        let mut sim = lock(&sim_arc);
+        if self.mode == Mode::Run {
+            self.catch_up(&mut sim);
+        }
+        job(&mut sim);
+        if self.mode == Mode::Run {
+            self.anchor = Some((Instant::now(), sim.now()));
+        }
+    }
+
     fn publish(&mut self) {
         self.version += 1;
         let state = RunState {
@@ -525,6 +574,23 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(again.code, "TaskAlreadyCompleted");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_sim_runs_a_closure_as_one_operation() {
+        let h = spawn(sim(), Mode::Step, 1.0);
+        let flows = h.with_sim(|s| s.engine.flows().count()).await.unwrap();
+        assert_eq!(flows, 1);
+        let started = h
+            .with_sim(|s| {
+                let flow = s.engine.flows().next().unwrap().name.clone();
+                s.start_execution(&flow, Some("w1"), Some("{}"))
+            })
+            .await
+            .unwrap();
+        assert!(started.is_ok(), "{started:?}");
+        assert_eq!(h.sim().engine.executions().len(), 1);
+        assert!(h.state().borrow().version > 0);
     }
 
     #[tokio::test(start_paused = true)]

@@ -3,6 +3,8 @@
 //! comments name (same positions, messages starting with the given text),
 //! no more and no fewer. Adding a case is adding a file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fmt::Write as _;
 use std::path::Path;
 

@@ -364,6 +364,8 @@ fn resolve_plain(s: &str) -> Data {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
 
     fn tree(src: &str) -> (Option<Node>, Vec<Diagnostic>) {
