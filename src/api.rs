@@ -7,6 +7,7 @@
 //! goes through the runtime [`Handle`] (commands, or short closures run by
 //! the runtime); it never touches the TUI or the headless front end.
 
+pub mod acs3;
 pub mod fnf;
 pub mod mns;
 
