@@ -203,7 +203,7 @@ impl Msg {
             Msg::Notify {
                 notification, body, ..
             } => {
-                format!("push #{notification} ({} bytes)", body.len())
+                format!("push #{notification} to function ({} bytes)", body.len())
             }
             Msg::Invoke {
                 function, payload, ..
