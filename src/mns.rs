@@ -1003,6 +1003,38 @@ impl Mns {
         Ok(Some(received))
     }
 
+    /// `BatchPeekMessage`: up to `n` visible messages in receive order,
+    /// left as they are.
+    pub fn peek(
+        &self,
+        queue: &str,
+        now: Millis,
+        n: usize,
+    ) -> Result<Vec<ReceivedMessage>, MnsError> {
+        let q = self
+            .queues
+            .get(queue)
+            .ok_or_else(|| MnsError::QueueNotExist(queue.to_owned()))?;
+        let mut visible: Vec<&QueuedMessage> =
+            q.messages.iter().filter(|m| m.visible_at <= now).collect();
+        visible.sort_by_key(|m| (m.priority, m.seq));
+        Ok(visible
+            .into_iter()
+            .take(n)
+            .map(|m| ReceivedMessage {
+                id: m.id.clone(),
+                receipt_handle: String::new(),
+                body: m.body.clone(),
+                md5: m.md5.clone(),
+                priority: m.priority,
+                enqueued: m.enqueued,
+                first_dequeued: m.first_dequeued.unwrap_or(0),
+                dequeue_count: m.dequeue_count,
+                next_visible: m.visible_at,
+            })
+            .collect())
+    }
+
     /// Finds the message a receipt handle names, checking that the handle
     /// is the latest one and that the message is still invisible.
     fn by_receipt(

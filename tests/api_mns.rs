@@ -912,3 +912,70 @@ async fn a_push_to_a_closed_port_is_an_error_attempt_and_is_retried() {
     let sim = s.handle.sim();
     assert!(sim.next_due().is_some_and(|d| d >= 10_000));
 }
+
+#[tokio::test]
+async fn batch_send_and_batch_delete_as_the_sdk_sends_them() {
+    let s = server().await;
+    assert_eq!(
+        s.call("PUT", "/queues/b", &format!("<Queue {NS}/>"))
+            .await
+            .status,
+        201
+    );
+    let batch = format!(
+        "<Messages {NS}><Message><MessageBody>a</MessageBody></Message><Message><MessageBody>b</MessageBody><Priority>1</Priority></Message></Messages>"
+    );
+    let a = s.call("POST", "/queues/b/messages", &batch).await;
+    let t = a.text();
+    assert_eq!(a.status, 201, "{t}");
+    assert!(t.contains(&format!("<Messages {NS}>")), "{t}");
+    assert_eq!(t.matches("<MessageId>").count(), 2, "{t}");
+    let a = s
+        .call(
+            "GET",
+            "/queues/b/messages?numOfMessages=16&peekonly=true",
+            "",
+        )
+        .await;
+    let t = a.text();
+    assert_eq!(t.matches("<MessageId>").count(), 2, "{t}");
+    assert!(!t.contains("<ReceiptHandle>"), "{t}");
+    let a = s
+        .call(
+            "GET",
+            "/queues/b/messages?numOfMessages=16&waitseconds=0",
+            "",
+        )
+        .await;
+    let t = a.text();
+    // Priority 1 first.
+    assert_eq!(element(&t, "MessageBody").as_deref(), Some("b"), "{t}");
+    let handles: Vec<String> = t
+        .split("<ReceiptHandle>")
+        .skip(1)
+        .filter_map(|p| p.split("</ReceiptHandle>").next().map(str::to_owned))
+        .collect();
+    assert_eq!(handles.len(), 2);
+    let body = format!(
+        "<ReceiptHandles {NS}><ReceiptHandle>{}</ReceiptHandle><ReceiptHandle>FFFF-00</ReceiptHandle></ReceiptHandles>",
+        handles[0]
+    );
+    let a = s.call("DELETE", "/queues/b/messages", &body).await;
+    let t = a.text();
+    assert_eq!(a.status, 404, "{t}");
+    assert!(t.contains(&format!("<Errors {NS}>")), "{t}");
+    assert_eq!(element(&t, "ErrorCode").as_deref(), Some("MessageNotExist"));
+    assert_eq!(element(&t, "ReceiptHandle").as_deref(), Some("FFFF-00"));
+    assert_request_id(&a);
+    let body = format!(
+        "<ReceiptHandles {NS}><ReceiptHandle>{}</ReceiptHandle></ReceiptHandles>",
+        handles[1]
+    );
+    assert_eq!(
+        s.call("DELETE", "/queues/b/messages", &body).await.status,
+        204
+    );
+    let t = s.call("GET", "/queues/b", "").await.text();
+    assert_eq!(element(&t, "InactiveMessages").as_deref(), Some("0"), "{t}");
+    assert_eq!(element(&t, "ActiveMessages").as_deref(), Some("0"), "{t}");
+}

@@ -141,7 +141,7 @@ async fn finish(req: Request, next: Next) -> Response {
     if let Some(fail) = fail {
         tracing::info!(code = %fail.code, message = %fail.message, "mns request refused");
         resp = error_response(&fail, &id, &host);
-    } else if status.is_client_error() || status.is_server_error() {
+    } else if (status.is_client_error() || status.is_server_error()) && !is_xml(&resp) {
         // An axum rejection (bad path, wrong method, body too large...).
         let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
             .await
@@ -169,6 +169,14 @@ async fn finish(req: Request, next: Next) -> Response {
         resp.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     resp
+}
+
+/// Whether an answer is one of ours already (a batch's error list).
+fn is_xml(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/xml"))
 }
 
 fn error_response(fail: &MnsFail, request_id: &str, host: &str) -> Response {

@@ -1,6 +1,8 @@
 //! queues: CreateQueue, SetQueueAttributes, GetQueueAttributes,
-//! DeleteQueue, ListQueue, SendMessage, ReceiveMessage (long poll, batch),
-//! PeekMessage, DeleteMessage, ChangeMessageVisibility.
+//! DeleteQueue, ListQueue, SendMessage and BatchSendMessage,
+//! ReceiveMessage (long poll) and BatchReceiveMessage, PeekMessage and
+//! BatchPeekMessage, DeleteMessage and BatchDeleteMessage,
+//! ChangeMessageVisibility.
 //!
 //! A long poll never spins: it waits on the runtime's state channel, which
 //! changes after every delivery (a send, a message becoming visible), and
@@ -202,41 +204,75 @@ pub(super) async fn list(req: MnsRequest) -> Answer {
     Ok(xml_response(StatusCode::OK, "Queues", &out))
 }
 
-/// `POST /queues/{queue}/messages`: SendMessage (201). The batch form
-/// (`<Messages>`) is not supported.
-pub(super) async fn send(Path(queue): Path<String>, req: MnsRequest) -> Answer {
-    let text = std::str::from_utf8(&req.body).map_err(|_| MnsFail::malformed("not UTF-8"))?;
-    if xml::root_name(text)? == "Messages" {
-        return Err(MnsFail::invalid(
-            "BatchSendMessage is not supported by flowsim; send messages one at a time.",
-        ));
-    }
-    let m: xml::MessageIn = xml::parse("Message", &req.body)?;
+/// Most messages one batch send or delete takes (upstream: 16).
+const MAX_BATCH_SEND: usize = 16;
+
+/// A `<Message>` to send, checked.
+fn outgoing(queue: &str, m: xml::MessageIn) -> Result<PublishRequest, MnsFail> {
     let body = m
         .message_body
         .filter(|b| !b.is_empty())
         .ok_or_else(|| MnsFail::invalid("MessageBody is required and must not be empty."))?;
     let delay: Option<u64> = number("DelaySeconds", m.delay_seconds.as_deref())?;
     let priority: Option<u8> = number("Priority", m.priority.as_deref())?;
-    let receipt = req
+    Ok(PublishRequest {
+        dest: Dest::Queue(queue.to_owned()),
+        body: Arc::from(body),
+        tag: None,
+        // Absent: the queue's default DelaySeconds applies.
+        delay_seconds: delay.unwrap_or(0),
+        priority,
+        origin: None,
+    })
+}
+
+/// `POST /queues/{queue}/messages`: SendMessage (201 `<Message>`), or with
+/// a `<Messages>` body BatchSendMessage (201 `<Messages>`; all or none).
+pub(super) async fn send(Path(queue): Path<String>, req: MnsRequest) -> Answer {
+    let text = std::str::from_utf8(&req.body).map_err(|_| MnsFail::malformed("not UTF-8"))?;
+    let batch = xml::root_name(text)? == "Messages";
+    let requests = if batch {
+        let all: xml::MessagesIn = xml::parse("Messages", &req.body)?;
+        if all.message.is_empty() || all.message.len() > MAX_BATCH_SEND {
+            return Err(MnsFail::invalid(format!(
+                "A batch holds 1 to {MAX_BATCH_SEND} messages, got {}.",
+                all.message.len()
+            )));
+        }
+        all.message
+            .into_iter()
+            .map(|m| outgoing(&queue, m))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        vec![outgoing(&queue, xml::parse("Message", &req.body)?)?]
+    };
+    let receipts = req
         .handle
         .with_sim(move |s| {
-            // DelaySeconds absent: the queue's default applies.
             s.mns_op(|mns, ctx| {
-                mns.publish(
-                    ctx,
-                    PublishRequest {
-                        dest: Dest::Queue(queue),
-                        body: Arc::from(body),
-                        tag: None,
-                        delay_seconds: delay.unwrap_or(0),
-                        priority,
-                        origin: None,
-                    },
-                )
+                requests
+                    .into_iter()
+                    .map(|r| mns.publish(ctx, r))
+                    .collect::<Result<Vec<_>, _>>()
             })
         })
         .await??;
+    if batch {
+        let out = xml::MessageIdsOut {
+            xmlns: XMLNS,
+            message: receipts
+                .iter()
+                .map(|r| xml::MessageIdEntry {
+                    message_id: &r.message_id,
+                    message_body_md5: &r.message_body_md5,
+                })
+                .collect(),
+        };
+        return Ok(xml_response(StatusCode::CREATED, "Messages", &out));
+    }
+    let Some(receipt) = receipts.first() else {
+        return Err(MnsFail::invalid("no message"));
+    };
     let out = xml::MessageIdOut {
         xmlns: XMLNS,
         message_id: &receipt.message_id,
@@ -308,14 +344,14 @@ pub(super) async fn receive(Path(queue): Path<String>, req: MnsRequest) -> Answe
                 .with_sim(move |s| {
                     let epoch = s.epoch_ms();
                     let got = s.mns_op(|mns, ctx| {
+                        if peek {
+                            return mns.peek(&q, ctx.now, want);
+                        }
                         let mut got = Vec::new();
                         while got.len() < want {
-                            match mns.receive(ctx, &q, peek)? {
+                            match mns.receive(ctx, &q, false)? {
                                 Some(m) => got.push(m),
                                 None => break,
-                            }
-                            if peek {
-                                break; // a peek does not hide what it saw
                             }
                         }
                         Ok::<_, MnsError>(got)
@@ -356,13 +392,47 @@ fn receipt_handle(req: &MnsRequest) -> Result<String, MnsFail> {
         .ok_or_else(|| MnsFail::new(400, "MissingReceiptHandle", "ReceiptHandle is required."))
 }
 
-/// `DELETE /queues/{queue}/messages?ReceiptHandle=...` (204). The batch form
-/// (`<ReceiptHandles>` body) is not supported.
+/// `DELETE /queues/{queue}/messages?ReceiptHandle=...` (204), or with a
+/// `<ReceiptHandles>` body BatchDeleteMessage (204; when some fail, 404
+/// with the upstream `<Errors>` list, the others deleted).
 pub(super) async fn delete_message(Path(queue): Path<String>, req: MnsRequest) -> Answer {
     if req.query("receipthandle").is_none() && !req.body.iter().all(u8::is_ascii_whitespace) {
-        return Err(MnsFail::invalid(
-            "BatchDeleteMessage is not supported by flowsim; delete messages one at a time.",
-        ));
+        let all: xml::ReceiptHandlesIn = xml::parse("ReceiptHandles", &req.body)?;
+        if all.receipt_handle.is_empty() || all.receipt_handle.len() > MAX_BATCH_SEND {
+            return Err(MnsFail::invalid(format!(
+                "A batch holds 1 to {MAX_BATCH_SEND} receipt handles, got {}.",
+                all.receipt_handle.len()
+            )));
+        }
+        let errors = req
+            .handle
+            .with_sim(move |s| {
+                let now = s.now();
+                if s.mns.queue(&queue).is_none() {
+                    return Err(MnsError::QueueNotExist(queue));
+                }
+                Ok(all
+                    .receipt_handle
+                    .into_iter()
+                    .filter_map(|h| {
+                        let e = s.mns.delete_message(&queue, &h, now).err()?;
+                        Some(xml::DeleteErrorEntry {
+                            error_code: e.code(),
+                            error_message: e.to_string(),
+                            receipt_handle: h,
+                        })
+                    })
+                    .collect::<Vec<_>>())
+            })
+            .await??;
+        if errors.is_empty() {
+            return Ok(empty(StatusCode::NO_CONTENT));
+        }
+        let out = xml::DeleteErrorsOut {
+            xmlns: XMLNS,
+            error: errors,
+        };
+        return Ok(xml_response(StatusCode::NOT_FOUND, "Errors", &out));
     }
     let handle = receipt_handle(&req)?;
     req.handle

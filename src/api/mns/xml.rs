@@ -81,7 +81,57 @@ pub(super) struct MessageIn {
     pub priority: Option<String>,
 }
 
+/// `<Messages>` of BatchSendMessage.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct MessagesIn {
+    #[serde(rename = "Message")]
+    pub message: Vec<MessageIn>,
+}
+
+/// `<ReceiptHandles>` of BatchDeleteMessage.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct ReceiptHandlesIn {
+    #[serde(rename = "ReceiptHandle")]
+    pub receipt_handle: Vec<String>,
+}
+
 // ---- answers
+
+/// `<Messages>` answered by BatchSendMessage.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct MessageIdsOut<'a> {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub message: Vec<MessageIdEntry<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct MessageIdEntry<'a> {
+    pub message_id: &'a str,
+    #[serde(rename = "MessageBodyMD5")]
+    pub message_body_md5: &'a str,
+}
+
+/// `<Errors>` of a BatchDeleteMessage that partly failed.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DeleteErrorsOut {
+    #[serde(rename = "@xmlns")]
+    pub xmlns: &'static str,
+    pub error: Vec<DeleteErrorEntry>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct DeleteErrorEntry {
+    pub error_code: &'static str,
+    pub error_message: String,
+    pub receipt_handle: String,
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
