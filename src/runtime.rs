@@ -523,10 +523,10 @@ impl Driver {
                 let outcome = push::perform(&p).await;
                 let latency = started.elapsed().as_millis() as u64;
                 if outcome.delivered() {
-                    tracing::info!(url = %p.url, message = %p.message_id, subscription = %p.subscription,
+                    tracing::info!(url = %p.url, message_id = %p.message_id, subscription = %p.subscription,
                         attempt = p.attempt, latency_ms = latency, "push answered: {outcome}");
                 } else {
-                    tracing::warn!(url = %p.url, message = %p.message_id, subscription = %p.subscription,
+                    tracing::warn!(url = %p.url, message_id = %p.message_id, subscription = %p.subscription,
                         attempt = p.attempt, latency_ms = latency, "push failed: {outcome}");
                 }
                 let Some(tx) = feedback.upgrade() else {
