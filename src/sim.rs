@@ -523,7 +523,20 @@ impl Sim {
             at: self.now,
             from: env.from,
             to: env.to,
-            summary: env.msg.summary(),
+            summary: match (&env.to, &env.msg) {
+                // The message alone cannot tell a real endpoint from the
+                // function.
+                (
+                    Component::Shell,
+                    Msg::Notify {
+                        notification, body, ..
+                    },
+                ) => format!(
+                    "push #{notification} to an HTTP endpoint ({} bytes)",
+                    body.len()
+                ),
+                _ => env.msg.summary(),
+            },
         };
         self.dispatch(env);
         Some(delivery)
