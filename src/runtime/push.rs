@@ -49,7 +49,9 @@ pub async fn perform(push: &HttpPush) -> PushOutcome {
     let timeout = Duration::from_millis(PUSH_TIMEOUT_MS);
     let body = Bytes::from(push.body.as_bytes().to_vec());
     let headers: Vec<(&str, &str)> = push.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    match tokio::time::timeout(timeout, send("POST", &push.url, &headers, body)).await {
+    // Only the status matters: the answer's body is not waited for.
+    let request = request("POST", &push.url, &headers, body, false);
+    match tokio::time::timeout(timeout, request).await {
         Ok(Ok(answer)) => PushOutcome::Status(answer.status),
         Ok(Err(e)) => PushOutcome::Error(e),
         Err(_) => PushOutcome::Timeout,
@@ -63,6 +65,16 @@ pub async fn send(
     url: &str,
     headers: &[(&str, &str)],
     body: Bytes,
+) -> Result<Answer, String> {
+    request(method, url, headers, body, true).await
+}
+
+async fn request(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+    read_body: bool,
 ) -> Result<Answer, String> {
     let uri: Uri = url
         .parse()
@@ -112,11 +124,15 @@ pub async fn send(
             )
         })
         .collect();
-    let body = http_body_util::Limited::new(answer.into_body(), MAX_ANSWER_BYTES)
-        .collect()
-        .await
-        .map(|b| b.to_bytes().to_vec())
-        .unwrap_or_default();
+    let body = if read_body {
+        http_body_util::Limited::new(answer.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map(|b| b.to_bytes().to_vec())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     conn.abort();
     Ok(Answer {
         status,
