@@ -14,6 +14,7 @@ use crate::engine::Status;
 use crate::fc::{Behaviour, HandlerConfig};
 use crate::fdl::{self, Flow};
 use crate::headless::{self, Format};
+use crate::mns::SubscribeSpec;
 use crate::sim::{Sim, SimConfig};
 
 /// The seed flow, bundled: every command that takes a FLOW uses it when none
@@ -87,10 +88,8 @@ pub struct TuiArgs {
     /// Flow files (YAML) to load; folders load every .yaml/.yml file in
     /// them. The bundled seed flow when absent.
     pub flows: Vec<PathBuf>,
-    /// What the simulated function does with each push: succeed, fail,
-    /// error, drop, or manual (hold it until you answer with y / f).
-    #[arg(long, default_value = "succeed", value_parser = parse_behaviour, value_name = "BEHAVIOUR")]
-    pub handler: Option<Behaviour>,
+    #[command(flatten)]
+    pub endpoints: EndpointArgs,
     /// Seed for every random choice (ids, tokens, retry jitter); random when
     /// absent.
     #[arg(long, value_name = "N")]
@@ -112,8 +111,58 @@ pub struct TuiArgs {
     pub log: Option<PathBuf>,
 }
 
-fn parse_behaviour(s: &str) -> Result<Behaviour, String> {
-    s.parse()
+/// Who answers pushes: the simulated function, and/or real endpoints.
+/// Shared by the commands that run a live simulation (`tui`, `serve`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct EndpointArgs {
+    /// What the simulated function does with each push: succeed, fail,
+    /// error, drop, manual (hold it until you answer with y / f), or none:
+    /// leave the simulated function out (no subscription to the flows'
+    /// topics, no queue consumer) so only real endpoints answer.
+    #[arg(long, default_value = "succeed", value_parser = parse_handler, value_name = "BEHAVIOUR|none")]
+    pub handler: HandlerChoice,
+    /// Subscribe a real http:// endpoint to a topic at start (repeatable):
+    /// TOPIC=URL[,format=JSON|XML|SIMPLIFIED][,strategy=BACKOFF_RETRY|EXPONENTIAL_DECAY_RETRY][,name=NAME].
+    /// The default format is JSON, the default strategy BACKOFF_RETRY.
+    #[arg(long = "subscribe", value_name = "TOPIC=URL[,OPTION=VALUE...]")]
+    pub subscribe: Vec<SubscribeSpec>,
+}
+
+/// `--handler`: a behaviour of the simulated function, or none at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandlerChoice {
+    Simulated(Behaviour),
+    /// `--handler none`: no simulated function.
+    None,
+}
+
+impl Default for HandlerChoice {
+    fn default() -> Self {
+        HandlerChoice::Simulated(Behaviour::default())
+    }
+}
+
+impl EndpointArgs {
+    /// Sets the simulated function and the start-up subscriptions of a
+    /// simulation.
+    pub fn apply(&self, config: &mut SimConfig) {
+        match self.handler {
+            HandlerChoice::Simulated(b) => {
+                config.handler.behaviour = b;
+                config.subscribe_handler = true;
+            }
+            HandlerChoice::None => config.subscribe_handler = false,
+        }
+        config.subscriptions = self.subscribe.clone();
+    }
+}
+
+fn parse_handler(s: &str) -> Result<HandlerChoice, String> {
+    if s.eq_ignore_ascii_case("none") {
+        Ok(HandlerChoice::None)
+    } else {
+        s.parse().map(HandlerChoice::Simulated)
+    }
 }
 
 /// Options shared by commands that simulate.
@@ -289,6 +338,7 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
             fail_cause: args.fail_cause.clone(),
         },
         subscribe_handler: true,
+        subscriptions: Vec::new(),
     })
 }
 
@@ -412,7 +462,7 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
         epoch: args.epoch.clone(),
     })?;
     let mut config = config;
-    config.handler.behaviour = args.handler.unwrap_or_default();
+    args.endpoints.apply(&mut config);
     if !(args.speed.is_finite() && args.speed > 0.0) {
         bail!("--speed must be a positive number");
     }
@@ -480,4 +530,53 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::mns::{NotifyFormat, NotifyStrategy};
+
+    fn endpoints(args: &[&str]) -> Result<EndpointArgs, clap::Error> {
+        let cli = Cli::try_parse_from([&["flowsim", "tui"], args].concat())?;
+        match cli.command {
+            Some(Command::Tui(t)) => Ok(t.endpoints),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn handler_none_and_subscribe_flags() {
+        let e = endpoints(&[]).unwrap();
+        assert_eq!(e.handler, HandlerChoice::Simulated(Behaviour::Succeed));
+        assert!(e.subscribe.is_empty());
+        let e = endpoints(&[
+            "--handler",
+            "none",
+            "--subscribe",
+            "orders=http://127.0.0.1:9000/push",
+            "--subscribe",
+            "t=http://h/x,format=XML,strategy=EXPONENTIAL_DECAY_RETRY",
+        ])
+        .unwrap();
+        assert_eq!(e.handler, HandlerChoice::None);
+        assert_eq!(e.subscribe.len(), 2);
+        assert_eq!(e.subscribe[1].format, NotifyFormat::Xml);
+        assert_eq!(
+            e.subscribe[1].strategy,
+            NotifyStrategy::ExponentialDecayRetry
+        );
+        let mut config = SimConfig::default();
+        e.apply(&mut config);
+        assert!(!config.subscribe_handler);
+        assert_eq!(config.subscriptions, e.subscribe);
+        let e = endpoints(&["--handler", "manual"]).unwrap();
+        assert_eq!(e.handler, HandlerChoice::Simulated(Behaviour::Manual));
+
+        let err = endpoints(&["--subscribe", "t=https://h/x"]).unwrap_err();
+        assert!(err.to_string().contains("https"), "{err}");
+        assert!(endpoints(&["--handler", "sometimes"]).is_err());
+    }
 }

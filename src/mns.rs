@@ -5,10 +5,19 @@
 //! pushed in the subscription's notify format, timed out, retried per its
 //! notify strategy on the virtual clock, then dropped. Every attempt is
 //! recorded. It knows the engine and the function only as bus addresses.
+//!
+//! It also owns what the REST API (`api::mns`) offers on top: creating and
+//! deleting topics, subscriptions and queues with their attributes, and the
+//! consumer side of queues (receive with receipt handles, delete, change
+//! visibility), visibility timeouts and delays running on the virtual
+//! clock. A push to a real `http://` endpoint is described here as an
+//! [`HttpPush`] (body, headers) and performed by the runtime: this module
+//! does no I/O. Every operation is a plain synchronous method.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
+use base64::Engine as _;
 use md5::{Digest, Md5};
 use rand::{Rng, RngCore};
 use serde::Serialize;
@@ -26,6 +35,12 @@ pub const PUSH_TIMEOUT_MS: Millis = 5_000;
 
 /// How many published messages are kept for inspection.
 pub const MESSAGE_LOG_LIMIT: usize = 10_000;
+
+/// The REST API version (`x-mns-version`).
+pub const API_VERSION: &str = "2015-06-06";
+
+/// The largest message body upstream accepts (64 KiB).
+pub const MAX_MESSAGE_SIZE: u32 = 65_536;
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -146,13 +161,70 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
+/// A subscription of a topic.
 #[derive(Debug, Clone)]
 pub struct Subscription {
     pub name: String,
     pub endpoint: Endpoint,
     pub strategy: NotifyStrategy,
     pub format: NotifyFormat,
+    /// Only messages with this tag are pushed (`FilterTag`).
+    pub filter_tag: Option<String>,
     pub created: Millis,
+    pub modified: Millis,
+}
+
+impl Subscription {
+    /// A subscription with the defaults of the simulator (JSON, backoff).
+    pub fn new(name: &str, endpoint: Endpoint, now: Millis) -> Subscription {
+        Subscription {
+            name: name.to_owned(),
+            endpoint,
+            strategy: NotifyStrategy::BackoffRetry,
+            format: NotifyFormat::Json,
+            filter_tag: None,
+            created: now,
+            modified: now,
+        }
+    }
+
+    /// Whether two subscriptions push the same way (a repeated create of
+    /// an identical subscription is not a conflict).
+    fn same_as(&self, other: &Subscription) -> bool {
+        self.endpoint == other.endpoint
+            && self.strategy == other.strategy
+            && self.format == other.format
+            && self.filter_tag == other.filter_tag
+    }
+}
+
+/// A topic's settable attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicAttributes {
+    /// Largest message body in bytes (1024-65536).
+    pub maximum_message_size: u32,
+    pub logging_enabled: bool,
+}
+
+impl Default for TopicAttributes {
+    fn default() -> Self {
+        TopicAttributes {
+            maximum_message_size: MAX_MESSAGE_SIZE,
+            logging_enabled: false,
+        }
+    }
+}
+
+impl TopicAttributes {
+    /// Checks the ranges upstream enforces.
+    pub fn validate(&self) -> Result<(), MnsError> {
+        check_range(
+            "MaximumMessageSize",
+            self.maximum_message_size,
+            1024,
+            MAX_MESSAGE_SIZE,
+        )
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -160,17 +232,230 @@ pub struct Topic {
     pub name: String,
     pub subscriptions: Vec<Subscription>,
     pub created: Millis,
+    pub modified: Millis,
     pub messages: u64,
+    pub attributes: TopicAttributes,
+}
+
+/// A queue's settable attributes (seconds and bytes, as upstream).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueAttributes {
+    /// How long a received message stays invisible (1-43200 s).
+    pub visibility_timeout: u32,
+    /// Largest message body in bytes (1024-65536).
+    pub maximum_message_size: u32,
+    /// How long a message is kept (60-604800 s; not enforced, see README).
+    pub message_retention_period: u32,
+    /// Default delay of sent messages (0-604800 s).
+    pub delay_seconds: u32,
+    /// Default long-poll wait of receives (0-30 s).
+    pub polling_wait_seconds: u32,
+    pub logging_enabled: bool,
+}
+
+impl Default for QueueAttributes {
+    fn default() -> Self {
+        QueueAttributes {
+            visibility_timeout: 30,
+            maximum_message_size: MAX_MESSAGE_SIZE,
+            message_retention_period: 345_600,
+            delay_seconds: 0,
+            polling_wait_seconds: 0,
+            logging_enabled: false,
+        }
+    }
+}
+
+impl QueueAttributes {
+    /// Checks the ranges upstream enforces.
+    pub fn validate(&self) -> Result<(), MnsError> {
+        check_range("VisibilityTimeout", self.visibility_timeout, 1, 43_200)?;
+        check_range(
+            "MaximumMessageSize",
+            self.maximum_message_size,
+            1024,
+            MAX_MESSAGE_SIZE,
+        )?;
+        check_range(
+            "MessageRetentionPeriod",
+            self.message_retention_period,
+            60,
+            604_800,
+        )?;
+        check_range("DelaySeconds", self.delay_seconds, 0, 604_800)?;
+        check_range("PollingWaitSeconds", self.polling_wait_seconds, 0, 30)
+    }
+}
+
+fn check_range(what: &str, v: u32, low: u32, high: u32) -> Result<(), MnsError> {
+    if (low..=high).contains(&v) {
+        Ok(())
+    } else {
+        Err(MnsError::InvalidArgument(format!(
+            "The value of {what} should be between {low} and {high}, got {v}."
+        )))
+    }
+}
+
+/// A message waiting in a queue for a consumer.
+#[derive(Debug, Clone)]
+pub struct QueuedMessage {
+    /// Position in the message log.
+    pub seq: u64,
+    pub id: String,
+    pub body: Arc<str>,
+    pub md5: String,
+    /// 1 (highest) to 16 (lowest).
+    pub priority: u8,
+    pub enqueued: Millis,
+    pub first_dequeued: Option<Millis>,
+    pub dequeue_count: u32,
+    /// Until then it cannot be received (delay, or received and invisible).
+    pub visible_at: Millis,
+    /// The handle of the latest receive, if any.
+    pub receipt: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Queue {
     pub name: String,
-    /// Messages waiting (not consumed by a function).
-    pub messages: VecDeque<u64>,
+    /// Messages waiting (not consumed by a function), in send order.
+    pub messages: Vec<QueuedMessage>,
     /// The function that consumes it, if any.
     pub consumer: Option<String>,
     pub created: Millis,
+    pub modified: Millis,
+    pub attributes: QueueAttributes,
+}
+
+/// How many messages of a queue are in which state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueCounts {
+    /// Visible: a receive would get them.
+    pub active: u64,
+    /// Received and not yet visible again.
+    pub inactive: u64,
+    /// Sent with a delay that has not elapsed.
+    pub delayed: u64,
+}
+
+/// What a receive (or peek) answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedMessage {
+    pub id: String,
+    /// Empty for a peek.
+    pub receipt_handle: String,
+    pub body: Arc<str>,
+    pub md5: String,
+    pub priority: u8,
+    pub enqueued: Millis,
+    pub first_dequeued: Millis,
+    pub dequeue_count: u32,
+    pub next_visible: Millis,
+}
+
+/// A publish (topic) or send (queue).
+#[derive(Debug, Clone)]
+pub struct PublishRequest {
+    pub dest: Dest,
+    pub body: Arc<str>,
+    pub tag: Option<Box<str>>,
+    pub delay_seconds: u64,
+    /// Queues: 1-16 (8 when absent).
+    pub priority: Option<u8>,
+    pub origin: Option<TaskRef>,
+}
+
+/// Why an MNS operation was refused: the upstream code, HTTP status and a
+/// message saying what and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MnsError {
+    #[error("The topic `{0}` does not exist.")]
+    TopicNotExist(String),
+    #[error("The queue `{0}` does not exist.")]
+    QueueNotExist(String),
+    #[error("The subscription `{1}` of topic `{0}` does not exist.")]
+    SubscriptionNotExist(String, String),
+    #[error("The topic `{0}` already exists with different attributes.")]
+    TopicAlreadyExist(String),
+    #[error("The queue `{0}` already exists with different attributes.")]
+    QueueAlreadyExist(String),
+    #[error("The subscription `{1}` of topic `{0}` already exists with different attributes.")]
+    SubscriptionAlreadyExist(String, String),
+    #[error("The message does not exist (queue `{0}` is empty, or the message was deleted).")]
+    MessageNotExist(String),
+    #[error("The receipt handle `{0}` is not valid: {1}.")]
+    ReceiptHandleError(String, &'static str),
+    #[error("{0}")]
+    InvalidArgument(String),
+}
+
+impl MnsError {
+    /// The upstream error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MnsError::TopicNotExist(_) => "TopicNotExist",
+            MnsError::QueueNotExist(_) => "QueueNotExist",
+            MnsError::SubscriptionNotExist(..) => "SubscriptionNotExist",
+            MnsError::TopicAlreadyExist(_) => "TopicAlreadyExist",
+            MnsError::QueueAlreadyExist(_) => "QueueAlreadyExist",
+            MnsError::SubscriptionAlreadyExist(..) => "SubscriptionAlreadyExist",
+            MnsError::MessageNotExist(_) => "MessageNotExist",
+            MnsError::ReceiptHandleError(..) => "ReceiptHandleError",
+            MnsError::InvalidArgument(_) => "InvalidArgument",
+        }
+    }
+
+    /// The HTTP status upstream answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            MnsError::TopicNotExist(_)
+            | MnsError::QueueNotExist(_)
+            | MnsError::SubscriptionNotExist(..)
+            | MnsError::MessageNotExist(_) => 404,
+            MnsError::TopicAlreadyExist(_)
+            | MnsError::QueueAlreadyExist(_)
+            | MnsError::SubscriptionAlreadyExist(..) => 409,
+            MnsError::ReceiptHandleError(..) | MnsError::InvalidArgument(_) => 400,
+        }
+    }
+}
+
+/// Checks a topic, queue or subscription name as upstream does: a letter,
+/// then letters, digits and `-`, at most 256 characters.
+pub fn validate_name(kind: &str, name: &str) -> Result<(), MnsError> {
+    let ok = name.len() <= 256
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(MnsError::InvalidArgument(format!(
+            "The {kind} name `{name}` is not valid: it must start with a letter and contain only letters, digits and `-` (at most 256)."
+        )))
+    }
+}
+
+/// Checks a push endpoint given through the API or the command line:
+/// plain `http://host[:port][/path]` only (see README: no https).
+pub fn parse_http_endpoint(url: &str) -> Result<Endpoint, MnsError> {
+    if url.starts_with("https://") {
+        return Err(MnsError::InvalidArgument(format!(
+            "The endpoint `{url}` uses https, which flowsim cannot push to; use an http:// endpoint."
+        )));
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(MnsError::InvalidArgument(format!(
+            "The endpoint `{url}` is not supported: flowsim pushes to http:// endpoints only."
+        )));
+    };
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(MnsError::InvalidArgument(format!(
+            "The endpoint `{url}` is not a valid http:// URL (it needs a host)."
+        )));
+    }
+    Ok(Endpoint::Http(url.to_owned()))
 }
 
 /// One push attempt.
@@ -182,6 +467,8 @@ pub struct Attempt {
     /// `None` while in flight.
     pub outcome: Option<PushOutcome>,
     pub answered_at: Option<Millis>,
+    /// Real pushes: wall-clock milliseconds the endpoint took to answer.
+    pub latency_ms: Option<u64>,
 }
 
 /// A published message, kept for inspection.
@@ -208,10 +495,110 @@ struct Notification {
     endpoint: Endpoint,
     subscription: String,
     strategy: NotifyStrategy,
+    format: NotifyFormat,
     body: Arc<str>,
     wrapped: bool,
     attempt: u32,
     timer: Option<crate::sim::EnvelopeKey>,
+    message_id: Arc<str>,
+    tag: Option<Box<str>>,
+}
+
+/// A push to a real HTTP endpoint, for the runtime to perform: `POST url`
+/// with these headers and body, then [`crate::sim::Sim::push_answered`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpPush {
+    pub notification: u64,
+    pub attempt: u32,
+    pub url: String,
+    pub subscription: String,
+    pub message_id: String,
+    pub body: Arc<str>,
+    /// Header names (lower case) and values, in the order to send them.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// A real endpoint to subscribe to a topic at start, from the command line:
+/// `TOPIC=URL[,format=JSON|XML|SIMPLIFIED][,strategy=BACKOFF_RETRY|EXPONENTIAL_DECAY_RETRY][,name=NAME]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscribeSpec {
+    pub topic: String,
+    pub url: String,
+    pub format: NotifyFormat,
+    pub strategy: NotifyStrategy,
+    /// The subscription name; derived from the URL when absent.
+    pub name: String,
+}
+
+impl std::str::FromStr for SubscribeSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let usage = "expected TOPIC=URL[,format=JSON|XML|SIMPLIFIED][,strategy=BACKOFF_RETRY|EXPONENTIAL_DECAY_RETRY][,name=NAME]";
+        let Some((topic, rest)) = s.split_once('=') else {
+            return Err(format!("`{s}`: {usage}"));
+        };
+        let topic = topic.trim();
+        if topic.is_empty() {
+            return Err(format!("`{s}`: the topic is empty; {usage}"));
+        }
+        let mut parts = rest.split(',');
+        let url = parts.next().unwrap_or("").trim();
+        parse_http_endpoint(url).map_err(|e| format!("`{s}`: {e}"))?;
+        let mut spec = SubscribeSpec {
+            topic: topic.to_owned(),
+            url: url.to_owned(),
+            format: NotifyFormat::Json,
+            strategy: NotifyStrategy::BackoffRetry,
+            name: default_subscription_name(url),
+        };
+        for part in parts {
+            let Some((k, v)) = part.split_once('=') else {
+                return Err(format!("`{s}`: option `{part}` is not key=value; {usage}"));
+            };
+            let v = v.trim();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "format" => {
+                    spec.format =
+                        NotifyFormat::parse(&v.to_ascii_uppercase()).ok_or_else(|| {
+                            format!("`{s}`: format `{v}` is not JSON, XML or SIMPLIFIED")
+                        })?;
+                }
+                "strategy" => {
+                    spec.strategy = NotifyStrategy::parse(&v.to_ascii_uppercase()).ok_or_else(|| {
+                        format!(
+                            "`{s}`: strategy `{v}` is not BACKOFF_RETRY or EXPONENTIAL_DECAY_RETRY"
+                        )
+                    })?;
+                }
+                "name" => {
+                    validate_name("subscription", v).map_err(|e| format!("`{s}`: {e}"))?;
+                    v.clone_into(&mut spec.name);
+                }
+                other => {
+                    return Err(format!(
+                        "`{s}`: unknown option `{other}` (format, strategy or name)"
+                    ));
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// `http://127.0.0.1:9000/x` -> `http-127-0-0-1-9000`.
+fn default_subscription_name(url: &str) -> String {
+    let authority = url
+        .strip_prefix("http://")
+        .unwrap_or(url)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let mut name = String::from("http-");
+    for c in authority.chars().take(200) {
+        name.push(if c.is_ascii_alphanumeric() { c } else { '-' });
+    }
+    name
 }
 
 /// The in-memory MNS.
@@ -226,10 +613,13 @@ pub struct Mns {
     dropped: u64,
 }
 
-/// JSON notify body (SPEC §1).
+/// The notify body of the JSON and XML formats (SPEC §1; same fields in
+/// the same order in both).
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct JsonNotification<'a> {
+struct NotificationBody<'a> {
+    #[serde(rename = "@xmlns", skip_serializing_if = "Option::is_none")]
+    xmlns: Option<&'static str>,
     topic_owner: &'a str,
     topic_name: &'a str,
     subscriber: &'a str,
@@ -242,6 +632,9 @@ struct JsonNotification<'a> {
     publish_time: String,
 }
 
+/// The XML namespace of every MNS body.
+pub const XMLNS: &str = "http://mns.aliyuncs.com/doc/v1/";
+
 impl Mns {
     pub fn topics(&self) -> impl Iterator<Item = &Topic> {
         self.topics.values()
@@ -253,6 +646,10 @@ impl Mns {
 
     pub fn queues(&self) -> impl Iterator<Item = &Queue> {
         self.queues.values()
+    }
+
+    pub fn queue(&self, name: &str) -> Option<&Queue> {
+        self.queues.get(name)
     }
 
     /// The retained messages, oldest first.
@@ -281,17 +678,71 @@ impl Mns {
             name: name.to_owned(),
             subscriptions: Vec::new(),
             created: now,
+            modified: now,
             messages: 0,
+            attributes: TopicAttributes::default(),
         });
     }
 
     pub fn ensure_queue(&mut self, name: &str, now: Millis) {
         self.queues.entry(name.to_owned()).or_insert_with(|| Queue {
             name: name.to_owned(),
-            messages: VecDeque::new(),
+            messages: Vec::new(),
             consumer: None,
             created: now,
+            modified: now,
+            attributes: QueueAttributes::default(),
         });
+    }
+
+    /// `CreateTopic`: `Ok(true)` when created, `Ok(false)` when an identical
+    /// topic exists, `TopicAlreadyExist` when it exists with other
+    /// attributes.
+    pub fn create_topic(
+        &mut self,
+        name: &str,
+        attributes: TopicAttributes,
+        now: Millis,
+    ) -> Result<bool, MnsError> {
+        validate_name("topic", name)?;
+        attributes.validate()?;
+        if let Some(t) = self.topics.get(name) {
+            return if t.attributes == attributes {
+                Ok(false)
+            } else {
+                Err(MnsError::TopicAlreadyExist(name.to_owned()))
+            };
+        }
+        self.ensure_topic(name, now);
+        if let Some(t) = self.topics.get_mut(name) {
+            t.attributes = attributes;
+        }
+        Ok(true)
+    }
+
+    /// `SetTopicAttributes`.
+    pub fn set_topic_attributes(
+        &mut self,
+        name: &str,
+        attributes: TopicAttributes,
+        now: Millis,
+    ) -> Result<(), MnsError> {
+        attributes.validate()?;
+        let t = self
+            .topics
+            .get_mut(name)
+            .ok_or_else(|| MnsError::TopicNotExist(name.to_owned()))?;
+        t.attributes = attributes;
+        t.modified = now;
+        Ok(())
+    }
+
+    /// `DeleteTopic`, with its subscriptions (pushes in flight finish).
+    pub fn delete_topic(&mut self, name: &str) -> Result<(), MnsError> {
+        self.topics
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| MnsError::TopicNotExist(name.to_owned()))
     }
 
     /// Subscribes the simulated function to a topic (idempotent).
@@ -306,13 +757,11 @@ impl Mns {
         {
             return;
         }
-        t.subscriptions.push(Subscription {
-            name: function.to_owned(),
-            endpoint: Endpoint::Function(function.to_owned()),
-            strategy: NotifyStrategy::BackoffRetry,
-            format: NotifyFormat::Json,
-            created: now,
-        });
+        t.subscriptions.push(Subscription::new(
+            function,
+            Endpoint::Function(function.to_owned()),
+            now,
+        ));
     }
 
     /// Adds or replaces a subscription.
@@ -325,11 +774,336 @@ impl Mns {
         true
     }
 
+    /// `Subscribe`: `Ok(true)` when created, `Ok(false)` when an identical
+    /// subscription exists, `SubscriptionAlreadyExist` when it differs.
+    pub fn create_subscription(
+        &mut self,
+        topic: &str,
+        sub: Subscription,
+    ) -> Result<bool, MnsError> {
+        validate_name("subscription", &sub.name)?;
+        let t = self
+            .topics
+            .get_mut(topic)
+            .ok_or_else(|| MnsError::TopicNotExist(topic.to_owned()))?;
+        if let Some(old) = t.subscriptions.iter().find(|s| s.name == sub.name) {
+            return if old.same_as(&sub) {
+                Ok(false)
+            } else {
+                Err(MnsError::SubscriptionAlreadyExist(
+                    topic.to_owned(),
+                    sub.name.clone(),
+                ))
+            };
+        }
+        t.subscriptions.push(sub);
+        Ok(true)
+    }
+
+    /// A subscription by topic and name.
+    pub fn subscription(&self, topic: &str, name: &str) -> Result<&Subscription, MnsError> {
+        let t = self
+            .topics
+            .get(topic)
+            .ok_or_else(|| MnsError::TopicNotExist(topic.to_owned()))?;
+        t.subscriptions
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| MnsError::SubscriptionNotExist(topic.to_owned(), name.to_owned()))
+    }
+
+    /// `SetSubscriptionAttributes` (the notify strategy is all upstream
+    /// lets change).
+    pub fn set_subscription_strategy(
+        &mut self,
+        topic: &str,
+        name: &str,
+        strategy: NotifyStrategy,
+        now: Millis,
+    ) -> Result<(), MnsError> {
+        let t = self
+            .topics
+            .get_mut(topic)
+            .ok_or_else(|| MnsError::TopicNotExist(topic.to_owned()))?;
+        let s = t
+            .subscriptions
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or_else(|| MnsError::SubscriptionNotExist(topic.to_owned(), name.to_owned()))?;
+        s.strategy = strategy;
+        s.modified = now;
+        Ok(())
+    }
+
+    /// `Unsubscribe` (pushes in flight finish).
+    pub fn unsubscribe(&mut self, topic: &str, name: &str) -> Result<(), MnsError> {
+        let t = self
+            .topics
+            .get_mut(topic)
+            .ok_or_else(|| MnsError::TopicNotExist(topic.to_owned()))?;
+        let before = t.subscriptions.len();
+        t.subscriptions.retain(|s| s.name != name);
+        if t.subscriptions.len() == before {
+            return Err(MnsError::SubscriptionNotExist(
+                topic.to_owned(),
+                name.to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Subscribes a real endpoint (the command line's `--subscribe`),
+    /// creating the topic if needed; replaces a subscription of that name.
+    pub fn subscribe_endpoint(
+        &mut self,
+        spec: &SubscribeSpec,
+        now: Millis,
+    ) -> Result<(), MnsError> {
+        validate_name("subscription", &spec.name)?;
+        let endpoint = parse_http_endpoint(&spec.url)?;
+        self.ensure_topic(&spec.topic, now);
+        let mut sub = Subscription::new(&spec.name, endpoint, now);
+        sub.format = spec.format;
+        sub.strategy = spec.strategy;
+        self.subscribe(&spec.topic, sub);
+        Ok(())
+    }
+
     /// Makes the simulated function consume a queue.
     pub fn set_queue_consumer(&mut self, queue: &str, function: &str) {
         if let Some(q) = self.queues.get_mut(queue) {
             q.consumer = Some(function.to_owned());
         }
+    }
+
+    /// `CreateQueue`: `Ok(true)` when created, `Ok(false)` when an identical
+    /// queue exists, `QueueAlreadyExist` when it exists with other
+    /// attributes.
+    pub fn create_queue(
+        &mut self,
+        name: &str,
+        attributes: QueueAttributes,
+        now: Millis,
+    ) -> Result<bool, MnsError> {
+        validate_name("queue", name)?;
+        attributes.validate()?;
+        if let Some(q) = self.queues.get(name) {
+            return if q.attributes == attributes {
+                Ok(false)
+            } else {
+                Err(MnsError::QueueAlreadyExist(name.to_owned()))
+            };
+        }
+        self.ensure_queue(name, now);
+        if let Some(q) = self.queues.get_mut(name) {
+            q.attributes = attributes;
+        }
+        Ok(true)
+    }
+
+    /// `SetQueueAttributes`.
+    pub fn set_queue_attributes(
+        &mut self,
+        name: &str,
+        attributes: QueueAttributes,
+        now: Millis,
+    ) -> Result<(), MnsError> {
+        attributes.validate()?;
+        let q = self
+            .queues
+            .get_mut(name)
+            .ok_or_else(|| MnsError::QueueNotExist(name.to_owned()))?;
+        q.attributes = attributes;
+        q.modified = now;
+        Ok(())
+    }
+
+    /// `DeleteQueue`, with its messages.
+    pub fn delete_queue(&mut self, name: &str) -> Result<(), MnsError> {
+        self.queues
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| MnsError::QueueNotExist(name.to_owned()))
+    }
+
+    /// How many of a queue's messages are visible, invisible and delayed at
+    /// `now`.
+    pub fn queue_counts(&self, name: &str, now: Millis) -> Result<QueueCounts, MnsError> {
+        let q = self
+            .queues
+            .get(name)
+            .ok_or_else(|| MnsError::QueueNotExist(name.to_owned()))?;
+        let mut c = QueueCounts::default();
+        for m in &q.messages {
+            if m.visible_at <= now {
+                c.active += 1;
+            } else if m.dequeue_count == 0 {
+                c.delayed += 1;
+            } else {
+                c.inactive += 1;
+            }
+        }
+        Ok(c)
+    }
+
+    /// `ReceiveMessage` (or `PeekMessage` with `peek`): the visible message
+    /// of highest priority, oldest first. A receive makes it invisible for
+    /// the queue's visibility timeout and gives it a new receipt handle.
+    /// `Ok(None)` when nothing is visible.
+    pub fn receive(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        queue: &str,
+        peek: bool,
+    ) -> Result<Option<ReceivedMessage>, MnsError> {
+        let q = self
+            .queues
+            .get_mut(queue)
+            .ok_or_else(|| MnsError::QueueNotExist(queue.to_owned()))?;
+        let now = ctx.now;
+        let Some(m) = q
+            .messages
+            .iter_mut()
+            .filter(|m| m.visible_at <= now)
+            .min_by_key(|m| (m.priority, m.seq))
+        else {
+            return Ok(None);
+        };
+        if peek {
+            return Ok(Some(ReceivedMessage {
+                id: m.id.clone(),
+                receipt_handle: String::new(),
+                body: m.body.clone(),
+                md5: m.md5.clone(),
+                priority: m.priority,
+                enqueued: m.enqueued,
+                first_dequeued: m.first_dequeued.unwrap_or(0),
+                dequeue_count: m.dequeue_count,
+                next_visible: m.visible_at,
+            }));
+        }
+        let handle = format!("{:X}-{}", m.seq, random_hex(ctx.rng, 12));
+        m.receipt = Some(handle.clone());
+        m.dequeue_count += 1;
+        let first = *m.first_dequeued.get_or_insert(now);
+        let timeout = Millis::from(q.attributes.visibility_timeout) * 1000;
+        m.visible_at = now.saturating_add(timeout);
+        let received = ReceivedMessage {
+            id: m.id.clone(),
+            receipt_handle: handle,
+            body: m.body.clone(),
+            md5: m.md5.clone(),
+            priority: m.priority,
+            enqueued: m.enqueued,
+            first_dequeued: first,
+            dequeue_count: m.dequeue_count,
+            next_visible: m.visible_at,
+        };
+        wake(ctx, queue, timeout);
+        Ok(Some(received))
+    }
+
+    /// `BatchPeekMessage`: up to `n` visible messages in receive order,
+    /// left as they are.
+    pub fn peek(
+        &self,
+        queue: &str,
+        now: Millis,
+        n: usize,
+    ) -> Result<Vec<ReceivedMessage>, MnsError> {
+        let q = self
+            .queues
+            .get(queue)
+            .ok_or_else(|| MnsError::QueueNotExist(queue.to_owned()))?;
+        let mut visible: Vec<&QueuedMessage> =
+            q.messages.iter().filter(|m| m.visible_at <= now).collect();
+        visible.sort_by_key(|m| (m.priority, m.seq));
+        Ok(visible
+            .into_iter()
+            .take(n)
+            .map(|m| ReceivedMessage {
+                id: m.id.clone(),
+                receipt_handle: String::new(),
+                body: m.body.clone(),
+                md5: m.md5.clone(),
+                priority: m.priority,
+                enqueued: m.enqueued,
+                first_dequeued: m.first_dequeued.unwrap_or(0),
+                dequeue_count: m.dequeue_count,
+                next_visible: m.visible_at,
+            })
+            .collect())
+    }
+
+    /// Finds the message a receipt handle names, checking that the handle
+    /// is the latest one and that the message is still invisible.
+    fn by_receipt(
+        &mut self,
+        queue: &str,
+        handle: &str,
+        now: Millis,
+    ) -> Result<(&mut Queue, usize), MnsError> {
+        let q = self
+            .queues
+            .get_mut(queue)
+            .ok_or_else(|| MnsError::QueueNotExist(queue.to_owned()))?;
+        let seq = handle
+            .split_once('-')
+            .and_then(|(seq, _)| u64::from_str_radix(seq, 16).ok())
+            .ok_or_else(|| MnsError::ReceiptHandleError(handle.to_owned(), "malformed"))?;
+        let i = q
+            .messages
+            .iter()
+            .position(|m| m.seq == seq)
+            .ok_or_else(|| MnsError::MessageNotExist(queue.to_owned()))?;
+        let m = &q.messages[i];
+        if m.receipt.as_deref() != Some(handle) {
+            return Err(MnsError::ReceiptHandleError(
+                handle.to_owned(),
+                "the message was received again since (use the latest handle)",
+            ));
+        }
+        if m.visible_at <= now {
+            return Err(MnsError::ReceiptHandleError(
+                handle.to_owned(),
+                "its visibility timeout has expired",
+            ));
+        }
+        Ok((q, i))
+    }
+
+    /// `DeleteMessage` by receipt handle.
+    pub fn delete_message(
+        &mut self,
+        queue: &str,
+        handle: &str,
+        now: Millis,
+    ) -> Result<(), MnsError> {
+        let (q, i) = self.by_receipt(queue, handle, now)?;
+        q.messages.remove(i);
+        Ok(())
+    }
+
+    /// `ChangeMessageVisibility`: the message becomes visible `seconds`
+    /// from now (0-43200); answers the new receipt handle and that time.
+    pub fn change_visibility(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        queue: &str,
+        handle: &str,
+        seconds: u32,
+    ) -> Result<(String, Millis), MnsError> {
+        check_range("VisibilityTimeout", seconds, 0, 43_200)?;
+        let now = ctx.now;
+        let (q, i) = self.by_receipt(queue, handle, now)?;
+        let m = &mut q.messages[i];
+        let new = format!("{:X}-{}", m.seq, random_hex(ctx.rng, 12));
+        m.receipt = Some(new.clone());
+        let delay = Millis::from(seconds) * 1000;
+        m.visible_at = now.saturating_add(delay);
+        let at = m.visible_at;
+        wake(ctx, queue, delay);
+        Ok((new, at))
     }
 
     /// Handles an envelope addressed to MNS.
@@ -341,7 +1115,32 @@ impl Mns {
                 tag,
                 delay_seconds,
                 origin,
-            } => self.publish(ctx, dest, body, tag, delay_seconds, origin),
+            } => {
+                let result = self.publish(
+                    ctx,
+                    PublishRequest {
+                        dest,
+                        body,
+                        tag,
+                        delay_seconds,
+                        priority: None,
+                        origin,
+                    },
+                );
+                // Success was answered inside (before the pushes go out).
+                if let (Some(task), Err(e)) = (origin, result) {
+                    let result = Err(TaskError {
+                        error: format!("MNS.{}", e.code()),
+                        cause: e.to_string(),
+                    });
+                    ctx.send(
+                        0,
+                        Component::Mns,
+                        Component::Engine,
+                        Msg::Published { task, result },
+                    );
+                }
+            }
             Msg::PushAnswer {
                 notification,
                 outcome,
@@ -353,77 +1152,99 @@ impl Mns {
                 self.answered(ctx, notification, PushOutcome::Timeout)
             }
             Msg::PushRetry { notification } => self.push(ctx, notification),
+            // Only moves the clock: a queue message became visible.
+            Msg::QueueVisible { .. } => {}
             _ => {}
         }
     }
 
-    fn publish(
+    /// Publishes to a topic (one notification per subscription) or sends to
+    /// a queue (pushed to its consumer function, else kept for receivers).
+    /// Used by the engine's tasks (through [`Msg::Publish`]) and the REST
+    /// API alike, so both reach the same subscribers.
+    pub fn publish(
         &mut self,
         ctx: &mut Ctx<'_>,
-        dest: Dest,
-        body: Arc<str>,
-        tag: Option<Box<str>>,
-        delay_seconds: u64,
-        origin: Option<TaskRef>,
-    ) {
-        let exists = match &dest {
-            Dest::Topic(t) => self.topics.contains_key(t),
-            Dest::Queue(q) => self.queues.contains_key(q),
-        };
-        if !exists {
-            if let Some(task) = origin {
-                let (code, what) = match &dest {
-                    Dest::Topic(t) => ("TopicNotExist", format!("The topic `{t}` does not exist")),
-                    Dest::Queue(q) => ("QueueNotExist", format!("The queue `{q}` does not exist")),
-                };
-                ctx.send(
-                    0,
-                    Component::Mns,
-                    Component::Engine,
-                    Msg::Published {
-                        task,
-                        result: Err(TaskError {
-                            error: format!("MNS.{code}"),
-                            cause: what,
-                        }),
-                    },
-                );
+        req: PublishRequest,
+    ) -> Result<PublishReceipt, MnsError> {
+        let PublishRequest {
+            dest,
+            body,
+            tag,
+            delay_seconds,
+            priority,
+            origin,
+        } = req;
+        let max = match &dest {
+            Dest::Topic(t) => {
+                self.topics
+                    .get(t)
+                    .ok_or_else(|| MnsError::TopicNotExist(t.clone()))?
+                    .attributes
+                    .maximum_message_size
             }
-            return;
+            Dest::Queue(q) => {
+                self.queues
+                    .get(q)
+                    .ok_or_else(|| MnsError::QueueNotExist(q.clone()))?
+                    .attributes
+                    .maximum_message_size
+            }
+        };
+        if body.len() > max as usize {
+            return Err(MnsError::InvalidArgument(format!(
+                "The message body is {} bytes; the {dest} accepts at most {max}.",
+                body.len()
+            )));
         }
+        let priority = priority.unwrap_or(8);
+        check_range("Priority", u32::from(priority), 1, 16)?;
+        check_range(
+            "DelaySeconds",
+            u32::try_from(delay_seconds).unwrap_or(u32::MAX),
+            0,
+            604_800,
+        )?;
         let md5 = format!("{:X}", Md5::digest(body.as_bytes()));
         let message_id = random_hex(ctx.rng, 16);
         let request_id = random_hex(ctx.rng, 12);
         let seq = self.next_seq;
         self.next_seq += 1;
+        let receipt = PublishReceipt {
+            message_id: message_id.clone(),
+            message_body_md5: md5.clone(),
+            request_id,
+        };
         if let Some(task) = origin {
+            // The task learns it published before any push is answered.
             ctx.send(
                 0,
                 Component::Mns,
                 Component::Engine,
                 Msg::Published {
                     task,
-                    result: Ok(PublishReceipt {
-                        message_id: message_id.clone(),
-                        message_body_md5: md5.clone(),
-                        request_id,
-                    }),
+                    result: Ok(receipt.clone()),
                 },
             );
         }
         let publish_ms = ctx.wall_ms();
+        let shared_id: Arc<str> = Arc::from(message_id.as_str());
         let mut targets = Vec::new();
+        let mut delay = delay_seconds.saturating_mul(1000);
         match &dest {
             Dest::Topic(t) => {
                 if let Some(topic) = self.topics.get_mut(t) {
                     topic.messages += 1;
                     for s in &topic.subscriptions {
-                        let (body, wrapped) = match s.format {
+                        if s.filter_tag.is_some() && s.filter_tag.as_deref() != tag.as_deref() {
+                            continue;
+                        }
+                        let http = matches!(s.endpoint, Endpoint::Http(_));
+                        let (text, wrapped) = match s.format {
                             NotifyFormat::Simplified => (body.clone(), false),
                             NotifyFormat::Json | NotifyFormat::Xml => {
-                                // XML pushes are rendered by the shell; the
-                                // simulated function reads JSON.
-                                let n = JsonNotification {
+                                let n = NotificationBody {
+                                    xmlns: None,
                                     topic_owner: ACCOUNT,
                                     topic_name: t,
                                     subscriber: ACCOUNT,
@@ -434,7 +1255,17 @@ impl Mns {
                                     message_tag: tag.as_deref().unwrap_or(""),
                                     publish_time: publish_ms.to_string(),
                                 };
-                                let text = serde_json::to_string(&n).unwrap_or_default();
+                                // The simulated function reads JSON whatever
+                                // the format; a real endpoint gets XML.
+                                let text = if http && s.format == NotifyFormat::Xml {
+                                    let n = NotificationBody {
+                                        xmlns: Some(XMLNS),
+                                        ..n
+                                    };
+                                    xml_document("Notification", &n)
+                                } else {
+                                    serde_json::to_string(&n).unwrap_or_default()
+                                };
                                 (Arc::from(text), true)
                             }
                         };
@@ -442,7 +1273,8 @@ impl Mns {
                             s.endpoint.clone(),
                             s.name.clone(),
                             s.strategy,
-                            body,
+                            s.format,
+                            text,
                             wrapped,
                         ));
                     }
@@ -450,15 +1282,35 @@ impl Mns {
             }
             Dest::Queue(q) => {
                 if let Some(queue) = self.queues.get_mut(q) {
+                    if delay_seconds == 0 {
+                        delay = Millis::from(queue.attributes.delay_seconds) * 1000;
+                    }
                     match &queue.consumer {
                         Some(f) => targets.push((
                             Endpoint::Function(f.clone()),
                             format!("{q}-consumer"),
                             NotifyStrategy::BackoffRetry,
+                            NotifyFormat::Simplified,
                             body.clone(),
                             false,
                         )),
-                        None => queue.messages.push_back(seq),
+                        None => {
+                            queue.messages.push(QueuedMessage {
+                                seq,
+                                id: message_id.clone(),
+                                body: body.clone(),
+                                md5: md5.clone(),
+                                priority,
+                                enqueued: ctx.now,
+                                first_dequeued: None,
+                                dequeue_count: 0,
+                                visible_at: ctx.now.saturating_add(delay),
+                                receipt: None,
+                            });
+                            if delay > 0 {
+                                wake(ctx, q, delay);
+                            }
+                        }
                     }
                 }
             }
@@ -468,18 +1320,17 @@ impl Mns {
         }
         self.log.push_back(MessageRecord {
             seq,
-            id: message_id,
+            id: message_id.clone(),
             dest,
             body,
-            md5,
-            tag,
+            md5: md5.clone(),
+            tag: tag.clone(),
             published: ctx.now,
             origin,
             attempts: Vec::new(),
             dropped: false,
         });
-        let delay = delay_seconds.saturating_mul(1000);
-        for (endpoint, subscription, strategy, body, wrapped) in targets {
+        for (endpoint, subscription, strategy, format, body, wrapped) in targets {
             let id = self.next_notification;
             self.next_notification += 1;
             self.notifications.insert(
@@ -489,10 +1340,13 @@ impl Mns {
                     endpoint,
                     subscription,
                     strategy,
+                    format,
                     body,
                     wrapped,
                     attempt: 0,
                     timer: None,
+                    message_id: shared_id.clone(),
+                    tag: tag.clone(),
                 },
             );
             if delay == 0 {
@@ -506,6 +1360,7 @@ impl Mns {
                 );
             }
         }
+        Ok(receipt)
     }
 
     /// Makes one push attempt of a notification.
@@ -514,31 +1369,28 @@ impl Mns {
             return;
         };
         n.attempt += 1;
-        let (to, msg) = match &n.endpoint {
-            Endpoint::Function(_) => (
-                Component::Fc,
-                Msg::Notify {
-                    notification: id,
-                    body: n.body.clone(),
-                    wrapped: n.wrapped,
-                },
-            ),
-            Endpoint::Http(_) => (
-                Component::Shell,
-                Msg::Notify {
-                    notification: id,
-                    body: n.body.clone(),
-                    wrapped: n.wrapped,
-                },
-            ),
+        let msg = Msg::Notify {
+            notification: id,
+            body: n.body.clone(),
+            wrapped: n.wrapped,
         };
-        ctx.send(0, Component::Mns, to, msg);
-        n.timer = Some(ctx.send(
-            PUSH_TIMEOUT_MS,
-            Component::Mns,
-            Component::Mns,
-            Msg::PushTimeout { notification: id },
-        ));
+        match &n.endpoint {
+            Endpoint::Function(_) => {
+                ctx.send(0, Component::Mns, Component::Fc, msg);
+                n.timer = Some(ctx.send(
+                    PUSH_TIMEOUT_MS,
+                    Component::Mns,
+                    Component::Mns,
+                    Msg::PushTimeout { notification: id },
+                ));
+            }
+            // The shell always answers (status, error, or a timeout after
+            // PUSH_TIMEOUT_MS of wall time), so no virtual timer: at high
+            // speeds it would expire before any real endpoint could answer.
+            Endpoint::Http(_) => {
+                ctx.send(0, Component::Mns, Component::Shell, msg);
+            }
+        }
         let (seq, attempt, subscription) = (n.seq, n.attempt, n.subscription.clone());
         if let Some(rec) = self.record_mut(seq) {
             rec.attempts.push(Attempt {
@@ -547,7 +1399,65 @@ impl Mns {
                 at: ctx.now,
                 outcome: None,
                 answered_at: None,
+                latency_ms: None,
             });
+        }
+    }
+
+    /// Describes the real HTTP request for a push that reached the shell;
+    /// `None` when the notification is gone or not for an HTTP endpoint.
+    /// Headers as upstream sends them (SPEC §3), except the signature ones
+    /// (`Authorization`, `x-mns-signing-cert-url`): see README. `Date` is
+    /// the virtual clock's.
+    pub fn http_push(&self, ctx: &mut Ctx<'_>, notification: u64) -> Option<HttpPush> {
+        let n = self.notifications.get(&notification)?;
+        let Endpoint::Http(url) = &n.endpoint else {
+            return None;
+        };
+        let content_type = match n.format {
+            NotifyFormat::Json => "application/json;charset=utf-8",
+            NotifyFormat::Xml => "text/xml;charset=utf-8",
+            NotifyFormat::Simplified => "text/plain;charset=utf-8",
+        };
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(n.body.as_bytes()));
+        let mut headers = vec![
+            ("content-type", content_type.to_owned()),
+            ("content-md5", md5),
+            ("date", http_date(ctx.wall_ms())),
+            ("x-mns-request-id", random_hex(ctx.rng, 12)),
+            ("x-mns-version", API_VERSION.to_owned()),
+        ];
+        if n.format == NotifyFormat::Simplified {
+            headers.push(("x-mns-message-id", n.message_id.to_string()));
+            if let Some(tag) = &n.tag {
+                headers.push(("x-mns-message-tag", tag.to_string()));
+            }
+        }
+        Some(HttpPush {
+            notification,
+            attempt: n.attempt,
+            url: url.clone(),
+            subscription: n.subscription.clone(),
+            message_id: n.message_id.to_string(),
+            body: n.body.clone(),
+            headers,
+        })
+    }
+
+    /// Records the wall-clock latency of a real push's current attempt.
+    pub fn note_latency(&mut self, notification: u64, latency_ms: u64) {
+        let Some(n) = self.notifications.get(&notification) else {
+            return;
+        };
+        let (seq, attempt, subscription) = (n.seq, n.attempt, n.subscription.clone());
+        if let Some(rec) = self.record_mut(seq)
+            && let Some(a) = rec
+                .attempts
+                .iter_mut()
+                .rev()
+                .find(|a| a.subscription == subscription && a.attempt == attempt)
+        {
+            a.latency_ms = Some(latency_ms);
         }
     }
 
@@ -600,6 +1510,39 @@ impl Mns {
     }
 }
 
+/// Schedules a wake-up when a queue message becomes visible, so virtual
+/// time moves up to it in RUN mode and long polls see it.
+fn wake(ctx: &mut Ctx<'_>, queue: &str, delay: Millis) {
+    if delay > 0 {
+        ctx.send(
+            delay,
+            Component::Mns,
+            Component::Mns,
+            Msg::QueueVisible {
+                queue: queue.into(),
+            },
+        );
+    }
+}
+
+/// An XML document (declaration, then `value` as element `root`).
+pub fn xml_document<T: Serialize>(root: &str, value: &T) -> String {
+    // Serialising plain structs of strings and numbers cannot fail.
+    let body = quick_xml::se::to_string_with_root(root, value).unwrap_or_default();
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}")
+}
+
+/// An RFC 7231 date (`Wed, 01 Jan 2026 00:00:00 GMT`) of Unix milliseconds.
+pub fn http_date(unix_ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::from_unix_timestamp(unix_ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
 fn random_hex(rng: &mut impl RngCore, bytes: usize) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes * 2);
@@ -613,8 +1556,392 @@ fn random_hex(rng: &mut impl RngCore, bytes: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::*;
+    use crate::sim::{Bus, Sim, SimConfig, SimRng};
     use rand::SeedableRng;
+
+    /// A bare MNS with its own clock, RNG and bus.
+    struct World {
+        mns: Mns,
+        rng: SimRng,
+        bus: Bus,
+        now: Millis,
+    }
+
+    impl World {
+        fn new() -> World {
+            World {
+                mns: Mns::default(),
+                rng: SimRng::seed_from_u64(7),
+                bus: Bus::default(),
+                now: 0,
+            }
+        }
+
+        fn op<R>(&mut self, f: impl FnOnce(&mut Mns, &mut Ctx<'_>) -> R) -> R {
+            let mut ctx = Ctx {
+                now: self.now,
+                epoch_ms: 0,
+                rng: &mut self.rng,
+                bus: &mut self.bus,
+            };
+            f(&mut self.mns, &mut ctx)
+        }
+
+        fn send(&mut self, queue: &str, body: &str, priority: u8, delay: u64) -> PublishReceipt {
+            self.op(|m, ctx| {
+                m.publish(
+                    ctx,
+                    PublishRequest {
+                        dest: Dest::Queue(queue.into()),
+                        body: body.into(),
+                        tag: None,
+                        delay_seconds: delay,
+                        priority: Some(priority),
+                        origin: None,
+                    },
+                )
+            })
+            .unwrap()
+        }
+
+        fn receive(&mut self, queue: &str) -> Option<ReceivedMessage> {
+            self.op(|m, ctx| m.receive(ctx, queue, false)).unwrap()
+        }
+    }
+
+    #[test]
+    fn create_topic_is_idempotent_and_conflicts_on_other_attributes() {
+        let mut m = Mns::default();
+        let a = TopicAttributes::default();
+        assert_eq!(m.create_topic("t1", a, 0), Ok(true));
+        assert_eq!(m.create_topic("t1", a, 5), Ok(false));
+        let other = TopicAttributes {
+            maximum_message_size: 2048,
+            ..a
+        };
+        let e = m.create_topic("t1", other, 5).unwrap_err();
+        assert_eq!((e.code(), e.status()), ("TopicAlreadyExist", 409));
+        let e = m.create_topic("1bad_name", a, 0).unwrap_err();
+        assert_eq!(e.code(), "InvalidArgument");
+        let e = m.create_topic("t2", other_size(100), 0).unwrap_err();
+        assert!(e.to_string().contains("MaximumMessageSize"), "{e}");
+        assert_eq!(m.delete_topic("t1"), Ok(()));
+        assert_eq!(
+            m.delete_topic("t1"),
+            Err(MnsError::TopicNotExist("t1".into()))
+        );
+    }
+
+    fn other_size(n: u32) -> TopicAttributes {
+        TopicAttributes {
+            maximum_message_size: n,
+            logging_enabled: false,
+        }
+    }
+
+    #[test]
+    fn subscriptions_create_conflict_and_unsubscribe() {
+        let mut m = Mns::default();
+        m.ensure_topic("t", 0);
+        let sub = |url: &str| Subscription::new("s", Endpoint::Http(url.into()), 0);
+        assert_eq!(m.create_subscription("t", sub("http://a/")), Ok(true));
+        assert_eq!(m.create_subscription("t", sub("http://a/")), Ok(false));
+        let e = m.create_subscription("t", sub("http://b/")).unwrap_err();
+        assert_eq!((e.code(), e.status()), ("SubscriptionAlreadyExist", 409));
+        let e = m.create_subscription("nope", sub("http://a/")).unwrap_err();
+        assert_eq!(e.code(), "TopicNotExist");
+        m.set_subscription_strategy("t", "s", NotifyStrategy::ExponentialDecayRetry, 9)
+            .unwrap();
+        let s = m.subscription("t", "s").unwrap();
+        assert_eq!(
+            (s.strategy, s.modified),
+            (NotifyStrategy::ExponentialDecayRetry, 9)
+        );
+        assert_eq!(m.unsubscribe("t", "s"), Ok(()));
+        let e = m.unsubscribe("t", "s").unwrap_err();
+        assert_eq!((e.code(), e.status()), ("SubscriptionNotExist", 404));
+    }
+
+    #[test]
+    fn queue_receive_by_priority_with_visibility_timeouts_on_virtual_time() {
+        let mut w = World::new();
+        let attrs = QueueAttributes {
+            visibility_timeout: 10,
+            ..QueueAttributes::default()
+        };
+        assert_eq!(w.mns.create_queue("q", attrs, 0), Ok(true));
+        assert_eq!(w.mns.create_queue("q", attrs, 0), Ok(false));
+        let e = w
+            .mns
+            .create_queue("q", QueueAttributes::default(), 0)
+            .unwrap_err();
+        assert_eq!(e.code(), "QueueAlreadyExist");
+        let low = w.send("q", "low", 12, 0);
+        let high = w.send("q", "high", 2, 0);
+        assert_eq!(high.message_body_md5, format!("{:X}", Md5::digest(b"high")));
+        let first = w.receive("q").unwrap();
+        assert_eq!(
+            (first.id.as_str(), first.dequeue_count),
+            (high.message_id.as_str(), 1)
+        );
+        assert_eq!(first.next_visible, 10_000);
+        let second = w.receive("q").unwrap();
+        assert_eq!(second.id, low.message_id);
+        assert!(w.receive("q").is_none(), "both are invisible");
+        assert_eq!(
+            w.mns.queue_counts("q", w.now).unwrap(),
+            QueueCounts {
+                active: 0,
+                inactive: 2,
+                delayed: 0
+            }
+        );
+        // A wake-up is on the bus for when they become visible again.
+        assert!(w.bus.iter().any(|e| e.key.due == 10_000
+            && matches!(&e.msg, Msg::QueueVisible { queue } if &**queue == "q")));
+        w.now = 10_000;
+        let again = w.receive("q").unwrap();
+        assert_eq!(
+            (again.id.as_str(), again.dequeue_count),
+            (high.message_id.as_str(), 2)
+        );
+        assert_eq!(again.first_dequeued, 0);
+        // The first handle is stale now; the latest one deletes.
+        let e = w
+            .mns
+            .delete_message("q", &first.receipt_handle, w.now)
+            .unwrap_err();
+        assert_eq!((e.code(), e.status()), ("ReceiptHandleError", 400));
+        assert_eq!(
+            w.mns.delete_message("q", &again.receipt_handle, w.now),
+            Ok(())
+        );
+        let e = w
+            .mns
+            .delete_message("q", &again.receipt_handle, w.now)
+            .unwrap_err();
+        assert_eq!((e.code(), e.status()), ("MessageNotExist", 404));
+        let e = w.mns.delete_message("q", "garbage", w.now).unwrap_err();
+        assert_eq!(e.code(), "ReceiptHandleError");
+        let e = w.mns.delete_message("nope", "1-AB", w.now).unwrap_err();
+        assert_eq!(e.code(), "QueueNotExist");
+    }
+
+    #[test]
+    fn delayed_messages_and_change_visibility() {
+        let mut w = World::new();
+        w.mns.ensure_queue("q", 0);
+        w.send("q", "later", 8, 5);
+        assert_eq!(
+            w.mns.queue_counts("q", 0).unwrap(),
+            QueueCounts {
+                active: 0,
+                inactive: 0,
+                delayed: 1
+            }
+        );
+        assert!(w.receive("q").is_none());
+        w.now = 5_000;
+        let m = w.receive("q").unwrap();
+        let (h2, at) = w
+            .op(|mns, ctx| mns.change_visibility(ctx, "q", &m.receipt_handle, 60))
+            .unwrap();
+        assert_eq!(at, 65_000);
+        assert_ne!(h2, m.receipt_handle);
+        w.now = 64_999;
+        assert!(w.receive("q").is_none());
+        let e = w
+            .op(|mns, ctx| mns.change_visibility(ctx, "q", &h2, 50_000))
+            .unwrap_err();
+        assert_eq!(e.code(), "InvalidArgument");
+        w.now = 65_000;
+        assert_eq!(w.receive("q").unwrap().dequeue_count, 2);
+    }
+
+    #[test]
+    fn publish_checks_sizes_priorities_and_destinations() {
+        let mut w = World::new();
+        w.mns.ensure_queue("q", 0);
+        let req = |dest: Dest, body: &str, priority| PublishRequest {
+            dest,
+            body: body.into(),
+            tag: None,
+            delay_seconds: 0,
+            priority,
+            origin: None,
+        };
+        let e = w
+            .op(|m, ctx| m.publish(ctx, req(Dest::Topic("t".into()), "x", None)))
+            .unwrap_err();
+        assert_eq!(e, MnsError::TopicNotExist("t".into()));
+        let e = w
+            .op(|m, ctx| m.publish(ctx, req(Dest::Queue("q".into()), "x", Some(17))))
+            .unwrap_err();
+        assert_eq!(e.code(), "InvalidArgument");
+        let big = "x".repeat(MAX_MESSAGE_SIZE as usize + 1);
+        let e = w
+            .op(|m, ctx| m.publish(ctx, req(Dest::Queue("q".into()), &big, None)))
+            .unwrap_err();
+        assert!(e.to_string().contains("at most 65536"), "{e}");
+    }
+
+    #[test]
+    fn subscribe_spec_parses_options_and_refuses_what_it_cannot_push_to() {
+        let s: SubscribeSpec = "orders=http://127.0.0.1:9000/push".parse().unwrap();
+        assert_eq!(
+            s,
+            SubscribeSpec {
+                topic: "orders".into(),
+                url: "http://127.0.0.1:9000/push".into(),
+                format: NotifyFormat::Json,
+                strategy: NotifyStrategy::BackoffRetry,
+                name: "http-127-0-0-1-9000".into(),
+            }
+        );
+        let s: SubscribeSpec = "t=http://h/x,format=xml,strategy=EXPONENTIAL_DECAY_RETRY,name=mine"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            (s.format, s.strategy, s.name.as_str()),
+            (
+                NotifyFormat::Xml,
+                NotifyStrategy::ExponentialDecayRetry,
+                "mine"
+            )
+        );
+        for (bad, why) in [
+            ("http://h/x", "expected TOPIC=URL"),
+            ("t=https://h/x", "https"),
+            ("t=ftp://h", "http:// endpoints only"),
+            ("t=http://", "needs a host"),
+            ("t=http://h,format=YAML", "format `YAML`"),
+            ("t=http://h,strategy=NEVER", "strategy `NEVER`"),
+            ("t=http://h,colour=red", "unknown option `colour`"),
+            ("t=http://h,name", "not key=value"),
+            ("=http://h", "topic is empty"),
+        ] {
+            let e = bad.parse::<SubscribeSpec>().unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn pushes_to_http_endpoints_go_to_the_shell_outbox_in_their_format() {
+        let mut sim = Sim::new(SimConfig {
+            subscriptions: vec![
+                "t=http://127.0.0.1:1/json".parse().unwrap(),
+                "t=http://127.0.0.1:1/xml,format=XML,name=x"
+                    .parse()
+                    .unwrap(),
+                "t=http://127.0.0.1:1/raw,format=SIMPLIFIED,name=raw"
+                    .parse()
+                    .unwrap(),
+            ],
+            ..SimConfig::default()
+        });
+        let receipt = sim
+            .mns_op(|m, ctx| {
+                m.publish(
+                    ctx,
+                    PublishRequest {
+                        dest: Dest::Topic("t".into()),
+                        body: r#"{"taskToken":"tok"}"#.into(),
+                        tag: Some("tag1".into()),
+                        delay_seconds: 0,
+                        priority: None,
+                        origin: None,
+                    },
+                )
+            })
+            .unwrap();
+        // No virtual push timeout for real endpoints: the shell answers.
+        assert!(
+            sim.bus()
+                .iter()
+                .all(|e| e.to == Component::Shell && matches!(e.msg, Msg::Notify { .. }))
+        );
+        sim.run_until_idle(100);
+        let pushes = sim.take_http_pushes();
+        assert_eq!(pushes.len(), 3);
+        assert!(sim.take_http_pushes().is_empty());
+        let by = |suffix: &str| pushes.iter().find(|p| p.url.ends_with(suffix)).unwrap();
+        let header = |p: &HttpPush, k: &str| {
+            p.headers
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.clone())
+        };
+        let json: Value = serde_json::from_str(&by("/json").body).unwrap();
+        assert_eq!(json["Message"], r#"{"taskToken":"tok"}"#);
+        assert_eq!(json["MessageId"], receipt.message_id.as_str());
+        assert_eq!(json["MessageTag"], "tag1");
+        assert_eq!(json["PublishTime"], "1767225600000");
+        assert_eq!(
+            header(by("/json"), "date").as_deref(),
+            Some("Thu, 01 Jan 2026 00:00:00 GMT")
+        );
+        assert_eq!(
+            header(by("/json"), "x-mns-version").as_deref(),
+            Some(API_VERSION)
+        );
+        let xml = &by("/xml").body;
+        assert!(
+            xml.contains(
+                "<Notification xmlns=\"http://mns.aliyuncs.com/doc/v1/\"><TopicOwner>1234567890123456</TopicOwner><TopicName>t</TopicName>"
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"<Message>{"taskToken":"tok"}</Message>"#),
+            "{xml}"
+        );
+        assert_eq!(
+            header(by("/xml"), "content-type").as_deref(),
+            Some("text/xml;charset=utf-8")
+        );
+        let raw = by("/raw");
+        assert_eq!(&*raw.body, r#"{"taskToken":"tok"}"#);
+        assert_eq!(
+            header(raw, "x-mns-message-id"),
+            Some(receipt.message_id.clone())
+        );
+        assert_eq!(header(raw, "x-mns-message-tag").as_deref(), Some("tag1"));
+
+        // Answers come back through the bus: a 500 is retried on virtual
+        // time, a 200 ends it; latency is recorded per attempt.
+        let raw_id = raw.notification;
+        sim.push_answered(raw_id, PushOutcome::Status(500), Some(12));
+        for p in &pushes {
+            if p.notification != raw_id {
+                sim.push_answered(p.notification, PushOutcome::Status(204), Some(3));
+            }
+        }
+        sim.run_until_idle(100);
+        let retried = sim.take_http_pushes();
+        assert_eq!(retried.len(), 1);
+        assert_eq!((retried[0].notification, retried[0].attempt), (raw_id, 2));
+        assert!((10_000..=20_000).contains(&sim.now()), "{}", sim.now());
+        sim.push_answered(raw_id, PushOutcome::Status(200), Some(4));
+        sim.run_until_idle(100);
+        let rec = &sim.mns.messages()[0];
+        let raw_attempts: Vec<_> = rec
+            .attempts
+            .iter()
+            .filter(|a| a.subscription == "raw")
+            .map(|a| (a.attempt, a.outcome.clone(), a.latency_ms))
+            .collect();
+        assert_eq!(
+            raw_attempts,
+            vec![
+                (1, Some(PushOutcome::Status(500)), Some(12)),
+                (2, Some(PushOutcome::Status(200)), Some(4)),
+            ]
+        );
+        assert_eq!(sim.mns.in_flight(), 0);
+    }
 
     #[test]
     fn backoff_retry_is_three_retries_10_to_20_seconds() {

@@ -16,6 +16,14 @@
 //! due, delivers it, and sleeps again. With nothing in flight the clock holds
 //! still, so an idle simulator costs nothing. In STEP mode virtual time
 //! moves only on [`Command::Step`] and [`Command::JumpClock`].
+//!
+//! Real I/O: after every operation the runtime takes the pushes to real
+//! HTTP endpoints that reached the shell ([`Sim::take_http_pushes`]),
+//! performs each on its own tokio task ([`push`]) and feeds the answer
+//! back in ([`Sim::push_answered`]) as one more operation, so retries follow
+//! the notify strategy on the virtual clock.
+
+pub mod push;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -307,6 +315,9 @@ fn lock(sim: &Mutex<Sim>) -> MutexGuard<'_, Sim> {
 pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
     let sim = Arc::new(Mutex::new(sim));
     let (tx, rx) = mpsc::unbounded_channel();
+    // Push tasks answer through the command channel; a weak sender, so the
+    // runtime still ends when every handle is dropped.
+    let feedback = tx.downgrade();
     let initial = RunState {
         version: 0,
         mode,
@@ -321,6 +332,7 @@ pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
         speed: clamp_speed(speed),
         anchor: None,
         version: 0,
+        feedback,
     };
     tokio::spawn(driver.run(rx));
     Handle {
@@ -346,6 +358,7 @@ struct Driver {
     /// RUN mode: (wall, virtual) while virtual time flows.
     anchor: Option<(Instant, Millis)>,
     version: u64,
+    feedback: mpsc::WeakUnboundedSender<Request>,
 }
 
 impl Driver {
@@ -485,6 +498,7 @@ impl Driver {
     }
 
     fn publish(&mut self) {
+        self.perform_pushes();
         self.version += 1;
         let state = RunState {
             version: self.version,
@@ -494,6 +508,35 @@ impl Driver {
         };
         // No receivers left is fine: the front end is quitting.
         let _ = self.state.send(state);
+    }
+}
+
+impl Driver {
+    /// Starts a task for each push to a real endpoint waiting in the sim.
+    fn perform_pushes(&mut self) {
+        let pushes = lock(&self.sim).take_http_pushes();
+        for p in pushes {
+            let feedback = self.feedback.clone();
+            tracing::debug!(url = %p.url, notification = p.notification, attempt = p.attempt, "push");
+            tokio::spawn(async move {
+                let started = Instant::now();
+                let outcome = push::perform(&p).await;
+                let latency = started.elapsed().as_millis() as u64;
+                if outcome.delivered() {
+                    tracing::info!(url = %p.url, message_id = %p.message_id, subscription = %p.subscription,
+                        attempt = p.attempt, latency_ms = latency, "push answered: {outcome}");
+                } else {
+                    tracing::warn!(url = %p.url, message_id = %p.message_id, subscription = %p.subscription,
+                        attempt = p.attempt, latency_ms = latency, "push failed: {outcome}");
+                }
+                let Some(tx) = feedback.upgrade() else {
+                    return; // the runtime has stopped
+                };
+                let id = p.notification;
+                let job: SimFn = Box::new(move |sim| sim.push_answered(id, outcome, Some(latency)));
+                let _ = tx.send(Request::With(job));
+            });
+        }
     }
 }
 

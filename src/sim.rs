@@ -26,7 +26,7 @@ pub use bus::{Bus, Envelope, EnvelopeKey};
 use crate::engine::{Engine, ExecId, FnfError, TaskRef};
 use crate::fc::{Behaviour, Fc, HandlerConfig};
 use crate::fdl::{Flow, Resource, StepKind};
-use crate::mns::{Dest, Mns, PublishReceipt};
+use crate::mns::{Dest, HttpPush, Mns, MnsError, PublishReceipt, SubscribeSpec};
 
 /// Virtual time: milliseconds since the simulation's epoch.
 pub type Millis = u64;
@@ -141,6 +141,9 @@ pub enum Msg {
     PushTimeout { notification: u64 },
     /// Time to try a failed push again.
     PushRetry { notification: u64 },
+    /// A queue message's delay or visibility timeout ends (only moves the
+    /// clock, so receivers see it).
+    QueueVisible { queue: Box<str> },
     // ---- to the function
     /// MNS pushes a message to the function's HTTP trigger.
     Notify {
@@ -196,6 +199,7 @@ impl Msg {
             }
             Msg::PushTimeout { notification } => format!("push #{notification} timeout"),
             Msg::PushRetry { notification } => format!("push #{notification} retry"),
+            Msg::QueueVisible { queue } => format!("queue {queue}: a message becomes visible"),
             Msg::Notify {
                 notification, body, ..
             } => {
@@ -265,8 +269,12 @@ pub struct SimConfig {
     /// What the simulated function does with what it receives.
     pub handler: HandlerConfig,
     /// Whether the simulated function is subscribed to every topic and
-    /// consumes every queue of the loaded flows.
+    /// consumes every queue of the loaded flows (`--handler none` turns
+    /// it off).
     pub subscribe_handler: bool,
+    /// Real endpoints subscribed at start (`--subscribe`); their topics are
+    /// created if no flow names them.
+    pub subscriptions: Vec<SubscribeSpec>,
 }
 
 impl Default for SimConfig {
@@ -276,6 +284,7 @@ impl Default for SimConfig {
             epoch_ms: 1_767_225_600_000, // 2026-01-01T00:00:00Z
             handler: HandlerConfig::default(),
             subscribe_handler: true,
+            subscriptions: Vec::new(),
         }
     }
 }
@@ -291,14 +300,20 @@ pub struct Sim {
     pub fc: Fc,
     subscribe_handler: bool,
     delivered: u64,
+    /// Pushes to real HTTP endpoints waiting for the shell to perform them.
+    outbox: Vec<HttpPush>,
 }
 
 impl Sim {
+    ///
+    /// The endpoints of `config.subscriptions` must be valid (they are when
+    /// they come from [`SubscribeSpec::from_str`](std::str::FromStr)); an
+    /// invalid one is skipped with a warning in the log.
     pub fn new(config: SimConfig) -> Sim {
         let mut rng = SimRng::seed_from_u64(config.seed);
         let mut key = [0u8; 32];
         rng.fill_bytes(&mut key);
-        Sim {
+        let mut sim = Sim {
             now: 0,
             epoch_ms: config.epoch_ms,
             bus: Bus::default(),
@@ -308,7 +323,62 @@ impl Sim {
             fc: Fc::new(config.handler),
             subscribe_handler: config.subscribe_handler,
             delivered: 0,
+            outbox: Vec::new(),
+        };
+        for spec in &config.subscriptions {
+            if let Err(e) = sim.subscribe_endpoint(spec) {
+                tracing::warn!(topic = %spec.topic, url = %spec.url, "subscription skipped: {e}");
+            }
         }
+        sim
+    }
+
+    /// Subscribes a real HTTP endpoint to a topic (creating the topic if
+    /// needed), as `--subscribe TOPIC=URL` does.
+    pub fn subscribe_endpoint(&mut self, spec: &SubscribeSpec) -> Result<(), MnsError> {
+        self.mns.subscribe_endpoint(spec, self.now)
+    }
+
+    /// Runs an MNS operation that needs the clock, the RNG or the bus
+    /// (publish, receive...) as the REST API does.
+    pub fn mns_op<R>(&mut self, f: impl FnOnce(&mut Mns, &mut Ctx<'_>) -> R) -> R {
+        let mut ctx = Ctx {
+            now: self.now,
+            epoch_ms: self.epoch_ms,
+            rng: &mut self.rng,
+            bus: &mut self.bus,
+        };
+        f(&mut self.mns, &mut ctx)
+    }
+
+    /// Takes the pushes to real HTTP endpoints that reached the shell since
+    /// the last call; the runtime performs them and answers each with
+    /// [`Sim::push_answered`].
+    pub fn take_http_pushes(&mut self) -> Vec<HttpPush> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Feeds the answer of a real push back in (as an envelope from the
+    /// shell, delivered at once), with its wall-clock latency if measured.
+    pub fn push_answered(
+        &mut self,
+        notification: u64,
+        outcome: PushOutcome,
+        latency_ms: Option<u64>,
+    ) {
+        if let Some(ms) = latency_ms {
+            self.mns.note_latency(notification, ms);
+        }
+        self.bus.send(
+            self.now,
+            0,
+            Component::Shell,
+            Component::Mns,
+            Msg::PushAnswer {
+                notification,
+                outcome,
+            },
+        );
     }
 
     /// Current virtual time.
@@ -453,7 +523,20 @@ impl Sim {
             at: self.now,
             from: env.from,
             to: env.to,
-            summary: env.msg.summary(),
+            summary: match (&env.to, &env.msg) {
+                // The message alone cannot tell a real endpoint from the
+                // function.
+                (
+                    Component::Shell,
+                    Msg::Notify {
+                        notification, body, ..
+                    },
+                ) => format!(
+                    "push #{notification} to an HTTP endpoint ({} bytes)",
+                    body.len()
+                ),
+                _ => env.msg.summary(),
+            },
         };
         self.dispatch(env);
         Some(delivery)
@@ -479,6 +562,7 @@ impl Sim {
             engine,
             mns,
             fc,
+            outbox,
             ..
         } = self;
         // Split borrows: the context takes the bus and rng, the handlers are
@@ -493,9 +577,16 @@ impl Sim {
             Component::Engine => engine.handle(&mut ctx, env.msg),
             Component::Mns => mns.handle(&mut ctx, env.msg),
             Component::Fc => fc.handle(&mut ctx, env.msg),
-            // Nothing in the deterministic core performs real I/O; the shell
-            // takes these off the bus before they are delivered.
-            Component::Shell => {}
+            // Nothing in the deterministic core performs real I/O: a push to
+            // a real endpoint is described and left for the shell (the
+            // runtime) to perform.
+            Component::Shell => {
+                if let Msg::Notify { notification, .. } = env.msg
+                    && let Some(push) = mns.http_push(&mut ctx, notification)
+                {
+                    outbox.push(push);
+                }
+            }
         }
     }
 

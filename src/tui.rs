@@ -114,7 +114,7 @@ pub fn run(opts: Options) -> Result<(), TuiError> {
     }
     tracing::info!("tui starting");
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
+        .enable_all() // time, and I/O for pushes to real endpoints
         .build()?;
     rt.block_on(async move {
         let handle = runtime::spawn(sim, opts.mode, opts.speed);

@@ -1,12 +1,367 @@
 //! mns: the MNS REST API (version 2015-06-06): topics, subscriptions,
 //! publish, queues; XML bodies in the `http://mns.aliyuncs.com/doc/v1/`
 //! namespace, `x-mns-request-id` on every answer (SPEC §3).
+//!
+//! Owns the HTTP side only: routes, the signature check ([`auth`]), XML in
+//! and out ([`xml`]), upstream error bodies, long polls. What it does to the
+//! simulation goes through the runtime handle ([`Handle::with_sim`] running
+//! the synchronous methods of [`crate::mns::Mns`]), so a message published
+//! here reaches a flow's subscribers exactly like a task's publish.
+//!
+//! Every answer passes through [`finish`]: it adds the request id header
+//! and turns every failure (ours, or an axum rejection) into the upstream
+//! `<Error><Code/><Message/><RequestId/><HostId/></Error>` body.
+
+pub mod auth;
+mod queues;
+mod topics;
+pub mod xml;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Query, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
 
 use super::ApiState;
+use crate::mns::MnsError;
+use crate::runtime::{CommandError, Handle};
 
-/// The MNS routes (no state attached yet).
+/// The MNS routes.
 pub fn router() -> Router<ApiState> {
     Router::new()
+        .route("/topics", get(topics::list))
+        .route(
+            "/topics/{topic}",
+            put(topics::create)
+                .get(topics::attributes)
+                .delete(topics::delete),
+        )
+        .route("/topics/{topic}/messages", post(topics::publish))
+        .route(
+            "/topics/{topic}/subscriptions",
+            get(topics::list_subscriptions),
+        )
+        .route(
+            "/topics/{topic}/subscriptions/{subscription}",
+            put(topics::subscribe)
+                .get(topics::subscription_attributes)
+                .delete(topics::unsubscribe),
+        )
+        .route("/queues", get(queues::list))
+        .route(
+            "/queues/{queue}",
+            put(queues::create)
+                .get(queues::attributes)
+                .delete(queues::delete),
+        )
+        .route(
+            "/queues/{queue}/messages",
+            post(queues::send)
+                .get(queues::receive)
+                .delete(queues::delete_message)
+                .put(queues::change_visibility),
+        )
+        .layer(middleware::from_fn(finish))
+}
+
+/// The header every answer carries.
+pub const REQUEST_ID_HEADER: &str = "x-mns-request-id";
+
+/// A refused request: the upstream status, code and message. Rendered as
+/// the XML error body by [`finish`], which knows the request id.
+#[derive(Debug, Clone)]
+pub(crate) struct MnsFail {
+    status: StatusCode,
+    code: Cow<'static, str>,
+    message: String,
+}
+
+impl MnsFail {
+    fn new(status: u16, code: &'static str, message: impl Into<String>) -> MnsFail {
+        MnsFail {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            code: Cow::Borrowed(code),
+            message: message.into(),
+        }
+    }
+
+    fn malformed(what: impl std::fmt::Display) -> MnsFail {
+        MnsFail::new(
+            400,
+            "MalformedXML",
+            format!("The XML you provided was not well-formed: {what}"),
+        )
+    }
+
+    fn invalid(message: impl Into<String>) -> MnsFail {
+        MnsFail::new(400, "InvalidArgument", message)
+    }
+}
+
+impl From<MnsError> for MnsFail {
+    fn from(e: MnsError) -> Self {
+        MnsFail::new(e.status(), e.code(), e.to_string())
+    }
+}
+
+impl From<CommandError> for MnsFail {
+    fn from(e: CommandError) -> Self {
+        MnsFail::new(500, "InternalError", e.to_string())
+    }
+}
+
+impl IntoResponse for MnsFail {
+    fn into_response(self) -> Response {
+        let mut r = self.status.into_response();
+        r.extensions_mut().insert(self);
+        r
+    }
+}
+
+/// What a handler answers.
+type Answer = Result<Response, MnsFail>;
+
+/// Adds `x-mns-request-id` to every answer and renders failures as the
+/// upstream XML error.
+async fn finish(req: Request, next: Next) -> Response {
+    let id = uuid::Uuid::new_v4()
+        .simple()
+        .to_string()
+        .to_ascii_uppercase();
+    let host = host_of(req.headers());
+    let mut resp = next.run(req).await;
+    let fail = resp.extensions_mut().remove::<MnsFail>();
+    let status = resp.status();
+    if let Some(fail) = fail {
+        tracing::info!(code = %fail.code, message = %fail.message, "mns request refused");
+        resp = error_response(&fail, &id, &host);
+    } else if (status.is_client_error() || status.is_server_error()) && !is_xml(&resp) {
+        // An axum rejection (bad path, wrong method, body too large...).
+        let text = axum::body::to_bytes(resp.into_body(), 64 * 1024)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let code = match status.as_u16() {
+            404 | 405 => "InvalidRequestURL",
+            413 => "InvalidArgument",
+            s if s >= 500 => "InternalError",
+            _ => "InvalidArgument",
+        };
+        let message = if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            text
+        };
+        let fail = MnsFail {
+            status,
+            code: Cow::Borrowed(code),
+            message,
+        };
+        resp = error_response(&fail, &id, &host);
+    }
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    resp
+}
+
+/// Whether an answer is one of ours already (a batch's error list).
+fn is_xml(resp: &Response) -> bool {
+    resp.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/xml"))
+}
+
+fn error_response(fail: &MnsFail, request_id: &str, host: &str) -> Response {
+    let body = xml::ErrorOut {
+        xmlns: crate::mns::XMLNS,
+        code: &fail.code,
+        message: &fail.message,
+        request_id,
+        host_id: host,
+    };
+    xml_response(fail.status, "Error", &body)
+}
+
+/// An XML answer.
+fn xml_response<T: serde::Serialize>(status: StatusCode, root: &str, value: &T) -> Response {
+    xml_text(status, crate::mns::xml_document(root, value))
+}
+
+/// An answer of an XML document already rendered.
+fn xml_text(status: StatusCode, text: String) -> Response {
+    let mut r = Response::new(Body::from(text));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml;charset=utf-8"),
+    );
+    r
+}
+
+/// An empty answer with this status.
+fn empty(status: StatusCode) -> Response {
+    status.into_response()
+}
+
+/// An empty answer with a `Location` header (creations).
+fn created(status: StatusCode, location: &str) -> Response {
+    let mut r = empty(status);
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// `http://HOST` as the client reached us (for `Location`, URLs, HostId).
+fn host_of(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+/// Everything a handler needs about an MNS request, once its signature has
+/// been checked and its body read.
+pub(crate) struct MnsRequest {
+    handle: Handle,
+    /// `http://HOST`.
+    base: String,
+    headers: HeaderMap,
+    /// Query parameters, keys lower-cased (the SDK mixes cases).
+    query: HashMap<String, String>,
+    body: Bytes,
+}
+
+impl MnsRequest {
+    fn query(&self, key: &str) -> Option<&str> {
+        self.query.get(key).map(String::as_str)
+    }
+
+    /// `?metaoverride=true`: a set-attributes request.
+    fn meta_override(&self) -> bool {
+        self.query("metaoverride")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+impl FromRequest<ApiState> for MnsRequest {
+    type Rejection = MnsFail;
+
+    async fn from_request(req: Request, state: &ApiState) -> Result<Self, MnsFail> {
+        let (parts, body) = req.into_parts();
+        if let Some(creds) = &state.config.credentials {
+            auth::verify(creds, &parts.method, &parts.headers, &parts.uri)?;
+        }
+        let query: HashMap<String, String> = Query::try_from_uri(&parts.uri)
+            .map(|Query(q): Query<HashMap<String, String>>| q)
+            .map_err(|e| {
+                MnsFail::new(
+                    400,
+                    "InvalidQueryString",
+                    format!("The query string is not valid: {e}"),
+                )
+            })?
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        let limit = state.config.max_body_bytes;
+        let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+            MnsFail::invalid(format!("The request body is larger than {limit} bytes."))
+        })?;
+        Ok(MnsRequest {
+            handle: state.handle.clone(),
+            base: host_of(&parts.headers),
+            headers: parts.headers,
+            query,
+            body,
+        })
+    }
+}
+
+/// Parses an optional number field of an XML body.
+fn number<T: std::str::FromStr>(field: &str, value: Option<&str>) -> Result<Option<T>, MnsFail> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| MnsFail::invalid(format!("{field} `{v}` is not a valid number."))),
+    }
+}
+
+/// Parses an optional boolean field (`True`/`False`, any case).
+fn boolean(field: &str, value: Option<&str>) -> Result<Option<bool>, MnsFail> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(v) => Err(MnsFail::invalid(format!(
+            "{field} `{v}` is not True or False."
+        ))),
+    }
+}
+
+/// `LoggingEnabled` as upstream writes it.
+fn bool_text(b: bool) -> &'static str {
+    if b { "True" } else { "False" }
+}
+
+/// Paging of the list calls: `x-mns-prefix`, `x-mns-ret-number` (1-1000),
+/// `x-mns-marker` (the name to start at, from a previous `NextMarker`).
+struct Paging {
+    prefix: String,
+    limit: usize,
+    marker: String,
+    with_meta: bool,
+}
+
+impl Paging {
+    fn from(req: &MnsRequest) -> Result<Paging, MnsFail> {
+        let limit = match req.header("x-mns-ret-number") {
+            None => 1000,
+            Some(v) => match v.trim().parse::<usize>() {
+                Ok(n) if (1..=1000).contains(&n) => n,
+                _ => {
+                    return Err(MnsFail::invalid(format!(
+                        "x-mns-ret-number `{v}` should be between 1 and 1000."
+                    )));
+                }
+            },
+        };
+        Ok(Paging {
+            prefix: req.header("x-mns-prefix").unwrap_or("").to_owned(),
+            limit,
+            marker: req.header("x-mns-marker").unwrap_or("").to_owned(),
+            with_meta: req
+                .header("x-mns-with-meta")
+                .is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        })
+    }
+
+    /// One page of sorted `names`, and the next marker if more remain.
+    fn page<'a>(&self, names: impl Iterator<Item = &'a str>) -> (Vec<String>, Option<String>) {
+        let mut matching = names
+            .filter(|n| n.starts_with(&self.prefix))
+            .filter(|n| *n >= self.marker.as_str());
+        let page: Vec<String> = matching
+            .by_ref()
+            .take(self.limit)
+            .map(str::to_owned)
+            .collect();
+        (page, matching.next().map(str::to_owned))
+    }
 }
