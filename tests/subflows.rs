@@ -646,3 +646,14 @@ fn sub_flows_are_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+#[test]
+fn a_parent_stopped_before_its_child_starts_starts_none() {
+    let p = parent("sync", "");
+    let mut sim = sim_with(Behaviour::Succeed, &[("parent", &p), ("child", SLOW_CHILD)]);
+    start(&mut sim, "parent", "p1", json!({"seconds": 1}));
+    // The start request is still on the bus.
+    sim.stop_execution("parent", "p1", "Abort", "").unwrap();
+    sim.run_until_idle(1_000);
+    assert!(of_flow(&sim, "child").is_empty());
+}
