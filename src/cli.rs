@@ -521,8 +521,11 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let tty = io::stderr().is_terminal();
     let n = args.executions;
     eprintln!("flowsim bench: {n} executions of {name} (handler succeed, histories kept)");
+    // Batches vary in size: show progress each time it crosses 10,000.
+    let mut shown = 0;
     let report = headless::bench(&mut sim, &name, &input, n, |done| {
-        if tty && (done % 10_000 == 0 || done == n) {
+        if tty && (done / 10_000 != shown / 10_000 || done == n) {
+            shown = done;
             eprint!("\r  {done}/{n}");
         }
     })?;
