@@ -234,6 +234,11 @@ pub struct RunArgs {
     /// json: one GetExecutionHistory event per line, then the execution.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
+    /// More flows to load beside FLOW, for its sub-flow tasks
+    /// (acs:fnf:::flow/NAME); repeatable, folders load every .yaml/.yml.
+    /// Sub-flows named NAME.yaml/.yml beside FLOW are loaded without it.
+    #[arg(long = "with", value_name = "FLOW")]
+    pub with: Vec<PathBuf>,
     #[command(flatten)]
     pub sim: SimArgs,
 }
@@ -261,6 +266,9 @@ pub struct BenchArgs {
     /// The input of every execution: JSON text, or @FILE.
     #[arg(long, short, default_value = SEED_INPUT, value_name = "JSON|@FILE")]
     pub input: String,
+    /// More flows to load for sub-flow tasks, as with `run --with`.
+    #[arg(long = "with", value_name = "FLOW")]
+    pub with: Vec<PathBuf>,
 }
 
 /// Runs the parsed command line.
@@ -342,18 +350,87 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     })
 }
 
+/// The sub-flows a flow's tasks start (`acs:fnf:::flow/NAME`), each once,
+/// in step order.
+fn subflow_names(flow: &Flow) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for step in &flow.steps {
+        if let fdl::StepKind::Task(t) = &step.kind
+            && let fdl::Resource::Flow { flow: name } = &t.resource
+            && !names.contains(&name.as_str())
+        {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Loads FLOW (the bundled seed flow when absent) first, then every
+/// `--with` flow, then, until nothing new is found, each sub-flow still
+/// missing from `NAME.yaml` or `NAME.yml` beside FLOW. Warns on stderr about
+/// sub-flows that stay missing (their tasks will fail with
+/// `FnF.FlowNotExists`).
+pub fn load_flow_set(flow: Option<&Path>, with: &[PathBuf]) -> anyhow::Result<Vec<Flow>> {
+    let mut flows = vec![load_flow(flow)?];
+    for p in expand_flow_paths(with)? {
+        let f = fdl::load_file(&p)?;
+        if flows.iter().any(|g| g.name == f.name) {
+            bail!(
+                "two flows are named `{}` (flows are named after their file)",
+                f.name
+            );
+        }
+        flows.push(f);
+    }
+    let dir = flow.and_then(Path::parent);
+    let mut missing: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < flows.len() {
+        let wanted: Vec<String> = subflow_names(&flows[i])
+            .into_iter()
+            .filter(|n| !flows.iter().any(|g| g.name == *n))
+            .map(str::to_owned)
+            .collect();
+        for name in wanted {
+            if flows.iter().any(|g| g.name == name) {
+                continue;
+            }
+            let found = dir.and_then(|d| {
+                ["yaml", "yml"]
+                    .iter()
+                    .map(|ext| d.join(format!("{name}.{ext}")))
+                    .find(|p| p.is_file())
+            });
+            match found {
+                Some(p) => flows.push(fdl::load_file(&p)?),
+                None => missing.push((flows[i].name.clone(), name)),
+            }
+        }
+        i += 1;
+    }
+    for (parent, name) in missing {
+        eprintln!(
+            "flowsim: warning: flow `{parent}` starts sub-flow `{name}`, which is not loaded \
+             (add --with {name}.yaml); its task will fail with FnF.FlowNotExists"
+        );
+    }
+    Ok(flows)
+}
+
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let flow = load_flow(args.flow.as_deref())?;
+    let flows = load_flow_set(args.flow.as_deref(), &args.with)?;
     let input = read_input(&args.input)?;
     let config = sim_config(&args.sim)?;
     let format = match args.format {
         FormatArg::Text => Format::Text,
         FormatArg::Json => Format::Json,
     };
-    let name = flow.name.clone();
+    let name = flows[0].name.clone();
     let seed = config.seed;
     let mut sim = Sim::new(config);
-    sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for flow in flows {
+        sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     if format == Format::Text {
@@ -484,16 +561,21 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.executions == 0 {
         bail!("--executions must be at least 1");
     }
-    let flow = load_flow(args.flow.as_deref())?;
+    let flows = load_flow_set(args.flow.as_deref(), &args.with)?;
     let input = read_input(&args.input)?;
-    let name = flow.name.clone();
+    let name = flows[0].name.clone();
     let mut sim = Sim::new(SimConfig::default());
-    sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for flow in flows {
+        sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
     let tty = io::stderr().is_terminal();
     let n = args.executions;
     eprintln!("flowsim bench: {n} executions of {name} (handler succeed, histories kept)");
+    // Batches vary in size: show progress each time it crosses 10,000.
+    let mut shown = 0;
     let report = headless::bench(&mut sim, &name, &input, n, |done| {
-        if tty && (done % 10_000 == 0 || done == n) {
+        if tty && (done / 10_000 != shown / 10_000 || done == n) {
+            shown = done;
             eprint!("\r  {done}/{n}");
         }
     })?;
@@ -505,6 +587,9 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         "executions      {} ({} succeeded)",
         report.executions, report.succeeded
     );
+    if report.children > 0 {
+        println!("sub-flows       {} child executions", report.children);
+    }
     println!("wall time       {:.3} s", report.seconds);
     println!("executions/s    {:.0}", report.executions_per_second());
     println!(

@@ -10,6 +10,16 @@
 //! foreach iteration) with its own input and local. A step either completes
 //! at once (pass, succeed, a zero wait) or suspends its block until an
 //! envelope arrives (a publish receipt, a callback, a timer).
+//!
+//! Sub-flow tasks (`acs:fnf:::flow/{name}`) start child executions of
+//! another loaded flow through an envelope the engine sends itself, so each
+//! operation still touches one execution: requestResponse completes with the
+//! StartExecution-style result, sync waits for the child's end, and
+//! waitForCallback hands the child the task's token as its callback token
+//! (the child reports to it when it ends). A parent task that ends without
+//! its child (timeout, cancelled branch, parent execution ended) stops the
+//! child once the operation is over. Nesting is bounded by
+//! [`SUBFLOW_DEPTH_LIMIT`].
 
 pub mod error;
 pub mod history;
@@ -117,6 +127,34 @@ pub struct Execution {
     pub started: Millis,
     pub stopped: Option<Millis>,
     pub history: Vec<HistoryEvent>,
+    /// Who started it, when not plainly a `StartExecution` (a sub-flow task,
+    /// or a `CallbackFnFTaskToken`). Boxed: most executions have none.
+    pub origin: Option<Box<Origin>>,
+}
+
+/// How an execution started by a sub-flow task, or with a callback token,
+/// is tied to the task that waits for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The sub-flow task (`acs:fnf:::flow/...`) that started it, if any.
+    pub parent: Option<ParentTask>,
+    /// The token it reports to when it ends (`CallbackFnFTaskToken`):
+    /// `ReportTaskSucceeded` with its output, or `ReportTaskFailed` with its
+    /// error.
+    pub callback_token: Option<Box<str>>,
+    /// Sub-flow nesting: 0 for an execution started from outside, parent's
+    /// depth + 1 for a child. Bounded by [`SUBFLOW_DEPTH_LIMIT`].
+    pub depth: u32,
+}
+
+/// The sub-flow task attempt that started a child execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParentTask {
+    /// The parent execution and the task's TaskScheduled event.
+    pub task: TaskRef,
+    /// The parent's task step.
+    pub step: StepId,
+    pub pattern: Pattern,
 }
 
 impl Execution {
@@ -138,6 +176,16 @@ impl Execution {
             m.insert("ErrorCause".into(), Value::String(e.cause.clone()));
         }
         v
+    }
+
+    /// Sub-flow nesting depth (0: started from outside).
+    pub fn depth(&self) -> u32 {
+        self.origin.as_ref().map_or(0, |o| o.depth)
+    }
+
+    /// The sub-flow task that started this execution, if any.
+    pub fn parent(&self) -> Option<ParentTask> {
+        self.origin.as_ref().and_then(|o| o.parent)
     }
 
     /// The step the execution is at: the last step entered and not exited.
@@ -286,6 +334,67 @@ impl Engine {
         name: Option<&str>,
         input: Option<&str>,
     ) -> Result<ExecId, FnfError> {
+        self.start(ctx, flow_name, name, input, None)
+    }
+
+    /// `StartExecution` with `CallbackFnFTaskToken`: when the execution ends
+    /// the engine reports to that token, `ReportTaskSucceeded` with the
+    /// execution's output or `ReportTaskFailed` with its error and cause
+    /// (a report the token's task refuses, because it already ended, is
+    /// dropped). The token must be one this engine issued
+    /// (`InvalidArgument` otherwise); an empty token counts as none.
+    pub fn start_execution_with_callback(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow_name: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+        callback_token: Option<&str>,
+    ) -> Result<ExecId, FnfError> {
+        let origin = match callback_token.map(str::trim).filter(|t| !t.is_empty()) {
+            None => None,
+            Some(token) => {
+                let exec = self
+                    .token_execution(token)
+                    .map_err(|e| FnfError::InvalidArgument(format!("CallbackFnFTaskToken: {e}")))?;
+                Some(Box::new(Origin {
+                    parent: None,
+                    callback_token: Some(token.into()),
+                    depth: self.execs[exec.0 as usize].depth().saturating_add(1),
+                }))
+            }
+        };
+        self.start(ctx, flow_name, name, input, origin)
+    }
+
+    /// The execution a token's task belongs to (signature checked; the task
+    /// need not be pending).
+    fn token_execution(&self, token: &str) -> Result<ExecId, FnfError> {
+        let mut buf = String::new();
+        let claims = self
+            .key
+            .verify(token, &mut buf)
+            .map_err(|e| FnfError::InvalidArgument(e.to_string()))?;
+        self.flows
+            .get(claims.flow)
+            .and_then(|e| e.executions.get(claims.execution))
+            .copied()
+            .ok_or_else(|| {
+                FnfError::InvalidArgument(format!(
+                    "the token names execution `{}` of flow `{}`, which does not exist",
+                    claims.execution, claims.flow
+                ))
+            })
+    }
+
+    fn start(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow_name: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+        origin: Option<Box<Origin>>,
+    ) -> Result<ExecId, FnfError> {
         let entry = self
             .flows
             .get_mut(flow_name)
@@ -346,6 +455,7 @@ impl Engine {
             started: ctx.now,
             stopped: None,
             history: Vec::with_capacity(8),
+            origin,
         });
         self.counts[Status::Running as usize] += 1;
         let mut run = Run::default();
@@ -364,6 +474,7 @@ impl Engine {
             flow: &flow,
             ctx,
             key: &self.key,
+            tail: None,
         };
         m.log(
             EventType::ExecutionStarted,
@@ -372,19 +483,72 @@ impl Engine {
             format!("{{\"input\":{input_json}}}"),
         );
         m.start(input);
-        self.finish_op(id, run);
+        self.finish_op(ctx, id, run);
         Ok(id)
     }
 
-    /// Puts a run back, or settles an execution that ended.
-    fn finish_op(&mut self, id: ExecId, run: Run) {
+    /// Puts a run back, or settles an execution that ended; then stops the
+    /// child executions the operation cancelled.
+    fn finish_op(&mut self, ctx: &mut Ctx<'_>, id: ExecId, mut run: Run) {
+        let cancel = std::mem::take(&mut run.cancel);
         match run.ended {
             Some(status) => {
                 self.set_status(id, status);
+                self.ended(ctx, id);
             }
             None => {
                 self.runs.insert(id, run);
             }
+        }
+        self.cancel_children(ctx, cancel);
+    }
+
+    /// An execution just ended: if a task waits for it (a sync sub-flow
+    /// task, or a callback token), tell it through the bus, so the parent
+    /// moves on in its own delivery.
+    fn ended(&mut self, ctx: &mut Ctx<'_>, id: ExecId) {
+        let Some(origin) = self
+            .execs
+            .get(id.0 as usize)
+            .and_then(|x| x.origin.as_ref())
+        else {
+            return;
+        };
+        let waits = origin.callback_token.is_some()
+            || origin.parent.is_some_and(|p| p.pattern == Pattern::Sync);
+        if waits {
+            ctx.send(
+                0,
+                Component::Engine,
+                Component::Engine,
+                Msg::ExecutionEnded(id),
+            );
+        }
+    }
+
+    /// Stops child executions whose parent task ended without them (task
+    /// timeout, cancelled branch, parent execution ended).
+    fn cancel_children(&mut self, ctx: &mut Ctx<'_>, cancel: Vec<Cancel>) {
+        for c in cancel {
+            let running = self
+                .execs
+                .get(c.exec.0 as usize)
+                .is_some_and(|x| !x.status.is_final());
+            if !running {
+                continue;
+            }
+            self.with_run(ctx, c.exec, |m| {
+                let detail = json!({"error": c.error, "cause": c.cause}).to_string();
+                m.log(EventType::ExecutionStopped, None, 0, detail);
+                m.end(
+                    Status::Stopped,
+                    None,
+                    Some(ErrorInfo {
+                        error: c.error.to_owned(),
+                        cause: c.cause,
+                    }),
+                );
+            });
         }
     }
 
@@ -404,12 +568,16 @@ impl Engine {
             flow: &flow,
             ctx,
             key: &self.key,
+            tail: None,
         };
         let r = f(&mut m);
-        if let Some(status) = run_ended(&self.runs, id) {
+        let cancel = std::mem::take(&mut run.cancel);
+        if let Some(status) = run.ended {
             self.runs.remove(&id);
             self.set_status(id, status);
+            self.ended(ctx, id);
         }
+        self.cancel_children(ctx, cancel);
         Some(r)
     }
 
@@ -554,6 +722,137 @@ impl Engine {
         Ok(id)
     }
 
+    /// Starts the child execution a sub-flow task asked for, and tells the
+    /// task: requestResponse completes with the StartExecution-style result,
+    /// sync and waitForCallback are submitted and wait for the child. A child
+    /// that cannot start fails the task (`TaskSubmitFailed`) with `FnF.` +
+    /// the StartExecution error code (`FnF.FlowNotExists`...) or
+    /// [`SUBFLOW_DEPTH_ERROR`].
+    fn start_subflow(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        parent: ParentTask,
+        flow: &str,
+        name: &str,
+        input: &str,
+    ) {
+        let task = parent.task;
+        // The task may have ended (timeout, stop) while the envelope was in
+        // flight: then nothing starts.
+        let pending = self
+            .runs
+            .get(&task.exec)
+            .is_some_and(|r| r.tasks.iter().any(|&(t, _)| t == task.task));
+        if !pending {
+            return;
+        }
+        let p = &self.execs[task.exec.0 as usize];
+        let depth = p.depth() + 1;
+        let step_name = p.flow.step(parent.step).name.clone();
+        let callback_token = (parent.pattern == Pattern::WaitForCallback).then(|| {
+            self.key
+                .mint(&p.flow.name, &p.name, task.task)
+                .into_boxed_str()
+        });
+        let exists = self
+            .flows
+            .get(flow)
+            .is_some_and(|e| e.executions.contains_key(name));
+        let started = if depth > SUBFLOW_DEPTH_LIMIT {
+            Err(TaskError {
+                error: SUBFLOW_DEPTH_ERROR.into(),
+                cause: format!(
+                    "step `{step_name}` cannot start flow `{flow}`: sub-flows nest at most \
+                     {SUBFLOW_DEPTH_LIMIT} deep (does a flow start itself?)"
+                ),
+            })
+        } else if exists {
+            Err(TaskError {
+                error: "FnF.ExecutionAlreadyExists".into(),
+                cause: format!(
+                    "step `{step_name}` cannot start execution `{name}` of flow `{flow}`: \
+                     an execution of that name already exists"
+                ),
+            })
+        } else {
+            let origin = Origin {
+                parent: Some(parent),
+                callback_token,
+                depth,
+            };
+            self.start(ctx, flow, Some(name), Some(input), Some(Box::new(origin)))
+                .map_err(|e| TaskError {
+                    error: format!("FnF.{}", e.code()),
+                    cause: format!("step `{step_name}` cannot start a sub-flow execution: {e}"),
+                })
+        };
+        match started {
+            Ok(child) => {
+                let x = &self.execs[child.0 as usize];
+                let info = json!({
+                    "Name": &*x.name,
+                    "FlowName": x.flow.name,
+                    "Status": x.status.as_str(),
+                    "StartedTime": history::format_time(ctx.epoch_ms + x.started as i64),
+                });
+                self.with_run(ctx, task.exec, |m| {
+                    m.subflow_started(task.task, child, info, parent.pattern)
+                });
+            }
+            Err(err) => {
+                self.with_run(ctx, task.exec, |m| {
+                    m.task_failed(task.task, err, EventType::TaskSubmitFailed)
+                });
+            }
+        }
+    }
+
+    /// A child execution (or one started with a callback token) ended: a
+    /// sync parent task succeeds with its output or fails with its error;
+    /// a callback token gets `ReportTaskSucceeded`/`ReportTaskFailed`.
+    fn execution_ended(&mut self, ctx: &mut Ctx<'_>, id: ExecId) {
+        let Some(x) = self.execs.get(id.0 as usize) else {
+            return;
+        };
+        let Some(origin) = x.origin.as_deref() else {
+            return;
+        };
+        let outcome = match x.status {
+            Status::Succeeded => Ok(x.output.as_deref().unwrap_or("{}").to_owned()),
+            status => Err(child_error(x, status)),
+        };
+        if let Some(p) = origin.parent.filter(|p| p.pattern == Pattern::Sync) {
+            // The task may have timed out or been cancelled: then nothing
+            // waits any more.
+            match outcome {
+                Ok(text) => {
+                    let local = serde_json::from_str(&text).unwrap_or(Value::Object(Map::new()));
+                    self.with_run(ctx, p.task.exec, |m| m.task_succeeded(p.task.task, local));
+                }
+                Err(err) => {
+                    self.with_run(ctx, p.task.exec, |m| {
+                        m.task_failed(p.task.task, err, EventType::TaskFailed)
+                    });
+                }
+            }
+            return;
+        }
+        let Some(token) = origin.callback_token.clone() else {
+            return;
+        };
+        // A refused report (the task already ended) is dropped, like a
+        // late callback from anywhere else.
+        let _ = match outcome {
+            Ok(text) => match self.report_succeeded(ctx, &token, &text) {
+                Err(FnfError::EntityTooLarge(why)) => {
+                    self.report_failed(ctx, &token, DATA_LIMIT_ERROR, &why)
+                }
+                other => other,
+            },
+            Err(err) => self.report_failed(ctx, &token, &err.error, &err.cause),
+        };
+    }
+
     /// Handles an envelope addressed to the engine.
     pub fn handle(&mut self, ctx: &mut Ctx<'_>, msg: Msg) {
         match msg {
@@ -591,6 +890,22 @@ impl Engine {
                     m.submitted(task.task, result, EventType::TaskFailed)
                 });
             }
+            Msg::StartSubflow {
+                task,
+                step,
+                pattern,
+                flow,
+                name,
+                input,
+            } => {
+                let parent = ParentTask {
+                    task,
+                    step,
+                    pattern,
+                };
+                self.start_subflow(ctx, parent, &flow, &name, &input);
+            }
+            Msg::ExecutionEnded(id) => self.execution_ended(ctx, id),
             Msg::ReportSucceeded { token, output } => {
                 if let Err(error) = self.report_succeeded(ctx, &token, &output) {
                     ctx.send(
@@ -620,8 +935,105 @@ impl Engine {
     }
 }
 
-fn run_ended(runs: &HashMap<ExecId, Run>, id: ExecId) -> Option<Status> {
-    runs.get(&id).and_then(|r| r.ended)
+/// Why a child execution that did not succeed fails its parent task: its
+/// own error, or (when it has none, e.g. a StopExecution without Error)
+/// `FnF.Execution<Status>`.
+fn child_error(x: &Execution, status: Status) -> TaskError {
+    match &x.error {
+        Some(e) if !e.error.is_empty() => TaskError {
+            error: e.error.clone(),
+            cause: e.cause.clone(),
+        },
+        other => TaskError {
+            error: format!("FnF.Execution{status}"),
+            cause: match other {
+                Some(e) if !e.cause.is_empty() => e.cause.clone(),
+                _ => format!("sub-flow execution `{}` ended {status}", x.name),
+            },
+        },
+    }
+}
+
+/// What a sub-flow task asks to start: the child execution's name and
+/// input. `serviceParams` may give `ExecutionName` (a string) and `Input`
+/// (an object, or a string holding JSON), as upstream documents; without
+/// them the name is [`child_execution_name`] and the input is the task's
+/// mapped input (`input`, JSON text). `Err` says what is wrong.
+fn subflow_request(
+    params: &Map<String, Value>,
+    input: String,
+    parent: &str,
+    step: &str,
+    scheduled: u32,
+) -> Result<(String, String), String> {
+    let name = match params.get("ExecutionName") {
+        None | Some(Value::Null) => child_execution_name(parent, step, scheduled),
+        Some(Value::String(s)) if s.is_empty() => child_execution_name(parent, step, scheduled),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "serviceParams.ExecutionName of step `{step}` must be a string, found {other}"
+            ));
+        }
+    };
+    let input = match params.get("Input") {
+        None => input,
+        Some(v @ Value::Object(_)) => v.to_string(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => {
+            return Err(format!(
+                "serviceParams.Input of step `{step}` must be a JSON object, found {other}"
+            ));
+        }
+    };
+    Ok((name, input))
+}
+
+/// Sub-flow executions nest at most this deep below one started from
+/// outside (a flow that starts itself stops here).
+pub const SUBFLOW_DEPTH_LIMIT: u32 = 10;
+/// Error name of a sub-flow task that would nest deeper than
+/// [`SUBFLOW_DEPTH_LIMIT`] (flowsim's choice).
+pub const SUBFLOW_DEPTH_ERROR: &str = "FnF.SubflowDepthExceeded";
+/// Error name a child execution is stopped with when its parent task is
+/// cancelled or its parent execution ends first (flowsim's choice).
+pub const SUBFLOW_CANCELLED: &str = "FnF.ParentEnded";
+
+/// Execution name of a sub-flow task's child when `serviceParams` has no
+/// `ExecutionName`: `{parent}-{step}-{eventId}` (the TaskScheduled event),
+/// characters outside `[A-Za-z0-9_-]` replaced by `_`, a leading `_` when
+/// it would not start with a letter or `_`, and, past 128 characters, the
+/// middle replaced by a hash of the whole. Deterministic and unique per
+/// task attempt.
+pub fn child_execution_name(parent: &str, step: &str, event_id: u32) -> String {
+    let mut base: String = format!("{parent}-{step}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if !base
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    {
+        base.insert(0, '_');
+    }
+    let suffix = format!("-{event_id}");
+    if base.len() + suffix.len() > 128 {
+        // FNV-1a: stable across platforms and releases, no dependency.
+        let hash = base.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        // All ASCII after the mapping above, so any index is a boundary.
+        base.truncate(128 - suffix.len() - 9);
+        base.push_str(&format!("-{:08x}", hash as u32));
+    }
+    base + &suffix
 }
 
 /// A choice condition could not be evaluated (it reads a missing field,
@@ -734,9 +1146,23 @@ struct Run {
     blocks: Vec<Option<Block>>,
     /// Task attempts in flight: (TaskScheduled id, block).
     tasks: Vec<(u32, usize)>,
+    /// Child executions that sync/waitForCallback sub-flow tasks in flight
+    /// wait for: (TaskScheduled id, child).
+    children: Vec<(u32, ExecId)>,
+    /// Children to stop once the operation is over (the engine does it:
+    /// an operation only touches its own execution).
+    cancel: Vec<Cancel>,
     flow_timer: Option<EnvelopeKey>,
     /// Set when the execution ended during an operation.
     ended: Option<Status>,
+}
+
+/// A child execution to stop, and why.
+#[derive(Debug)]
+struct Cancel {
+    exec: ExecId,
+    error: &'static str,
+    cause: String,
 }
 
 /// One operation on one running execution.
@@ -746,6 +1172,9 @@ struct Machine<'a, 'c, 'r> {
     flow: &'a Flow,
     ctx: &'a mut Ctx<'c>,
     key: &'r TokenKey,
+    /// The block [`Machine::run_block`] runs next, set by a child block that
+    /// finished (a tail call made iterative).
+    tail: Option<usize>,
 }
 
 impl Machine<'_, '_, '_> {
@@ -840,6 +1269,7 @@ impl Machine<'_, '_, '_> {
     /// Walks block `b` until a step suspends it, it ends, or the execution
     /// ends.
     fn run_block(&mut self, b: usize) {
+        let mut b = b;
         loop {
             if self.run.ended.is_some() {
                 return;
@@ -851,7 +1281,17 @@ impl Machine<'_, '_, '_> {
             let (list, pos) = (block.list, block.pos);
             let Some(&step) = self.steps(list).get(pos) else {
                 self.finish_block(b);
-                return;
+                // A finished child hands over the block to run next (the
+                // next iteration, or its parent) as a tail call: looping here
+                // instead of recursing keeps the stack flat when thousands
+                // of iterations finish in one operation.
+                match self.tail.take() {
+                    Some(next) => {
+                        b = next;
+                        continue;
+                    }
+                    None => return,
+                }
             };
             self.enter_step(b, step);
         }
@@ -1204,7 +1644,13 @@ impl Machine<'_, '_, '_> {
             return;
         };
         let params = mapping::service_params(&task.service_params, &cur.input);
-        let payload_input = cur.input.clone();
+        // The invocation payload / child input, serialised once.
+        let payload = matches!(
+            task.resource,
+            Resource::Function { .. } | Resource::Flow { .. }
+        )
+        .then(|| cur.input.to_string())
+        .unwrap_or_default();
         let entered = cur.entered;
         let mut detail = Map::new();
         detail.insert(
@@ -1255,7 +1701,7 @@ impl Machine<'_, '_, '_> {
             Resource::Function {
                 service, function, ..
             } => {
-                let payload: Arc<str> = payload_input.to_string().into();
+                let payload: Arc<str> = payload.into();
                 self.ctx.send(
                     0,
                     Component::Engine,
@@ -1268,19 +1714,59 @@ impl Machine<'_, '_, '_> {
                 );
             }
             Resource::Flow { flow: child } => {
-                let cause = format!(
-                    "sub-flow tasks (`{child}` from step `{}`) are not executed by this version of flowsim",
-                    step.name
-                );
-                self.task_failed(
-                    scheduled,
-                    TaskError {
-                        error: "FnF.Unsupported".into(),
-                        cause,
-                    },
-                    EventType::TaskSubmitFailed,
-                );
+                match subflow_request(&params, payload, &self.x.name, &step.name, scheduled) {
+                    Ok((name, input)) => {
+                        self.ctx.send(
+                            0,
+                            Component::Engine,
+                            Component::Engine,
+                            Msg::StartSubflow {
+                                task: tref,
+                                step: step_id,
+                                pattern: task.pattern,
+                                flow: child.as_str().into(),
+                                name: name.into(),
+                                input: input.into(),
+                            },
+                        );
+                    }
+                    Err(cause) => {
+                        self.task_failed(
+                            scheduled,
+                            TaskError {
+                                error: "FnF.InvalidArgument".into(),
+                                cause,
+                            },
+                            EventType::TaskSubmitFailed,
+                        );
+                    }
+                }
             }
+        }
+    }
+
+    /// A sub-flow task's child execution started (`info` is the
+    /// StartExecution-style result): requestResponse completes with it;
+    /// sync and waitForCallback are submitted and wait for the child.
+    fn subflow_started(&mut self, task: u32, child: ExecId, info: Value, pattern: Pattern) {
+        let Some(b) = self.pending(task) else { return };
+        let Some((step, _)) = self.current_step(b) else {
+            return;
+        };
+        if pattern == Pattern::RequestResponse {
+            self.task_succeeded(task, info);
+            return;
+        }
+        self.run.children.push((task, child));
+        self.log(EventType::TaskSubmitted, Some(step), task, info.to_string());
+    }
+
+    /// The task attempt `task` ends without its child execution: stop the
+    /// child (after this operation).
+    fn cancel_child(&mut self, task: u32, error: &'static str, cause: String) {
+        if let Some(i) = self.run.children.iter().position(|&(t, _)| t == task) {
+            let (_, exec) = self.run.children.swap_remove(i);
+            self.run.cancel.push(Cancel { exec, error, cause });
         }
     }
 
@@ -1325,6 +1811,8 @@ impl Machine<'_, '_, '_> {
     fn settle(&mut self, task: u32) -> Option<usize> {
         let i = self.run.tasks.iter().position(|&(t, _)| t == task)?;
         let (_, b) = self.run.tasks.swap_remove(i);
+        // Its child execution (if any) ended or reported: nothing to stop.
+        self.run.children.retain(|&(t, _)| t != task);
         let mut timer = None;
         if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
             cur.task = None;
@@ -1410,6 +1898,12 @@ impl Machine<'_, '_, '_> {
             StepKind::Task(t) => t.timeout_seconds.unwrap_or(0),
             _ => 0,
         };
+        let cause = format!(
+            "its parent task `{}` of execution `{}` timed out after {secs} seconds",
+            self.flow.step(step).name,
+            self.x.name
+        );
+        self.cancel_child(task, TASK_TIMEOUT, cause);
         let err = TaskError {
             error: TASK_TIMEOUT.into(),
             cause: format!("task timed out after {secs} seconds without a callback"),
@@ -1637,6 +2131,12 @@ impl Machine<'_, '_, '_> {
             }
             if let Some(t) = cur.task {
                 self.run.tasks.retain(|&(x, _)| x != t);
+                let cause = format!(
+                    "its parent task `{}` of execution `{}` was cancelled",
+                    self.flow.step(cur.step).name,
+                    self.x.name
+                );
+                self.cancel_child(t, SUBFLOW_CANCELLED, cause);
             }
         }
     }
@@ -1728,7 +2228,8 @@ impl Machine<'_, '_, '_> {
         }
         if let Some(slot) = next {
             let c = self.spawn_child(pb, step, slot);
-            self.run_block(c);
+            // Run by the caller's `run_block` loop (see there).
+            self.tail = Some(c);
             return;
         }
         if done {
@@ -1749,7 +2250,7 @@ impl Machine<'_, '_, '_> {
                 }
                 _ => self.complete_step(pb, Value::Array(results)),
             }
-            self.run_block(pb);
+            self.tail = Some(pb);
         }
     }
 
@@ -1771,6 +2272,14 @@ impl Machine<'_, '_, '_> {
             }
         }
         self.run.tasks.clear();
+        for (_, exec) in std::mem::take(&mut self.run.children) {
+            let cause = format!("its parent execution `{}` ended {status}", self.x.name);
+            self.run.cancel.push(Cancel {
+                exec,
+                error: SUBFLOW_CANCELLED,
+                cause,
+            });
+        }
     }
 }
 
@@ -1779,3 +2288,6 @@ impl Machine<'_, '_, '_> {
 pub fn error_matches(errors: &[String], error: &str) -> bool {
     errors.iter().any(|e| e == "FnF.ALL" || e == error)
 }
+
+#[cfg(test)]
+mod tests;

@@ -50,7 +50,7 @@ pub fn run(
     let id = sim
         .start_execution(flow, name, Some(input))
         .map_err(|e| anyhow::anyhow!("cannot start an execution of `{flow}`: {}: {e}", e.code()))?;
-    let mut printed = 0usize;
+    let mut printed = Vec::new();
     let mut printer = Printer {
         epoch_ms: sim.epoch_ms(),
         format,
@@ -82,6 +82,8 @@ pub fn run(
                     printer.delivery(&d, out)?;
                 }
             }
+            // Sub-flow executions it stopped as it ended.
+            printer.events(sim, id, &mut printed, out)?;
             break;
         }
         if deliveries >= MAX_DELIVERIES {
@@ -146,15 +148,33 @@ fn execution_status(sim: &Sim, id: ExecId) -> Status {
 }
 
 fn stuck_reason(sim: &Sim, id: ExecId) -> String {
-    let waiting = sim.engine.waiting_tasks(id);
-    let x = sim.engine.execution(id);
-    match (waiting.first(), x) {
-        (Some((step, _, _)), Some(x)) => format!(
+    // The deepest waiting step is the one to blame: a sub-flow task waits
+    // for its child, which may wait for a callback.
+    let execs = sim.engine.executions().get(id.0 as usize..).unwrap_or(&[]);
+    let waiting = execs
+        .iter()
+        .rev()
+        .filter(|x| x.id == id || descends_from(sim, x.id, id))
+        .filter(|x| !x.status.is_final())
+        .find_map(|x| {
+            sim.engine
+                .waiting_tasks(x.id)
+                .first()
+                .map(|(step, _, _)| (x, *step))
+        });
+    match waiting {
+        Some((x, step)) if x.id == id => format!(
             "step `{}` waits for a callback that will never come (the handler did not report, \
              nothing else is due, and the task has no timeoutSeconds)",
-            x.flow.step(*step).name
+            x.flow.step(step).name
         ),
-        _ => "nothing left to deliver while the execution is still running".to_owned(),
+        Some((x, step)) => format!(
+            "step `{}` of sub-flow execution `{}` waits for a callback that will never come \
+             (the handler did not report, nothing else is due, and no task has timeoutSeconds)",
+            x.flow.step(step).name,
+            x.name
+        ),
+        None => "nothing left to deliver while the execution is still running".to_owned(),
     }
 }
 
@@ -178,27 +198,79 @@ impl Printer {
         Ok(())
     }
 
+    /// Prints the new events of execution `id` and of its sub-flow
+    /// executions (children, grandchildren...). `printed[i]` counts the
+    /// events already printed of execution `id + i` (children always come
+    /// after their parent).
     fn events(
         &mut self,
         sim: &Sim,
         id: ExecId,
-        printed: &mut usize,
+        printed: &mut Vec<usize>,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let Some(x) = sim.engine.execution(id) else {
+        let all = sim.engine.executions();
+        let first = id.0 as usize;
+        let Some(execs) = all.get(first..) else {
             return Ok(());
         };
-        for ev in &x.history[*printed..] {
-            match self.format {
-                Format::Json => {
-                    writeln!(out, "{}", history::event_json(&x.flow, ev, self.epoch_ms))?
-                }
-                Format::Text => writeln!(out, "{}", text_line(&x.flow, ev))?,
+        printed.resize(execs.len(), 0);
+        for (i, x) in execs.iter().enumerate() {
+            if i > 0 && !descends_from(sim, x.id, id) {
+                continue;
             }
+            for ev in &x.history[printed[i]..] {
+                match (self.format, i) {
+                    (Format::Json, 0) => {
+                        writeln!(out, "{}", history::event_json(&x.flow, ev, self.epoch_ms))?
+                    }
+                    (Format::Json, _) => {
+                        let mut j = history::event_json(&x.flow, ev, self.epoch_ms);
+                        if let Value::Object(m) = &mut j {
+                            m.insert("ExecutionName".into(), Value::String(x.name.to_string()));
+                            m.insert("FlowName".into(), Value::String(x.flow.name.clone()));
+                        }
+                        writeln!(out, "{j}")?
+                    }
+                    (Format::Text, 0) => writeln!(out, "{}", text_line(&x.flow, ev))?,
+                    (Format::Text, _) => writeln!(out, "{}", child_text_line(x, ev))?,
+                }
+            }
+            printed[i] = x.history.len();
         }
-        *printed = x.history.len();
         Ok(())
     }
+}
+
+/// Whether `x` is a sub-flow execution started (directly or not) by `root`.
+fn descends_from(sim: &Sim, x: ExecId, root: ExecId) -> bool {
+    let mut cur = x;
+    // Bounded: parents come before children, and nesting is limited.
+    for _ in 0..=crate::engine::SUBFLOW_DEPTH_LIMIT + 1 {
+        match sim.engine.execution(cur).and_then(|e| e.parent()) {
+            Some(p) if p.task.exec == root => return true,
+            Some(p) => cur = p.task.exec,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// One readable line for an event of a sub-flow execution: like
+/// [`text_line`], with the execution's name after an arrow.
+pub fn child_text_line(x: &crate::engine::Execution, ev: &HistoryEvent) -> String {
+    let step = ev.step.map(|s| x.flow.step(s).name.as_str()).unwrap_or("");
+    format!(
+        "{:>9}  ↳ {} #{:<3} {:<19} {:<18} {}",
+        fmt_clock(ev.time),
+        x.name,
+        ev.id,
+        ev.kind.as_str(),
+        step,
+        describe_detail(&ev.detail)
+    )
+    .trim_end()
+    .to_owned()
 }
 
 /// One readable line for an event.
@@ -252,8 +324,13 @@ pub fn fmt_duration(ms: Millis) -> String {
 /// Figures measured by `bench`.
 #[derive(Debug, Clone)]
 pub struct BenchReport {
+    /// Executions started by the bench (sub-flow executions not counted).
     pub executions: u64,
+    /// Of those, how many succeeded.
     pub succeeded: u64,
+    /// Sub-flow executions they started.
+    pub children: u64,
+    /// History events of all of them, sub-flow executions included.
     pub events: u64,
     pub deliveries: u64,
     pub seconds: f64,
@@ -284,30 +361,42 @@ pub fn bench(
     n: u64,
     mut progress: impl FnMut(u64),
 ) -> anyhow::Result<BenchReport> {
-    const BATCH: u64 = 1_000;
+    // Executions in flight at once: up to 1,000, fewer for heavy flows so
+    // the live state of a batch (a foreach of 100 callbacks holds 100
+    // blocks and 100 envelopes per execution) stays near 20,000 envelopes
+    // and RSS measures what is retained rather than a transient peak. The
+    // first execution runs alone to measure its weight.
+    const MAX_BATCH: u64 = 1_000;
+    const DELIVERIES_IN_FLIGHT: u64 = 20_000;
     let rss_before = rss_bytes("VmRSS");
     let started = Instant::now();
     let first = sim.engine.executions().len();
     let mut done = 0;
+    let mut batch_size = 1;
     while done < n {
-        let batch = BATCH.min(n - done);
+        let batch = batch_size.min(n - done);
+        let delivered = sim.delivered();
         for _ in 0..batch {
             sim.start_execution(flow, None, Some(input))
                 .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
         }
         sim.run_until_idle(u64::MAX);
+        if done == 0 {
+            let per_execution = (sim.delivered() - delivered).max(1);
+            batch_size = (DELIVERIES_IN_FLIGHT / per_execution).clamp(1, MAX_BATCH);
+        }
         done += batch;
         progress(done);
     }
     let seconds = started.elapsed().as_secs_f64();
     let rss_after = rss_bytes("VmRSS");
-    let execs = &sim.engine.executions()[first..];
+    let execs = sim.engine.executions().get(first..).unwrap_or(&[]);
+    // Sub-flow executions count as events and children, not as executions.
+    let top = || execs.iter().filter(|x| x.parent().is_none());
     Ok(BenchReport {
         executions: n,
-        succeeded: execs
-            .iter()
-            .filter(|x| x.status == Status::Succeeded)
-            .count() as u64,
+        succeeded: top().filter(|x| x.status == Status::Succeeded).count() as u64,
+        children: (execs.len() - top().count()) as u64,
         events: execs.iter().map(|x| x.history.len() as u64).sum(),
         deliveries: sim.delivered(),
         seconds,

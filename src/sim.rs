@@ -25,7 +25,7 @@ pub use bus::{Bus, Envelope, EnvelopeKey};
 
 use crate::engine::{Engine, ExecId, FnfError, TaskRef};
 use crate::fc::{Behaviour, Fc, HandlerConfig};
-use crate::fdl::{Flow, Resource, StepKind};
+use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind};
 use crate::mns::{Dest, HttpPush, Mns, MnsError, PublishReceipt, SubscribeSpec};
 
 /// Virtual time: milliseconds since the simulation's epoch.
@@ -123,6 +123,20 @@ pub enum Msg {
         task: TaskRef,
         result: Result<Value, TaskError>,
     },
+    /// A sub-flow task (`acs:fnf:::flow/...`) asks to start a child
+    /// execution (the engine sends this to itself).
+    StartSubflow {
+        task: TaskRef,
+        step: StepId,
+        pattern: Pattern,
+        flow: Box<str>,
+        name: Box<str>,
+        /// JSON text.
+        input: Box<str>,
+    },
+    /// An execution that a task waits for (sync sub-flow child, or started
+    /// with a callback token) ended: tell that task.
+    ExecutionEnded(ExecId),
     // ---- to MNS
     /// Publish to a topic or send to a queue.
     Publish {
@@ -190,6 +204,21 @@ impl Msg {
             }
             Msg::FunctionResult { result: Ok(v), .. } => format!("function returned {v}"),
             Msg::FunctionResult { result: Err(e), .. } => format!("function failed: {}", e.error),
+            Msg::StartSubflow {
+                flow,
+                name,
+                pattern,
+                ..
+            } => format!(
+                "start sub-flow execution {name} of flow {flow} ({})",
+                pattern.as_str()
+            ),
+            Msg::ExecutionEnded(e) => {
+                format!(
+                    "execution #{} ended: report to the task waiting for it",
+                    e.0
+                )
+            }
             Msg::Publish { dest, body, .. } => format!("publish to {dest} ({} bytes)", body.len()),
             Msg::PushAnswer {
                 notification,
@@ -441,6 +470,26 @@ impl Sim {
             bus: &mut self.bus,
         };
         self.engine.start_execution(&mut ctx, flow, name, input)
+    }
+
+    /// `StartExecution` with `CallbackFnFTaskToken` (see
+    /// [`Engine::start_execution_with_callback`]): when the execution ends,
+    /// the task the token names gets its output or error.
+    pub fn start_execution_with_callback(
+        &mut self,
+        flow: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+        callback_token: Option<&str>,
+    ) -> Result<ExecId, FnfError> {
+        let mut ctx = Ctx {
+            now: self.now,
+            epoch_ms: self.epoch_ms,
+            rng: &mut self.rng,
+            bus: &mut self.bus,
+        };
+        self.engine
+            .start_execution_with_callback(&mut ctx, flow, name, input, callback_token)
     }
 
     /// `ReportTaskSucceeded`; answers the `EventId` of `TaskSucceeded`.

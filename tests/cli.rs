@@ -243,3 +243,73 @@ fn unknown_arguments_exit_2() {
         .code(2);
     flowsim().args(["frobnicate"]).assert().code(2);
 }
+
+#[test]
+fn run_loads_sub_flows_beside_the_flow_and_shows_their_events() {
+    run(&[
+        "flows/subflow-approval.yaml",
+        "--name",
+        "req42",
+        "--input",
+        r#"{"requestId": "r-42", "amount": 1200}"#,
+    ])
+    .success()
+    .stdout(predicate::str::contains(
+        "start sub-flow execution req42-team-lead-review-3 of flow approval-review (sync)",
+    ))
+    .stdout(predicate::str::contains(
+        "↳ req42-finance-review-9 #8   ExecutionSucceeded",
+    ))
+    .stdout(predicate::str::contains(
+        r#"Succeeded with output {"teamLead":"success","finance":"success","approved":true}"#,
+    ));
+}
+
+#[test]
+fn a_missing_sub_flow_is_warned_about_and_with_adds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let parent = dir.path().join("subflow-approval.yaml");
+    std::fs::copy("flows/subflow-approval.yaml", &parent).unwrap();
+    let parent = parent.to_str().unwrap();
+    // Without its child the tasks fail with FnF.FlowNotExists (caught by
+    // this flow's FnF.ALL catch).
+    run(&[parent])
+        .success()
+        .stderr(predicate::str::contains(
+            "starts sub-flow `approval-review`, which is not loaded",
+        ))
+        .stdout(predicate::str::contains("error=FnF.FlowNotExists"));
+    run(&[parent, "--with", "flows/approval-review.yaml"])
+        .success()
+        .stderr(predicate::str::is_empty())
+        .stdout(predicate::str::contains(r#""teamLead":"success""#));
+}
+
+#[test]
+fn bench_takes_sub_flows_and_an_input_file() {
+    flowsim()
+        .args([
+            "bench",
+            "flows/subflow-approval.yaml",
+            "-n",
+            "50",
+            "--input",
+            r#"{"requestId": "r-1", "amount": 5}"#,
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("50 succeeded"))
+        .stdout(predicate::str::contains("100 child executions"));
+    flowsim()
+        .args([
+            "bench",
+            "flows/foreach-fanout.yaml",
+            "-n",
+            "20",
+            "--input",
+            "@assets/inputs/hundred-recipients.json",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("20 succeeded"));
+}

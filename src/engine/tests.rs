@@ -1,0 +1,298 @@
+//! Engine unit tests on small FDL flows: the retry schedule on virtual
+//! time, wait steps against the virtual clock, FC task patterns, the data
+//! and event limits, sub-flow child names.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::fc::{Behaviour, Received};
+use crate::sim::{Sim, SimConfig};
+
+fn sim_with(behaviour: Behaviour, flow: &str) -> Sim {
+    let mut config = SimConfig::default();
+    config.handler.behaviour = behaviour;
+    let mut sim = Sim::new(config);
+    let flow = crate::fdl::load("f", flow).unwrap_or_else(|d| panic!("{d:?}"));
+    sim.add_flow(flow).unwrap();
+    sim
+}
+
+fn run(sim: &mut Sim, input: Value) -> Execution {
+    let id = sim
+        .start_execution("f", None, Some(&input.to_string()))
+        .unwrap();
+    sim.run_until_idle(1_000_000);
+    sim.engine.execution(id).unwrap().clone()
+}
+
+fn times(x: &Execution, kind: EventType) -> Vec<Millis> {
+    x.history
+        .iter()
+        .filter(|e| e.kind == kind)
+        .map(|e| e.time)
+        .collect()
+}
+
+fn output(x: &Execution) -> Value {
+    serde_json::from_str(x.output.as_deref().unwrap_or("null")).unwrap()
+}
+
+fn flaky(retry: &str) -> String {
+    format!(
+        r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: charge
+    resourceArn: acs:fc:::services/billing/functions/charge
+    retry:
+{retry}
+"#
+    )
+}
+
+#[test]
+fn retry_delays_double_and_are_capped_by_max_interval() {
+    let flow = flaky(
+        "      - errors: [HandlerError]\n        intervalSeconds: 1\n        multiplier: 2\n        maxIntervalSeconds: 10\n        maxAttempts: 6",
+    );
+    let mut sim = sim_with(Behaviour::Fail, &flow);
+    let x = run(&mut sim, json!({}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, "HandlerError");
+    // Delays 1, 2, 4, 8, then 10, 10 (capped): attempts at these instants.
+    assert_eq!(
+        times(&x, EventType::TaskScheduled),
+        vec![0, 1_000, 3_000, 7_000, 15_000, 25_000, 35_000]
+    );
+    assert_eq!(times(&x, EventType::TaskFailed).len(), 7);
+    assert_eq!(x.stopped, Some(35_000));
+}
+
+#[test]
+fn retry_defaults_are_one_second_doubling_three_attempts() {
+    let flow = flaky("      - errors: [FnF.ALL]");
+    let mut sim = sim_with(Behaviour::Fail, &flow);
+    let x = run(&mut sim, json!({}));
+    assert_eq!(
+        times(&x, EventType::TaskScheduled),
+        vec![0, 1_000, 3_000, 7_000]
+    );
+}
+
+#[test]
+fn the_first_matching_retry_policy_decides() {
+    // The function fails with FC.InternalServerError (`error` behaviour):
+    // the first policy does not match, the second does, the third (which
+    // would also match) is never used.
+    let flow = flaky(
+        "      - errors: [HandlerError]\n        intervalSeconds: 100\n      - errors: [FC.InternalServerError]\n        intervalSeconds: 3\n        multiplier: 1\n        maxAttempts: 2\n      - errors: [FnF.ALL]\n        intervalSeconds: 50",
+    );
+    let mut sim = sim_with(Behaviour::Error, &flow);
+    let x = run(&mut sim, json!({}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(times(&x, EventType::TaskScheduled), vec![0, 3_000, 6_000]);
+    assert_eq!(x.error.unwrap().error, "FC.InternalServerError");
+}
+
+#[test]
+fn max_attempts_zero_means_no_retry() {
+    let flow = flaky("      - errors: [FnF.ALL]\n        maxAttempts: 0");
+    let mut sim = sim_with(Behaviour::Fail, &flow);
+    let x = run(&mut sim, json!({}));
+    assert_eq!(times(&x, EventType::TaskScheduled), vec![0]);
+}
+
+#[test]
+fn wait_timestamps_use_the_virtual_wall_clock() {
+    // The default epoch is 2026-01-01T00:00:00Z.
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: wait
+    name: in-the-past
+    timestamp: "2025-06-01T00:00:00Z"
+  - type: wait
+    name: one-minute-in
+    timestamp: "2026-01-01T00:01:00Z"
+  - type: wait
+    name: from-input
+    timestamp: $.until
+  - type: wait
+    name: past-from-input
+    timestamp: $.past
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    let x = run(
+        &mut sim,
+        json!({"until": "2026-01-01T00:02:30.500Z", "past": "2000-01-01T00:00:00Z"}),
+    );
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    let exited = times(&x, EventType::StepExited);
+    assert_eq!(exited, vec![0, 60_000, 150_500, 150_500]);
+}
+
+#[test]
+fn a_bad_wait_reference_fails_the_step_clearly() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: wait
+    name: w
+    duration: $.seconds
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    let x = run(&mut sim, json!({"seconds": "soon"}));
+    assert_eq!(x.status, Status::Failed);
+    let e = x.error.unwrap();
+    assert_eq!(e.error, "FnF.InvalidWait");
+    assert!(e.cause.contains("$.seconds"), "{}", e.cause);
+}
+
+#[test]
+fn fc_tasks_request_response_and_wait_for_callback() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: call
+    resourceArn: acs:fc:::services/svc/functions/fn
+    inputMappings:
+      - target: a
+        source: $input.a
+  - type: task
+    name: callback
+    resourceArn: acs:fc:::services/svc/functions/fn
+    pattern: waitForCallback
+    timeoutSeconds: 30
+    inputMappings:
+      - target: taskToken
+        source: $context.task.token
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    let x = run(&mut sim, json!({"a": 1}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    let log: Vec<_> = sim.fc.log().iter().collect();
+    assert_eq!(log.len(), 2);
+    assert!(matches!(log[0].received, Received::Invoke(_)));
+    assert_eq!(&*log[0].body, r#"{"a":1}"#);
+    // The waitForCallback invocation event carries the task's token, which
+    // the function reported on.
+    let token = log[1].token.clone().unwrap();
+    let body: Value = serde_json::from_str(&log[1].body).unwrap();
+    assert_eq!(body["taskToken"], token.as_str());
+    assert_eq!(
+        sim.engine.token_for(TaskRef {
+            exec: x.id,
+            task: 8
+        }),
+        Some(token)
+    );
+}
+
+#[test]
+fn fc_wait_for_callback_without_an_answer_times_out() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: callback
+    resourceArn: acs:fc:::services/svc/functions/fn
+    pattern: waitForCallback
+    timeoutSeconds: 30
+    inputMappings:
+      - target: taskToken
+        source: $context.task.token
+"#;
+    let mut sim = sim_with(Behaviour::Drop, flow);
+    let x = run(&mut sim, json!({}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.unwrap().error, TASK_TIMEOUT);
+    assert_eq!(x.stopped, Some(30_000));
+}
+
+#[test]
+fn step_data_over_32_kib_fails_with_data_too_large_and_can_be_caught() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: big
+    resourceArn: acs:fc:::services/svc/functions/fn
+    catch:
+      - errors: [FnF.DataTooLarge]
+        goto: small
+  - type: succeed
+    name: done
+  - type: pass
+    name: small
+    outputMappings:
+      - target: trimmed
+        source: true
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    sim.fc.config.output = json!({"blob": "x".repeat(40_000)});
+    let x = run(&mut sim, json!({}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x), json!({"trimmed": true}));
+    let failed = x
+        .history
+        .iter()
+        .find(|e| e.kind == EventType::StepFailed)
+        .unwrap();
+    assert!(
+        failed.detail.contains(DATA_LIMIT_ERROR),
+        "{}",
+        failed.detail
+    );
+}
+
+#[test]
+fn an_execution_stops_at_the_event_limit() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: foreach
+    name: many
+    iterationMapping:
+      collection: $.xs
+      item: x
+    steps:
+      - type: pass
+        name: one
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    let xs: Vec<u32> = (0..2_000).collect();
+    let x = run(&mut sim, json!({ "xs": xs }));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, EVENT_LIMIT_ERROR);
+    assert!(x.history.len() <= EVENT_LIMIT, "{}", x.history.len());
+}
+
+#[test]
+fn child_names_are_sanitised_and_bounded() {
+    assert_eq!(
+        child_execution_name("order-7", "review", 3),
+        "order-7-review-3"
+    );
+    assert_eq!(
+        child_execution_name("7c0f2a3e-aa", "ask boss.v2", 12),
+        "_7c0f2a3e-aa-ask_boss_v2-12"
+    );
+    let long = child_execution_name(&"a".repeat(200), "s", 4_000_000);
+    assert_eq!(long.len(), 128);
+    assert!(long.ends_with("-4000000"));
+    validate_execution_name(&long).unwrap();
+    // Two long parents that share their first 128 characters still differ.
+    let other = child_execution_name(&format!("{}b", "a".repeat(199)), "s", 4_000_000);
+    assert_ne!(long, other);
+}
