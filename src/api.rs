@@ -10,9 +10,14 @@
 pub mod fnf;
 pub mod mns;
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 
 use crate::runtime::Handle;
 
@@ -58,12 +63,115 @@ impl Default for ApiConfig {
 pub struct ApiState {
     pub handle: Handle,
     pub config: Arc<ApiConfig>,
+    /// What `CreateFlow` was told that the engine does not keep.
+    pub fnf: Arc<fnf::FlowCatalog>,
 }
 
-/// The whole API: FnF RPC at `/`, MNS REST under `/topics` and `/queues`.
+impl ApiState {
+    /// The state for an API on `handle`.
+    pub fn new(handle: Handle, config: ApiConfig) -> ApiState {
+        ApiState {
+            handle,
+            config: Arc::new(config),
+            fnf: Arc::default(),
+        }
+    }
+}
+
+/// The whole API: FnF RPC at `/`, MNS REST under `/topics` and `/queues`,
+/// with the request log and the body limit on every route.
 pub fn router(state: ApiState) -> Router {
+    let limit = state.config.max_body_bytes;
     Router::new()
         .merge(fnf::router())
         .merge(mns::router())
         .with_state(state)
+        // Extractors (`Bytes`, `String`...) stop reading past the limit.
+        // The FnF handler reads its body itself to answer `EntityTooLarge`
+        // in the upstream shape; MNS handlers may use
+        // [`read_body`] likewise.
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(log_request))
+}
+
+/// Why [`read_body`] gave up.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// More than the limit (declared or sent).
+    #[error("the request body is larger than {0} bytes (the simulator's limit)")]
+    TooLarge(usize),
+    /// The client went away or sent a broken body.
+    #[error("cannot read the request body: {0}")]
+    Read(String),
+}
+
+/// Reads a request body of at most `limit` bytes, without trusting the
+/// declared length alone.
+pub async fn read_body(
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, BodyError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge(limit));
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // The only typed signal axum gives is the message of
+        // http-body-util's LengthLimitError.
+        if e.to_string().contains("length limit") {
+            BodyError::TooLarge(limit)
+        } else {
+            BodyError::Read(e.to_string())
+        }
+    })
+}
+
+/// The request log: one line per request (method, path, FnF action,
+/// status, latency) at INFO under the `flowsim::api` target.
+async fn log_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    // The action is in the query for every SDK request (POST bodies carry
+    // only the action's parameters).
+    let action = request
+        .uri()
+        .query()
+        .and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.into_owned())
+        })
+        .or_else(|| {
+            request
+                .headers()
+                .get("x-acs-action")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+    let response = next.run(request).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    match action {
+        Some(a) => tracing::info!(target: "flowsim::api", "{method} {path} {a} {status} {ms:.1}ms"),
+        None => tracing::info!(target: "flowsim::api", "{method} {path} {status} {ms:.1}ms"),
+    }
+    response
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then lets the
+/// requests in flight finish (a long poll can hold that up to 60 s: callers
+/// that cannot wait put a bound on the returned future).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
