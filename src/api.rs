@@ -156,12 +156,20 @@ async fn log_request(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     let status = response.status().as_u16();
-    match action {
-        Some(a) => tracing::info!(target: "flowsim::api", "{method} {path} {a} {status} {ms:.1}ms"),
-        None => tracing::info!(target: "flowsim::api", "{method} {path} {status} {ms:.1}ms"),
-    }
+    let action = action.map(|a| format!(" {a}")).unwrap_or_default();
+    let code = response
+        .extensions()
+        .get::<ErrorCode>()
+        .map(|c| format!(" {}", c.0))
+        .unwrap_or_default();
+    tracing::info!(target: "flowsim::api", "{method} {path}{action} {status}{code} {ms:.1}ms");
     response
 }
+
+/// The upstream error code of an error answer, put in the response's
+/// extensions so the request log can show it (`... 404 FlowNotExists`).
+#[derive(Debug, Clone)]
+pub struct ErrorCode(pub String);
 
 /// Serves the API on `listener` until `shutdown` completes, then lets the
 /// requests in flight finish (a long poll can hold that up to 60 s: callers

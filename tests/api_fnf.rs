@@ -970,6 +970,11 @@ async fn malformed_requests_get_upstream_errors() {
         .send(b"GET /?Action=DescribeFlow&Name=x&Version=2015-06-06 HTTP/1.1\r\nHost: x\r\n\r\n")
         .await;
     assert!(r.error(400, "InvalidArgument").contains("Version"));
+    let r = Conn::open(s.addr)
+        .await
+        .send(b"DELETE /?Action=DeleteFlow&Name=x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        .await;
+    assert!(r.error(400, "InvalidArgument").contains("DELETE"));
     // The Tea SDK names the action in a header too.
     let r = Conn::open(s.addr)
         .await

@@ -107,7 +107,10 @@ fn serve_answers_logs_and_exits_cleanly_on_sigterm() {
     let (status, err) = terminate(&mut child);
     assert!(status.success(), "{status:?}\n{err}");
     assert!(err.contains("POST / StartExecution 200"), "{err}");
-    assert!(err.contains("GET / Frobnicate 400"), "{err}");
+    assert!(
+        err.contains("GET / Frobnicate 400 ActionNotSupported"),
+        "{err}"
+    );
     assert!(!err.contains("WARNING"), "{err}");
 }
 

@@ -19,7 +19,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::any;
 use serde_json::{Map, Value};
 
 use super::ApiState;
@@ -28,9 +28,10 @@ use crate::runtime::CommandError;
 /// The API version the simulator speaks.
 pub const VERSION: &str = "2019-03-15";
 
-/// The FnF routes: every action at `/`, GET or POST.
+/// The FnF routes: every action at `/` (GET or POST; other methods get an
+/// upstream-shaped error rather than a bare 405).
 pub fn router() -> Router<ApiState> {
-    Router::new().route("/", get(rpc).post(rpc))
+    Router::new().route("/", any(rpc))
 }
 
 /// An FnF error answer: HTTP status, upstream `Code` and a `Message`.
@@ -75,10 +76,14 @@ impl ApiError {
         let body = serde_json::json!({
             "RequestId": request_id,
             "HostId": host,
-            "Code": self.code,
+            "Code": &self.code,
             "Message": self.message,
         });
-        json_response(self.status, request_id, &body)
+        let mut response = json_response(self.status, request_id, &body);
+        response
+            .extensions_mut()
+            .insert(super::ErrorCode(self.code));
+        response
     }
 }
 
@@ -258,6 +263,11 @@ async fn decode(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Rpc, ApiError> {
+    if method != Method::GET && method != Method::POST {
+        return Err(ApiError::invalid(format!(
+            "HTTP method {method} is not supported: the FnF API takes GET and POST"
+        )));
+    }
     let bytes = super::read_body(headers, body, state.config.max_body_bytes)
         .await
         .map_err(|e| match e {
