@@ -5,7 +5,7 @@
 //! Owns the RPC envelope: reading the request (absolute-form targets
 //! included, for clients behind `HTTP_PROXY`), the body limit, signature
 //! checks ([`sign`]), and the upstream error shape ([`ApiError`]). What each
-//! action does lives in [`actions`]; it reaches the simulation only through
+//! action does lives in `actions`; it reaches the simulation only through
 //! the runtime [`Handle`](crate::runtime::Handle).
 
 mod actions;
