@@ -19,7 +19,8 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
-use crate::runtime::Handle;
+use crate::runtime::{Handle, Mode};
+use crate::sim::Millis;
 
 /// An AccessKey pair requests must be signed with.
 #[derive(Clone, PartialEq, Eq)]
@@ -45,6 +46,9 @@ pub struct ApiConfig {
     pub credentials: Option<Credentials>,
     /// Largest request body accepted (`EntityTooLarge` above).
     pub max_body_bytes: usize,
+    /// Keep virtual time in step with the wall clock (`flowsim serve`): see
+    /// [`sync_clock`]. Off for the TUI, whose user pauses and paces time.
+    pub wall_clock: bool,
 }
 
 impl Default for ApiConfig {
@@ -54,6 +58,7 @@ impl Default for ApiConfig {
             // FnF's Input is at most 32 KiB; MNS messages at most 64 KiB.
             // Leave room for encodings and the other parameters.
             max_body_bytes: 256 * 1024,
+            wall_clock: false,
         }
     }
 }
@@ -65,16 +70,64 @@ pub struct ApiState {
     pub config: Arc<ApiConfig>,
     /// What `CreateFlow` was told that the engine does not keep.
     pub fnf: Arc<fnf::FlowCatalog>,
+    /// With [`ApiConfig::wall_clock`]: the Unix milliseconds and the
+    /// virtual time at which the API started, the origin [`sync_clock`]
+    /// measures from.
+    pub origin: Option<(i64, Millis)>,
 }
 
 impl ApiState {
     /// The state for an API on `handle`.
     pub fn new(handle: Handle, config: ApiConfig) -> ApiState {
+        let origin = config.wall_clock.then(|| (unix_ms(), handle.sim().now()));
         ApiState {
             handle,
             config: Arc::new(config),
             fnf: Arc::default(),
+            origin,
         }
+    }
+}
+
+fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// With [`ApiConfig::wall_clock`], in RUN mode: brings virtual time up to
+/// where the wall clock says it should be (the origin plus the wall time
+/// elapsed since, times the speed), delivering what fell due meanwhile.
+///
+/// Why: the runtime holds its clock still while nothing is in flight, so
+/// after an idle stretch virtual time lags the wall clock, and
+/// `StartedTime`s or publish times would read in the past. Actions that
+/// change the simulation call this first (the MNS API should too). Cheap
+/// when in step: one read lock, no round trip.
+pub async fn sync_clock(state: &ApiState) {
+    let Some((wall0, virt0)) = state.origin else {
+        return;
+    };
+    let run = *state.handle.state().borrow();
+    if run.mode != Mode::Run {
+        return;
+    }
+    let elapsed = unix_ms().saturating_sub(wall0).max(0) as f64;
+    let target = virt0.saturating_add((elapsed * run.speed) as Millis);
+    let lag = {
+        let sim = state.handle.sim();
+        target.saturating_sub(run.clock_at(sim.now(), tokio::time::Instant::now()))
+    };
+    // A few milliseconds are noise; an idle stretch is not.
+    if lag > 20 {
+        let _ = state
+            .handle
+            .with_sim(move |sim| {
+                if target > sim.now() {
+                    sim.advance_to(target);
+                }
+            })
+            .await;
     }
 }
 

@@ -621,6 +621,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         io::stdout().flush()?;
         let handle = crate::runtime::spawn(sim, crate::runtime::Mode::Run, args.speed);
+        // Nobody pauses `serve`: virtual time keeps pace with the wall clock.
+        let api = crate::api::ApiConfig {
+            wall_clock: true,
+            ..api
+        };
         let state = crate::api::ApiState::new(handle, api);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let mut server = tokio::spawn(crate::api::serve(listener, state, async move {

@@ -1139,6 +1139,26 @@ async fn run_mode_with_the_default_handler_ends_executions_by_itself() {
     assert_eq!(r.body["Output"], r#"{"status":"success"}"#);
 }
 
+#[tokio::test]
+async fn serve_keeps_virtual_time_in_step_with_the_wall_clock() {
+    let config = ApiConfig {
+        wall_clock: true,
+        ..ApiConfig::default()
+    };
+    let s = server_with(Mode::Run, Behaviour::Succeed, config).await;
+    // Idle: the runtime's clock holds still...
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.handle.sim().now(), 0);
+    // ...until an action catches it up (a lower bound only: no timing asserted).
+    start(&s, "late").await.ok();
+    assert!(s.handle.sim().now() >= 300, "{}", s.handle.sim().now());
+    // Reads do not move it.
+    let before = s.handle.sim().now();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    call(&s, Rpc::get("ListFlows", &[])).await.ok();
+    assert_eq!(s.handle.sim().now(), before);
+}
+
 // ---------------------------------------------------------------------------
 // Load: ReportTaskSucceeded requests/s over loopback with many executions
 // waiting. `cargo test --release --test api_fnf -- --ignored --nocapture`

@@ -12,7 +12,7 @@ use crate::api::ApiState;
 use crate::engine::history::{event_json, format_time};
 use crate::engine::{ExecId, Status};
 use crate::fdl::{self, Flow};
-use crate::runtime::{Command, Mode, Outcome};
+use crate::runtime::{Command, Outcome};
 use crate::sim::Sim;
 
 type Answer = Result<Map<String, Value>, ApiError>;
@@ -45,7 +45,7 @@ pub async fn dispatch(state: &ApiState, rpc: &Rpc) -> Answer {
             | "DescribeFlow"
             | "ListFlows"
     ) {
-        sync_clock(state).await;
+        crate::api::sync_clock(state).await;
     }
     match rpc.action.as_str() {
         "StartExecution" => start_execution(state, rpc).await,
@@ -67,38 +67,6 @@ pub async fn dispatch(state: &ApiState, rpc: &Rpc) -> Answer {
                 ACTIONS.join(", ")
             ),
         )),
-    }
-}
-
-/// RUN mode at 1x means virtual time is wall time, but the runtime holds
-/// the clock still while nothing is in flight. Before an action changes
-/// anything, bring the clock up to the wall clock (delivering what fell due
-/// meanwhile), so `StartedTime`s and publish times read as the wall clock.
-/// At other speeds, and in STEP mode, virtual time is the user's to pace.
-async fn sync_clock(state: &ApiState) {
-    let run = *state.handle.state().borrow();
-    if run.mode != Mode::Run || run.speed != 1.0 {
-        return;
-    }
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let lag = {
-        let sim = state.handle.sim();
-        let virt = run.clock_at(sim.now(), tokio::time::Instant::now());
-        wall - sim.epoch_ms().saturating_add(virt as i64)
-    };
-    // A few milliseconds are noise; an idle stretch is not.
-    if lag > 20 {
-        let _ = state
-            .handle
-            .with_sim(move |sim| {
-                let target = wall.saturating_sub(sim.epoch_ms()).max(0) as u64;
-                if target > sim.now() {
-                    sim.advance_to(target);
-                }
-            })
-            .await;
     }
 }
 
