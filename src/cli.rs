@@ -51,6 +51,8 @@ pub enum Command {
     /// Open the terminal UI (the default with no command).
     #[command(after_long_help = TUI_KEYS)]
     Tui(TuiArgs),
+    /// Serve the FnF OpenAPI (and MNS) over HTTP for real clients and SDKs.
+    Serve(ServeArgs),
 }
 
 /// The key reference `flowsim tui --help` prints (the help overlay, `?`,
@@ -109,6 +111,12 @@ pub struct TuiArgs {
     /// Write logs to FILE instead of the default log file.
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Also serve the HTTP API (as `flowsim serve`) on ADDR while the TUI
+    /// runs; executions it starts show live. API logs go to the log file.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
 }
 
 /// Who answers pushes: the simulated function, and/or real endpoints.
@@ -207,6 +215,10 @@ pub enum HandlerArg {
     Error,
     /// Never answer: the push times out and is retried, the task may time out.
     Drop,
+    /// No simulated function: nothing subscribes to the flows' topics or
+    /// consumes their queues (`serve`: a real endpoint answers, see
+    /// --subscribe).
+    None,
 }
 
 impl From<HandlerArg> for Behaviour {
@@ -216,6 +228,8 @@ impl From<HandlerArg> for Behaviour {
             HandlerArg::Fail => Behaviour::Fail,
             HandlerArg::Error => Behaviour::Error,
             HandlerArg::Drop => Behaviour::Drop,
+            // Never consulted: the function is not subscribed to anything.
+            HandlerArg::None => Behaviour::Succeed,
         }
     }
 }
@@ -282,6 +296,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Run(args)) => run(args),
         Some(Command::Validate(args)) => validate(args),
         Some(Command::Bench(args)) => bench(args),
+        Some(Command::Serve(args)) => serve(args),
     };
     match result {
         Ok(code) => code,
@@ -345,7 +360,7 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
             fail_error: args.fail_error.clone(),
             fail_cause: args.fail_cause.clone(),
         },
-        subscribe_handler: true,
+        subscribe_handler: args.handler != HandlerArg::None,
         subscriptions: Vec::new(),
     })
 }
@@ -420,6 +435,12 @@ pub fn load_flow_set(flow: Option<&Path>, with: &[PathBuf]) -> anyhow::Result<Ve
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let flows = load_flow_set(args.flow.as_deref(), &args.with)?;
     let input = read_input(&args.input)?;
+    if args.sim.handler == HandlerArg::None {
+        bail!(
+            "--handler none leaves nobody to answer the pushes of a headless run; \
+             use it with `flowsim serve` or `flowsim tui`, where a real endpoint answers"
+        );
+    }
     let config = sim_config(&args.sim)?;
     let format = match args.format {
         FormatArg::Text => Format::Text,
@@ -513,22 +534,7 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let flows = if args.flows.is_empty() {
-        vec![load_flow(None)?]
-    } else {
-        let mut flows = Vec::new();
-        let mut problems = Vec::new();
-        for p in expand_flow_paths(&args.flows)? {
-            match fdl::load_file(&p) {
-                Ok(f) => flows.push(f),
-                Err(e) => problems.push(e.to_string()),
-            }
-        }
-        if !problems.is_empty() {
-            bail!("cannot open the TUI:\n{}", problems.join("\n"));
-        }
-        flows
-    };
+    let flows = load_flows(&args.flows).context("cannot open the TUI")?;
     let config = sim_config(&SimArgs {
         handler: HandlerArg::Succeed,
         latency: args.latency,
@@ -553,6 +559,13 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
         },
         speed: args.speed,
         log: args.log.unwrap_or_else(crate::tui::default_log_path),
+        api: match args.listen {
+            Some(listen) => Some(crate::tui::ApiOptions {
+                listen,
+                config: api_config(&args.credentials)?,
+            }),
+            None => None,
+        },
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -615,6 +628,219 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
         ExitCode::from(1)
     })
+}
+
+/// Loads flow files (folders: every flow in them), or the bundled seed
+/// flow when `paths` is empty. Every problem of every file at once.
+pub fn load_flows(paths: &[PathBuf]) -> anyhow::Result<Vec<Flow>> {
+    if paths.is_empty() {
+        return Ok(vec![load_flow(None)?]);
+    }
+    let mut flows = Vec::new();
+    let mut problems = Vec::new();
+    for p in expand_flow_paths(paths)? {
+        match fdl::load_file(&p) {
+            Ok(f) => flows.push(f),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("{}", problems.join("\n"));
+    }
+    Ok(flows)
+}
+
+// ---------------------------------------------------------------------------
+// `flowsim serve`: the HTTP API on a running simulation.
+
+/// The AccessKey pair API requests must be signed with.
+#[derive(Debug, Args, Default, Clone)]
+pub struct CredentialArgs {
+    /// Check every API request's signature against this AccessKeyId (with
+    /// --access-key-secret). Without both, requests are not checked.
+    #[arg(long, env = "FLOWSIM_ACCESS_KEY_ID", value_name = "ID")]
+    pub access_key_id: Option<String>,
+    /// The AccessKeySecret requests are signed with.
+    #[arg(
+        long,
+        env = "FLOWSIM_ACCESS_KEY_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub access_key_secret: Option<String>,
+}
+
+/// `flowsim serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Flow files (YAML) to load; folders load every .yaml/.yml file in
+    /// them. The bundled seed flow when absent. More flows can be added with
+    /// CreateFlow.
+    pub flows: Vec<PathBuf>,
+    /// The address to listen on (port 0: any free port; the bound address
+    /// is printed).
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// Virtual seconds per wall second (1: virtual time is wall time).
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub speed: f64,
+    #[command(flatten)]
+    pub sim: SimArgs,
+    /// Subscribe a real http:// endpoint to a topic at start (repeatable):
+    /// TOPIC=URL[,format=JSON|XML|SIMPLIFIED][,strategy=BACKOFF_RETRY|EXPONENTIAL_DECAY_RETRY][,name=NAME].
+    /// With --handler none it is the only subscriber.
+    #[arg(long = "subscribe", value_name = "TOPIC=URL[,OPTION=VALUE...]")]
+    pub subscribe: Vec<SubscribeSpec>,
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+}
+
+/// The API configuration the credential options ask for.
+pub fn api_config(args: &CredentialArgs) -> anyhow::Result<crate::api::ApiConfig> {
+    let nonempty = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let credentials = match (
+        nonempty(&args.access_key_id),
+        nonempty(&args.access_key_secret),
+    ) {
+        (Some(access_key_id), Some(access_key_secret)) => Some(crate::api::Credentials {
+            access_key_id,
+            access_key_secret,
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            bail!("--access-key-id needs --access-key-secret (or FLOWSIM_ACCESS_KEY_SECRET)")
+        }
+        (None, Some(_)) => {
+            bail!("--access-key-secret needs --access-key-id (or FLOWSIM_ACCESS_KEY_ID)")
+        }
+    };
+    Ok(crate::api::ApiConfig {
+        credentials,
+        ..crate::api::ApiConfig::default()
+    })
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let flows = load_flows(&args.flows).context("cannot serve")?;
+    let mut config = sim_config(&args.sim)?;
+    config.subscriptions = args.subscribe.clone();
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        bail!("--speed must be a positive number");
+    }
+    let api = api_config(&args.credentials)?;
+    // The request log (and the runtime's) on stderr.
+    let level = std::env::var("FLOWSIM_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_ansi(false)
+        .with_max_level(level)
+        .try_init();
+    let seed = config.seed;
+    let handler = match args.sim.handler {
+        HandlerArg::None => "none",
+        h => Behaviour::from(h).as_str(),
+    };
+    let subscriptions: Vec<String> = args
+        .subscribe
+        .iter()
+        .map(|s| format!("{} -> {}", s.topic, s.url))
+        .collect();
+    let names: Vec<String> = flows.iter().map(|f| f.name.clone()).collect();
+    let mut sim = Sim::new(config);
+    for flow in flows {
+        sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", args.listen))?;
+        let addr = listener.local_addr()?;
+        if !addr.ip().is_loopback() && api.credentials.is_none() {
+            eprintln!(
+                "flowsim: WARNING: listening on {addr}, which is not a loopback address, WITHOUT credentials:\n\
+                 flowsim: WARNING: anyone who can reach it can start, stop and report executions.\n\
+                 flowsim: WARNING: pass --access-key-id/--access-key-secret, or listen on 127.0.0.1."
+            );
+        }
+        let signed = if api.credentials.is_some() {
+            "signatures checked"
+        } else {
+            "signatures not checked"
+        };
+        println!("flowsim: serving on http://{addr}");
+        println!(
+            "flowsim: flows {}; handler {}; seed {seed}; speed {}x; {signed}",
+            names.join(", "),
+            handler,
+            args.speed
+        );
+        for s in &subscriptions {
+            println!("flowsim: subscribed {s}");
+        }
+        io::stdout().flush()?;
+        let handle = crate::runtime::spawn(sim, crate::runtime::Mode::Run, args.speed);
+        // Nobody pauses `serve`: virtual time keeps pace with the wall clock.
+        let api = crate::api::ApiConfig {
+            wall_clock: true,
+            ..api
+        };
+        let state = crate::api::ApiState::new(handle, api);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut server = tokio::spawn(crate::api::serve(listener, state, async move {
+            let _ = stop_rx.await;
+        }));
+        tokio::select! {
+            ended = &mut server => {
+                return match ended {
+                    Ok(Ok(())) => Ok(ExitCode::SUCCESS),
+                    Ok(Err(e)) => Err(anyhow::anyhow!("the server failed: {e}")),
+                    Err(e) => Err(anyhow::anyhow!("the server failed: {e}")),
+                };
+            }
+            () = shutdown_signal() => {}
+        }
+        eprintln!("flowsim: shutting down");
+        let _ = stop_tx.send(());
+        // Requests in flight (a long poll) get a moment to finish.
+        if tokio::time::timeout(std::time::Duration::from_secs(2), &mut server)
+            .await
+            .is_err()
+        {
+            server.abort();
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No handler could be installed: only SIGTERM stops us.
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
 
 #[cfg(test)]

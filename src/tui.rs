@@ -50,6 +50,16 @@ pub struct Options {
     pub speed: f64,
     /// Where logs go.
     pub log: PathBuf,
+    /// Also serve the HTTP API on the TUI's runtime.
+    pub api: Option<ApiOptions>,
+}
+
+/// The HTTP API the TUI serves alongside (`flowsim tui --listen`).
+#[derive(Debug)]
+pub struct ApiOptions {
+    /// The address to listen on.
+    pub listen: String,
+    pub config: crate::api::ApiConfig,
 }
 
 /// Why the TUI could not run.
@@ -61,6 +71,8 @@ pub enum TuiError {
     Log { path: String, source: io::Error },
     #[error("flow `{0}` could not be added: {1}")]
     Flow(String, String),
+    #[error("cannot listen on `{addr}`: {source}")]
+    Listen { addr: String, source: io::Error },
     #[error("terminal: {0}")]
     Io(#[from] io::Error),
 }
@@ -113,18 +125,73 @@ pub fn run(opts: Options) -> Result<(), TuiError> {
             .map_err(|e| TuiError::Flow(name, e.to_string()))?;
     }
     tracing::info!("tui starting");
+    // Time, and I/O: the HTTP API (--listen) and pushes to real endpoints
+    // run on this runtime.
     let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all() // time, and I/O for pushes to real endpoints
+        .enable_all()
         .build()?;
     rt.block_on(async move {
         let handle = runtime::spawn(sim, opts.mode, opts.speed);
+        let server = match opts.api {
+            Some(api) => Some(start_api(api, handle.clone()).await?),
+            None => None,
+        };
         // Installs a panic hook that restores the terminal first.
         let mut terminal = ratatui::try_init()?;
         let result = event_loop(&mut terminal, handle).await;
         ratatui::restore();
+        if let Some((stop, task)) = server {
+            let _ = stop.send(());
+            // A long poll in flight must not hold up quitting.
+            if tokio::time::timeout(Duration::from_secs(1), task)
+                .await
+                .is_err()
+            {
+                tracing::info!("api: requests still in flight at quit were dropped");
+            }
+        }
         tracing::info!("tui stopped");
         result
     })
+}
+
+/// Binds the API's address (before the terminal is taken, so an error
+/// reads plainly) and serves it; answers the stop switch and the task.
+async fn start_api(
+    api: ApiOptions,
+    handle: Handle,
+) -> Result<
+    (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ),
+    TuiError,
+> {
+    let listener = tokio::net::TcpListener::bind(&api.listen)
+        .await
+        .map_err(|source| TuiError::Listen {
+            addr: api.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() && api.config.credentials.is_none() {
+        tracing::warn!(%addr, "api: listening on a non-loopback address without credentials");
+        eprintln!("flowsim: WARNING: the API on {addr} is not loopback and has no credentials");
+    }
+    tracing::info!(%addr, "api: serving");
+    // Shown once the TUI quits (the alternate screen hides it until then).
+    eprintln!("flowsim: API served on http://{addr}");
+    let state = crate::api::ApiState::new(handle, api.config);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        if let Err(e) = crate::api::serve(listener, state, shutdown).await {
+            tracing::error!(error = %e, "api: server failed");
+        }
+    });
+    Ok((stop, task))
 }
 
 async fn event_loop(terminal: &mut DefaultTerminal, handle: Handle) -> Result<(), TuiError> {

@@ -32,16 +32,16 @@ async fn server_with(config: SimConfig, creds: Option<Credentials>, mode: Mode) 
     let mut sim = Sim::new(config);
     sim.add_flow(flowsim::sim::testing::seed_flow()).unwrap();
     let handle = runtime::spawn(sim, mode, 1.0);
-    let app = api::router(ApiState {
-        handle: handle.clone(),
-        config: Arc::new(ApiConfig {
+    let state = ApiState::new(
+        handle.clone(),
+        ApiConfig {
             credentials: creds.clone(),
             ..ApiConfig::default()
-        }),
-    });
+        },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(api::serve(listener, state, std::future::pending()));
     Server {
         base: format!("http://{addr}"),
         handle,

@@ -1,12 +1,396 @@
 //! fnf: the Serverless Workflow OpenAPI (version 2019-03-15, RPC style):
 //! `Action` dispatch on `/`, parameters from the query and the form body,
 //! JSON answers and errors with `RequestId` (SPEC §4).
+//!
+//! Owns the RPC envelope: reading the request (absolute-form targets
+//! included, for clients behind `HTTP_PROXY`), the body limit, signature
+//! checks ([`sign`]), and the upstream error shape ([`ApiError`]). What each
+//! action does lives in `actions`; it reaches the simulation only through
+//! the runtime [`Handle`](crate::runtime::Handle).
+
+mod actions;
+pub mod sign;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::{Map, Value};
 
 use super::ApiState;
+use crate::runtime::CommandError;
 
-/// The FnF routes (no state attached yet).
+/// The API version the simulator speaks.
+pub const VERSION: &str = "2019-03-15";
+
+/// The FnF routes: every action at `/` (GET or POST; other methods get an
+/// upstream-shaped error rather than a bare 405).
 pub fn router() -> Router<ApiState> {
-    Router::new()
+    Router::new().route("/", any(rpc))
+}
+
+/// An FnF error answer: HTTP status, upstream `Code` and a `Message`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// 400 `MissingRequiredParams` naming the parameter.
+    pub fn missing(param: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "MissingRequiredParams",
+            format!("{param} is mandatory for this action"),
+        )
+    }
+
+    /// 400 `InvalidArgument`.
+    pub fn invalid(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "InvalidArgument", message)
+    }
+
+    /// 400 `EntityTooLarge`.
+    pub fn too_large(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "EntityTooLarge", message)
+    }
+
+    /// Renders the upstream error body `{RequestId, HostId, Code, Message}`.
+    pub fn into_response(self, request_id: &str, host: &str) -> Response {
+        let body = serde_json::json!({
+            "RequestId": request_id,
+            "HostId": host,
+            "Code": &self.code,
+            "Message": self.message,
+        });
+        let mut response = json_response(self.status, request_id, &body);
+        response
+            .extensions_mut()
+            .insert(super::ErrorCode(self.code));
+        response
+    }
+}
+
+/// The upstream status of an error code (the engine's codes, see
+/// [`FnfError::http_status`](crate::engine::FnfError::http_status)).
+pub fn status_of(code: &str) -> StatusCode {
+    match code {
+        "FlowNotExists" | "ExecutionNotExists" => StatusCode::NOT_FOUND,
+        "TaskInvalidState" | "FlowAlreadyExists" => StatusCode::CONFLICT,
+        "SignatureNotMatch" | "InvalidAccessKeyID" => StatusCode::FORBIDDEN,
+        "ResourceThrottled" => StatusCode::TOO_MANY_REQUESTS,
+        "InternalServerError" | "Runtime" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        let status = status_of(&e.code);
+        // The runtime's own failure (it stopped) is not an upstream code.
+        let code = if e.code == "Runtime" {
+            "InternalServerError".to_owned()
+        } else {
+            e.code
+        };
+        ApiError {
+            status,
+            code,
+            message: e.message,
+        }
+    }
+}
+
+impl From<crate::engine::FnfError> for ApiError {
+    fn from(e: crate::engine::FnfError) -> Self {
+        CommandError::from(e).into()
+    }
+}
+
+fn json_response(status: StatusCode, request_id: &str, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-acs-request-id", v);
+    }
+    response
+}
+
+/// A new upstream-style request id (an upper-case UUID).
+pub fn request_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
+}
+
+/// Metadata the engine does not keep about flows: what `CreateFlow` was
+/// given and when. Flows loaded from files have none (defaults apply).
+#[derive(Debug, Default)]
+pub struct FlowCatalog {
+    flows: Mutex<HashMap<String, FlowInfo>>,
+}
+
+/// What `DescribeFlow` shows beyond the definition.
+#[derive(Debug, Clone, Default)]
+pub struct FlowInfo {
+    pub id: String,
+    pub description: String,
+    /// RFC 3339, virtual time.
+    pub created: String,
+}
+
+impl FlowCatalog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, FlowInfo>> {
+        // Whole-entry inserts and removes only: a poisoned map is consistent.
+        self.flows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn get(&self, name: &str) -> Option<FlowInfo> {
+        self.lock().get(name).cloned()
+    }
+
+    pub fn insert(&self, name: &str, info: FlowInfo) {
+        self.lock().insert(name.to_owned(), info);
+    }
+
+    pub fn remove(&self, name: &str) {
+        self.lock().remove(name);
+    }
+}
+
+/// One decoded RPC request: the merged parameters and what the actions
+/// need to know about the request.
+#[derive(Debug)]
+pub struct Rpc {
+    pub action: String,
+    pub method: Method,
+    /// Query and body parameters merged (the body wins on a clash, as the
+    /// SDKs sign them).
+    pub params: BTreeMap<String, String>,
+}
+
+impl Rpc {
+    /// A parameter that must be present and non-empty.
+    pub fn required(&self, name: &str) -> Result<&str, ApiError> {
+        self.optional(name).ok_or_else(|| ApiError::missing(name))
+    }
+
+    /// A parameter; an empty value counts as absent (the SDKs send unset
+    /// optional parameters as nothing, some clients as empty strings).
+    pub fn optional(&self, name: &str) -> Option<&str> {
+        self.params
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// An integer parameter in `min..=max`, `default` when absent.
+    pub fn int(&self, name: &str, min: i64, max: i64, default: i64) -> Result<i64, ApiError> {
+        let Some(text) = self.optional(name) else {
+            return Ok(default);
+        };
+        let n: i64 = text
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("{name} `{text}` is not an integer")))?;
+        if !(min..=max).contains(&n) {
+            return Err(ApiError::invalid(format!(
+                "{name} is {n}; it must be between {min} and {max}"
+            )));
+        }
+        Ok(n)
+    }
+}
+
+/// The handler of `/`.
+async fn rpc(State(state): State<ApiState>, request: Request) -> Response {
+    let rid = request_id();
+    let (parts, body) = request.into_parts();
+    let host = host_of(&parts.headers, &parts.uri);
+    let result = match decode(&state, &parts.method, &parts.uri, &parts.headers, body).await {
+        Ok(rpc) => actions::dispatch(&state, &rpc).await.map(|a| (rpc, a)),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((rpc, mut answer)) => {
+            answer.insert("RequestId".into(), Value::String(rid.clone()));
+            tracing::debug!(action = %rpc.action, "answered");
+            json_response(StatusCode::OK, &rid, &Value::Object(answer))
+        }
+        Err(e) => {
+            tracing::debug!(code = %e.code, message = %e.message, "refused");
+            e.into_response(&rid, &host)
+        }
+    }
+}
+
+/// The host the client addressed (absolute-form target or `Host`).
+fn host_of(headers: &HeaderMap, uri: &axum::http::Uri) -> String {
+    uri.authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "flowsim".to_owned())
+}
+
+/// Reads the parameters, checks the signature and finds the action.
+async fn decode(
+    state: &ApiState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Rpc, ApiError> {
+    if method != Method::GET && method != Method::POST {
+        return Err(ApiError::invalid(format!(
+            "HTTP method {method} is not supported: the FnF API takes GET and POST"
+        )));
+    }
+    let bytes = super::read_body(headers, body, state.config.max_body_bytes)
+        .await
+        .map_err(|e| match e {
+            super::BodyError::TooLarge(_) => ApiError::too_large(e.to_string()),
+            super::BodyError::Read(_) => ApiError::invalid(e.to_string()),
+        })?;
+    let mut params = BTreeMap::new();
+    if let Some(q) = uri.query() {
+        params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+    }
+    if !bytes.is_empty() {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let form = content_type.is_empty()
+            || content_type
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded");
+        if !form {
+            return Err(ApiError::invalid(format!(
+                "the request body must be application/x-www-form-urlencoded, not `{content_type}`"
+            )));
+        }
+        params.extend(form_urlencoded::parse(&bytes).into_owned());
+    }
+    if let Some(credentials) = &state.config.credentials {
+        check_signature(method, &params, headers, credentials)?;
+    }
+    if let Some(v) = params.get("Version").filter(|v| !v.is_empty())
+        && v != VERSION
+    {
+        return Err(ApiError::invalid(format!(
+            "Version `{v}` is not supported: this simulator speaks {VERSION}"
+        )));
+    }
+    // The Tea SDK also names the action in a header.
+    let action = params
+        .get("Action")
+        .filter(|a| !a.is_empty())
+        .cloned()
+        .or_else(|| {
+            headers
+                .get("x-acs-action")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| ApiError::missing("Action"))?;
+    Ok(Rpc {
+        action,
+        method: method.clone(),
+        params,
+    })
+}
+
+/// Verifies the request's `Signature` (SPEC §4). Error messages keep a `:`
+/// (the core SDK splits signature errors on it).
+fn check_signature(
+    method: &Method,
+    params: &BTreeMap<String, String>,
+    headers: &HeaderMap,
+    credentials: &super::Credentials,
+) -> Result<(), ApiError> {
+    let forbidden =
+        |code: &str, message: String| ApiError::new(StatusCode::FORBIDDEN, code, message);
+    let Some(signature) = params.get("Signature").filter(|s| !s.is_empty()) else {
+        let how = if headers.contains_key(header::AUTHORIZATION) {
+            "only signature version 1.0 (HMAC-SHA1 in the query) is supported, not an Authorization header"
+        } else {
+            "this simulator was started with credentials, so every request must be signed"
+        };
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "MissingRequiredParams",
+            format!("Signature is mandatory: {how}"),
+        ));
+    };
+    let key_id = params.get("AccessKeyId").map(String::as_str).unwrap_or("");
+    if key_id.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "MissingRequiredParams",
+            "AccessKeyId is mandatory: the request is signed but names no key",
+        ));
+    }
+    if key_id != credentials.access_key_id {
+        return Err(forbidden(
+            "InvalidAccessKeyID",
+            format!("Specified access key is not found: {key_id}"),
+        ));
+    }
+    if let Some(m) = params.get("SignatureMethod")
+        && !m.is_empty()
+        && m != "HMAC-SHA1"
+    {
+        return Err(ApiError::invalid(format!(
+            "SignatureMethod `{m}` is not supported: use HMAC-SHA1"
+        )));
+    }
+    sign::verify(
+        method.as_str(),
+        params,
+        &credentials.access_key_secret,
+        signature,
+    )
+    .map_err(|sts| {
+        forbidden(
+            "SignatureNotMatch",
+            format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{sts}"
+            ),
+        )
+    })
+}
+
+/// Execution JSON as a map, ready for `RequestId`.
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        other => {
+            let mut m = Map::new();
+            m.insert("Value".into(), other);
+            m
+        }
+    }
 }

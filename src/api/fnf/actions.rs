@@ -1,0 +1,441 @@
+//! The FnF actions: each reads its parameters from an [`Rpc`], acts on the
+//! simulation through the runtime handle, and answers the upstream JSON
+//! (without `RequestId`, which the envelope adds).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::{ApiError, FlowInfo, Rpc, object};
+use crate::api::ApiState;
+use crate::engine::history::{event_json, format_time};
+use crate::engine::{ExecId, Status};
+use crate::fdl::{self, Flow};
+use crate::runtime::{Command, Outcome};
+use crate::sim::Sim;
+
+type Answer = Result<Map<String, Value>, ApiError>;
+
+/// Every action the simulator answers, for `ActionNotSupported` messages.
+pub const ACTIONS: [&str; 11] = [
+    "StartExecution",
+    "DescribeExecution",
+    "StopExecution",
+    "ListExecutions",
+    "GetExecutionHistory",
+    "ReportTaskSucceeded",
+    "ReportTaskFailed",
+    "CreateFlow",
+    "DescribeFlow",
+    "ListFlows",
+    "DeleteFlow",
+];
+
+/// Longest `DescribeExecution` long poll (seconds).
+pub const MAX_WAIT_SECONDS: i64 = 60;
+
+/// Runs the action the request names.
+pub async fn dispatch(state: &ApiState, rpc: &Rpc) -> Answer {
+    if !matches!(
+        rpc.action.as_str(),
+        "DescribeExecution"
+            | "ListExecutions"
+            | "GetExecutionHistory"
+            | "DescribeFlow"
+            | "ListFlows"
+    ) {
+        crate::api::sync_clock(state).await;
+    }
+    match rpc.action.as_str() {
+        "StartExecution" => start_execution(state, rpc).await,
+        "DescribeExecution" => describe_execution(state, rpc).await,
+        "StopExecution" => stop_execution(state, rpc).await,
+        "ListExecutions" => list_executions(state, rpc),
+        "GetExecutionHistory" => get_execution_history(state, rpc),
+        "ReportTaskSucceeded" => report_succeeded(state, rpc).await,
+        "ReportTaskFailed" => report_failed(state, rpc).await,
+        "CreateFlow" => create_flow(state, rpc).await,
+        "DescribeFlow" => describe_flow(state, rpc),
+        "ListFlows" => list_flows(state, rpc),
+        "DeleteFlow" => delete_flow(state, rpc).await,
+        other => Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "ActionNotSupported",
+            format!(
+                "action `{other}` is not supported by the simulator; supported: {}",
+                ACTIONS.join(", ")
+            ),
+        )),
+    }
+}
+
+/// The execution in the `DescribeExecution` shape.
+fn execution_json(state: &ApiState, id: ExecId) -> Answer {
+    let sim = state.handle.sim();
+    let x = sim
+        .engine
+        .execution(id)
+        .ok_or_else(|| ApiError::invalid("the execution vanished"))?;
+    Ok(object(x.to_json(sim.epoch_ms())))
+}
+
+async fn start_execution(state: &ApiState, rpc: &Rpc) -> Answer {
+    let flow = rpc.required("FlowName")?.to_owned();
+    let name = rpc.optional("ExecutionName").map(str::to_owned);
+    let input = rpc.optional("Input").unwrap_or("{}").to_owned();
+    let id = match rpc.optional("CallbackFnFTaskToken") {
+        None => match state
+            .handle
+            .call(Command::StartExecution { flow, name, input })
+            .await?
+        {
+            Outcome::Started(id) => id,
+            other => return Err(unexpected(&other)),
+        },
+        Some(token) => {
+            check_callback_token(token)?;
+            let token = token.to_owned();
+            state
+                .handle
+                .with_sim(move |sim| {
+                    let id = sim.start_execution(&flow, name.as_deref(), Some(&input))?;
+                    wire_callback_token(sim, id, &token);
+                    Ok::<_, crate::engine::FnfError>(id)
+                })
+                .await??
+        }
+    };
+    execution_json(state, id)
+}
+
+/// `CallbackFnFTaskToken` must look like a task token (base64 text of a
+/// sane length); whether it names a waiting task is the engine's business.
+fn check_callback_token(token: &str) -> Result<(), ApiError> {
+    use base64::Engine as _;
+    let ok = token.len() <= 4096
+        && base64::engine::general_purpose::STANDARD
+            .decode(token.trim())
+            .is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "CallbackFnFTaskToken is malformed: it must be a task token (base64 text)",
+        ))
+    }
+}
+
+/// WIRE-CALLBACK-TOKEN: the single place `CallbackFnFTaskToken` reaches the
+/// engine. Upstream, when the child execution ends, the task that started
+/// it (in the parent execution) is reported with the child's outcome. The
+/// engine gains that on its own branch; until then the token is accepted
+/// and logged, and nothing is reported to the parent.
+fn wire_callback_token(_sim: &mut Sim, id: ExecId, token: &str) {
+    tracing::warn!(
+        execution = id.0,
+        token = %crate::sim::short_token(token),
+        "CallbackFnFTaskToken accepted; the engine does not report child executions to a parent task yet"
+    );
+}
+
+fn unexpected(outcome: &Outcome) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        format!("unexpected runtime answer: {outcome:?}"),
+    )
+}
+
+fn find(sim: &Sim, flow: &str, name: &str) -> Result<ExecId, ApiError> {
+    Ok(sim.engine.find_execution(flow, name)?.id)
+}
+
+async fn describe_execution(state: &ApiState, rpc: &Rpc) -> Answer {
+    let flow = rpc.required("FlowName")?;
+    let name = rpc.required("ExecutionName")?;
+    let wait = rpc.int("WaitTimeSeconds", 0, MAX_WAIT_SECONDS, 0)?;
+    // Subscribe before the first look, so a change between the look and
+    // the wait is not missed.
+    let mut changes = state.handle.state();
+    changes.borrow_and_update();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
+    loop {
+        let (id, done) = {
+            let sim = state.handle.sim();
+            let id = find(&sim, flow, name)?;
+            let done = sim.engine.execution(id).is_none_or(|x| x.status.is_final());
+            (id, done)
+        };
+        if done || tokio::time::Instant::now() >= deadline {
+            return execution_json(state, id);
+        }
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => {}
+            // The wait expired, or the runtime stopped: answer as it is.
+            Ok(Err(_)) | Err(_) => return execution_json(state, id),
+        }
+    }
+}
+
+async fn stop_execution(state: &ApiState, rpc: &Rpc) -> Answer {
+    let flow = rpc.required("FlowName")?.to_owned();
+    let name = rpc.required("ExecutionName")?.to_owned();
+    let error = rpc.optional("Error").unwrap_or("").to_owned();
+    let cause = rpc.optional("Cause").unwrap_or("").to_owned();
+    match state
+        .handle
+        .call(Command::StopExecution {
+            flow,
+            name,
+            error,
+            cause,
+        })
+        .await?
+    {
+        Outcome::Stopped(id) => execution_json(state, id),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// Decodes a `NextToken` of ours: a position, as decimal text.
+fn cursor(rpc: &Rpc) -> Result<usize, ApiError> {
+    match rpc.optional("NextToken") {
+        None => Ok(0),
+        Some(t) => t
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("NextToken `{t}` is not one this API issued"))),
+    }
+}
+
+fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
+    let flow_name = rpc.required("FlowName")?;
+    let limit = rpc.int("Limit", 1, 100, 100)? as usize;
+    let from = cursor(rpc)?;
+    let status = match rpc.optional("Status") {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Status `{s}` is invalid: expected one of Starting, Running, Stopped, Succeeded, Failed, TimedOut"
+            ))
+        })?),
+    };
+    let prefix = rpc.optional("ExecutionNamePrefix").unwrap_or("");
+    let sim = state.handle.sim();
+    let flow = sim
+        .engine
+        .flow(flow_name)
+        .ok_or_else(|| crate::engine::FnfError::FlowNotExists(flow_name.to_owned()))?;
+    // Executions keep their start order forever: a position in it is a
+    // stable cursor, new executions only append.
+    let mut executions = Vec::new();
+    let mut next = String::new();
+    let all = sim.engine.executions();
+    for x in all.iter().skip(from) {
+        let matches = Arc::ptr_eq(&x.flow, flow)
+            && status.is_none_or(|s| x.status == s)
+            && x.name.starts_with(prefix);
+        if !matches {
+            continue;
+        }
+        if executions.len() == limit {
+            next = x.id.0.to_string();
+            break;
+        }
+        executions.push(x.to_json(sim.epoch_ms()));
+    }
+    let mut m = Map::new();
+    m.insert("Executions".into(), Value::Array(executions));
+    m.insert("NextToken".into(), Value::String(next));
+    Ok(m)
+}
+
+fn get_execution_history(state: &ApiState, rpc: &Rpc) -> Answer {
+    let flow = rpc.required("FlowName")?;
+    let name = rpc.required("ExecutionName")?;
+    let limit = rpc.int("Limit", 1, 1000, 1000)? as usize;
+    let from = cursor(rpc)?;
+    let sim = state.handle.sim();
+    let x = sim.engine.find_execution(flow, name)?;
+    let events: Vec<Value> = x
+        .history
+        .iter()
+        .skip(from)
+        .take(limit)
+        .map(|ev| event_json(&x.flow, ev, sim.epoch_ms()))
+        .collect();
+    let end = from.saturating_add(events.len());
+    let next = if end < x.history.len() {
+        end.to_string()
+    } else {
+        String::new()
+    };
+    let mut m = Map::new();
+    m.insert("Events".into(), Value::Array(events));
+    m.insert("NextToken".into(), Value::String(next));
+    Ok(m)
+}
+
+fn event_answer(outcome: Outcome) -> Answer {
+    match outcome {
+        Outcome::Reported(event) => Ok(object(json!({ "EventId": event }))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+async fn report_succeeded(state: &ApiState, rpc: &Rpc) -> Answer {
+    let token = rpc.required("TaskToken")?.to_owned();
+    let output = rpc.optional("Output").unwrap_or("{}").to_owned();
+    event_answer(
+        state
+            .handle
+            .call(Command::ReportSucceeded { token, output })
+            .await?,
+    )
+}
+
+async fn report_failed(state: &ApiState, rpc: &Rpc) -> Answer {
+    let token = rpc.required("TaskToken")?.to_owned();
+    let error = rpc.required("Error")?.to_owned();
+    let cause = rpc.optional("Cause").unwrap_or("").to_owned();
+    event_answer(
+        state
+            .handle
+            .call(Command::ReportFailed {
+                token,
+                error,
+                cause,
+            })
+            .await?,
+    )
+}
+
+/// Flow names follow the execution name rule upstream.
+fn check_flow_name(name: &str) -> Result<(), ApiError> {
+    let mut chars = name.chars();
+    let ok = name.len() <= 128
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "Name `{name}` is invalid: it must match [A-Za-z_][A-Za-z0-9_-]{{0,127}}"
+        )))
+    }
+}
+
+fn flow_json(flow: &Flow, info: &FlowInfo) -> Map<String, Value> {
+    object(json!({
+        "Name": flow.name,
+        "Id": info.id,
+        "Description": info.description,
+        "Definition": flow.definition,
+        "Type": "FDL",
+        "RoleArn": "",
+        "ExecutionMode": "Standard",
+        "CreatedTime": info.created,
+        "LastModifiedTime": info.created,
+    }))
+}
+
+/// A flow's catalog entry, or the defaults for a flow loaded from a file.
+fn info_of(state: &ApiState, sim: &Sim, name: &str) -> FlowInfo {
+    state.fnf.get(name).unwrap_or_else(|| FlowInfo {
+        id: String::new(),
+        description: String::new(),
+        created: format_time(sim.epoch_ms()),
+    })
+}
+
+async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
+    let name = rpc.required("Name")?.to_owned();
+    check_flow_name(&name)?;
+    let definition = rpc.required("Definition")?;
+    if let Some(t) = rpc.optional("Type")
+        && t != "FDL"
+    {
+        return Err(ApiError::invalid(format!(
+            "Type `{t}` is not supported: only FDL"
+        )));
+    }
+    let description = rpc.optional("Description").unwrap_or("").to_owned();
+    let flow = fdl::load(&name, definition).map_err(|diagnostics| {
+        ApiError::invalid(format!(
+            "Definition is not a valid flow:\n{}",
+            fdl::LoadError::Invalid {
+                file: "Definition".into(),
+                diagnostics,
+            }
+        ))
+    })?;
+    let created = state
+        .handle
+        .with_sim(move |sim| {
+            // Checked first: add_flow would create the topics before refusing.
+            if sim.engine.flow(&flow.name).is_some() {
+                return Err(crate::engine::FnfError::FlowAlreadyExists(flow.name));
+            }
+            let at = sim.epoch_ms().saturating_add(sim.now() as i64);
+            sim.add_flow(flow).map(|()| at)
+        })
+        .await??;
+    let info = FlowInfo {
+        id: uuid::Uuid::new_v4().hyphenated().to_string(),
+        description,
+        created: format_time(created),
+    };
+    state.fnf.insert(&name, info.clone());
+    let sim = state.handle.sim();
+    let flow = sim
+        .engine
+        .flow(&name)
+        .ok_or_else(|| crate::engine::FnfError::FlowNotExists(name.clone()))?;
+    Ok(flow_json(flow, &info))
+}
+
+fn describe_flow(state: &ApiState, rpc: &Rpc) -> Answer {
+    let name = rpc.required("Name")?;
+    let sim = state.handle.sim();
+    let flow = sim
+        .engine
+        .flow(name)
+        .ok_or_else(|| crate::engine::FnfError::FlowNotExists(name.to_owned()))?;
+    Ok(flow_json(flow, &info_of(state, &sim, name)))
+}
+
+fn list_flows(state: &ApiState, rpc: &Rpc) -> Answer {
+    let limit = rpc.int("Limit", 1, 100, 100)? as usize;
+    // Flows are kept in name order: the next name is a stable cursor.
+    let from = rpc.optional("NextToken").unwrap_or("");
+    let sim = state.handle.sim();
+    let mut flows = Vec::new();
+    let mut next = String::new();
+    for flow in sim.engine.flows().filter(|f| f.name.as_str() >= from) {
+        if flows.len() == limit {
+            next = flow.name.clone();
+            break;
+        }
+        flows.push(Value::Object(flow_json(
+            flow,
+            &info_of(state, &sim, &flow.name),
+        )));
+    }
+    let mut m = Map::new();
+    m.insert("Flows".into(), Value::Array(flows));
+    m.insert("NextToken".into(), Value::String(next));
+    Ok(m)
+}
+
+async fn delete_flow(state: &ApiState, rpc: &Rpc) -> Answer {
+    let name = rpc.required("Name")?.to_owned();
+    let removed = name.clone();
+    state
+        .handle
+        .with_sim(move |sim| sim.engine.remove_flow(&removed).map(|_| ()))
+        .await??;
+    state.fnf.remove(&name);
+    Ok(Map::new())
+}
