@@ -642,8 +642,8 @@ impl Layouter<'_> {
                     if let Some((_, Some(text))) = self.fail_label(id).filter(|_| top && k + 1 == n)
                     {
                         content_w = content_w.max(cx + 2 + chars(&text) + 1);
-                        for p in placed.exits.iter().take(1) {
-                            last_fail = Some((p.from, text.clone()));
+                        if let Some(p) = placed.exits.first() {
+                            last_fail = Some((p.from, text));
                         }
                     }
                     pending_exits.extend(placed.exits)
@@ -674,11 +674,10 @@ impl Layouter<'_> {
         };
         // Shorter jumps get the inner lanes, so fewer lines cross.
         resolved.sort_by_key(|(j, d)| (j.pending.last_y() - dest_y(*d)).abs());
-        let mut lanes = 0;
+        let lanes = i32::try_from(resolved.len()).unwrap_or(0);
         let mut exits = Vec::new();
         for (lane_no, (j, dest)) in resolved.into_iter().enumerate() {
             let lane = content_w + 1 + 2 * i32::try_from(lane_no).unwrap_or(0);
-            lanes += 1;
             let mut p = j.pending;
             let ty = dest_y(dest);
             p.points.extend([(lane, p.last_y()), (lane, ty), (cx, ty)]);
@@ -690,7 +689,7 @@ impl Layouter<'_> {
                 _ => exits.push(p),
             }
         }
-        let w = content_w + if lanes > 0 { 2 * lanes } else { 0 };
+        let w = content_w + 2 * lanes;
         for mut p in pending_exits {
             if let Some((from, text)) = &last_fail
                 && p.from == *from

@@ -88,7 +88,10 @@ impl Canvas<'_> {
     fn text(&mut self, x: u16, y: u16, s: &str, max: u16, style: Style) {
         for (i, ch) in s.chars().take(max as usize).enumerate() {
             let mut tmp = [0u8; 4];
-            self.put(x + i as u16, y, ch.encode_utf8(&mut tmp), style);
+            let Some(cx) = x.checked_add(i as u16) else {
+                return;
+            };
+            self.put(cx, y, ch.encode_utf8(&mut tmp), style);
         }
     }
 }
@@ -191,7 +194,11 @@ impl Widget for GraphView<'_> {
                 NodeKind::Join(s) => (self.state(s), None, "+", false),
             };
             let style = t.step(state);
-            let (x0, y0, x1, y1) = (n.x, n.y, n.x + n.w - 1, n.y + n.h - 1);
+            // A graph beyond u16 cells is clipped, never a panic.
+            let (Some(x1), Some(y1)) = (n.x.checked_add(n.w - 1), n.y.checked_add(n.h - 1)) else {
+                continue;
+            };
+            let (x0, y0) = (n.x, n.y);
             let rounded = !matches!(n.kind, NodeKind::Step(_));
             let (tl, tr, bl, br) = if rounded {
                 ("╭", "╮", "╰", "╯")
@@ -577,6 +584,32 @@ mod tests {
                 assert_eq!(Some(c.fg), want.fg, "{:?}", n.kind);
                 assert_eq!(c.modifier, want.add_modifier, "{:?}", n.kind);
             }
+        }
+    }
+
+    /// A flow longer than 65,535 rows: coordinates saturate, nothing panics.
+    #[test]
+    fn a_graph_beyond_u16_cells_clips() {
+        let mut text = String::from("version: v1\ntype: flow\nsteps:\n");
+        for i in 0..14_000 {
+            text.push_str(&format!("  - type: pass\n    name: s{i}\n"));
+        }
+        let flow = crate::fdl::load("huge", &text).unwrap();
+        let g = crate::fdl::layout::layout(&flow);
+        assert_eq!(g.height, u16::MAX);
+        let states = vec![StepState::Running; flow.steps.len()];
+        for scroll in [(0, 0), (0, u16::MAX - 10), (u16::MAX, u16::MAX)] {
+            let mut buf = Buffer::empty(Rect::new(0, 0, 30, 10));
+            GraphView {
+                graph: &g,
+                states: &states,
+                tokens: &[],
+                ends: Ends::default(),
+                selected: None,
+                scroll,
+                theme: Theme::COLOR,
+            }
+            .render(buf.area, &mut buf);
         }
     }
 }
