@@ -1968,21 +1968,19 @@ impl Machine<'_, '_, '_> {
             return;
         };
         let step = flow.step(cur.step);
-        let output = match &step.output_mappings {
-            Some(m) => {
-                let ctx = Context {
-                    flow: &flow.name,
-                    execution: &self.x.name,
-                    step: &step.name,
-                    token: None,
-                };
-                mapping::apply(m, &cur.input, &local, &ctx)
-            }
-            None => match step.kind {
-                StepKind::Parallel(_) | StepKind::Foreach(_) => Value::Object(Map::new()),
-                _ => local,
-            },
+        let ctx = Context {
+            flow: &flow.name,
+            execution: &self.x.name,
+            step: &step.name,
+            token: None,
         };
+        let output = mapping::step_output(
+            step.output_mappings.as_deref(),
+            &step.kind,
+            &cur.input,
+            local,
+            &ctx,
+        );
         let detail = format!("{{\"output\":{output}}}");
         if detail.len() > DATA_LIMIT + 11 {
             // Put the step back so it can fail like any other.

@@ -7,6 +7,7 @@
 
 mod build;
 pub mod condition;
+pub mod layout;
 pub mod model;
 pub mod path;
 mod yaml;

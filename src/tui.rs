@@ -20,11 +20,6 @@ pub mod graph;
 pub mod theme;
 pub mod ui;
 
-// The graph layout comes from the flow module once the fdl branch lands.
-#[doc(hidden)]
-pub mod layout_stub;
-pub(crate) use layout_stub as layout;
-
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::time::Duration;

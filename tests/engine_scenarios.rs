@@ -644,6 +644,84 @@ steps:
 }
 
 #[test]
+fn conditions_use_the_whole_grammar_on_the_step_input() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: choice
+    name: c
+    choices:
+      - condition: '!($.order.total <= -1.5 || $.order.note == null) && $.tags[1] >= "b"'
+        goto: yes
+    default:
+      goto: no
+  - type: pass
+    name: yes
+    outputMappings:
+      - target: got
+        source: yes
+    end: true
+  - type: pass
+    name: no
+    outputMappings:
+      - target: got
+        source: no
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let cases = [
+        (
+            json!({"order": {"total": 3, "note": "x"}, "tags": ["a", "b"]}),
+            "yes",
+        ),
+        (
+            json!({"order": {"total": -2, "note": "x"}, "tags": ["a", "b"]}),
+            "no",
+        ),
+        (
+            json!({"order": {"total": 3, "note": null}, "tags": ["a", "b"]}),
+            "no",
+        ),
+        (
+            json!({"order": {"total": 3.5, "note": "x"}, "tags": ["a", "a"]}),
+            "no",
+        ),
+    ];
+    for (input, want) in cases {
+        let x = run(&mut sim, "f", input.clone());
+        assert_eq!(x.status, Status::Succeeded, "{input}: {:?}", x.error);
+        assert_eq!(output(&x)["got"], want, "{input}");
+    }
+}
+
+#[test]
+fn ordering_values_of_different_types_fails_the_choice_saying_so() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: choice
+    name: c
+    choices:
+      - condition: $.n > 10
+        goto: end
+  - type: succeed
+    name: end
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({"n": "11"}));
+    assert_eq!(x.status, Status::Failed);
+    let err = x.error.unwrap();
+    assert_eq!(err.error, "FnF.ConditionError");
+    assert!(
+        err.cause
+            .contains("cannot compare a string (\"11\") with a number (10) using `>`"),
+        "{}",
+        err.cause
+    );
+}
+
+#[test]
 fn a_default_goto_can_jump_back_to_an_earlier_step() {
     // init -> check (not ready: wait 10 s, goto poll) -> poll -> back -> check (ready) -> finish
     let flow = r#"

@@ -69,10 +69,20 @@ fn every_example_flow_does_what_its_expectations_say() {
             f.name
         );
     }
+    let mut snapshots = BTreeSet::new();
     for case in cases {
         let name = case["flow"].as_str().unwrap();
         let handler = case["handler"].as_str().unwrap();
-        let what = format!("{name} with handler {handler}");
+        // Cases of one flow and handler tell their snapshots apart by label.
+        let snapshot = match case.get("label").and_then(Value::as_str) {
+            Some(label) => format!("{name}-{handler}-{label}"),
+            None => format!("{name}-{handler}"),
+        };
+        assert!(
+            snapshots.insert(snapshot.clone()),
+            "two cases share the snapshot {snapshot}: give one a \"label\""
+        );
+        let what = snapshot.clone();
         let mut config = SimConfig {
             seed: 1,
             ..SimConfig::default()
@@ -135,6 +145,6 @@ fn every_example_flow_does_what_its_expectations_say() {
                 j
             })
             .collect();
-        insta::assert_json_snapshot!(format!("{name}-{handler}"), history);
+        insta::assert_json_snapshot!(snapshot, history);
     }
 }

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::fdl::{Mapping, ParamValue, Path, Root, Segment, Source};
+use crate::fdl::{Mapping, ParamValue, Path, Root, Segment, Source, StepKind};
 
 /// What `$context` exposes to a mapping.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +101,25 @@ pub fn step_input(
     }
 }
 
+/// A step's output from its local: mapped when `outputMappings` is present;
+/// else the local itself, except for parallel and foreach, whose output is
+/// `{}` (their local is the array of branch/iteration outputs).
+pub fn step_output(
+    mappings: Option<&[Mapping]>,
+    kind: &StepKind,
+    input: &Value,
+    local: Value,
+    ctx: &Context<'_>,
+) -> Value {
+    match mappings {
+        Some(m) => apply(m, input, &local, ctx),
+        None => match kind {
+            StepKind::Parallel(_) | StepKind::Foreach(_) => Value::Object(Map::new()),
+            _ => local,
+        },
+    }
+}
+
 /// Evaluates `serviceParams` against the mapped step input: `$` is the whole
 /// input, `$.x` a field. A string-valued parameter whose value is an object
 /// or array is sent as its JSON text (`MessageBody: $`).
@@ -170,6 +189,117 @@ mod tests {
         assert_eq!(
             got.to_string(),
             r#"{"messageBody":"hello world","taskToken":"TOKEN"}"#
+        );
+    }
+
+    #[test]
+    fn parent_local_is_the_shallow_merge_of_child_outputs_later_wins() {
+        let mut local = json!({});
+        merge(&mut local, json!({"a": 1, "nested": {"x": 1, "y": 1}}));
+        merge(&mut local, json!({"b": 2}));
+        merge(&mut local, json!({"a": 3, "nested": {"x": 2}}));
+        // Shallow: `nested` is replaced whole, not merged key by key.
+        assert_eq!(local, json!({"a": 3, "nested": {"x": 2}, "b": 2}));
+        // Key order is first-insertion order (the merged key keeps its place).
+        let keys: Vec<&String> = local
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["a", "nested", "b"]);
+    }
+
+    #[test]
+    fn merging_a_non_object_contributes_nothing() {
+        let mut local = json!({"a": 1});
+        merge(&mut local, json!([1, 2]));
+        merge(&mut local, json!("text"));
+        merge(&mut local, Value::Null);
+        assert_eq!(local, json!({"a": 1}));
+    }
+
+    #[test]
+    fn default_input_of_a_non_object_parent_input_is_the_local() {
+        assert_eq!(
+            default_input(&json!([1]), &json!({"b": 2})),
+            json!({"b": 2})
+        );
+        assert_eq!(default_input(&Value::Null, &json!({})), json!({}));
+    }
+
+    #[test]
+    fn step_input_with_mappings_ignores_the_default_merge() {
+        let maps = vec![Mapping {
+            target: "x".into(),
+            source: Source::Path(path(Root::Input, &["a"])),
+            pos: Default::default(),
+        }];
+        let got = step_input(
+            Some(&maps),
+            &json!({"a": 1, "b": 2}),
+            &json!({"c": 3}),
+            &ctx(),
+        );
+        assert_eq!(got, json!({"x": 1}));
+        let got = step_input(Some(&[]), &json!({"a": 1}), &json!({"c": 3}), &ctx());
+        assert_eq!(got, json!({}), "an empty inputMappings list maps nothing");
+        let got = step_input(None, &json!({"a": 1}), &json!({"a": 2, "c": 3}), &ctx());
+        assert_eq!(got, json!({"a": 2, "c": 3}));
+    }
+
+    #[test]
+    fn output_without_mappings_is_the_local_but_empty_for_parallel_and_foreach() {
+        use crate::fdl::{Foreach, Parallel};
+        let local = json!({"status": "success"});
+        let input = json!({"in": 1});
+        assert_eq!(
+            step_output(None, &StepKind::Pass, &input, local.clone(), &ctx()),
+            local
+        );
+        let parallel = StepKind::Parallel(Parallel { branches: vec![] });
+        let foreach = StepKind::Foreach(Foreach {
+            collection: path(Root::Dollar, &["xs"]),
+            item: "x".into(),
+            index: None,
+            steps: vec![],
+        });
+        for kind in [&parallel, &foreach] {
+            assert_eq!(
+                step_output(None, kind, &input, json!([{"a": 1}]), &ctx()),
+                json!({})
+            );
+        }
+        let maps = vec![
+            Mapping {
+                target: "first".into(),
+                source: Source::Path(Path {
+                    root: Root::Local,
+                    segments: vec![Segment::Index(0), Segment::Key("a".into())],
+                }),
+                pos: Default::default(),
+            },
+            Mapping {
+                target: "all".into(),
+                source: Source::Path(Path {
+                    root: Root::Local,
+                    segments: vec![Segment::Wildcard, Segment::Key("a".into())],
+                }),
+                pos: Default::default(),
+            },
+            Mapping {
+                target: "in".into(),
+                source: Source::Path(path(Root::Input, &["in"])),
+                pos: Default::default(),
+            },
+        ];
+        assert_eq!(
+            step_output(
+                Some(&maps),
+                &parallel,
+                &input,
+                json!([{"a": 1}, {"b": 2}, {"a": 3}]),
+                &ctx()
+            ),
+            json!({"first": 1, "all": [1, 3], "in": 1})
         );
     }
 

@@ -1,32 +1,1002 @@
-//! TEMPORARY placeholder.
+//! Choice conditions: parsing (SPEC §2) and evaluation on a step input.
+//!
+//! Owns the condition grammar, its parse errors (each with the character
+//! offset of the problem, which the builder turns into a line and column)
+//! and the evaluation rules. A hand-written recursive-descent parser: the
+//! grammar is small and the messages matter more than generality.
+//!
+//! ```text
+//! or      := and ("||" and)*
+//! and     := cmp ("&&" cmp)*
+//! cmp     := unary (("==" | "!=" | "<" | "<=" | ">" | ">=") unary)?   (no chaining)
+//! unary   := "!" unary | primary
+//! primary := path | string | number | "true" | "false" | "null" | "(" or ")"
+//! path    := "$" or "$input", then .key [n] [*] ["key"] (see fdl::path)
+//! string  := double-quoted, JSON escapes
+//! number  := -?digits(.digits)?([eE][+-]?digits)?
+//! ```
+//!
+//! Precedence, tightest first: `!`, comparisons, `&&`, `||`. So `!$.a == false`
+//! is `(!$.a) == false`; write `!($.a == 1)` to negate a comparison.
+//!
+//! Evaluation: a path that does not exist in the input is an error naming
+//! it (a condition never guesses); `&&`, `||`, `!` and a bare value need
+//! true or false; `==`/`!=` compare any JSON values (numbers by value, so
+//! `1 == 1.0`); `<`, `<=`, `>`, `>=` compare numbers with numbers and
+//! strings with strings (by code point), anything else is an error saying
+//! which types met. `&&` and `||` short-circuit, so `$.a != null && $.a.b > 1`
+//! is safe when `a` is null.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+
+use serde_json::{Number, Value};
+
+use super::model::{Path, Root};
+use super::path::{self, PathError, shown};
 
 /// A parsed choice condition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Condition {
     /// The condition as written.
     pub source: String,
+    expr: Expr,
 }
 
-#[derive(Debug)]
+/// Why a condition could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at character {})", offset + 1)]
 pub struct ConditionError {
+    /// The 0-based character offset of the problem in the condition text
+    /// (its length for "ended too early").
     pub offset: usize,
     pub message: String,
 }
 
-impl Condition {
-    pub fn parse(text: &str) -> Result<Condition, ConditionError> {
-        Ok(Condition {
-            source: text.into(),
-        })
+impl From<PathError> for ConditionError {
+    fn from(e: PathError) -> Self {
+        ConditionError {
+            offset: e.offset,
+            message: e.message,
+        }
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("eval")]
-pub struct EvalError;
+/// Why a condition could not be evaluated on an input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    /// The condition reads a path the input does not have.
+    #[error("`{path}` does not exist in the step input")]
+    MissingPath { path: String },
+    /// `&&`, `||`, `!` or the whole condition met something else than a
+    /// boolean.
+    #[error("{what} is {found}, but a condition needs true or false here")]
+    NotBoolean { what: String, found: String },
+    /// `<`, `<=`, `>`, `>=` on values of different (or unordered) types.
+    #[error(
+        "cannot compare {left} with {right} using `{op}`: it compares numbers with numbers and strings with strings"
+    )]
+    Mismatch {
+        op: &'static str,
+        left: String,
+        right: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Expr {
+    Path(Path),
+    Lit(Value),
+    Not(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Cmp(CmpOp, Box<Expr>, Box<Expr>),
+}
+
+impl fmt::Display for Expr {
+    /// Fully parenthesised, to show (and test) how a condition was read.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Path(p) => write!(f, "{p}"),
+            Expr::Lit(v) => write!(f, "{v}"),
+            Expr::Not(e) => write!(f, "!{e}"),
+            Expr::And(a, b) => write!(f, "({a} && {b})"),
+            Expr::Or(a, b) => write!(f, "({a} || {b})"),
+            Expr::Cmp(op, a, b) => write!(f, "({a} {} {b})", op.as_str()),
+        }
+    }
+}
+
+/// Roots a condition may read: both mean the step input.
+const ROOTS: &[Root] = &[Root::Dollar, Root::Input];
 
 impl Condition {
-    pub fn eval(&self, _input: &serde_json::Value) -> Result<bool, EvalError> {
-        Ok(self.source.contains("true"))
+    /// Parses a condition; the error carries the character offset of the
+    /// problem.
+    pub fn parse(text: &str) -> Result<Condition, ConditionError> {
+        let chars: Vec<char> = text.chars().collect();
+        let tokens = lex(&chars);
+        let mut p = Parser {
+            tokens,
+            next: 0,
+            len: chars.len(),
+        };
+        if p.tokens.is_empty() {
+            return Err(ConditionError {
+                offset: 0,
+                message: "the condition is empty; write one such as `$.status == \"ok\"`"
+                    .to_owned(),
+            });
+        }
+        let node = p.or()?;
+        need_bool(&node)?;
+        if let Some(t) = p.peek()? {
+            let message = match &t.tok {
+                Tok::RParen => "unmatched `)`".to_owned(),
+                _ => format!(
+                    "expected `&&`, `||` or the end after a complete condition, found {}",
+                    t.describe()
+                ),
+            };
+            return Err(ConditionError {
+                offset: t.at,
+                message,
+            });
+        }
+        Ok(Condition {
+            source: text.to_owned(),
+            expr: node.expr,
+        })
+    }
+
+    /// Evaluates the condition on a step input.
+    pub fn eval(&self, input: &Value) -> Result<bool, EvalError> {
+        truth(&self.expr, input)
+    }
+
+    /// The condition fully parenthesised, showing how it was read
+    /// (`$.a > 1 && !$.b` reads `(($.a > 1) && !$.b)`).
+    pub fn explain(&self) -> String {
+        self.expr.to_string()
+    }
+}
+
+// ---- lexing ----------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Path(Path),
+    Lit(Value),
+    Not,
+    And,
+    Or,
+    Cmp(CmpOp),
+    LParen,
+    RParen,
+    /// A lexing error: the parser reports it when it gets this far, so an
+    /// earlier grammar error wins over a later bad character.
+    Bad(ConditionError),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Token {
+    tok: Tok,
+    at: usize,
+    end: usize,
+    text: String,
+}
+
+impl Token {
+    fn describe(&self) -> String {
+        format!("`{}`", self.text)
+    }
+}
+
+fn bad(at: usize, message: impl Into<String>) -> Tok {
+    Tok::Bad(ConditionError {
+        offset: at,
+        message: message.into(),
+    })
+}
+
+/// Splits the text into tokens; stops after the first bad one.
+fn lex(chars: &[char]) -> Vec<Token> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let at = i;
+        let next = chars.get(i + 1).copied();
+        let (tok, end) = match c {
+            '(' => (Tok::LParen, i + 1),
+            ')' => (Tok::RParen, i + 1),
+            '=' if next == Some('=') => (Tok::Cmp(CmpOp::Eq), i + 2),
+            '=' => (
+                bad(at, "`=` is not an operator; use `==` to compare"),
+                i + 1,
+            ),
+            '!' if next == Some('=') => (Tok::Cmp(CmpOp::Ne), i + 2),
+            '!' => (Tok::Not, i + 1),
+            '<' if next == Some('=') => (Tok::Cmp(CmpOp::Le), i + 2),
+            '<' => (Tok::Cmp(CmpOp::Lt), i + 1),
+            '>' if next == Some('=') => (Tok::Cmp(CmpOp::Ge), i + 2),
+            '>' => (Tok::Cmp(CmpOp::Gt), i + 1),
+            '&' if next == Some('&') => (Tok::And, i + 2),
+            '&' => (bad(at, "`&` is not an operator; use `&&`"), i + 1),
+            '|' if next == Some('|') => (Tok::Or, i + 2),
+            '|' => (bad(at, "`|` is not an operator; use `||`"), i + 1),
+            '\'' => (
+                bad(at, "strings are written in double quotes: \"text\""),
+                i + 1,
+            ),
+            '"' => match path::scan_string(chars, i) {
+                Ok((s, end)) => (Tok::Lit(Value::String(s)), end),
+                Err(e) => (Tok::Bad(e.into()), chars.len()),
+            },
+            '$' => match path::parse_at(chars, i, ROOTS) {
+                Ok((p, end)) => (Tok::Path(p), end),
+                Err(e) => (Tok::Bad(e.into()), chars.len()),
+            },
+            '-' | '0'..='9' => number(chars, i),
+            c if c.is_alphabetic() || c == '_' => word(chars, i),
+            other => (
+                bad(
+                    at,
+                    format!(
+                        "unexpected `{other}`; a condition is made of `$.paths`, values, comparisons, `!`, `&&`, `||` and parentheses"
+                    ),
+                ),
+                i + 1,
+            ),
+        };
+        let stop = matches!(tok, Tok::Bad(_));
+        out.push(Token {
+            tok,
+            at,
+            end,
+            text: chars[at..end.min(chars.len())].iter().collect(),
+        });
+        if stop {
+            break;
+        }
+        i = end;
+    }
+    out
+}
+
+fn number(chars: &[char], start: usize) -> (Tok, usize) {
+    let digits = |mut j: usize| {
+        while chars.get(j).is_some_and(char::is_ascii_digit) {
+            j += 1;
+        }
+        j
+    };
+    let mut i = start;
+    if chars[i] == '-' {
+        i += 1;
+        if !chars.get(i).is_some_and(char::is_ascii_digit) {
+            return (
+                bad(start, "`-` must be followed by a number, as in `-1.5`"),
+                start + 1,
+            );
+        }
+    }
+    i = digits(i);
+    let mut float = false;
+    if chars.get(i) == Some(&'.') {
+        if !chars.get(i + 1).is_some_and(char::is_ascii_digit) {
+            return (
+                bad(
+                    i + 1,
+                    format!(
+                        "expected a digit after `.`, found {}",
+                        shown(chars.get(i + 1))
+                    ),
+                ),
+                i + 1,
+            );
+        }
+        i = digits(i + 1);
+        float = true;
+    }
+    if matches!(chars.get(i), Some('e' | 'E')) {
+        let mut j = i + 1;
+        if matches!(chars.get(j), Some('+' | '-')) {
+            j += 1;
+        }
+        if !chars.get(j).is_some_and(char::is_ascii_digit) {
+            return (
+                bad(
+                    j,
+                    format!(
+                        "expected the exponent's digits, found {}",
+                        shown(chars.get(j))
+                    ),
+                ),
+                j,
+            );
+        }
+        i = digits(j);
+        float = true;
+    }
+    let text: String = chars[start..i].iter().collect();
+    let n = if float {
+        None
+    } else {
+        text.parse::<i64>()
+            .ok()
+            .map(Number::from)
+            .or_else(|| text.parse::<u64>().ok().map(Number::from))
+    };
+    let n = n.or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64));
+    match n {
+        Some(n) => (Tok::Lit(Value::Number(n)), i),
+        None => (bad(start, format!("the number {text} is too large")), i),
+    }
+}
+
+fn word(chars: &[char], start: usize) -> (Tok, usize) {
+    let mut i = start;
+    while chars
+        .get(i)
+        .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+    {
+        i += 1;
+    }
+    let w: String = chars[start..i].iter().collect();
+    let tok = match w.as_str() {
+        "true" => Tok::Lit(Value::Bool(true)),
+        "false" => Tok::Lit(Value::Bool(false)),
+        "null" => Tok::Lit(Value::Null),
+        _ => {
+            let lower = w.to_ascii_lowercase();
+            let hint = match lower.as_str() {
+                "true" | "false" | "null" => format!("; write `{lower}` in lower case"),
+                "and" => "; write `&&`".to_owned(),
+                "or" => "; write `||`".to_owned(),
+                "not" => "; write `!`".to_owned(),
+                _ => format!(
+                    "; a value is a `$.path`, a \"string\", a number, true, false or null (did you mean `$.{w}` or \"{w}\"?)"
+                ),
+            };
+            bad(start, format!("unknown word `{w}`{hint}"))
+        }
+    };
+    (tok, i)
+}
+
+// ---- parsing ---------------------------------------------------------------
+
+/// An expression and where it starts, for errors about it.
+struct Node {
+    expr: Expr,
+    at: usize,
+    text: String,
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    next: usize,
+    /// The text's length in characters: where "ended too early" points.
+    len: usize,
+}
+
+const A_VALUE: &str = "a value (a `$.path`, a \"string\", a number, true, false, null, `!` or `(`)";
+
+impl Parser {
+    /// The next token, or the lexing error it stands for.
+    fn peek(&self) -> Result<Option<&Token>, ConditionError> {
+        match self.tokens.get(self.next) {
+            Some(Token {
+                tok: Tok::Bad(e), ..
+            }) => Err(e.clone()),
+            t => Ok(t),
+        }
+    }
+
+    fn bump(&mut self) {
+        self.next += 1;
+    }
+
+    /// The text of the tokens from `from` up to the last one taken, with
+    /// single spaces where the source had any.
+    fn text_since(&self, from: usize) -> String {
+        let toks = self.tokens.get(from..self.next).unwrap_or(&[]);
+        let mut s = String::new();
+        let mut last_end = None;
+        for t in toks {
+            if last_end.is_some_and(|e| t.at > e) {
+                s.push(' ');
+            }
+            s.push_str(&t.text);
+            last_end = Some(t.end);
+        }
+        s
+    }
+
+    fn or(&mut self) -> Result<Node, ConditionError> {
+        let from = self.next;
+        let mut left = self.and()?;
+        while matches!(self.peek()?, Some(Token { tok: Tok::Or, .. })) {
+            need_bool(&left)?;
+            self.bump();
+            let right = self.and()?;
+            need_bool(&right)?;
+            left = Node {
+                expr: Expr::Or(Box::new(left.expr), Box::new(right.expr)),
+                at: left.at,
+                text: self.text_since(from),
+            };
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Node, ConditionError> {
+        let from = self.next;
+        let mut left = self.cmp()?;
+        while matches!(self.peek()?, Some(Token { tok: Tok::And, .. })) {
+            need_bool(&left)?;
+            self.bump();
+            let right = self.cmp()?;
+            need_bool(&right)?;
+            left = Node {
+                expr: Expr::And(Box::new(left.expr), Box::new(right.expr)),
+                at: left.at,
+                text: self.text_since(from),
+            };
+        }
+        Ok(left)
+    }
+
+    fn cmp(&mut self) -> Result<Node, ConditionError> {
+        let from = self.next;
+        let left = self.unary()?;
+        let op = match self.peek()? {
+            Some(Token {
+                tok: Tok::Cmp(op), ..
+            }) => *op,
+            _ => return Ok(left),
+        };
+        self.bump();
+        let right = self.unary()?;
+        if let Some(t) = self.peek()?
+            && matches!(t.tok, Tok::Cmp(_))
+        {
+            return Err(ConditionError {
+                offset: t.at,
+                message: format!(
+                    "comparisons do not chain; join them with `&&`, as in `$.a {} $.b && $.b {} $.c`",
+                    op.as_str(),
+                    t.text
+                ),
+            });
+        }
+        Ok(Node {
+            expr: Expr::Cmp(op, Box::new(left.expr), Box::new(right.expr)),
+            at: left.at,
+            text: self.text_since(from),
+        })
+    }
+
+    fn unary(&mut self) -> Result<Node, ConditionError> {
+        let Some(t) = self.peek()? else {
+            return Err(ConditionError {
+                offset: self.len,
+                message: format!("expected {A_VALUE}, found the end"),
+            });
+        };
+        let at = t.at;
+        let from = self.next;
+        match &t.tok {
+            Tok::Not => {
+                self.bump();
+                let inner = self.unary()?;
+                need_bool(&inner)?;
+                Ok(Node {
+                    expr: Expr::Not(Box::new(inner.expr)),
+                    at,
+                    text: self.text_since(from),
+                })
+            }
+            Tok::LParen => {
+                self.bump();
+                let inner = self.or()?;
+                match self.peek()? {
+                    Some(Token {
+                        tok: Tok::RParen, ..
+                    }) => {
+                        self.bump();
+                        Ok(Node {
+                            expr: inner.expr,
+                            at,
+                            text: self.text_since(from),
+                        })
+                    }
+                    other => {
+                        let (offset, found) = match other {
+                            Some(t) => (t.at, t.describe()),
+                            None => (self.len, "the end".to_owned()),
+                        };
+                        Err(ConditionError {
+                            offset,
+                            message: format!(
+                                "missing `)` to close the `(` at character {}, found {found}",
+                                at + 1
+                            ),
+                        })
+                    }
+                }
+            }
+            Tok::Path(p) => {
+                let expr = Expr::Path(p.clone());
+                self.bump();
+                Ok(Node {
+                    expr,
+                    at,
+                    text: self.text_since(from),
+                })
+            }
+            Tok::Lit(v) => {
+                let expr = Expr::Lit(v.clone());
+                self.bump();
+                Ok(Node {
+                    expr,
+                    at,
+                    text: self.text_since(from),
+                })
+            }
+            _ => Err(ConditionError {
+                offset: at,
+                message: format!("expected {A_VALUE}, found {}", t.describe()),
+            }),
+        }
+    }
+}
+
+/// A constant that can never be true or false where one is needed is a
+/// mistake worth catching before the flow runs (`$.a && 1`).
+fn need_bool(node: &Node) -> Result<(), ConditionError> {
+    match &node.expr {
+        Expr::Lit(v) if !v.is_boolean() => Err(ConditionError {
+            offset: node.at,
+            message: format!(
+                "`{}` is {}, not true or false; compare it, as in `$.x == {}`",
+                node.text,
+                describe(v),
+                node.text
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+// ---- evaluation ------------------------------------------------------------
+
+fn value<'v>(e: &Expr, input: &'v Value) -> Result<Cow<'v, Value>, EvalError> {
+    match e {
+        Expr::Path(p) => lookup(p, input).ok_or_else(|| EvalError::MissingPath {
+            path: p.to_string(),
+        }),
+        Expr::Lit(v) => Ok(Cow::Owned(v.clone())),
+        _ => truth(e, input).map(|b| Cow::Owned(Value::Bool(b))),
+    }
+}
+
+/// Looks a path up without cloning unless a `[*]` builds a new array.
+fn lookup<'v>(p: &Path, input: &'v Value) -> Option<Cow<'v, Value>> {
+    use super::model::Segment;
+    let mut cur = input;
+    for s in &p.segments {
+        cur = match s {
+            Segment::Key(k) => cur.get(k.as_str())?,
+            Segment::Index(i) => cur.get(*i)?,
+            Segment::Wildcard => return p.lookup(input).map(Cow::Owned),
+        };
+    }
+    Some(Cow::Borrowed(cur))
+}
+
+fn truth(e: &Expr, input: &Value) -> Result<bool, EvalError> {
+    match e {
+        Expr::Not(a) => truth(a, input).map(|b| !b),
+        Expr::And(a, b) => Ok(truth(a, input)? && truth(b, input)?),
+        Expr::Or(a, b) => Ok(truth(a, input)? || truth(b, input)?),
+        Expr::Cmp(op, a, b) => compare(*op, value(a, input)?.as_ref(), value(b, input)?.as_ref()),
+        Expr::Path(_) | Expr::Lit(_) => match value(e, input)?.as_ref() {
+            Value::Bool(b) => Ok(*b),
+            other => Err(EvalError::NotBoolean {
+                what: format!("`{e}`"),
+                found: describe(other),
+            }),
+        },
+    }
+}
+
+fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
+    let ord = match (op, a, b) {
+        (CmpOp::Eq, ..) => return Ok(json_eq(a, b)),
+        (CmpOp::Ne, ..) => return Ok(!json_eq(a, b)),
+        (_, Value::Number(x), Value::Number(y)) => num_cmp(x, y),
+        (_, Value::String(x), Value::String(y)) => x.as_str().cmp(y.as_str()),
+        _ => {
+            return Err(EvalError::Mismatch {
+                op: op.as_str(),
+                left: describe(a),
+                right: describe(b),
+            });
+        }
+    };
+    Ok(match op {
+        CmpOp::Lt => ord == Ordering::Less,
+        CmpOp::Le => ord != Ordering::Greater,
+        CmpOp::Gt => ord == Ordering::Greater,
+        CmpOp::Ge => ord != Ordering::Less,
+        CmpOp::Eq | CmpOp::Ne => ord == Ordering::Equal,
+    })
+}
+
+/// Numbers by value, exactly for integers.
+fn num_cmp(x: &Number, y: &Number) -> Ordering {
+    if let (Some(a), Some(b)) = (x.as_i64(), y.as_i64()) {
+        return a.cmp(&b);
+    }
+    if let (Some(a), Some(b)) = (x.as_u64(), y.as_u64()) {
+        return a.cmp(&b);
+    }
+    match (x.as_f64(), y.as_f64()) {
+        // serde_json numbers are never NaN, so partial_cmp always answers.
+        (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+        _ => Ordering::Equal,
+    }
+}
+
+/// JSON equality with numbers compared by value (`1 == 1.0`).
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => num_cmp(x, y) == Ordering::Equal,
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// "a number (5)", "a string (\"ok\")", "null", "an array": for messages.
+fn describe(v: &Value) -> String {
+    let text = |v: &Value| {
+        let s = v.to_string();
+        if s.chars().count() > 40 {
+            format!("{}…", s.chars().take(39).collect::<String>())
+        } else {
+            s
+        }
+    };
+    match v {
+        Value::Null => "null".to_owned(),
+        Value::Bool(_) => format!("a boolean ({})", text(v)),
+        Value::Number(_) => format!("a number ({})", text(v)),
+        Value::String(_) => format!("a string ({})", text(v)),
+        Value::Array(_) => format!("an array ({})", text(v)),
+        Value::Object(_) => format!("an object ({})", text(v)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use serde_json::json;
+
+    fn parse(text: &str) -> Condition {
+        Condition::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn reads(text: &str) -> String {
+        parse(text).explain()
+    }
+
+    fn eval(text: &str, input: Value) -> Result<bool, EvalError> {
+        parse(text).eval(&input)
+    }
+
+    fn err(text: &str) -> ConditionError {
+        match Condition::parse(text) {
+            Ok(c) => panic!("{text} parsed as {}", c.explain()),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn precedence_and_grouping() {
+        assert_eq!(reads("$.a"), "$.a");
+        assert_eq!(reads("$.a > 1"), "($.a > 1)");
+        assert_eq!(
+            reads("$.a > 1 && $.b < 2 || $.c"),
+            "((($.a > 1) && ($.b < 2)) || $.c)"
+        );
+        assert_eq!(
+            reads("$.a || $.b && $.c"),
+            "($.a || ($.b && $.c))",
+            "&& binds tighter than ||"
+        );
+        assert_eq!(
+            reads("!$.a == false"),
+            "(!$.a == false)",
+            "! binds tightest"
+        );
+        assert_eq!(reads("!($.a == 1)"), "!($.a == 1)");
+        assert_eq!(reads("!!$.a"), "!!$.a");
+        assert_eq!(reads("($.a || $.b) && $.c"), "(($.a || $.b) && $.c)");
+        assert_eq!(reads("(((true)))"), "true");
+        assert_eq!(reads("$.a&&$.b||!$.c"), "(($.a && $.b) || !$.c)");
+        assert_eq!(reads("$.a_b == 1"), "($.a_b == 1)");
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(reads("$.n == -1.5"), "($.n == -1.5)");
+        assert_eq!(reads("$.n >= 1e3"), "($.n >= 1000.0)");
+        assert_eq!(reads("$.n != 0"), "($.n != 0)");
+        assert_eq!(
+            reads("$.n == 18446744073709551615"),
+            "($.n == 18446744073709551615)"
+        );
+        assert_eq!(reads("$.s == null"), "($.s == null)");
+        assert_eq!(
+            reads(r#"$.s == "a \"q\" \\ \n \u00e9""#),
+            r#"($.s == "a \"q\" \\ \n é")"#
+        );
+        assert_eq!(reads("true"), "true");
+        assert_eq!(reads("$input.x <= 2"), "($input.x <= 2)");
+        assert_eq!(reads("$.xs[0].n > $.xs[1].n"), "($.xs[0].n > $.xs[1].n)");
+        assert_eq!(reads(r#"$["a b"] == 1"#), r#"($["a b"] == 1)"#);
+    }
+
+    #[test]
+    fn seed_style_conditions_evaluate() {
+        let input = json!({"status": "success", "amount": 1200, "vip": false,
+                           "order": {"items": [{"qty": 2}, {"qty": 0}]}, "n": null});
+        let cases = [
+            (r#"$.status == "success""#, true),
+            (r#"$.status != "success""#, false),
+            ("$.amount > 1000", true),
+            ("$.amount >= 1200", true),
+            ("$.amount < 1200", false),
+            ("$.amount <= 1200.0", true),
+            ("$.amount == 1200.0", true),
+            ("$.amount > -5", true),
+            ("$.vip", false),
+            ("!$.vip", true),
+            ("$.vip || $.amount > 1000", true),
+            ("$.vip && $.amount > 1000", false),
+            ("!($.amount > 1000 && !$.vip)", false),
+            ("$.order.items[0].qty == 2", true),
+            ("$.n == null", true),
+            ("$.n != null && $.n > 1", false),
+            (r#""b" > "a""#, true),
+            (r#""B" < "a""#, true),
+            (r#"$.status < "t""#, true),
+            ("$.order == $.order", true),
+            ("true && true", true),
+            ("false || false", false),
+        ];
+        for (text, want) in cases {
+            assert_eq!(eval(text, input.clone()), Ok(want), "{text}");
+        }
+        assert_eq!(
+            eval(
+                "$.order.items[*].qty == $.order.items[*].qty",
+                input.clone()
+            ),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn equality_is_structural_with_numbers_by_value() {
+        let input = json!({"a": [1, {"x": 2.0}], "b": [1.0, {"x": 2}], "c": [1]});
+        assert_eq!(eval("$.a == $.b", input.clone()), Ok(true));
+        assert_eq!(eval("$.a != $.c", input.clone()), Ok(true));
+        assert_eq!(eval(r#"$.c == "1""#, input.clone()), Ok(false));
+        assert_eq!(eval("$.a == null", input), Ok(false));
+    }
+
+    #[test]
+    fn short_circuit_skips_what_would_fail() {
+        let input = json!({"a": null});
+        assert_eq!(eval("$.a != null && $.a.b > 1", input.clone()), Ok(false));
+        assert_eq!(eval("$.a == null || $.missing", input), Ok(true));
+    }
+
+    #[test]
+    fn missing_paths_are_errors_naming_the_path() {
+        let e = eval("$.order.total > 10", json!({"order": {}})).unwrap_err();
+        assert_eq!(
+            e,
+            EvalError::MissingPath {
+                path: "$.order.total".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "`$.order.total` does not exist in the step input"
+        );
+        let e = eval("$.xs[3] == 1", json!({"xs": [1]})).unwrap_err();
+        assert_eq!(e.to_string(), "`$.xs[3]` does not exist in the step input");
+        let e = eval("$.flag", json!({})).unwrap_err();
+        assert!(matches!(e, EvalError::MissingPath { .. }));
+    }
+
+    #[test]
+    fn ordering_mismatched_types_is_an_error_saying_so() {
+        let e = eval(r#"$.n < "10""#, json!({"n": 5})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "cannot compare a number (5) with a string (\"10\") using `<`: it compares numbers with numbers and strings with strings"
+        );
+        for text in ["$.b > true", "$.n >= 1", "$.o <= $.o"] {
+            let e = eval(text, json!({"b": false, "n": null, "o": {}})).unwrap_err();
+            assert!(matches!(e, EvalError::Mismatch { .. }), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn non_booleans_where_a_boolean_is_needed_fail_at_run_time() {
+        let e = eval("$.n", json!({"n": 5})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`$.n` is a number (5), but a condition needs true or false here"
+        );
+        let e = eval("!$.s", json!({"s": "yes"})).unwrap_err();
+        assert!(matches!(e, EvalError::NotBoolean { .. }), "{e}");
+        let e = eval("$.s && true", json!({"s": null})).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`$.s` is null, but a condition needs true or false here"
+        );
+    }
+
+    #[test]
+    fn parse_errors_point_at_the_problem() {
+        let cases: &[(&str, usize, &str)] = &[
+            ("$.x = 1", 4, "`=` is not an operator; use `==`"),
+            (r#"$.status == "ok"#, 12, "unterminated string"),
+            ("", 0, "the condition is empty"),
+            ("   ", 0, "the condition is empty"),
+            ("$.a &&", 6, "expected a value"),
+            (
+                "$.a && ",
+                7,
+                "expected a value (a `$.path`, a \"string\", a number, true, false, null, `!` or `(`), found the end",
+            ),
+            ("$.a & $.b", 4, "`&` is not an operator; use `&&`"),
+            ("$.a | $.b", 4, "`|` is not an operator; use `||`"),
+            (
+                "($.a > 1",
+                8,
+                "missing `)` to close the `(` at character 1, found the end",
+            ),
+            (
+                "($.a > 1 $.b",
+                9,
+                "missing `)` to close the `(` at character 1, found `$.b`",
+            ),
+            ("$.a > 1)", 7, "unmatched `)`"),
+            (
+                "$.a $.b",
+                4,
+                "expected `&&`, `||` or the end after a complete condition, found `$.b`",
+            ),
+            ("1 < $.a < 3", 8, "comparisons do not chain"),
+            ("$.s == 'ok'", 7, "strings are written in double quotes"),
+            (
+                "$.a == True",
+                7,
+                "unknown word `True`; write `true` in lower case",
+            ),
+            ("$.a and $.b", 4, "unknown word `and`; write `&&`"),
+            (
+                "status == 1",
+                0,
+                "unknown word `status`; a value is a `$.path`",
+            ),
+            ("$.a == - 1", 7, "`-` must be followed by a number"),
+            ("$.a == 1.", 9, "expected a digit after `.`"),
+            ("$.a == 1e", 9, "expected the exponent's digits"),
+            ("$.a > 1 # note", 8, "unexpected `#`"),
+            (
+                "$local.x == 1",
+                0,
+                "`$local` cannot be used here; use `$` or `$input`",
+            ),
+            ("$.items[x] == 1", 8, "expected an index such as `[0]`"),
+            ("$.a. == 1", 4, "expected a key after `.`, found a space"),
+            ("$foo == 1", 0, "unknown root `$foo`"),
+            ("== 1", 0, "expected a value"),
+            ("$.a == ==", 7, "expected a value"),
+            ("()", 1, "expected a value"),
+            ("1", 0, "`1` is a number (1), not true or false; compare it"),
+            ("$.a && \"yes\"", 7, "`\"yes\"` is a string"),
+            ("!null", 1, "`null` is null, not true or false"),
+            ("$.a || (2)", 7, "`(2)` is a number"),
+            ("$.a == 1 && $.b = 2", 16, "`=` is not an operator"),
+            ("$.a ! $.b", 4, "expected `&&`, `||` or the end"),
+            (r#"$.s == "\x""#, 8, "unknown escape `\\x`"),
+            ("$.n == 1e999", 7, "the number 1e999 is too large"),
+        ];
+        for (text, offset, msg) in cases {
+            let e = err(text);
+            assert_eq!(e.offset, *offset, "{text}: {e}");
+            assert!(e.message.starts_with(msg), "{text}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn an_earlier_grammar_error_wins_over_a_later_bad_character() {
+        let e = err("$.a $.b = 1");
+        assert_eq!(e.offset, 4, "{e}");
+    }
+
+    #[test]
+    fn offsets_count_characters() {
+        let e = err(r#"$.名前 == "é" = 1"#);
+        assert_eq!(e.offset, 12, "{e}");
+    }
+
+    #[test]
+    fn source_is_kept() {
+        let c = parse("  $.a  ");
+        assert_eq!(c.source, "  $.a  ");
+    }
+
+    #[test]
+    fn never_panics_on_prefixes() {
+        let texts = [
+            r#"!($.a.b[0] >= -1.5e3 && $["x y"] != "q\"\u00e9") || $.c < null"#,
+            "$.名前 == \"é\"",
+        ];
+        for t in texts {
+            let chars: Vec<char> = t.chars().collect();
+            for n in 0..=chars.len() {
+                let s: String = chars[..n].iter().collect();
+                if let Ok(c) = Condition::parse(&s) {
+                    let _ = c.eval(&json!({"a": {"b": [1]}, "x y": "z", "c": 1}));
+                }
+            }
+        }
     }
 }

@@ -231,7 +231,11 @@ impl fmt::Display for Path {
         })?;
         for s in &self.segments {
             match s {
-                Segment::Key(k) => write!(f, ".{k}")?,
+                // Keys the `.key` form cannot hold are written `["..."]`.
+                Segment::Key(k) if !k.is_empty() && k.chars().all(super::path::is_key_char) => {
+                    write!(f, ".{k}")?
+                }
+                Segment::Key(k) => write!(f, "[{}]", Value::String(k.clone()))?,
                 Segment::Index(i) => write!(f, "[{i}]")?,
                 Segment::Wildcard => f.write_str("[*]")?,
             }

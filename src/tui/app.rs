@@ -14,10 +14,10 @@ use serde_json::Value;
 
 use super::action::{Action, Focus, KeyContext, Tab};
 use super::editor::{DEFAULT_OUTPUT, Editor, Purpose, Target};
-use super::layout::{Graph, NodeKind, layout};
 use super::theme::Theme;
 use crate::engine::{EventType, ExecId, Execution, StepState};
 use crate::fc::Answer;
+use crate::fdl::layout::{Graph, NodeKind, layout};
 use crate::fdl::{Flow, Pattern, StepId, StepKind};
 use crate::runtime::{Command, CommandError, Mode, Outcome, Reply, RunState, SPEEDS};
 use crate::sim::Sim;

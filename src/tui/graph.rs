@@ -12,10 +12,10 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
-use super::layout::{Graph, NodeKind};
 use super::theme::Theme;
 use crate::engine::StepState;
 use crate::fdl::StepId;
+use crate::fdl::layout::{Graph, NodeKind};
 use crate::sim::short_token;
 
 /// How the execution as a whole stands, for the Start and End boxes.
@@ -88,7 +88,10 @@ impl Canvas<'_> {
     fn text(&mut self, x: u16, y: u16, s: &str, max: u16, style: Style) {
         for (i, ch) in s.chars().take(max as usize).enumerate() {
             let mut tmp = [0u8; 4];
-            self.put(x + i as u16, y, ch.encode_utf8(&mut tmp), style);
+            let Some(cx) = x.checked_add(i as u16) else {
+                return;
+            };
+            self.put(cx, y, ch.encode_utf8(&mut tmp), style);
         }
     }
 }
@@ -151,15 +154,17 @@ impl Widget for GraphView<'_> {
                 };
                 heads.push((x, y, head));
             }
-            if let (Some(label), Some(&(x, y))) = (&e.label, e.points.first()) {
-                c.text(x + 2, y, label, 20, t.dim());
-            }
         }
         for (&(x, y), &m) in &cells {
             c.put(x, y, line_glyph(m), t.edge());
         }
         for (x, y, head) in heads {
             c.put(x, y, head, t.edge());
+        }
+        // Labels over the lines: the layout put them where no box is, and
+        // a label written into its own line reads as `── FnF.ALL ──`.
+        for l in self.graph.edges.iter().filter_map(|e| e.label.as_ref()) {
+            c.text(l.x, l.y, &l.text, u16::MAX, t.dim());
         }
         // Nodes over the edges.
         for n in &self.graph.nodes {
@@ -185,10 +190,15 @@ impl Widget for GraphView<'_> {
                 }
                 NodeKind::Start => (self.ends.started, None, "●", false),
                 NodeKind::End => (self.ends.ended, None, "◉", false),
-                NodeKind::Join(_) => (StepState::NotReached, None, "+", false),
+                // A join is done when its parallel/foreach step is.
+                NodeKind::Join(s) => (self.state(s), None, "+", false),
             };
             let style = t.step(state);
-            let (x0, y0, x1, y1) = (n.x, n.y, n.x + n.w - 1, n.y + n.h - 1);
+            // A graph beyond u16 cells is clipped, never a panic.
+            let (Some(x1), Some(y1)) = (n.x.checked_add(n.w - 1), n.y.checked_add(n.h - 1)) else {
+                continue;
+            };
+            let (x0, y0) = (n.x, n.y);
             let rounded = !matches!(n.kind, NodeKind::Step(_));
             let (tl, tr, bl, br) = if rounded {
                 ("╭", "╮", "╰", "╯")
@@ -212,7 +222,11 @@ impl Widget for GraphView<'_> {
             }
             let inner = n.w.saturating_sub(2);
             if n.h >= 3 {
-                let label = format!("{glyph} {}", n.label);
+                let label = if n.label.is_empty() {
+                    glyph.to_owned()
+                } else {
+                    format!("{glyph} {}", n.label)
+                };
                 let len = label.chars().count() as u16;
                 let lx = x0 + 1 + inner.saturating_sub(len) / 2;
                 let mut ls = style;
@@ -242,7 +256,7 @@ mod tests {
     use ratatui::style::{Color, Modifier, Style};
 
     use super::*;
-    use crate::tui::layout::{Edge, Node};
+    use crate::fdl::layout::{Edge, Label, Node};
 
     fn one_step() -> Graph {
         Graph {
@@ -399,5 +413,203 @@ mod tests {
         // The bottom border from graph column 10: " running " is cut.
         assert_eq!(buf.cell((0, 1)).unwrap().symbol(), "i");
         assert_eq!(buf.cell((9, 1)).unwrap().symbol(), "┘");
+    }
+
+    /// A step box over a labelled edge into a join: every cell and colour.
+    #[test]
+    fn joins_take_their_steps_state_and_labels_sit_where_laid_out() {
+        let g = Graph {
+            width: 13,
+            height: 8,
+            nodes: vec![
+                Node {
+                    kind: NodeKind::Step(StepId(0)),
+                    label: "p".into(),
+                    detail: "parallel".into(),
+                    x: 0,
+                    y: 0,
+                    w: 13,
+                    h: 3,
+                },
+                Node {
+                    kind: NodeKind::Join(StepId(0)),
+                    label: String::new(),
+                    detail: "join".into(),
+                    x: 4,
+                    y: 5,
+                    w: 5,
+                    h: 3,
+                },
+            ],
+            edges: vec![Edge {
+                from: 0,
+                to: 1,
+                label: Some(Label {
+                    text: "lbl".into(),
+                    x: 7,
+                    y: 3,
+                }),
+                points: vec![(6, 2), (6, 4)],
+            }],
+        };
+        let mut buf = Buffer::empty(Rect::new(0, 0, 13, 8));
+        GraphView {
+            graph: &g,
+            states: &[StepState::Succeeded],
+            tokens: &[],
+            ends: Ends::default(),
+            selected: None,
+            scroll: (0, 0),
+            theme: Theme::COLOR,
+        }
+        .render(buf.area, &mut buf);
+        let mut want = Buffer::with_lines([
+            "┌───────────┐",
+            "│    ✓ p    │",
+            "└ succeeded ┘",
+            "      │lbl   ",
+            "      ▼      ",
+            "    ╭───╮    ",
+            "    │ + │    ",
+            "    ╰───╯    ",
+        ]);
+        let ok = Style::new().fg(Color::Green).add_modifier(Modifier::BOLD);
+        let dim = Style::new().fg(Color::DarkGray);
+        want.set_style(Rect::new(0, 0, 13, 1), ok);
+        want.set_style(Rect::new(0, 1, 1, 1), ok);
+        want.set_style(Rect::new(12, 1, 1, 1), ok);
+        want.set_style(Rect::new(5, 1, 3, 1), ok);
+        want.set_style(Rect::new(0, 2, 13, 1), ok);
+        want.set_style(Rect::new(6, 3, 1, 2), dim);
+        want.set_style(Rect::new(7, 3, 3, 1), dim);
+        want.set_style(Rect::new(4, 5, 5, 1), ok);
+        want.set_style(Rect::new(4, 6, 1, 1), ok);
+        want.set_style(Rect::new(6, 6, 1, 1), ok);
+        want.set_style(Rect::new(8, 6, 1, 1), ok);
+        want.set_style(Rect::new(4, 7, 5, 1), ok);
+        assert_eq!(buf, want);
+    }
+
+    /// A laid-out flow drawn in plain glyphs, every step not reached.
+    fn draw(flow: &crate::fdl::Flow) -> String {
+        let g = crate::fdl::layout::layout(flow);
+        let states = vec![StepState::NotReached; flow.steps.len()];
+        let mut buf = Buffer::empty(Rect::new(0, 0, g.width, g.height));
+        GraphView {
+            graph: &g,
+            states: &states,
+            tokens: &[],
+            ends: Ends::default(),
+            selected: None,
+            scroll: (0, 0),
+            theme: Theme::MONO,
+        }
+        .render(buf.area, &mut buf);
+        let mut out = String::new();
+        for y in 0..g.height {
+            let line: String = (0..g.width)
+                .map(|x| buf.cell((x, y)).unwrap().symbol().to_owned())
+                .collect();
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    fn load(rel: &str) -> crate::fdl::Flow {
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+        crate::fdl::load_file(&p).unwrap()
+    }
+
+    /// Every construct drawn, for review: choice branches with their
+    /// conditions, gotos (backwards too), fork/join, foreach, catch, fail.
+    #[test]
+    fn drawn_constructs() {
+        for (snapshot, rel) in [
+            ("graph_choice", "tests/fixtures/layout/choice.yaml"),
+            ("graph_goto_back", "tests/fixtures/layout/goto-back.yaml"),
+            ("graph_nested", "tests/fixtures/layout/nested.yaml"),
+            ("graph_parallel", "flows/order-parallel-callbacks.yaml"),
+            ("graph_foreach", "flows/foreach-fanout.yaml"),
+            ("graph_approval", "flows/approval-with-timeout.yaml"),
+            ("graph_retry_catch", "flows/retry-then-catch.yaml"),
+        ] {
+            insta::assert_snapshot!(snapshot, draw(&load(rel)));
+        }
+    }
+
+    /// In a nested flow, every step box shows its own state's glyph and
+    /// colour, and a join shows its parallel/foreach step's.
+    #[test]
+    fn nested_steps_each_show_their_state() {
+        let flow = load("tests/fixtures/layout/nested.yaml");
+        let g = crate::fdl::layout::layout(&flow);
+        let all = [
+            StepState::NotReached,
+            StepState::Running,
+            StepState::Waiting,
+            StepState::Succeeded,
+            StepState::Failed,
+            StepState::TimedOut,
+        ];
+        let states: Vec<StepState> = (0..flow.steps.len()).map(|i| all[i % all.len()]).collect();
+        let mut buf = Buffer::empty(Rect::new(0, 0, g.width, g.height));
+        GraphView {
+            graph: &g,
+            states: &states,
+            tokens: &[],
+            ends: Ends::default(),
+            selected: None,
+            scroll: (0, 0),
+            theme: Theme::COLOR,
+        }
+        .render(buf.area, &mut buf);
+        for n in &g.nodes {
+            let (NodeKind::Step(s) | NodeKind::Join(s)) = n.kind else {
+                continue;
+            };
+            let st = states[s.index()];
+            let glyph = if matches!(n.kind, NodeKind::Join(_)) {
+                "+"
+            } else {
+                Theme::step_glyph(st)
+            };
+            let row: Vec<&ratatui::buffer::Cell> = (n.x..n.x + n.w)
+                .map(|x| buf.cell((x, n.y + 1)).unwrap())
+                .collect();
+            let cell = row.iter().find(|c| c.symbol() == glyph);
+            let cell = cell.unwrap_or_else(|| panic!("{:?}: no {glyph}", n.kind));
+            let want = Theme::COLOR.step(st);
+            for c in [*cell, buf.cell((n.x, n.y)).unwrap()] {
+                assert_eq!(Some(c.fg), want.fg, "{:?}", n.kind);
+                assert_eq!(c.modifier, want.add_modifier, "{:?}", n.kind);
+            }
+        }
+    }
+
+    /// A flow longer than 65,535 rows: coordinates saturate, nothing panics.
+    #[test]
+    fn a_graph_beyond_u16_cells_clips() {
+        let mut text = String::from("version: v1\ntype: flow\nsteps:\n");
+        for i in 0..14_000 {
+            text.push_str(&format!("  - type: pass\n    name: s{i}\n"));
+        }
+        let flow = crate::fdl::load("huge", &text).unwrap();
+        let g = crate::fdl::layout::layout(&flow);
+        assert_eq!(g.height, u16::MAX);
+        let states = vec![StepState::Running; flow.steps.len()];
+        for scroll in [(0, 0), (0, u16::MAX - 10), (u16::MAX, u16::MAX)] {
+            let mut buf = Buffer::empty(Rect::new(0, 0, 30, 10));
+            GraphView {
+                graph: &g,
+                states: &states,
+                tokens: &[],
+                ends: Ends::default(),
+                selected: None,
+                scroll,
+                theme: Theme::COLOR,
+            }
+            .render(buf.area, &mut buf);
+        }
     }
 }

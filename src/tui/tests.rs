@@ -375,3 +375,55 @@ fn a_hundred_thousand_executions_scroll_by_rows() {
     app.sync(&sim, run);
     assert_eq!(app.list.len(), 12);
 }
+
+#[test]
+fn a_graph_larger_than_its_pane_scrolls_to_the_picked_step() {
+    let mut w = World::new(Behaviour::Manual);
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/layout/nested.yaml");
+    w.sim
+        .add_flow(crate::fdl::load_file(&path).unwrap())
+        .unwrap();
+    w.sim
+        .start_execution("nested", None, Some(r#"{"n": 1, "items": []}"#))
+        .unwrap();
+    let run = w.app.run;
+    w.app.sync(&w.sim, run);
+    w.act(Action::Top);
+    w.act(Action::Select);
+    assert_eq!(w.app.focus, Focus::Graph);
+    let x = w.sim.engine.execution(w.app.selected.unwrap()).unwrap();
+    assert_eq!(x.flow.name, "nested");
+    let graph = w.app.graph(&x.flow.clone());
+    assert!(
+        graph.height > 30 && graph.width > 60,
+        "bigger than the pane"
+    );
+    w.act(Action::Bottom);
+    let screen = w.screen();
+    assert!(screen.contains("last-fail"), "{screen}");
+    assert!(screen.contains("more: j/k"), "{screen}");
+    assert_ne!(w.app.graph_scroll, (0, 0));
+    w.act(Action::Top);
+    let screen = w.screen();
+    assert!(
+        screen.contains("○ fan") || screen.contains("fan"),
+        "{screen}"
+    );
+    assert!(!screen.contains("last-fail"), "{screen}");
+    // A step on the far right is brought into view too.
+    for _ in 0..10 {
+        w.act(Action::Down);
+    }
+    let screen = w.screen();
+    let picked = w.app.step_sel.unwrap();
+    let name = w
+        .sim
+        .engine
+        .flow("nested")
+        .unwrap()
+        .step(picked)
+        .name
+        .clone();
+    assert!(screen.contains(&name), "{name}: {screen}");
+}
