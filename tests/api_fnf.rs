@@ -444,9 +444,16 @@ async fn start_describe_stop_and_the_execution_errors() {
     r.error(404, "ExecutionNotExists");
 }
 
+/// `CallbackFnFTaskToken`: the child execution reports its outcome to the
+/// parent's waiting task when it ends (the way a `waitForCallback` sub-flow
+/// task works upstream).
 #[tokio::test]
-async fn callback_token_is_accepted_and_checked() {
-    let s = server().await;
+async fn callback_token_makes_the_child_report_to_the_parent_task() {
+    // Manual: the simulated function holds every push, so only the child
+    // can end the parent's task.
+    let s = server_with(Mode::Step, Behaviour::Manual, ApiConfig::default()).await;
+    start(&s, "parent").await.ok();
+    let parent_token = token_of(&s, "parent").await;
     let r = call(
         &s,
         Rpc::post(
@@ -455,25 +462,58 @@ async fn callback_token_is_accepted_and_checked() {
             &[
                 ("FlowName", FLOW),
                 ("ExecutionName", "child"),
-                ("CallbackFnFTaskToken", "djEjZiNlIzMjYWJj"),
+                ("Input", r#"{"messageBody": "from the parent"}"#),
+                ("CallbackFnFTaskToken", &parent_token),
             ],
         ),
     )
     .await;
     assert_eq!(r.ok()["Name"], "child");
-    let r = call(
+    let child_token = token_of(&s, "child").await;
+    call(
         &s,
         Rpc::post(
-            "StartExecution",
-            &[],
-            &[("FlowName", FLOW), ("CallbackFnFTaskToken", "not a token!")],
+            "ReportTaskSucceeded",
+            &[("TaskToken", &child_token)],
+            &[("Output", r#"{"status": "approved by the child"}"#)],
+        ),
+    )
+    .await
+    .ok();
+    let parent = exec_id(&s, "parent");
+    for _ in 0..20 {
+        if s.handle.sim().engine.execution(parent).unwrap().status != Status::Running {
+            break;
+        }
+        s.handle.call(Command::Step).await.unwrap();
+    }
+    let r = call(
+        &s,
+        Rpc::get(
+            "DescribeExecution",
+            &[("FlowName", FLOW), ("ExecutionName", "parent")],
         ),
     )
     .await;
-    assert!(
-        r.error(400, "InvalidArgument")
-            .contains("CallbackFnFTaskToken")
-    );
+    assert_eq!(r.ok()["Status"], "Succeeded", "{:#}", r.body);
+    assert_eq!(r.body["Output"], r#"{"status":"approved by the child"}"#);
+    // A token flowsim never issued, and one that is not a token at all.
+    for bad in ["djEjZiNlIzMjYWJj", "not a token!"] {
+        let r = call(
+            &s,
+            Rpc::post(
+                "StartExecution",
+                &[],
+                &[("FlowName", FLOW), ("CallbackFnFTaskToken", bad)],
+            ),
+        )
+        .await;
+        assert!(
+            r.error(400, "InvalidArgument")
+                .contains("CallbackFnFTaskToken"),
+            "{bad}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1117,6 +1157,63 @@ async fn known_answer_signature_is_accepted() {
         .send(tampered.as_bytes())
         .await
         .error(403, "SignatureNotMatch");
+}
+
+/// A V3 (`ACS3-HMAC-SHA256`) request as a Tea SDK client configured for it
+/// sends: the action in `x-acs-action`, the signature in `Authorization`.
+/// The signature was computed by the SDK itself
+/// (`alibabacloud_tea_openapi.utils.Utils.get_authorization`, 0.4.6).
+#[tokio::test]
+async fn acs3_signed_requests_from_tea_clients() {
+    let s = server_with(
+        Mode::Step,
+        Behaviour::Succeed,
+        ApiConfig {
+            credentials: Some(Credentials {
+                access_key_id: "testid".into(),
+                access_key_secret: "testsecret".into(),
+            }),
+            ..ApiConfig::default()
+        },
+    )
+    .await;
+    let body =
+        "ExecutionName=acs3&FlowName=mns-topic-callback&Input=%7B%22messageBody%22%3A%22hi%22%7D";
+    let raw = |signature: &str, body: &str| {
+        format!(
+            "POST / HTTP/1.1\r\nhost: fnf.test\r\nx-acs-version: 2019-03-15\r\nx-acs-action: StartExecution\r\n\
+             user-agent: AlibabaCloud (test) Python/3 TeaDSL/2\r\nx-acs-date: 2026-01-01T00:00:00Z\r\n\
+             x-acs-signature-nonce: nonce-acs3\r\naccept: application/json\r\n\
+             content-type: application/x-www-form-urlencoded\r\n\
+             x-acs-content-sha256: e190e1ae316dd8a69a2a7d2d17ecb5b31fd0f2f396bd3c53dc5f2581dcb9805b\r\n\
+             Authorization: ACS3-HMAC-SHA256 Credential=testid,SignedHeaders=accept;content-type;host;user-agent;x-acs-action;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,Signature={signature}\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let good = "36b2f31a60c0c34afffeb8c18263cee57b890c343eb90dfae3fc4096d42b922a";
+    let r = Conn::open(s.addr)
+        .await
+        .send(raw(good, body).as_bytes())
+        .await;
+    assert_eq!(r.ok()["Name"], "acs3");
+    let bad = good.replace("36b2", "36b3");
+    let m = Conn::open(s.addr)
+        .await
+        .send(raw(&bad, body).as_bytes())
+        .await
+        .error(403, "SignatureNotMatch")
+        .to_owned();
+    assert!(m.contains("canonical request"), "{m}");
+    // The body changed after signing: its SHA-256 no longer matches.
+    let other = body.replace("acs3", "acs4");
+    let m = Conn::open(s.addr)
+        .await
+        .send(raw(good, &other).as_bytes())
+        .await
+        .error(403, "SignatureNotMatch")
+        .to_owned();
+    assert!(m.contains("x-acs-content-sha256"), "{m}");
 }
 
 #[tokio::test]

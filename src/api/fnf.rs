@@ -295,7 +295,11 @@ async fn decode(
         params.extend(form_urlencoded::parse(&bytes).into_owned());
     }
     if let Some(credentials) = &state.config.credentials {
-        check_signature(method, &params, headers, credentials)?;
+        if super::acs3::is_acs3(headers) {
+            check_acs3(method, uri, headers, &bytes, credentials)?;
+        } else {
+            check_signature(method, &params, headers, credentials)?;
+        }
     }
     if let Some(v) = params.get("Version").filter(|v| !v.is_empty())
         && v != VERSION
@@ -335,7 +339,7 @@ fn check_signature(
         |code: &str, message: String| ApiError::new(StatusCode::FORBIDDEN, code, message);
     let Some(signature) = params.get("Signature").filter(|s| !s.is_empty()) else {
         let how = if headers.contains_key(header::AUTHORIZATION) {
-            "only signature version 1.0 (HMAC-SHA1 in the query) is supported, not an Authorization header"
+            "sign with version 1.0 (HMAC-SHA1 in the query) or an ACS3-HMAC-SHA256 Authorization header"
         } else {
             "this simulator was started with credentials, so every request must be signed"
         };
@@ -380,6 +384,51 @@ fn check_signature(
                 "Specified signature is not matched with our calculation. server string to sign is:{sts}"
             ),
         )
+    })
+}
+
+/// Verifies a V3 (`ACS3-HMAC-SHA256` Authorization header) signature, as
+/// Tea SDK clients configured for it send.
+fn check_acs3(
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    credentials: &super::Credentials,
+) -> Result<(), ApiError> {
+    use super::acs3;
+    let forbidden =
+        |code: &str, message: String| ApiError::new(StatusCode::FORBIDDEN, code, message);
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let auth = acs3::parse_authorization(value).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if auth.access_key_id != credentials.access_key_id {
+        return Err(forbidden(
+            "InvalidAccessKeyID",
+            format!("Specified access key is not found: {}", auth.access_key_id),
+        ));
+    }
+    let query: Vec<(String, String)> = uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let request = acs3::SignedRequest {
+        method: method.as_str(),
+        path: uri.path(),
+        query: &query,
+        headers,
+        body,
+    };
+    acs3::verify(&request, &auth, &credentials.access_key_secret).map_err(|e| match e {
+        acs3::Acs3Error::Algorithm(_) | acs3::Acs3Error::Malformed(_) => {
+            ApiError::invalid(e.to_string())
+        }
+        other => forbidden(
+            "SignatureNotMatch",
+            format!("Specified signature is not matched with our calculation: {other}"),
+        ),
     })
 }
 

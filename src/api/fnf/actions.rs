@@ -95,13 +95,18 @@ async fn start_execution(state: &ApiState, rpc: &Rpc) -> Answer {
         },
         Some(token) => {
             check_callback_token(token)?;
+            // The child reports its outcome to this token when it ends
+            // (the engine checks the token names a task it issued).
             let token = token.to_owned();
             state
                 .handle
                 .with_sim(move |sim| {
-                    let id = sim.start_execution(&flow, name.as_deref(), Some(&input))?;
-                    wire_callback_token(sim, id, &token);
-                    Ok::<_, crate::engine::FnfError>(id)
+                    sim.start_execution_with_callback(
+                        &flow,
+                        name.as_deref(),
+                        Some(&input),
+                        Some(&token),
+                    )
                 })
                 .await??
         }
@@ -124,19 +129,6 @@ fn check_callback_token(token: &str) -> Result<(), ApiError> {
             "CallbackFnFTaskToken is malformed: it must be a task token (base64 text)",
         ))
     }
-}
-
-/// WIRE-CALLBACK-TOKEN: the single place `CallbackFnFTaskToken` reaches the
-/// engine. Upstream, when the child execution ends, the task that started
-/// it (in the parent execution) is reported with the child's outcome. The
-/// engine gains that on its own branch; until then the token is accepted
-/// and logged, and nothing is reported to the parent.
-fn wire_callback_token(_sim: &mut Sim, id: ExecId, token: &str) {
-    tracing::warn!(
-        execution = id.0,
-        token = %crate::sim::short_token(token),
-        "CallbackFnFTaskToken accepted; the engine does not report child executions to a parent task yet"
-    );
 }
 
 fn unexpected(outcome: &Outcome) -> ApiError {
