@@ -216,8 +216,11 @@ def main():
     queue.create(QueueMeta())
     sent = queue.send_message(Message('hello queue'))
     got = queue.receive_message(wait_seconds=3)
+    body = got.message_body
+    if isinstance(body, bytes):  # the SDK decodes base64 bodies to bytes
+        body = body.decode('utf-8')
     check('MNS SDK sends and receives on a queue',
-          got.message_body == 'hello queue' and got.message_id == sent.message_id,
+          body == 'hello queue' and got.message_id == sent.message_id,
           '{!r} {!r}'.format(got.message_body, got.message_id))
     queue.delete_message(got.receipt_handle)
     try:
