@@ -31,13 +31,19 @@ pub const SEED_INPUT: &str = r#"{"messageBody": "hello world"}"#;
     version,
     about = "Simulate Serverless Workflow (fnf, FDL v1) flows that wait for callbacks over MNS and Function Compute",
     long_about = "Simulate Serverless Workflow (fnf, FDL v1) flows that wait for callbacks over MNS and Function Compute.\n\n\
-                  With no command, opens the TUI on the bundled seed flow (Start -> mns-topic-task -> End); \
-                  `flowsim run` runs it headless.",
-    after_help = "Exit codes: 0 the execution Succeeded (or the flows are valid), 1 it ended Failed, TimedOut or Stopped, 2 bad flows or arguments."
+                  With no command, opens the TUI on the bundled seed flow (Start -> mns-topic-task -> End), \
+                  or on the FLOW files given; the TUI's options below work here too \
+                  (`flowsim --seed 7 --step` is `flowsim tui --seed 7 --step`; its keys: `flowsim tui --help`). \
+                  `flowsim run` runs a flow headless.",
+    after_help = "Exit codes: 0 the execution Succeeded (or the flows are valid), 1 it ended Failed, TimedOut or Stopped, 2 bad flows or arguments.",
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The TUI's options, for `flowsim` with no command.
+    #[command(flatten)]
+    pub tui: TuiArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -288,10 +294,7 @@ pub struct BenchArgs {
 /// Runs the parsed command line.
 pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        None => tui(TuiArgs {
-            speed: 1.0,
-            ..TuiArgs::default()
-        }),
+        None => tui(cli.tui),
         Some(Command::Tui(args)) => tui(args),
         Some(Command::Run(args)) => run(args),
         Some(Command::Validate(args)) => validate(args),
@@ -527,6 +530,9 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    // The flows first: `flowsim frobnicate` (a mistyped command, taken as
+    // a FLOW) says the file does not exist, terminal or not.
+    let flows = load_flows(&args.flows).context("cannot open the TUI")?;
     if !io::stdout().is_terminal() {
         eprintln!(
             "flowsim: the TUI needs a terminal (stdout is not one).\n\
@@ -534,7 +540,6 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(2));
     }
-    let flows = load_flows(&args.flows).context("cannot open the TUI")?;
     let config = sim_config(&SimArgs {
         handler: HandlerArg::Succeed,
         latency: args.latency,

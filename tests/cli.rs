@@ -61,6 +61,57 @@ fn no_arguments_opens_the_tui_and_a_pipe_is_told_to_use_run() {
 }
 
 #[test]
+fn the_tuis_options_work_without_the_tui_command() {
+    // Parsed as the TUI's options (not "unexpected argument"): the pipe
+    // gets the same advice as with `flowsim tui`.
+    for args in [
+        &["--seed", "7", "--step"][..],
+        &["--handler", "manual"],
+        &[
+            "--handler",
+            "none",
+            "--subscribe",
+            "t=http://127.0.0.1:9/cb",
+        ],
+        &["flows/", "--speed", "2"],
+    ] {
+        flowsim()
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("the TUI needs a terminal"))
+            .stderr(predicate::str::contains("unexpected").not());
+    }
+    // Bad values are still caught, and commands keep their own options.
+    flowsim()
+        .args(["--handler", "nope"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--handler"));
+    flowsim()
+        .args(["--bogus"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unexpected argument"));
+    flowsim()
+        .args(["--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("flowsim --seed 7 --step"))
+        .stdout(predicate::str::contains("--listen"));
+    run(&["--handler", "fail"]).code(1);
+}
+
+#[test]
+fn a_mistyped_command_is_a_missing_flow() {
+    flowsim()
+        .args(["frobnicate"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("frobnicate"));
+}
+
+#[test]
 fn fail_handler_ends_failed_with_the_reported_error() {
     run(&["--handler", "fail", "--fail-error", "Payment.Declined"])
         .code(1)
