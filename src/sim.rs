@@ -420,6 +420,12 @@ impl Sim {
         self.epoch_ms
     }
 
+    /// Whether the simulated function takes part (false with
+    /// `--handler none`: only real endpoints answer).
+    pub fn simulated_function(&self) -> bool {
+        self.subscribe_handler
+    }
+
     /// The envelopes in flight, in delivery order.
     pub fn bus(&self) -> &Bus {
         &self.bus

@@ -145,6 +145,10 @@ pub enum Action {
     ShowTab(Tab),
     /// `F`: the next loaded flow for new executions.
     CycleFlow,
+    /// `c`: to the child execution of the inspected sub-flow task.
+    GoChild,
+    /// `p`: to the parent execution of a sub-flow's child.
+    GoParent,
     // ---- editors and the filter
     Insert(char),
     Backspace,
@@ -230,6 +234,8 @@ pub fn map_key(ctx: KeyContext, key: KeyEvent) -> Option<Action> {
                 KeyCode::Char('3') => Action::ShowTab(Tab::History),
                 KeyCode::Char('4') => Action::ShowTab(Tab::Bus),
                 KeyCode::Char('F') => Action::CycleFlow,
+                KeyCode::Char('c') => Action::GoChild,
+                KeyCode::Char('p') => Action::GoParent,
                 _ => return None,
             })
         }
@@ -266,7 +272,7 @@ pub const HELP: &[(&str, &[KeyHelp])] = &[
             ),
             k(
                 "h",
-                "cycle the function: succeed, fail, error, drop, manual",
+                "cycle the function (succeed, fail, error, drop, manual); not with none",
             ),
             k("F", "next loaded flow for new executions"),
         ],
@@ -294,14 +300,18 @@ pub const HELP: &[(&str, &[KeyHelp])] = &[
                 "inspector: previous / next tab; graph: previous / next step",
             ),
             k("1 2 3 4", "inspector tab: Step, Messages, History, Bus"),
-            k("Enter", "select (execution -> graph, step -> Step tab)"),
+            k(
+                "Enter",
+                "select: execution -> graph, step -> Step tab, sub-flow task -> child",
+            ),
+            k("c / p", "sub-flows: to the child execution / to the parent"),
             k("PgUp PgDn g G", "page up / down, first / last"),
             k("/", "filter executions by name (Enter keeps, Esc clears)"),
             k(
                 "[ / ]",
                 "time travel: one history event back / forward (Esc: live)",
             ),
-            k("? · q / Ctrl-C", "this help · quit"),
+            k("? / q, Ctrl-C", "this help / quit"),
         ],
     ),
 ];
@@ -358,6 +368,8 @@ mod tests {
             Some(Action::ShowTab(Tab::History))
         );
         assert_eq!(normal(KeyCode::Char('?')), Some(Action::ToggleHelp));
+        assert_eq!(normal(KeyCode::Char('c')), Some(Action::GoChild));
+        assert_eq!(normal(KeyCode::Char('p')), Some(Action::GoParent));
         assert_eq!(normal(KeyCode::Char('z')), None);
     }
 

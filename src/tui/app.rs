@@ -18,7 +18,7 @@ use super::theme::Theme;
 use crate::engine::{EventType, ExecId, Execution, StepState};
 use crate::fc::Answer;
 use crate::fdl::layout::{Graph, NodeKind, layout};
-use crate::fdl::{Flow, Pattern, StepId, StepKind};
+use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind};
 use crate::runtime::{Command, CommandError, Mode, Outcome, Reply, RunState, SPEEDS};
 use crate::sim::Sim;
 
@@ -154,6 +154,10 @@ pub struct App {
     graphs: HashMap<String, Rc<Graph>>,
     messages: HashMap<ExecId, Vec<u64>>,
     messages_seen: u64,
+    /// Sub-flow children by parent execution: (the parent's task step,
+    /// the child), in start order.
+    children: HashMap<ExecId, Vec<(StepId, ExecId)>>,
+    execs_seen: usize,
 }
 
 impl App {
@@ -186,6 +190,8 @@ impl App {
             graphs: HashMap::new(),
             messages: HashMap::new(),
             messages_seen: 0,
+            children: HashMap::new(),
+            execs_seen: 0,
         };
         app.sync(sim, run);
         app
@@ -209,6 +215,15 @@ impl App {
         self.run = run;
         let execs = sim.engine.executions();
         self.list.sync(execs);
+        for x in execs.get(self.execs_seen..).unwrap_or(&[]) {
+            if let Some(p) = x.parent() {
+                self.children
+                    .entry(p.task.exec)
+                    .or_default()
+                    .push((p.step, x.id));
+            }
+        }
+        self.execs_seen = execs.len();
         for m in sim.mns.messages() {
             if m.seq < self.messages_seen {
                 continue;
@@ -236,6 +251,9 @@ impl App {
             self.cursor = None;
             self.step_sel = None;
             self.inspector_scroll = 0;
+            // Another execution (maybe another flow): the graph scrolls
+            // from its top to the step that matters.
+            self.graph_scroll = (0, 0);
         }
     }
 
@@ -255,6 +273,77 @@ impl App {
     /// The message sequence numbers published by an execution's tasks.
     pub fn messages_of(&self, id: ExecId) -> &[u64] {
         self.messages.get(&id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The child execution a sub-flow task step of `parent` started last,
+    /// if any.
+    pub fn child_of(&self, parent: ExecId, step: StepId) -> Option<ExecId> {
+        self.children
+            .get(&parent)?
+            .iter()
+            .rev()
+            .find(|(s, _)| *s == step)
+            .map(|(_, c)| *c)
+    }
+
+    /// Selects execution `id` (a sub-flow's parent or child), with `step`
+    /// picked; clears a filter that would hide it.
+    fn jump_to(&mut self, sim: &Sim, id: ExecId, step: Option<StepId>, what: &str) {
+        if self.list.row_of(id).is_none() {
+            self.list.set_text(String::new(), sim.engine.executions());
+            self.list_offset = 0;
+        }
+        self.select(Some(id));
+        self.follow = false;
+        self.step_sel = step;
+        self.tab = Tab::Step;
+        let name = sim
+            .engine
+            .execution(id)
+            .map(|x| x.name.to_string())
+            .unwrap_or_default();
+        self.set_status(format!("{what} execution {name}"));
+    }
+
+    /// `c` (and Enter on the Step tab): to the child execution of the
+    /// inspected sub-flow task.
+    fn go_child(&mut self, sim: &Sim) {
+        let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
+            self.set_error("no execution selected");
+            return;
+        };
+        let Some(step) = self.inspected_step(x) else {
+            self.set_error("no step to follow");
+            return;
+        };
+        let s = x.flow.step(step);
+        let is_subflow = is_subflow_task(&s.kind);
+        match self.child_of(x.id, step) {
+            Some(child) => self.jump_to(sim, child, None, "child"),
+            None if is_subflow => self.set_error(format!(
+                "step {} has not started a child execution yet",
+                s.name
+            )),
+            None => self.set_error(format!(
+                "step {} is not a sub-flow task: pick one in the graph (Tab, j/k)",
+                s.name
+            )),
+        }
+    }
+
+    /// `p`: to the parent execution, its sub-flow task picked.
+    fn go_parent(&mut self, sim: &Sim) {
+        let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
+            self.set_error("no execution selected");
+            return;
+        };
+        match x.parent() {
+            Some(p) => self.jump_to(sim, p.task.exec, Some(p.step), "parent"),
+            None => self.set_error(format!(
+                "execution {} has no parent: it was not started by a sub-flow task",
+                x.name
+            )),
+        }
     }
 
     /// How many history events the views replay for `x`.
@@ -355,8 +444,11 @@ impl App {
                     self.focus = Focus::Inspector;
                     self.inspector_scroll = 0;
                 }
+                Focus::Inspector if self.tab == Tab::Step => self.go_child(sim),
                 Focus::Inspector => {}
             },
+            Action::GoChild => self.go_child(sim),
+            Action::GoParent => self.go_parent(sim),
             Action::Live => {
                 self.cursor = None;
                 self.status = None;
@@ -413,6 +505,9 @@ impl App {
                 }
             }
             Action::JumpClock => return Some(Command::JumpClock),
+            Action::CycleHandler if !sim.simulated_function() => {
+                self.set_error("no simulated function to cycle (--handler none)");
+            }
             Action::CycleHandler => {
                 return Some(Command::SetHandler(sim.fc.config.behaviour.next()));
             }
@@ -775,6 +870,11 @@ fn success_command(target: Target, output: &str) -> Command {
             ),
         },
     }
+}
+
+/// Whether a step is a sub-flow task (`acs:fnf:::flow/...`).
+pub fn is_subflow_task(kind: &StepKind) -> bool {
+    matches!(kind, StepKind::Task(t) if matches!(t.resource, Resource::Flow { .. }))
 }
 
 /// `1x`, `0.25x`, `1h/s`... for the header.

@@ -15,12 +15,13 @@ use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wra
 use serde_json::Value;
 
 use super::action::{Focus, HELP, Tab};
-use super::app::{App, format_age, format_clock, format_speed, states_at};
+use super::app::{App, format_age, format_clock, format_speed, is_subflow_task, states_at};
 use super::graph::{Ends, GraphView};
 use super::theme::Theme;
 use crate::engine::{EventType, Execution, HistoryEvent, Status, StepState, history};
 use crate::fc::{Behaviour, Received};
 use crate::fdl::{StepId, StepKind};
+use crate::mns::{Dest, Endpoint};
 use crate::runtime::Mode;
 use crate::sim::{Millis, Sim, short_token};
 
@@ -107,12 +108,14 @@ fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf: &mut Buff
     let sep = || Span::styled(" │ ", t.dim());
     let flow = app.current_flow().unwrap_or("(no flow)");
     let behaviour = sim.fc.config.behaviour;
-    let fn_style = if behaviour == Behaviour::Succeed {
-        t.strong()
+    let (fn_text, fn_style) = if !sim.simulated_function() {
+        ("none", t.warn())
+    } else if behaviour == Behaviour::Succeed {
+        (behaviour.as_str(), t.strong())
     } else {
-        t.warn()
+        (behaviour.as_str(), t.warn())
     };
-    let line1 = Line::from(vec![
+    let mut line1 = Line::from(vec![
         Span::styled(" flowsim", t.title()),
         sep(),
         Span::styled("flow ", t.dim()),
@@ -122,8 +125,26 @@ fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf: &mut Buff
         Span::styled(format_clock(clock), t.strong()),
         sep(),
         Span::styled("function ", t.dim()),
-        Span::styled(behaviour.as_str(), fn_style),
+        Span::styled(fn_text, fn_style),
     ]);
+    // Real endpoints (`--subscribe`, or created over the API): the first,
+    // and how many more (the Messages tab lists them all).
+    let mut endpoints = http_endpoints(sim);
+    if let Some((_, first)) = endpoints.next() {
+        let more = endpoints.count();
+        let more = if more > 0 {
+            format!(" +{more}")
+        } else {
+            String::new()
+        };
+        // Shown when at least a short URL fits (else on the Messages tab).
+        let room = (area.width as usize).saturating_sub(line1.width() + 3 + more.len());
+        if room >= 16 {
+            line1.push_span(Span::styled(" → ", t.dim()));
+            line1.push_span(Span::styled(clip(first, room), t.strong()));
+            line1.push_span(Span::styled(more, t.dim()));
+        }
+    }
     let mode_style = match app.run.mode {
         Mode::Run => t.ok(),
         Mode::Step => t.warn(),
@@ -158,6 +179,19 @@ fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf: &mut Buff
     Paragraph::new(vec![line1, Line::from(spans)]).render(area, buf);
 }
 
+/// The real (HTTP) endpoints subscribed to topics: (topic, URL).
+fn http_endpoints(sim: &Sim) -> impl Iterator<Item = (&str, &str)> {
+    sim.mns.topics().flat_map(|topic| {
+        topic
+            .subscriptions
+            .iter()
+            .filter_map(|sub| match &sub.endpoint {
+                Endpoint::Http(url) => Some((topic.name.as_str(), url.as_str())),
+                Endpoint::Function(_) => None,
+            })
+    })
+}
+
 fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let total = sim.engine.executions().len();
@@ -190,7 +224,10 @@ fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         } else {
             "No execution matches the filter.\nPress / then Esc to clear it."
         };
-        Paragraph::new(msg).style(t.dim()).render(inner, buf);
+        Paragraph::new(msg)
+            .style(t.dim())
+            .wrap(Wrap { trim: true })
+            .render(inner, buf);
         return;
     }
     let sel = app.selected.and_then(|id| app.list.row_of(id));
@@ -230,7 +267,17 @@ fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
                 format!("{:<status_w$} ", x.status.as_str()),
                 t.status(x.status),
             ),
-            Span::raw(format!("{:<name_w$} ", clip(&x.name, name_w))),
+            // A sub-flow's child: `↳` before its name (the Step tab
+            // names the parent).
+            Span::raw(if x.parent().is_some() {
+                format!(
+                    "↳{:<w$} ",
+                    clip(&x.name, name_w.saturating_sub(1)),
+                    w = name_w.saturating_sub(1)
+                )
+            } else {
+                format!("{:<name_w$} ", clip(&x.name, name_w))
+            }),
             Span::styled(format!("{:<step_w$} ", clip(step, step_w)), t.dim()),
             Span::styled(format!("{age:>age_w$}"), t.dim()),
         ]);
@@ -279,6 +326,7 @@ fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         block.render(area, buf);
         Paragraph::new("The graph of the selected execution shows here.")
             .style(t.dim())
+            .wrap(Wrap { trim: true })
             .render(inner, buf);
         return;
     };
@@ -391,7 +439,7 @@ fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     match app.tab {
         Tab::Step => {
             let lines = match x {
-                Some(x) => step_lines(app, x, t),
+                Some(x) => step_lines(app, sim, x, t),
                 None => vec![Line::styled(
                     "No execution selected: press n to start one.",
                     t.dim(),
@@ -427,7 +475,7 @@ fn kv<'a>(key: &'a str, value: String, t: Theme) -> Line<'a> {
     ])
 }
 
-fn step_lines<'a>(app: &App, x: &'a Execution, t: Theme) -> Vec<Line<'a>> {
+fn step_lines<'a>(app: &App, sim: &Sim, x: &'a Execution, t: Theme) -> Vec<Line<'a>> {
     let shown = app.shown_events(x);
     let events = &x.history[..shown];
     let mut lines = Vec::new();
@@ -458,6 +506,20 @@ fn step_lines<'a>(app: &App, x: &'a Execution, t: Theme) -> Vec<Line<'a>> {
         ),
     ];
     lines.push(Line::from(head));
+    // A sub-flow's child names its parent execution and task.
+    if let Some(p) = x.parent()
+        && let Some(px) = sim.engine.execution(p.task.exec)
+    {
+        lines.push(Line::from(vec![
+            Span::styled("Parent  ", t.dim()),
+            Span::styled(format!("↰ {}", px.name), t.strong()),
+            Span::styled(
+                format!(" / {} ({})", px.flow.step(p.step).name, px.flow.name),
+                t.dim(),
+            ),
+            Span::styled("  p: go there", t.key()),
+        ]));
+    }
     if let Some(e) = ended {
         if let Some(out) = detail_field(&e.detail, "output") {
             lines.push(Line::from(vec![
@@ -494,6 +556,25 @@ fn step_lines<'a>(app: &App, x: &'a Execution, t: Theme) -> Vec<Line<'a>> {
             t.step(st),
         ),
     ]));
+    // A sub-flow task names the child execution it started (the last one,
+    // after retries).
+    if is_subflow_task(&s.kind) {
+        let child = app
+            .child_of(x.id, step)
+            .and_then(|c| sim.engine.execution(c));
+        lines.push(match child {
+            Some(c) => Line::from(vec![
+                Span::styled("Child   ", t.dim()),
+                Span::styled(format!("↳ {}", c.name), t.strong()),
+                Span::styled(
+                    format!(" {} {}", Theme::status_glyph(c.status), c.status.as_str()),
+                    t.status(c.status),
+                ),
+                Span::styled("  Enter/c: go there", t.key()),
+            ]),
+            None => kv("Child", "— (not started)".to_owned(), t),
+        });
+    }
     let mut input = None;
     let mut local = None;
     let mut output = None;
@@ -578,6 +659,43 @@ fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -
         }
         lines.push(Line::raw(""));
     }
+    // Who answers pushes besides (or instead of) the simulated function.
+    let mut any_endpoint = false;
+    for topic in sim.mns.topics() {
+        for sub in &topic.subscriptions {
+            let Endpoint::Http(url) = &sub.endpoint else {
+                continue;
+            };
+            if !any_endpoint {
+                lines.push(Line::styled(
+                    if sim.simulated_function() {
+                        "Real endpoints:"
+                    } else {
+                        "Real endpoints (function none: only they answer):"
+                    },
+                    t.strong(),
+                ));
+                any_endpoint = true;
+            }
+            lines.push(Line::from(vec![
+                Span::styled("  → ", t.dim()),
+                Span::styled(url.clone(), t.strong()),
+                Span::styled(
+                    format!(" topic {} · {}", topic.name, sub.format.as_str()),
+                    t.dim(),
+                ),
+            ]));
+        }
+    }
+    if !sim.simulated_function() && !any_endpoint {
+        lines.push(Line::styled(
+            "Function none and no real endpoint: messages wait for a client (--subscribe).",
+            t.warn(),
+        ));
+    }
+    if any_endpoint || !sim.simulated_function() {
+        lines.push(Line::raw(""));
+    }
     let Some(x) = x else {
         lines.push(Line::styled("No execution selected.", t.dim()));
         return lines;
@@ -613,21 +731,35 @@ fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -
                 Some(o) => (format!("✗ {o}"), t.error()),
                 None => ("… in flight".to_owned(), t.warn()),
             };
-            lines.push(Line::from(vec![
-                Span::styled(
-                    format!(
-                        "  push {} to {} at {} → ",
-                        a.attempt,
-                        a.subscription,
-                        format_clock(a.at)
-                    ),
-                    t.dim(),
-                ),
+            let mut l = Line::from(vec![
+                Span::styled(format!("  push {} → ", a.attempt), t.dim()),
+                Span::styled(push_endpoint(sim, &m.dest, &a.subscription), t.text()),
+                Span::styled(format!(" at {}: ", format_clock(a.at)), t.dim()),
                 Span::styled(answer, style),
-            ]));
+            ]);
+            // Real endpoints: how long the answer took, on the wall clock.
+            if let Some(ms) = a.latency_ms {
+                l.push_span(Span::styled(format!(" in {ms} ms"), t.dim()));
+            }
+            lines.push(l);
         }
     }
     lines
+}
+
+/// Where a push went: the subscription's endpoint (`fc:FUNCTION` or the
+/// URL), else its name if it was deleted since.
+fn push_endpoint(sim: &Sim, dest: &Dest, subscription: &str) -> String {
+    let Dest::Topic(topic) = dest else {
+        return subscription.to_owned();
+    };
+    sim.mns
+        .topic(topic)
+        .and_then(|t| t.subscriptions.iter().find(|s| s.name == subscription))
+        .map_or_else(
+            || format!("subscription {subscription} (deleted)"),
+            |s| s.endpoint.to_string(),
+        )
 }
 
 fn render_history(app: &App, sim: &Sim, x: &Execution, area: Rect, buf: &mut Buffer) {
@@ -646,13 +778,15 @@ fn render_history(app: &App, sim: &Sim, x: &Execution, area: Rect, buf: &mut Buf
         .saturating_sub(rows.saturating_sub(1))
         .min(n.saturating_sub(rows));
     let start = if sel < start { sel } else { start };
+    // id, clock, kind take 39 columns; the step name gets the rest.
+    let step_w = (list.width as usize).saturating_sub(39);
     for (i, e) in x.history[start..].iter().take(rows).enumerate() {
         let step = e.step.map(|s| x.flow.step(s).name.as_str()).unwrap_or("");
         let line = Line::from(vec![
             Span::styled(format!("{:>3} ", e.id), t.dim()),
             Span::styled(format!("{} ", format_clock(e.time)), t.dim()),
             Span::raw(format!("{:<20} ", e.kind.as_str())),
-            Span::styled(step.to_owned(), t.dim()),
+            Span::styled(clip(step, step_w), t.dim()),
         ]);
         let r = Rect::new(list.x, list.y + i as u16, list.width, 1);
         line.render(r, buf);
@@ -699,10 +833,7 @@ fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
         return;
     }
     let header = Line::styled(
-        format!(
-            "{} envelopes in flight, delivered in this order:",
-            bus.len()
-        ),
+        format!("{} in flight, in delivery order:", bus.len()),
         t.dim(),
     );
     header.render(Rect::new(area.x, area.y, area.width, 1), buf);
@@ -717,7 +848,10 @@ fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
                 format!("{:>6}→{:<6} ", env.from.as_str(), env.to.as_str()),
                 t.dim(),
             ),
-            Span::raw(env.msg.summary()),
+            Span::raw(clip(
+                &env.msg.summary(),
+                (area.width as usize).saturating_sub(35),
+            )),
         ]);
         let r = Rect::new(area.x, area.y + 1 + i as u16, area.width, 1);
         line.render(r, buf);
@@ -786,13 +920,27 @@ fn footer_keys(app: &App, sim: &Sim) -> Vec<(&'static str, &'static str)> {
     if waiting || held {
         keys.extend([("Y", "success"), ("y", "edit"), ("f", "fail")]);
     }
+    // Sub-flows: the way to the child of the inspected task, or the parent.
+    if let Some(x) = app.selected.and_then(|id| sim.engine.execution(id)) {
+        if app
+            .inspected_step(x)
+            .is_some_and(|s| app.child_of(x.id, s).is_some())
+        {
+            keys.push(("c", "child"));
+        }
+        if x.parent().is_some() {
+            keys.push(("p", "parent"));
+        }
+    }
     match app.run.mode {
         Mode::Step => keys.extend([("s", "step"), ("space", "run")]),
         Mode::Run => keys.extend([("space", "step mode"), ("+/-", "speed")]),
     }
+    keys.push(("t", "next timer"));
+    if sim.simulated_function() {
+        keys.push(("h", "function"));
+    }
     keys.extend([
-        ("t", "next timer"),
-        ("h", "function"),
         ("x", "stop"),
         ("[ ]", "history"),
         ("Tab", "focus"),
@@ -831,20 +979,28 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 
 fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
+    // Descriptions wrap under themselves, past the key column (16 wide).
+    let inner_w = 90.min(area.width.saturating_sub(2)).saturating_sub(2) as usize;
+    let desc_w = inner_w.saturating_sub(16).max(10);
     let mut lines = Vec::new();
     for (group, keys) in HELP {
         lines.push(Line::styled(*group, t.strong()));
         for k in *keys {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:<14}", k.keys), t.key()),
-                Span::raw(k.what),
-            ]));
+            for (i, part) in wrap_words(k.what, desc_w).into_iter().enumerate() {
+                let key = if i == 0 { k.keys } else { "" };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("  {key:<14}"), t.key()),
+                    Span::raw(part),
+                ]));
+            }
         }
     }
-    lines.push(Line::styled(
+    for part in wrap_words(
         "Step states: ○ not reached  ▶ running  ◷ waiting for callback  ✓ succeeded  ✗ failed  ⊘ timed out",
-        t.dim(),
-    ));
+        inner_w.max(10),
+    ) {
+        lines.push(Line::styled(part, t.dim()));
+    }
     let h = lines.len() as u16 + 2;
     let r = centered(area, 90, h);
     Clear.render(r, buf);
@@ -867,6 +1023,27 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
                 )),
         )
         .render(r, buf);
+}
+
+/// Splits text into lines of at most `width` characters at spaces (a word
+/// longer than that gets a line of its own).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        let n = cur.chars().count();
+        if n > 0 && n + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(word);
+    }
+    if !cur.is_empty() || out.is_empty() {
+        out.push(cur);
+    }
+    out
 }
 
 fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
