@@ -11,7 +11,7 @@ use super::action::{Action, Focus, Tab};
 use super::app::App;
 use super::theme::Theme;
 use super::ui;
-use crate::engine::{Status, StepState, step_states};
+use crate::engine::{ExecId, Status, StepState, step_states};
 use crate::fc::Behaviour;
 use crate::runtime::{self, Command, Mode, RunState};
 use crate::sim::{Sim, SimConfig};
@@ -28,6 +28,10 @@ impl World {
             ..SimConfig::default()
         };
         config.handler.behaviour = behaviour;
+        World::with_config(config)
+    }
+
+    fn with_config(config: SimConfig) -> World {
         let mut sim = Sim::new(config);
         sim.add_flow(crate::sim::testing::seed_flow()).unwrap();
         let run = RunState {
@@ -426,4 +430,273 @@ fn a_graph_larger_than_its_pane_scrolls_to_the_picked_step() {
         .name
         .clone();
     assert!(screen.contains(&name), "{name}: {screen}");
+}
+
+fn screen_at(w: &mut World, width: u16, height: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let now = w.sim.now();
+    term.draw(|f| ui::draw(f, &mut w.app, &w.sim, now)).unwrap();
+    term.backend().to_string()
+}
+
+/// `--handler none --subscribe flowsim-callback-topic=http://127.0.0.1:9/cb`.
+fn world_without_function() -> World {
+    World::with_config(SimConfig {
+        seed: 7,
+        subscribe_handler: false,
+        subscriptions: vec![
+            "flowsim-callback-topic=http://127.0.0.1:9/cb"
+                .parse()
+                .unwrap(),
+        ],
+        ..SimConfig::default()
+    })
+}
+
+/// Steps (jumping timers) until the sim hands the shell a real push.
+fn next_http_push(w: &mut World) -> crate::mns::HttpPush {
+    for _ in 0..20 {
+        if let Some(p) = w.sim.take_http_pushes().pop() {
+            return p;
+        }
+        if w.sim.bus().is_empty() {
+            w.act(Action::JumpClock);
+        } else {
+            w.act(Action::Step);
+        }
+    }
+    panic!("no push to the real endpoint");
+}
+
+#[test]
+fn function_none_is_said_and_h_explains_there_is_nothing_to_cycle() {
+    let mut w = world_without_function();
+    let screen = w.screen();
+    assert!(screen.contains("function none"), "{screen}");
+    assert!(screen.contains("→ http://127.0.0.1:9/cb"), "{screen}");
+    assert!(
+        !screen.contains("h function"),
+        "no h in the footer: {screen}"
+    );
+    let before = w.sim.fc.config.behaviour;
+    assert!(w.app.update(Action::CycleHandler, &w.sim).is_none());
+    let status = w.app.status.clone().unwrap();
+    assert!(status.error);
+    assert!(
+        status.text.contains("no simulated function"),
+        "{}",
+        status.text
+    );
+    assert_eq!(w.sim.fc.config.behaviour, before);
+    // At 80 columns the URL does not fit the header: the Messages tab has it.
+    w.act(Action::ShowTab(Tab::Messages));
+    let narrow = screen_at(&mut w, 80, 24);
+    let header = narrow.lines().next().unwrap();
+    assert!(header.contains("function none"), "{narrow}");
+    assert!(!header.contains("→"), "{narrow}");
+    assert!(narrow.contains("Real endpoints"), "{narrow}");
+}
+
+#[test]
+fn function_none_without_endpoints_says_messages_wait() {
+    let mut w = World::with_config(SimConfig {
+        seed: 7,
+        subscribe_handler: false,
+        ..SimConfig::default()
+    });
+    w.act(Action::ShowTab(Tab::Messages));
+    let screen = w.screen();
+    assert!(
+        screen.contains("Function none and no real endpoint"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn messages_tab_shows_each_push_endpoint_answer_and_latency() {
+    let mut w = world_without_function();
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    let first = next_http_push(&mut w);
+    assert_eq!(first.url, "http://127.0.0.1:9/cb");
+    w.sim.push_answered(
+        first.notification,
+        crate::sim::PushOutcome::Error("connection refused".into()),
+        Some(3),
+    );
+    let second = next_http_push(&mut w);
+    assert_eq!(second.attempt, first.attempt + 1);
+    w.sim.push_answered(
+        second.notification,
+        crate::sim::PushOutcome::Status(204),
+        Some(15),
+    );
+    // The answer travels back to MNS as an envelope.
+    w.act(Action::Step);
+    w.act(Action::ShowTab(Tab::Messages));
+    let screen = screen_at(&mut w, 150, 40);
+    for want in [
+        "push 1 → http://127.0.0.1:9/cb",
+        "✗ error: connection refused in 3 ms",
+        "push 2 → http://127.0.0.1:9/cb",
+        "✓ HTTP 204 in 15 ms",
+    ] {
+        assert!(screen.contains(want), "{want} missing:\n{screen}");
+    }
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn pushes_to_the_simulated_function_name_it() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    for _ in 0..30 {
+        if w.sim.bus().is_empty() {
+            break;
+        }
+        w.act(Action::Step);
+    }
+    w.act(Action::ShowTab(Tab::Messages));
+    let screen = screen_at(&mut w, 150, 40);
+    assert!(screen.contains("push 1 → fc:callback-handler"), "{screen}");
+    assert!(screen.contains("✓ HTTP"), "{screen}");
+    // Simulated pushes take no wall-clock time: no latency.
+    assert!(!screen.contains(" ms"), "{screen}");
+}
+
+/// The seed flow plus the example sub-flow pair, a subflow-approval
+/// execution started whose child waits for its review.
+fn world_with_a_child() -> (World, ExecId, ExecId) {
+    let mut w = World::new(Behaviour::Manual);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+    for f in ["approval-review.yaml", "subflow-approval.yaml"] {
+        w.sim
+            .add_flow(crate::fdl::load_file(&dir.join(f)).unwrap())
+            .unwrap();
+    }
+    w.app = App::new(&w.sim, w.app.run, Theme::COLOR);
+    while w.app.current_flow() != Some("subflow-approval") {
+        w.act(Action::CycleFlow);
+    }
+    w.app.last_input = r#"{"requestId": "r-42", "amount": 1200}"#.into();
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    let parent = w.app.selected.unwrap();
+    for _ in 0..20 {
+        if w.sim.engine.executions().len() == 2 {
+            break;
+        }
+        w.act(Action::Step);
+    }
+    let child = ExecId(1);
+    assert_eq!(
+        w.sim
+            .engine
+            .execution(child)
+            .unwrap()
+            .parent()
+            .unwrap()
+            .task
+            .exec,
+        parent
+    );
+    (w, parent, child)
+}
+
+#[test]
+fn a_child_execution_is_marked_and_names_its_parent() {
+    let (mut w, parent, child) = world_with_a_child();
+    // Following the newest: the child.
+    assert_eq!(w.app.selected, Some(child));
+    let parent_name = w.sim.engine.execution(parent).unwrap().name.to_string();
+    let screen = w.screen();
+    assert!(screen.contains("↳_88db"), "{screen}");
+    assert!(
+        screen.contains(&format!("Parent  ↰ {parent_name}")),
+        "{screen}"
+    );
+    assert!(screen.contains("p parent"), "{screen}");
+    insta::assert_snapshot!("subflow_child", screen);
+}
+
+#[test]
+fn p_goes_to_the_parent_and_c_or_enter_back_to_the_child() {
+    let (mut w, parent, child) = world_with_a_child();
+    w.act(Action::GoParent);
+    assert_eq!(w.app.selected, Some(parent));
+    assert!(!w.app.follow, "a jump stops following the newest");
+    let x = w.sim.engine.execution(parent).unwrap();
+    let task = w.app.step_sel.unwrap();
+    assert_eq!(x.flow.step(task).name, "team-lead-review");
+    assert_eq!(w.app.tab, Tab::Step);
+    let child_name = w.sim.engine.execution(child).unwrap().name.to_string();
+    let screen = w.screen();
+    assert!(screen.contains("Child   ↳"), "{screen}");
+    assert!(screen.contains(&child_name[..20]), "{screen}");
+    assert!(screen.contains("c child"), "{screen}");
+    insta::assert_snapshot!("subflow_parent", screen);
+    w.act(Action::GoChild);
+    assert_eq!(w.app.selected, Some(child));
+    assert!(
+        w.app.status.as_ref().unwrap().text.contains(&child_name),
+        "{:?}",
+        w.app.status
+    );
+    // Enter on the inspector's Step tab follows the link too.
+    w.act(Action::GoParent);
+    w.app.focus = Focus::Inspector;
+    w.act(Action::Select);
+    assert_eq!(w.app.selected, Some(child));
+}
+
+#[test]
+fn links_that_lead_nowhere_say_why() {
+    let (mut w, parent, _child) = world_with_a_child();
+    w.act(Action::GoParent);
+    w.act(Action::GoParent);
+    assert_eq!(w.app.selected, Some(parent));
+    let status = w.app.status.clone().unwrap();
+    assert!(
+        status.error && status.text.contains("has no parent"),
+        "{status:?}"
+    );
+    // finance-review has not started its child yet; Start/End are not tasks.
+    let x = w.sim.engine.execution(parent).unwrap();
+    let finance = x.flow.step_by_name("finance-review").unwrap().id;
+    w.app.step_sel = Some(finance);
+    w.act(Action::GoChild);
+    let status = w.app.status.clone().unwrap();
+    assert!(
+        status.error && status.text.contains("has not started a child"),
+        "{status:?}"
+    );
+    let screen = w.screen();
+    assert!(screen.contains("Child   — (not started)"), "{screen}");
+}
+
+#[test]
+fn jumping_clears_a_filter_that_hides_the_target() {
+    let (mut w, parent, child) = world_with_a_child();
+    w.act(Action::StartFilter);
+    w.type_text("review-3");
+    w.act(Action::Submit);
+    assert_eq!(w.app.list.len(), 1, "only the child matches");
+    assert_eq!(w.app.selected, Some(child));
+    w.act(Action::GoParent);
+    assert_eq!(w.app.selected, Some(parent));
+    assert!(w.app.list.text.is_empty());
+    assert_eq!(w.app.list.row_of(parent), Some(1));
+}
+
+#[test]
+fn every_pane_wraps_its_placeholder_at_80x24() {
+    let mut w = World::new(Behaviour::Succeed);
+    let screen = screen_at(&mut w, 80, 24);
+    assert!(
+        screen.contains("The graph of the selected execution shows"),
+        "{screen}"
+    );
+    assert!(screen.contains("here."), "{screen}");
+    assert!(screen.contains("No executions yet."), "{screen}");
 }

@@ -738,7 +738,7 @@ fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -
                 Span::styled(answer, style),
             ]);
             // Real endpoints: how long the answer took, on the wall clock.
-            if let Some(ms) = a.latency_ms {
+            if let (Some(ms), Some(_)) = (a.latency_ms, &a.outcome) {
                 l.push_span(Span::styled(format!(" in {ms} ms"), t.dim()));
             }
             lines.push(l);
@@ -863,11 +863,13 @@ fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
 
 fn render_status(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
+    // One row: a longer status ends in `…` rather than mid-word.
+    let room = (area.width as usize).saturating_sub(3);
     let line = if let Some(s) = &app.status {
         if s.error {
-            Line::styled(format!(" ✗ {}", s.text), t.error())
+            Line::styled(format!(" ✗ {}", clip(&s.text, room)), t.error())
         } else {
-            Line::styled(format!(" • {}", s.text), t.ok())
+            Line::styled(format!(" • {}", clip(&s.text, room)), t.ok())
         }
     } else if let (Some(c), Some(x)) = (
         app.cursor,
