@@ -75,12 +75,14 @@ Keys (press ? in the TUI for this list):
   f             report failure: error name and cause
                 (with the function in manual, y / f on the Messages tab answer the held notification)
   h             cycle the function: succeed, fail, error, drop, manual
+                (with --handler none there is no simulated function: h says so)
   x             stop the selected execution
   F             next loaded flow for new executions
   Tab / S-Tab   focus the next / previous pane (executions, graph, inspector)
   Up Down j k   move in the focused pane; Left Right switch inspector tabs
   1 2 3 4       inspector tab: Step, Messages, History, Bus
-  Enter         select (execution -> graph, step -> Step tab)
+  Enter         select (execution -> graph, step -> Step tab, sub-flow task -> its child)
+  c / p         sub-flows: to the child execution of the picked task / to the parent
   PgUp PgDn g G page up / down, first / last
   /             filter executions by name (Enter keeps, Esc clears)
   [ / ]         time travel: one history event back / forward (the graph shows that moment)

@@ -116,6 +116,44 @@ fn seed_flow_waits_then_succeeds_in_a_real_terminal() {
 }
 
 #[test]
+fn top_level_options_open_the_tui_with_the_function_off() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tmux is missing in CI; .ci/run should have installed it"
+        );
+        eprintln!("SKIPPED: tmux is not installed (CI installs it)");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_flowsim");
+    let name = format!("flowsim-e2e-top-{}", std::process::id());
+    let log = std::env::temp_dir().join(format!("{name}.log"));
+    // No `tui` word: the TUI's options work at the top level.
+    let cmd = format!(
+        "{bin} --handler none --seed 7 --step --log {}; echo FLOWSIM-EXITED-$?; sleep 60",
+        log.display()
+    );
+    let status = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &name, "-x", "80", "-y", "24"])
+        .arg(&cmd)
+        .env("TERM", "xterm-256color")
+        .status()
+        .expect("tmux starts");
+    assert!(status.success());
+    let s = Session(name);
+    let screen = s.wait_for("the TUI", |t| t.contains("No executions yet"));
+    assert!(screen.contains("function none"), "{screen}");
+    assert!(screen.contains(" STEP "), "{screen}");
+    s.keys(&["h"]);
+    s.wait_for("the explanation", |t| {
+        t.contains("no simulated function to cycle")
+    });
+    s.keys(&["q"]);
+    s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
+    let _ = std::fs::remove_file(log);
+}
+
+#[test]
 fn a_pipe_is_told_to_use_run() {
     let out = Command::new(env!("CARGO_BIN_EXE_flowsim"))
         .arg("tui")

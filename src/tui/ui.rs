@@ -241,10 +241,11 @@ fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     app.list_offset = app.list_offset.min(n.saturating_sub(rows));
     let now = sim.now();
     let w = inner.width as usize;
-    // glyph, status, name, step, age
-    let status_w = 9;
+    // glyph, status, name, step, age; a narrow list (80 columns) leaves
+    // the status word out (the glyph and its colour say it) for the names.
+    let status_w = if w >= 44 { 9 } else { 0 };
     let age_w = 4;
-    let rest = w.saturating_sub(2 + status_w + 1 + age_w + 2);
+    let rest = w.saturating_sub(2 + status_w + usize::from(status_w > 0) + age_w + 2);
     let name_w = rest * 11 / 20;
     let step_w = rest.saturating_sub(name_w + 1);
     for i in 0..rows {
@@ -264,7 +265,11 @@ fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
                 t.status(x.status),
             ),
             Span::styled(
-                format!("{:<status_w$} ", x.status.as_str()),
+                if status_w > 0 {
+                    format!("{:<status_w$} ", x.status.as_str())
+                } else {
+                    String::new()
+                },
                 t.status(x.status),
             ),
             // A sub-flow's child: `↳` before its name (the Step tab
