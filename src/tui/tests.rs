@@ -700,3 +700,23 @@ fn every_pane_wraps_its_placeholder_at_80x24() {
     assert!(screen.contains("here."), "{screen}");
     assert!(screen.contains("No executions yet."), "{screen}");
 }
+
+#[test]
+fn help_scrolls_to_its_last_line_and_no_further_at_80x24() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::ToggleHelp);
+    let first = screen_at(&mut w, 80, 24);
+    assert!(first.contains("↓ more"), "{first}");
+    for _ in 0..100 {
+        w.act(Action::Down);
+    }
+    let last = screen_at(&mut w, 80, 24);
+    assert!(last.contains("⊘ timed out"), "{last}");
+    assert!(last.contains("c / p"), "{last}");
+    assert!(!last.contains("↓ more"), "{last}");
+    assert!(w.app.help_scroll < 20, "clamped: {}", w.app.help_scroll);
+    // One step up shows the line above again at once.
+    w.act(Action::Up);
+    let up = screen_at(&mut w, 80, 24);
+    assert!(up.contains("↓ more"), "{up}");
+}

@@ -984,7 +984,7 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
+fn render_help(app: &mut App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     // Descriptions wrap under themselves, past the key column (16 wide).
     let inner_w = 90.min(area.width.saturating_sub(2)).saturating_sub(2) as usize;
@@ -1010,6 +1010,10 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let h = lines.len() as u16 + 2;
     let r = centered(area, 90, h);
+    // Scrolling stops at the last line.
+    let hidden = h.saturating_sub(r.height);
+    app.help_scroll = app.help_scroll.min(hidden);
+    let more = app.help_scroll < hidden;
     Clear.render(r, buf);
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
@@ -1021,7 +1025,7 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
                 .border_style(t.border_focused())
                 .title(Line::styled(" Help: keys ", t.strong()))
                 .title_bottom(Line::styled(
-                    if h > r.height {
+                    if more {
                         " Esc or ? closes · ↓ more "
                     } else {
                         " Esc or ? closes "
