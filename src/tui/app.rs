@@ -331,6 +331,14 @@ impl App {
         }
     }
 
+    /// Whether the Step tab shows a sub-flow task.
+    fn inspects_subflow(&self, sim: &Sim) -> bool {
+        self.selected
+            .and_then(|id| sim.engine.execution(id))
+            .and_then(|x| Some(is_subflow_task(&x.flow.step(self.inspected_step(x)?).kind)))
+            .unwrap_or(false)
+    }
+
     /// `p`: to the parent execution, its sub-flow task picked.
     fn go_parent(&mut self, sim: &Sim) {
         let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
@@ -444,7 +452,11 @@ impl App {
                     self.focus = Focus::Inspector;
                     self.inspector_scroll = 0;
                 }
-                Focus::Inspector if self.tab == Tab::Step => self.go_child(sim),
+                // Enter follows a sub-flow task to its child; elsewhere in
+                // the inspector it means nothing (`c` explains why not).
+                Focus::Inspector if self.tab == Tab::Step && self.inspects_subflow(sim) => {
+                    self.go_child(sim)
+                }
                 Focus::Inspector => {}
             },
             Action::GoChild => self.go_child(sim),

@@ -648,6 +648,11 @@ fn p_goes_to_the_parent_and_c_or_enter_back_to_the_child() {
     w.app.focus = Focus::Inspector;
     w.act(Action::Select);
     assert_eq!(w.app.selected, Some(child));
+    // In the child, the inspected step is a plain task: Enter stays put.
+    w.app.status = None;
+    w.act(Action::Select);
+    assert_eq!(w.app.selected, Some(child));
+    assert_eq!(w.app.status, None);
 }
 
 #[test]
