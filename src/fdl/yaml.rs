@@ -135,6 +135,7 @@ pub fn parse(source: &str, diags: &mut Vec<Diagnostic>) -> Result<Option<Node>, 
     let mut b = Builder {
         stack: Vec::new(),
         anchors: HashMap::new(),
+        aliased: 0,
         docs: Vec::new(),
         diags,
     };
@@ -183,9 +184,35 @@ enum Open {
     },
 }
 
+/// Most nodes that aliases may copy into one document. Real flows use a
+/// handful of small anchors (shared mappings, retry policies); this is far
+/// above them and far below what exhausts memory.
+const ALIAS_BUDGET: usize = 10_000;
+
+/// How many nodes `node` is, counting no further than `limit`.
+fn node_count(node: &Node, limit: usize) -> usize {
+    let mut count = 0;
+    let mut stack = vec![node];
+    while let Some(n) = stack.pop() {
+        count += 1;
+        if count >= limit {
+            return limit;
+        }
+        match &n.data {
+            Data::Seq(items) => stack.extend(items.iter()),
+            Data::Map(entries) => stack.extend(entries.iter().map(|e| &e.value)),
+            _ => {}
+        }
+    }
+    count
+}
+
 struct Builder<'d> {
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes and how many nodes each one is (aliases copy them).
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes copied by aliases so far (see [`ALIAS_BUDGET`]).
+    aliased: usize,
     docs: Vec<Node>,
     diags: &'d mut Vec<Diagnostic>,
 }
@@ -214,7 +241,20 @@ impl Builder<'_> {
                 self.finish(node, anchor, style == ScalarStyle::Plain)
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(n) => {
+                Some((n, size)) => {
+                    // Aliases of aliases grow exponentially (a "billion
+                    // laughs" document of a few hundred bytes): stop at a
+                    // budget before copying, not after running out of memory.
+                    self.aliased = self.aliased.saturating_add(*size);
+                    if self.aliased > ALIAS_BUDGET {
+                        return Err(Diagnostic::new(
+                            pos,
+                            format!(
+                                "aliases expand to more than {ALIAS_BUDGET} nodes: \
+                                 refusing a document that grows this much (nested anchors and aliases?)"
+                            ),
+                        ));
+                    }
                     let mut n = n.clone();
                     n.pos = pos;
                     self.finish(n, 0, true)
@@ -272,7 +312,8 @@ impl Builder<'_> {
     /// A complete node: record its anchor and hand it to its parent.
     fn finish(&mut self, node: Node, anchor: usize, plain: bool) -> Result<(), Diagnostic> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = node_count(&node, ALIAS_BUDGET + 1);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
@@ -436,6 +477,25 @@ mod tests {
         let e = parse("a: 1\n---\nb: 2\n", &mut d).unwrap_err();
         assert!(e.message.contains("one YAML document"));
         assert_eq!(e.pos.line, 3);
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_not_expanded() {
+        // Nine levels of nine aliases each: 9^9 nodes if expanded.
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let prev = format!("*a{}", i - 1);
+            let items = vec![prev.as_str(); 9].join(", ");
+            src.push_str(&format!("a{i}: &a{i} [{items}]\n"));
+        }
+        let mut d = Vec::new();
+        let err = parse(&src, &mut d).unwrap_err();
+        assert!(err.message.contains("aliases expand to more than"), "{err}");
+        assert_eq!(err.pos.line, 5, "{err}");
+        // A normal amount of sharing is fine.
+        let (n, d) = tree("base: &b {a: 1, b: [1, 2]}\none: *b\ntwo: *b\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert!(n.is_some());
     }
 
     #[test]
