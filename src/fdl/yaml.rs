@@ -485,7 +485,7 @@ mod tests {
         let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
         for i in 1..10 {
             let prev = format!("*a{}", i - 1);
-            let items = vec![prev.as_str(); 9].join(", ");
+            let items = [prev.as_str(); 9].join(", ");
             src.push_str(&format!("a{i}: &a{i} [{items}]\n"));
         }
         let mut d = Vec::new();
