@@ -951,6 +951,36 @@ async fn create_describe_list_and_delete_flows() {
     assert_eq!(r.ok()["Flows"].as_array().unwrap().len(), 1);
 }
 
+/// DeleteFlow stops the flow's running executions (they would be orphaned
+/// otherwise), and their tokens then complete nothing.
+#[tokio::test]
+async fn delete_flow_stops_its_running_executions() {
+    let s = server_with(Mode::Step, Behaviour::Manual, ApiConfig::default()).await;
+    start(&s, "doomed").await.ok();
+    let token = token_of(&s, "doomed").await;
+    let id = exec_id(&s, "doomed");
+    call(&s, Rpc::post("DeleteFlow", &[], &[("Name", FLOW)]))
+        .await
+        .ok();
+    {
+        let sim = s.handle.sim();
+        let x = sim.engine.execution(id).unwrap();
+        assert_eq!(x.status, Status::Stopped);
+        assert_eq!(x.error.as_ref().unwrap().error, "FnF.FlowDeleted");
+    }
+    let r = call(&s, report(&token)).await;
+    assert_eq!(r.status, 400, "{:#}", r.body);
+    call(
+        &s,
+        Rpc::get(
+            "DescribeExecution",
+            &[("FlowName", FLOW), ("ExecutionName", "doomed")],
+        ),
+    )
+    .await
+    .error(404, "FlowNotExists");
+}
+
 #[tokio::test]
 async fn malformed_requests_get_upstream_errors() {
     let s = server_with(
@@ -1114,6 +1144,22 @@ async fn signatures_are_checked_with_credentials() {
         .send(raw.as_bytes())
         .await
         .error(403, "SignatureNotMatch");
+    // A version 1.0 signature does not cover headers: an unsigned
+    // `x-acs-action` header cannot pick the action.
+    let raw = Rpc::get("", &[("Name", FLOW)])
+        .signed("testid", "testsecret")
+        .bytes();
+    let raw = String::from_utf8(raw).unwrap().replace(
+        "Host: fnf.test\r\n",
+        "Host: fnf.test\r\nx-acs-action: DeleteFlow\r\n",
+    );
+    assert!(raw.contains("x-acs-action"));
+    Conn::open(s.addr)
+        .await
+        .send(raw.as_bytes())
+        .await
+        .error(400, "MissingRequiredParams");
+    assert!(s.handle.sim().engine.flow(FLOW).is_some());
 }
 
 /// A request signed exactly as the core SDK would, checked against a
@@ -1214,6 +1260,15 @@ async fn acs3_signed_requests_from_tea_clients() {
         .error(403, "SignatureNotMatch")
         .to_owned();
     assert!(m.contains("x-acs-content-sha256"), "{m}");
+    // The header naming the action must be signed.
+    let unsigned = raw(good, body).replace("user-agent;x-acs-action;", "user-agent;");
+    let m = Conn::open(s.addr)
+        .await
+        .send(unsigned.as_bytes())
+        .await
+        .error(400, "InvalidArgument")
+        .to_owned();
+    assert!(m.contains("x-acs-action"), "{m}");
 }
 
 #[tokio::test]

@@ -294,8 +294,9 @@ async fn decode(
         }
         params.extend(form_urlencoded::parse(&bytes).into_owned());
     }
+    let acs3 = super::acs3::is_acs3(headers);
     if let Some(credentials) = &state.config.credentials {
-        if super::acs3::is_acs3(headers) {
+        if acs3 {
             check_acs3(method, uri, headers, &bytes, credentials)?;
         } else {
             check_signature(method, &params, headers, credentials)?;
@@ -308,7 +309,10 @@ async fn decode(
             "Version `{v}` is not supported: this simulator speaks {VERSION}"
         )));
     }
-    // The Tea SDK also names the action in a header.
+    // The Tea SDK also names the action in a header. A version 1.0
+    // signature does not cover headers: then only the signed parameters
+    // may name the action.
+    let header_ok = acs3 || state.config.credentials.is_none();
     let action = params
         .get("Action")
         .filter(|a| !a.is_empty())
@@ -316,6 +320,7 @@ async fn decode(
         .or_else(|| {
             headers
                 .get("x-acs-action")
+                .filter(|_| header_ok)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         })
@@ -409,6 +414,14 @@ fn check_acs3(
             "InvalidAccessKeyID",
             format!("Specified access key is not found: {}", auth.access_key_id),
         ));
+    }
+    // What decides where the request goes must be signed.
+    for name in ["host", "x-acs-action"] {
+        if headers.contains_key(name) && !auth.signed_headers.iter().any(|h| h == name) {
+            return Err(ApiError::invalid(format!(
+                "the `{name}` header must be among the SignedHeaders of an ACS3 signature"
+            )));
+        }
     }
     let query: Vec<(String, String)> = uri
         .query()

@@ -421,12 +421,34 @@ fn list_flows(state: &ApiState, rpc: &Rpc) -> Answer {
     Ok(m)
 }
 
+/// The error a running execution is stopped with when its flow is deleted.
+pub const FLOW_DELETED: &str = "FnF.FlowDeleted";
+
 async fn delete_flow(state: &ApiState, rpc: &Rpc) -> Answer {
     let name = rpc.required("Name")?.to_owned();
     let removed = name.clone();
     state
         .handle
-        .with_sim(move |sim| sim.engine.remove_flow(&removed).map(|_| ()))
+        .with_sim(move |sim| {
+            // Running executions would be orphaned (no flow to resolve their
+            // names): stop them first, as their history then says.
+            let running: Vec<String> = sim
+                .engine
+                .executions()
+                .iter()
+                .filter(|x| x.flow.name == removed && !x.status.is_final())
+                .map(|x| x.name.to_string())
+                .collect();
+            for name in running {
+                sim.stop_execution(
+                    &removed,
+                    &name,
+                    FLOW_DELETED,
+                    &format!("the flow `{removed}` was deleted (DeleteFlow)"),
+                )?;
+            }
+            sim.engine.remove_flow(&removed).map(|_| ())
+        })
         .await??;
     state.fnf.remove(&name);
     Ok(Map::new())
