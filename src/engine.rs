@@ -1118,8 +1118,11 @@ struct Current {
     input: Value,
     /// Id of its StepEntered event.
     entered: u32,
-    /// Retries made so far.
-    attempt: u32,
+    /// Retries made so far under each retry policy of a task step (indexed
+    /// like `Task::retry`; empty until the first retry, so most steps
+    /// never allocate it). Upstream counts attempts per policy: a policy's
+    /// `maxAttempts` and interval growth only see the retries it made.
+    attempts: Vec<u32>,
     /// The TaskScheduled id of the task attempt in flight.
     task: Option<u32>,
     /// A task timeout, wait or retry timer.
@@ -1343,7 +1346,7 @@ impl Machine<'_, '_, '_> {
                 step: step_id,
                 input,
                 entered,
-                attempt: 0,
+                attempts: Vec::new(),
                 task: None,
                 timer: None,
                 children: None,
@@ -2021,17 +2024,25 @@ impl Machine<'_, '_, '_> {
         };
         let step = flow.step(cur.step);
         if let StepKind::Task(task) = &step.kind {
-            // Retry: the first policy whose errors match decides.
-            if let Some(policy) = task
+            // Retry: the first policy whose errors match decides, counting
+            // only the retries made under that policy.
+            if let Some((i, policy)) = task
                 .retry
                 .iter()
-                .find(|p| error_matches(&p.errors, &err.error))
-                && cur.attempt < policy.max_attempts
+                .enumerate()
+                .find(|(_, p)| error_matches(&p.errors, &err.error))
+                && cur.attempts.get(i).copied().unwrap_or(0) < policy.max_attempts
             {
-                let interval =
-                    (policy.interval_seconds as f64) * policy.multiplier.powi(cur.attempt as i32);
+                if cur.attempts.len() < task.retry.len() {
+                    cur.attempts.resize(task.retry.len(), 0);
+                }
+                let made = cur.attempts[i];
+                // The n-th retry of a policy waits
+                // intervalSeconds * multiplier^(n-1), capped.
+                let interval = (policy.interval_seconds as f64)
+                    * policy.multiplier.powi(made.min(i32::MAX as u32) as i32);
                 let interval = interval.min(policy.max_interval_seconds as f64);
-                cur.attempt += 1;
+                cur.attempts[i] = made + 1;
                 let entered = cur.entered;
                 let key = self.ctx.send(
                     (interval * 1000.0) as u64,

@@ -296,3 +296,94 @@ fn child_names_are_sanitised_and_bounded() {
     let other = child_execution_name(&format!("{}b", "a".repeat(199)), "s", 4_000_000);
     assert_ne!(long, other);
 }
+
+#[test]
+fn retry_attempts_and_intervals_are_counted_per_policy() {
+    // Two policies for two errors; the callback fails with A, B, A, B, A.
+    // Each policy counts only its own retries: A retries twice (1 s, then
+    // 2 s), B retries with 10 s then 30 s; the third A is past A's
+    // maxAttempts and fails the step, although B still has one left.
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: charge
+    resourceArn: acs:fc:::services/billing/functions/charge
+    pattern: waitForCallback
+    retry:
+      - errors: [A]
+        intervalSeconds: 1
+        multiplier: 2
+        maxAttempts: 2
+      - errors: [B]
+        intervalSeconds: 10
+        multiplier: 3
+        maxAttempts: 3
+"#;
+    let mut sim = sim_with(Behaviour::Drop, flow);
+    let id = sim.start_execution("f", None, Some("{}")).unwrap();
+    sim.run_until_idle(1_000);
+    for error in ["A", "B", "A", "B", "A"] {
+        let waiting = sim.engine.waiting_tasks(id);
+        assert_eq!(waiting.len(), 1, "one attempt in flight before {error}");
+        sim.report_failed(&waiting[0].2, error, "flaky").unwrap();
+        sim.run_until_idle(1_000);
+    }
+    let x = sim.engine.execution(id).unwrap().clone();
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, "A");
+    // Retry waits: A#1 1 s, B#1 10 s, A#2 2 s, B#2 30 s.
+    assert_eq!(
+        times(&x, EventType::TaskScheduled),
+        vec![0, 1_000, 11_000, 13_000, 43_000]
+    );
+    assert!(sim.engine.waiting_tasks(id).is_empty());
+}
+
+#[test]
+fn fc_sync_invokes_and_waits_for_the_result() {
+    // For FC, `sync` behaves like requestResponse: the invocation is
+    // synchronous, its result is the step's local.
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: call
+    resourceArn: acs:fc:::services/svc/functions/fn
+    pattern: sync
+    inputMappings:
+      - target: a
+        source: $input.a
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    sim.fc.config.latency_ms = 2_000;
+    let x = run(&mut sim, json!({"a": 1}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x), json!({"status": "success"}));
+    let log: Vec<_> = sim.fc.log().iter().collect();
+    assert_eq!(log.len(), 1);
+    assert!(matches!(log[0].received, Received::Invoke(_)));
+    assert_eq!(&*log[0].body, r#"{"a":1}"#);
+    let kinds: Vec<_> = x.history.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventType::ExecutionStarted,
+            EventType::StepEntered,
+            EventType::TaskScheduled,
+            EventType::TaskStarted,
+            EventType::TaskSucceeded,
+            EventType::StepExited,
+            EventType::ExecutionSucceeded,
+        ]
+    );
+    assert_eq!(times(&x, EventType::TaskSucceeded), vec![2_000]);
+
+    // A failing function fails the step with its error.
+    let mut sim = sim_with(Behaviour::Fail, flow);
+    let x = run(&mut sim, json!({"a": 1}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.unwrap().error, "HandlerError");
+}
