@@ -1036,6 +1036,10 @@ pub fn child_execution_name(parent: &str, step: &str, event_id: u32) -> String {
     base + &suffix
 }
 
+/// Error name of a step cancelled because a sibling branch or iteration
+/// failed (flowsim's choice: upstream documents no name).
+pub const CANCELLED: &str = "FnF.Cancelled";
+
 /// A choice condition could not be evaluated (it reads a missing field,
 /// or compares values of different types).
 pub const CONDITION_ERROR: &str = "FnF.ConditionError";
@@ -1536,30 +1540,44 @@ impl Machine<'_, '_, '_> {
         };
         let entered = cur.entered;
         let mut input = cur.input.clone();
-        let (list, kind) = match &flow.step(step).kind {
+        let (list, detail) = match &flow.step(step).kind {
             StepKind::Foreach(f) => {
-                if let (Some(ch), Value::Object(m)) = (cur.children.as_mut(), &mut input) {
-                    let item = ch.items.get(slot).cloned().unwrap_or(Value::Null);
+                let item = cur
+                    .children
+                    .as_ref()
+                    .and_then(|ch| ch.items.get(slot))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                // Only the index and the item: logging the whole step input
+                // per iteration made a foreach's history grow with the
+                // square of its collection. The iteration's full input shows
+                // in its first step's StepEntered.
+                let detail = format!("{{\"index\":{slot},\"item\":{item}}}");
+                if let Value::Object(m) = &mut input {
                     m.insert(f.item.clone(), item);
                     if let Some(ix) = &f.index {
                         m.insert(ix.clone(), slot.into());
                     }
                 }
-                (BlockList::Foreach(step), EventType::IterationEntered)
+                (
+                    BlockList::Foreach(step),
+                    Some((EventType::IterationEntered, detail)),
+                )
             }
-            StepKind::Choice(_) => (BlockList::Choice(step, slot), EventType::BranchEntered),
-            _ => (BlockList::Parallel(step, slot), EventType::BranchEntered),
+            // A choice runs one branch: its StepEntered says enough.
+            StepKind::Choice(_) => (BlockList::Choice(step, slot), None),
+            _ => {
+                let detail = format!("{{\"branch\":{slot},\"input\":{input}}}");
+                (
+                    BlockList::Parallel(step, slot),
+                    Some((EventType::BranchEntered, detail)),
+                )
+            }
         };
         if let Some(ch) = cur.children.as_mut() {
             ch.running += 1;
         }
-        let key = if kind == EventType::IterationEntered {
-            "index"
-        } else {
-            "branch"
-        };
-        let detail = format!("{{\"{key}\":{slot},\"input\":{input}}}");
-        if kind != EventType::BranchEntered || !matches!(list, BlockList::Choice(..)) {
+        if let Some((kind, detail)) = detail {
             self.log(kind, Some(step), entered, detail);
         }
         let block = Block {
@@ -2090,8 +2108,16 @@ impl Machine<'_, '_, '_> {
         }
         // Uncaught: the block fails, and with it its parent step (up to the
         // execution).
-        let parent = self.run.blocks[b].as_ref().and_then(|bl| bl.parent);
+        let (parent, list) = match self.run.blocks[b].as_ref() {
+            Some(bl) => (bl.parent, bl.list),
+            None => (None, BlockList::Body),
+        };
         self.drop_block(b);
+        if let Some((pb, slot)) = parent {
+            // The failed branch or iteration exits with the error, like
+            // any other that ends.
+            self.log_child_exit(pb, list, slot, &err.error, &err.cause);
+        }
         match parent {
             None => {
                 let detail = json!({"error": err.error, "cause": err.cause}).to_string();
@@ -2105,9 +2131,26 @@ impl Machine<'_, '_, '_> {
                     }),
                 );
             }
-            Some((pb, _)) => {
-                // Siblings (other branches, iterations) are cancelled.
-                self.drop_children(pb);
+            Some((pb, slot)) => {
+                // Siblings (other branches, iterations) are cancelled, and
+                // say so in the history.
+                let what = match list {
+                    BlockList::Foreach(step) => {
+                        format!(
+                            "iteration {slot} of foreach `{}`",
+                            self.flow.step(step).name
+                        )
+                    }
+                    BlockList::Parallel(step, _) => {
+                        format!("branch {slot} of parallel `{}`", self.flow.step(step).name)
+                    }
+                    BlockList::Choice(step, _) => {
+                        format!("the branch of choice `{}`", self.flow.step(step).name)
+                    }
+                    BlockList::Body => "the flow body".to_owned(),
+                };
+                let cause = format!("cancelled: {what} failed with {}", err.error);
+                self.cancel_children(pb, &cause);
                 self.fail_step(pb, err);
                 self.run_block(pb);
             }
@@ -2148,6 +2191,64 @@ impl Machine<'_, '_, '_> {
                 self.cancel_child(t, SUBFLOW_CANCELLED, cause);
             }
         }
+    }
+
+    /// Cancels every child block of block `b` (a sibling of theirs failed),
+    /// logging it: the running step of each cancelled block, innermost
+    /// first, gets `StepFailed` with [`CANCELLED`] and `cause`, and each
+    /// cancelled branch or iteration gets `BranchExited`/`IterationExited`
+    /// with the same error. Then the blocks are dropped.
+    fn cancel_children(&mut self, b: usize, cause: &str) {
+        let mut children: Vec<(usize, usize)> = self
+            .run
+            .blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, bl)| match bl.as_ref().and_then(|bl| bl.parent) {
+                Some((p, slot)) if p == b => Some((slot, i)),
+                _ => None,
+            })
+            .collect();
+        // Branch/iteration order reads best, whatever slots blocks reuse.
+        children.sort_unstable();
+        for (slot, c) in children {
+            self.cancel_children(c, cause);
+            let Some(block) = self.run.blocks.get(c).and_then(Option::as_ref) else {
+                continue;
+            };
+            let list = block.list;
+            if let Some((step, entered)) = block.current.as_ref().map(|cur| (cur.step, cur.entered))
+            {
+                let detail = json!({"error": CANCELLED, "cause": cause}).to_string();
+                self.log(EventType::StepFailed, Some(step), entered, detail);
+            }
+            self.drop_block(c);
+            self.log_child_exit(b, list, slot, CANCELLED, cause);
+        }
+    }
+
+    /// Logs that child `slot` (of `list`) of the current step of block `pb`
+    /// ended with an error: `BranchExited` or `IterationExited` with
+    /// `{branch|index, error, cause}`. A choice branch logs nothing (it has
+    /// no `BranchEntered` either).
+    fn log_child_exit(
+        &mut self,
+        pb: usize,
+        list: BlockList,
+        slot: usize,
+        error: &str,
+        cause: &str,
+    ) {
+        let (kind, key) = match list {
+            BlockList::Foreach(_) => (EventType::IterationExited, "index"),
+            BlockList::Parallel(..) => (EventType::BranchExited, "branch"),
+            BlockList::Choice(..) | BlockList::Body => return,
+        };
+        let Some((step, entered)) = self.current_step(pb) else {
+            return;
+        };
+        let detail = json!({key: slot, "error": error, "cause": cause}).to_string();
+        self.log(kind, Some(step), entered, detail);
     }
 
     /// Removes every child block of block `b`.

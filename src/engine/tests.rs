@@ -387,3 +387,172 @@ steps:
     assert_eq!(x.status, Status::Failed);
     assert_eq!(x.error.unwrap().error, "HandlerError");
 }
+
+fn events(x: &Execution) -> Vec<(EventType, String, Value)> {
+    x.history
+        .iter()
+        .map(|e| {
+            let step = e
+                .step
+                .map(|s| x.flow.step(s).name.clone())
+                .unwrap_or_default();
+            (e.kind, step, serde_json::from_str(&e.detail).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_failing_branch_cancels_its_siblings_visibly() {
+    // Branch 1 times out after 5 s; branch 0 still waits (600 s), and
+    // branch 2 is inside a nested parallel. All are cancelled with
+    // FnF.Cancelled naming the failing branch.
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: parallel
+    name: both
+    branches:
+      - steps:
+          - type: task
+            name: slow
+            resourceArn: acs:fc:::services/svc/functions/fn
+            pattern: waitForCallback
+            timeoutSeconds: 600
+      - steps:
+          - type: task
+            name: quick
+            resourceArn: acs:fc:::services/svc/functions/fn
+            pattern: waitForCallback
+            timeoutSeconds: 5
+      - steps:
+          - type: parallel
+            name: inner
+            branches:
+              - steps:
+                  - type: wait
+                    name: nap
+                    duration: 100
+"#;
+    let mut sim = sim_with(Behaviour::Drop, flow);
+    let x = run(&mut sim, json!({}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, TASK_TIMEOUT);
+    assert_eq!(x.stopped, Some(5_000));
+    let cause = "cancelled: branch 1 of parallel `both` failed with FnF.TaskTimeout";
+    let tail: Vec<_> = events(&x)
+        .into_iter()
+        .skip_while(|(k, _, _)| *k != EventType::TaskTimedOut)
+        .collect();
+    let cancelled = json!({"error": CANCELLED, "cause": cause});
+    let expected = vec![
+        (
+            EventType::TaskTimedOut,
+            "quick".to_owned(),
+            json!({"error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+        (
+            EventType::StepFailed,
+            "quick".to_owned(),
+            json!({"error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+        (
+            EventType::BranchExited,
+            "both".to_owned(),
+            json!({"branch": 1, "error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+        (EventType::StepFailed, "slow".to_owned(), cancelled.clone()),
+        (
+            EventType::BranchExited,
+            "both".to_owned(),
+            json!({"branch": 0, "error": CANCELLED, "cause": cause}),
+        ),
+        (EventType::StepFailed, "nap".to_owned(), cancelled.clone()),
+        (
+            EventType::BranchExited,
+            "inner".to_owned(),
+            json!({"branch": 0, "error": CANCELLED, "cause": cause}),
+        ),
+        (EventType::StepFailed, "inner".to_owned(), cancelled.clone()),
+        (
+            EventType::BranchExited,
+            "both".to_owned(),
+            json!({"branch": 2, "error": CANCELLED, "cause": cause}),
+        ),
+        (
+            EventType::StepFailed,
+            "both".to_owned(),
+            json!({"error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+        (
+            EventType::ExecutionFailed,
+            String::new(),
+            json!({"error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+    ];
+    assert_eq!(tail, expected);
+    // Every entered branch exited.
+    let entered = times(&x, EventType::BranchEntered).len();
+    assert_eq!(entered, times(&x, EventType::BranchExited).len());
+    // The cancelled tasks are gone: nothing waits, no timer fires later.
+    assert!(sim.engine.waiting_tasks(x.id).is_empty());
+    assert_eq!(sim.next_due(), None);
+}
+
+#[test]
+fn a_failing_iteration_cancels_the_running_ones_visibly() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: foreach
+    name: each
+    iterationMapping:
+      collection: $.xs
+      item: x
+    steps:
+      - type: choice
+        name: which
+        choices:
+          - condition: $.x == 2
+            steps:
+              - type: fail
+                name: boom
+                error: Boom
+                cause: two
+        default:
+          steps:
+            - type: wait
+              name: nap
+              duration: 10
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    let x = run(&mut sim, json!({"xs": [0, 1, 2, 3]}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, "Boom");
+    let cause = "cancelled: iteration 2 of foreach `each` failed with Boom";
+    let exits: Vec<_> = events(&x)
+        .into_iter()
+        .filter(|(k, _, _)| *k == EventType::IterationExited)
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(
+        exits,
+        vec![
+            json!({"index": 2, "error": "Boom", "cause": "two"}),
+            json!({"index": 0, "error": CANCELLED, "cause": cause}),
+            json!({"index": 1, "error": CANCELLED, "cause": cause}),
+            json!({"index": 3, "error": CANCELLED, "cause": cause}),
+        ]
+    );
+    // Iterations 0 and 1 were waiting: their wait and choice steps fail.
+    // Iteration 3 was entered but had not reached a step yet (iterations
+    // run in order within one operation): it only exits.
+    let cancelled: Vec<_> = events(&x)
+        .into_iter()
+        .filter(|(k, _, d)| *k == EventType::StepFailed && d["error"] == CANCELLED)
+        .map(|(_, s, _)| s)
+        .collect();
+    assert_eq!(cancelled, vec!["nap", "which", "nap", "which"]);
+    assert_eq!(sim.next_due(), None);
+}
