@@ -37,7 +37,7 @@ pub use history::{EventType, HistoryEvent, StepState, step_states};
 use mapping::Context;
 pub use token::{TokenError, TokenKey};
 
-use crate::fdl::{Choice, Flow, Pattern, Resource, StepId, StepKind, Task, Wait};
+use crate::fdl::{Choice, Flow, ParamValue, Pattern, Resource, StepId, StepKind, Task, Wait};
 use crate::mns::Dest;
 use crate::sim::{Component, Ctx, EnvelopeKey, Millis, Msg, TaskError};
 
@@ -201,6 +201,34 @@ impl Execution {
     }
 }
 
+/// Live runs by execution id. Ids are small sequential integers the
+/// engine hands out itself, so a multiplicative hash spreads them well;
+/// SipHash's resistance to chosen keys buys nothing here and cost several
+/// percent of the hot path (a run is looked up on every operation).
+type IdMap<V> = HashMap<ExecId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Fibonacci hashing of an [`ExecId`] (see [`IdMap`]).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for `ExecId` (it hashes one u32); kept correct anyway.
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 struct FlowEntry {
     flow: Arc<Flow>,
     executions: HashMap<Box<str>, ExecId>,
@@ -210,9 +238,12 @@ struct FlowEntry {
 pub struct Engine {
     flows: BTreeMap<String, FlowEntry>,
     execs: Vec<Execution>,
-    runs: HashMap<ExecId, Run>,
+    runs: IdMap<Run>,
     key: TokenKey,
     counts: [usize; 6],
+    /// A buffer event details are serialised into, reused so each detail
+    /// costs one exact allocation (the retained `Box<str>`).
+    scratch: Vec<u8>,
 }
 
 impl Engine {
@@ -221,9 +252,10 @@ impl Engine {
         Engine {
             flows: BTreeMap::new(),
             execs: Vec::new(),
-            runs: HashMap::new(),
+            runs: IdMap::default(),
             key: TokenKey::new(key),
             counts: [0; 6],
+            scratch: Vec::with_capacity(1024),
         }
     }
 
@@ -415,11 +447,9 @@ impl Engine {
             None => {
                 let mut bytes = [0u8; 16];
                 ctx.rng.fill_bytes(&mut bytes);
-                uuid::Builder::from_random_bytes(bytes)
-                    .into_uuid()
-                    .hyphenated()
-                    .to_string()
-                    .into()
+                let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+                (&*uuid.hyphenated().encode_lower(&mut text)).into()
             }
         };
         let input_text = input
@@ -442,14 +472,15 @@ impl Engine {
         let id = ExecId(self.execs.len() as u32);
         entry.executions.insert(name.clone(), id);
         let flow = entry.flow.clone();
-        // Normalise the stored input to compact JSON.
-        let input_json = input.to_string();
+        // Normalise the stored input to compact JSON, serialised once for
+        // both the execution and its ExecutionStarted detail.
+        let started = detail_of(&mut self.scratch, "input", &input);
         self.execs.push(Execution {
             id,
             name,
             flow: flow.clone(),
             status: Status::Running,
-            input: input_json.clone().into_boxed_str(),
+            input: detail_field(&started, "input").into(),
             output: None,
             error: None,
             started: ctx.now,
@@ -474,14 +505,10 @@ impl Engine {
             flow: &flow,
             ctx,
             key: &self.key,
+            scratch: &mut self.scratch,
             tail: None,
         };
-        m.log(
-            EventType::ExecutionStarted,
-            None,
-            0,
-            format!("{{\"input\":{input_json}}}"),
-        );
+        m.log(EventType::ExecutionStarted, None, 0, started);
         m.start(input);
         self.finish_op(ctx, id, run);
         Ok(id)
@@ -568,6 +595,7 @@ impl Engine {
             flow: &flow,
             ctx,
             key: &self.key,
+            scratch: &mut self.scratch,
             tail: None,
         };
         let r = f(&mut m);
@@ -1059,6 +1087,94 @@ const EVENT_MARGIN: usize = 8;
 /// Foreach iterations running at once.
 pub const FOREACH_CONCURRENCY: usize = 100;
 
+/// An event detail `{"<key>": v}` (`key` a plain identifier), serialised
+/// once into `buf` (reused between events), so the detail costs one exact
+/// allocation: no intermediate `String`, no growth, no shrink.
+fn detail_of(buf: &mut Vec<u8>, key: &str, v: &Value) -> Box<str> {
+    buf.clear();
+    buf.extend_from_slice(b"{\"");
+    buf.extend_from_slice(key.as_bytes());
+    buf.extend_from_slice(b"\":");
+    write_json(buf, v);
+    buf.push(b'}');
+    utf8(buf)
+}
+
+/// What a task attempt sends to its resource.
+enum Action {
+    Publish {
+        body: Arc<str>,
+        tag: Option<Box<str>>,
+        delay_seconds: u64,
+    },
+    Invoke(Arc<str>),
+    Subflow(Result<(String, String), String>),
+}
+
+/// The text a string-typed service parameter carries (see
+/// [`mapping::as_text`]); `$` is `input_text`, the input already
+/// serialised. `None` when the task has no such parameter.
+fn param_text<'t>(
+    params: &[(String, ParamValue)],
+    name: &str,
+    input: &Value,
+    input_text: &'t str,
+) -> Option<std::borrow::Cow<'t, str>> {
+    use std::borrow::Cow;
+    let (_, p) = params.iter().find(|(k, _)| k == name)?;
+    Some(match p {
+        ParamValue::Path(path) if path.segments.is_empty() && input.is_object() => {
+            Cow::Borrowed(input_text)
+        }
+        ParamValue::Path(path) => {
+            Cow::Owned(mapping::as_text(&path.lookup(input).unwrap_or(Value::Null)))
+        }
+        ParamValue::Const(c) => Cow::Owned(mapping::as_text(c)),
+    })
+}
+
+/// A service parameter's value, if the task has it.
+fn param_value(params: &[(String, ParamValue)], name: &str, input: &Value) -> Option<Value> {
+    let (_, p) = params.iter().find(|(k, _)| k == name)?;
+    match p {
+        ParamValue::Path(path) => path.lookup(input),
+        ParamValue::Const(c) => Some(c.clone()),
+    }
+}
+
+/// Appends `s` as a JSON string.
+fn write_json_str(buf: &mut Vec<u8>, s: &str) {
+    // As for `write_json`: writing to memory cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, s);
+}
+
+/// `v` as compact JSON, serialised through `buf` (see [`detail_of`]).
+fn json_of(buf: &mut Vec<u8>, v: &Value) -> Box<str> {
+    buf.clear();
+    write_json(buf, v);
+    utf8(buf)
+}
+
+/// Appends `v` as compact JSON.
+fn write_json(buf: &mut Vec<u8>, v: &Value) {
+    // Serialising a `Value` into a `Vec` cannot fail (its map keys are
+    // strings, and writing to memory has no I/O error).
+    let _ = serde_json::to_writer(&mut *buf, v);
+}
+
+/// The text of a buffer serde_json wrote (always UTF-8; a lossy copy
+/// otherwise, rather than a panic).
+fn utf8(buf: &[u8]) -> Box<str> {
+    String::from_utf8_lossy(buf).into()
+}
+
+/// The value part of a detail made by [`detail_of`] with `key`.
+fn detail_field<'d>(detail: &'d str, key: &str) -> &'d str {
+    detail
+        .get(key.len() + 4..detail.len().saturating_sub(1))
+        .unwrap_or("{}")
+}
+
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -1179,6 +1295,8 @@ struct Machine<'a, 'c, 'r> {
     flow: &'a Flow,
     ctx: &'a mut Ctx<'c>,
     key: &'r TokenKey,
+    /// [`Engine::scratch`].
+    scratch: &'a mut Vec<u8>,
     /// The block [`Machine::run_block`] runs next, set by a child block that
     /// finished (a tail call made iterative).
     tail: Option<usize>,
@@ -1194,7 +1312,7 @@ impl Machine<'_, '_, '_> {
         kind: EventType,
         step: Option<StepId>,
         schedule_id: u32,
-        detail: String,
+        detail: impl Into<Box<str>>,
     ) -> u32 {
         let id = self.next_event_id();
         self.x.history.push(HistoryEvent {
@@ -1203,9 +1321,22 @@ impl Machine<'_, '_, '_> {
             kind,
             step,
             time: self.ctx.now,
-            detail: detail.into_boxed_str(),
+            detail: detail.into(),
         });
         id
+    }
+
+    /// Logs an event whose detail is `{"<key>": v}` (see [`detail_of`]).
+    fn log_value(
+        &mut self,
+        kind: EventType,
+        step: Option<StepId>,
+        schedule_id: u32,
+        key: &str,
+        v: &Value,
+    ) -> u32 {
+        let detail = detail_of(self.scratch, key, v);
+        self.log(kind, step, schedule_id, detail)
     }
 
     fn task_ref(&self, task: u32) -> TaskRef {
@@ -1342,7 +1473,7 @@ impl Machine<'_, '_, '_> {
             &block.local,
             &ctx,
         );
-        let detail = format!("{{\"input\":{input}}}");
+        let detail = detail_of(self.scratch, "input", &input);
         let too_large = detail.len() > DATA_LIMIT + 10;
         self.log(EventType::StepEntered, Some(step_id), 0, detail);
         if let Some(block) = self.block(b) {
@@ -1657,43 +1788,107 @@ impl Machine<'_, '_, '_> {
     }
 
     /// Schedules one attempt of a task step.
+    ///
+    /// Hot path: the mapped input is serialised once per attempt (on the
+    /// first attempt it is already in the StepEntered detail) and that text
+    /// is reused for `$` in the TaskScheduled detail, the message body and
+    /// the invocation payload; the detail is written straight into the
+    /// scratch buffer.
     fn start_task(&mut self, b: usize, step_id: StepId, task: &Task, token: Option<String>) {
         let flow = self.flow;
         let step = flow.step(step_id);
         let scheduled = self.next_event_id();
-        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_ref()) else {
+        let Some(cur) = self
+            .run
+            .blocks
+            .get(b)
+            .and_then(Option::as_ref)
+            .and_then(|bl| bl.current.as_ref())
+        else {
             return;
         };
-        let params = mapping::service_params(&task.service_params, &cur.input);
-        // The invocation payload / child input, serialised once.
-        let payload = matches!(
-            task.resource,
-            Resource::Function { .. } | Resource::Flow { .. }
-        )
-        .then(|| cur.input.to_string())
-        .unwrap_or_default();
         let entered = cur.entered;
-        let mut detail = Map::new();
-        detail.insert(
-            "resourceArn".into(),
-            Value::String(task.resource_arn.clone()),
-        );
-        detail.insert(
-            "pattern".into(),
-            Value::String(task.pattern.as_str().into()),
-        );
+        // The first attempt's TaskScheduled comes right after StepEntered,
+        // whose detail is `{"input": <this input>}`; a retry mapped a fresh
+        // input (new token) and serialises it.
+        let logged = (scheduled == entered + 1)
+            .then(|| self.x.history.get(entered as usize - 1))
+            .flatten()
+            .filter(|e| e.kind == EventType::StepEntered)
+            .map(|e| detail_field(&e.detail, "input"));
+        let fresh: Box<str>;
+        let text: &str = match logged {
+            Some(t) => t,
+            None => {
+                fresh = json_of(self.scratch, &cur.input);
+                &fresh
+            }
+        };
+        let mut buf = std::mem::take(self.scratch);
+        buf.clear();
+        buf.extend_from_slice(b"{\"resourceArn\":");
+        write_json_str(&mut buf, &task.resource_arn);
+        buf.extend_from_slice(b",\"pattern\":");
+        write_json_str(&mut buf, task.pattern.as_str());
         if let Some(t) = task.timeout_seconds {
-            detail.insert("timeoutSeconds".into(), t.into());
+            buf.extend_from_slice(b",\"timeoutSeconds\":");
+            buf.extend_from_slice(t.to_string().as_bytes());
         }
-        detail.insert("serviceParams".into(), Value::Object(params.clone()));
+        buf.extend_from_slice(b",\"serviceParams\":{");
+        for (i, (k, p)) in task.service_params.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_json_str(&mut buf, k);
+            buf.push(b':');
+            match p {
+                ParamValue::Path(path) if path.segments.is_empty() && cur.input.is_object() => {
+                    buf.extend_from_slice(text.as_bytes());
+                }
+                ParamValue::Path(path) => {
+                    write_json(&mut buf, &path.lookup(&cur.input).unwrap_or(Value::Null));
+                }
+                ParamValue::Const(c) => write_json(&mut buf, c),
+            }
+        }
+        buf.extend_from_slice(b"}}");
+        let scheduled_detail = utf8(&buf);
+        *self.scratch = buf;
+        // What the resource receives, from the same text.
+        let params = &task.service_params;
+        let action = match &task.resource {
+            Resource::MnsTopic { .. } | Resource::MnsQueue { .. } => Action::Publish {
+                body: param_text(params, "MessageBody", &cur.input, text)
+                    .map(|t| Arc::from(&*t))
+                    .unwrap_or_else(|| Arc::from("")),
+                tag: param_text(params, "MessageTag", &cur.input, text)
+                    .filter(|t| !t.is_empty())
+                    .map(|t| t.into_owned().into_boxed_str()),
+                delay_seconds: param_value(params, "DelaySeconds", &cur.input)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0),
+            },
+            Resource::Function { .. } => Action::Invoke(Arc::from(text)),
+            Resource::Flow { .. } => {
+                let params = mapping::service_params(params, &cur.input);
+                Action::Subflow(subflow_request(
+                    &params,
+                    text.to_owned(),
+                    &self.x.name,
+                    &step.name,
+                    scheduled,
+                ))
+            }
+        };
         self.log(
             EventType::TaskScheduled,
             Some(step_id),
             entered,
-            Value::Object(detail).to_string(),
+            scheduled_detail,
         );
         let started_detail = match &token {
-            Some(t) => json!({ "taskToken": t }).to_string(),
+            // A token is base64: nothing in it needs escaping.
+            Some(t) => format!("{{\"taskToken\":\"{t}\"}}"),
             None => "{}".to_owned(),
         };
         self.log(
@@ -1716,13 +1911,39 @@ impl Machine<'_, '_, '_> {
             cur.task = Some(scheduled);
             cur.timer = timer;
         }
-        match &task.resource {
-            Resource::MnsTopic { topic } => self.publish(Dest::Topic(topic.clone()), &params, tref),
-            Resource::MnsQueue { queue } => self.publish(Dest::Queue(queue.clone()), &params, tref),
-            Resource::Function {
-                service, function, ..
-            } => {
-                let payload: Arc<str> = payload.into();
+        match (&task.resource, action) {
+            (
+                Resource::MnsTopic { .. } | Resource::MnsQueue { .. },
+                Action::Publish {
+                    body,
+                    tag,
+                    delay_seconds,
+                },
+            ) => {
+                let dest = match &task.resource {
+                    Resource::MnsQueue { queue } => Dest::Queue(queue.clone()),
+                    Resource::MnsTopic { topic } => Dest::Topic(topic.clone()),
+                    _ => return,
+                };
+                self.ctx.send(
+                    0,
+                    Component::Engine,
+                    Component::Mns,
+                    Msg::Publish {
+                        dest,
+                        body,
+                        tag,
+                        delay_seconds,
+                        origin: Some(tref),
+                    },
+                );
+            }
+            (
+                Resource::Function {
+                    service, function, ..
+                },
+                Action::Invoke(payload),
+            ) => {
                 self.ctx.send(
                     0,
                     Component::Engine,
@@ -1734,35 +1955,35 @@ impl Machine<'_, '_, '_> {
                     },
                 );
             }
-            Resource::Flow { flow: child } => {
-                match subflow_request(&params, payload, &self.x.name, &step.name, scheduled) {
-                    Ok((name, input)) => {
-                        self.ctx.send(
-                            0,
-                            Component::Engine,
-                            Component::Engine,
-                            Msg::StartSubflow {
-                                task: tref,
-                                step: step_id,
-                                pattern: task.pattern,
-                                flow: child.as_str().into(),
-                                name: name.into(),
-                                input: input.into(),
-                            },
-                        );
-                    }
-                    Err(cause) => {
-                        self.task_failed(
-                            scheduled,
-                            TaskError {
-                                error: "FnF.InvalidArgument".into(),
-                                cause,
-                            },
-                            EventType::TaskSubmitFailed,
-                        );
-                    }
+            (Resource::Flow { flow: child }, Action::Subflow(request)) => match request {
+                Ok((name, input)) => {
+                    self.ctx.send(
+                        0,
+                        Component::Engine,
+                        Component::Engine,
+                        Msg::StartSubflow {
+                            task: tref,
+                            step: step_id,
+                            pattern: task.pattern,
+                            flow: child.as_str().into(),
+                            name: name.into(),
+                            input: input.into(),
+                        },
+                    );
                 }
-            }
+                Err(cause) => {
+                    self.task_failed(
+                        scheduled,
+                        TaskError {
+                            error: "FnF.InvalidArgument".into(),
+                            cause,
+                        },
+                        EventType::TaskSubmitFailed,
+                    );
+                }
+            },
+            // `action` was made from `task.resource` above.
+            _ => {}
         }
     }
 
@@ -1779,7 +2000,8 @@ impl Machine<'_, '_, '_> {
             return;
         }
         self.run.children.push((task, child));
-        self.log(EventType::TaskSubmitted, Some(step), task, info.to_string());
+        let detail = json_of(self.scratch, &info);
+        self.log(EventType::TaskSubmitted, Some(step), task, detail);
     }
 
     /// The task attempt `task` ends without its child execution: stop the
@@ -1789,34 +2011,6 @@ impl Machine<'_, '_, '_> {
             let (_, exec) = self.run.children.swap_remove(i);
             self.run.cancel.push(Cancel { exec, error, cause });
         }
-    }
-
-    fn publish(&mut self, dest: Dest, params: &Map<String, Value>, task: TaskRef) {
-        let body = params
-            .get("MessageBody")
-            .map(mapping::as_text)
-            .unwrap_or_default();
-        let tag = params
-            .get("MessageTag")
-            .map(mapping::as_text)
-            .filter(|t| !t.is_empty())
-            .map(String::into_boxed_str);
-        let delay_seconds = params
-            .get("DelaySeconds")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        self.ctx.send(
-            0,
-            Component::Engine,
-            Component::Mns,
-            Msg::Publish {
-                dest,
-                body: body.into(),
-                tag,
-                delay_seconds,
-                origin: Some(task),
-            },
-        );
     }
 
     /// Block and step of a task attempt in flight.
@@ -1868,12 +2062,8 @@ impl Machine<'_, '_, '_> {
                 self.task_failed(task, e, fail_kind);
             }
             Ok(local) if pattern == Pattern::WaitForCallback => {
-                self.log(
-                    EventType::TaskSubmitted,
-                    Some(step),
-                    task,
-                    local.to_string(),
-                );
+                let detail = json_of(self.scratch, &local);
+                self.log(EventType::TaskSubmitted, Some(step), task, detail);
             }
             Ok(local) => {
                 self.task_succeeded(task, local);
@@ -1885,12 +2075,7 @@ impl Machine<'_, '_, '_> {
     fn task_succeeded(&mut self, task: u32, local: Value) -> Option<u32> {
         let b = self.settle(task)?;
         let (step, _) = self.current_step(b)?;
-        let id = self.log(
-            EventType::TaskSucceeded,
-            Some(step),
-            task,
-            format!("{{\"output\":{local}}}"),
-        );
+        let id = self.log_value(EventType::TaskSucceeded, Some(step), task, "output", &local);
         self.complete_step(b, local);
         self.run_block(b);
         Some(id)
@@ -2002,7 +2187,7 @@ impl Machine<'_, '_, '_> {
             local,
             &ctx,
         );
-        let detail = format!("{{\"output\":{output}}}");
+        let detail = detail_of(self.scratch, "output", &output);
         if detail.len() > DATA_LIMIT + 11 {
             // Put the step back so it can fail like any other.
             if let Some(block) = self.block(b) {
@@ -2285,13 +2470,10 @@ impl Machine<'_, '_, '_> {
             let ctx = self.context("", None);
             mapping::apply(&self.flow.output_mappings, &block.input, &block.local, &ctx)
         };
-        let text = output.to_string();
-        self.log(
-            EventType::ExecutionSucceeded,
-            None,
-            1,
-            format!("{{\"output\":{text}}}"),
-        );
+        // Serialised once: the detail, and the execution's output inside it.
+        let detail = detail_of(self.scratch, "output", &output);
+        let text = detail_field(&detail, "output").into();
+        self.log(EventType::ExecutionSucceeded, None, 1, detail);
         self.end(Status::Succeeded, Some(text), None);
     }
 
@@ -2365,12 +2547,12 @@ impl Machine<'_, '_, '_> {
     }
 
     /// Ends the execution: records the outcome and cancels every timer.
-    fn end(&mut self, status: Status, output: Option<String>, error: Option<ErrorInfo>) {
+    fn end(&mut self, status: Status, output: Option<Box<str>>, error: Option<ErrorInfo>) {
         if self.run.ended.is_some() {
             return;
         }
         self.run.ended = Some(status);
-        self.x.output = output.map(String::into_boxed_str);
+        self.x.output = output;
         self.x.error = error.map(Box::new);
         self.x.stopped = Some(self.ctx.now);
         if let Some(k) = self.run.flow_timer.take() {
