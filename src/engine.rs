@@ -1666,7 +1666,13 @@ impl Machine<'_, '_, '_> {
     /// step of block `b`, logging its entry. The caller runs it.
     fn spawn_child(&mut self, b: usize, step: StepId, slot: usize) -> usize {
         let flow = self.flow;
-        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) else {
+        let Some(cur) = self
+            .run
+            .blocks
+            .get_mut(b)
+            .and_then(Option::as_mut)
+            .and_then(|bl| bl.current.as_mut())
+        else {
             return usize::MAX;
         };
         let entered = cur.entered;
@@ -1683,7 +1689,12 @@ impl Machine<'_, '_, '_> {
                 // per iteration made a foreach's history grow with the
                 // square of its collection. The iteration's full input shows
                 // in its first step's StepEntered.
-                let detail = format!("{{\"index\":{slot},\"item\":{item}}}");
+                let buf = &mut *self.scratch;
+                buf.clear();
+                buf.extend_from_slice(format!("{{\"index\":{slot},\"item\":").as_bytes());
+                write_json(buf, &item);
+                buf.push(b'}');
+                let detail = utf8(buf);
                 if let Value::Object(m) = &mut input {
                     m.insert(f.item.clone(), item);
                     if let Some(ix) = &f.index {
@@ -1698,7 +1709,12 @@ impl Machine<'_, '_, '_> {
             // A choice runs one branch: its StepEntered says enough.
             StepKind::Choice(_) => (BlockList::Choice(step, slot), None),
             _ => {
-                let detail = format!("{{\"branch\":{slot},\"input\":{input}}}");
+                let buf = &mut *self.scratch;
+                buf.clear();
+                buf.extend_from_slice(format!("{{\"branch\":{slot},\"input\":").as_bytes());
+                write_json(buf, &input);
+                buf.push(b'}');
+                let detail = utf8(buf);
                 (
                     BlockList::Parallel(step, slot),
                     Some((EventType::BranchEntered, detail)),
