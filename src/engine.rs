@@ -1165,7 +1165,11 @@ fn write_json(buf: &mut Vec<u8>, v: &Value) {
 /// The text of a buffer serde_json wrote (always UTF-8; a lossy copy
 /// otherwise, rather than a panic).
 fn utf8(buf: &[u8]) -> Box<str> {
-    String::from_utf8_lossy(buf).into()
+    // `from_utf8` validates several times faster than `from_utf8_lossy`.
+    match std::str::from_utf8(buf) {
+        Ok(s) => s.into(),
+        Err(_) => String::from_utf8_lossy(buf).into(),
+    }
 }
 
 /// The value part of a detail made by [`detail_of`] with `key`.
