@@ -229,9 +229,80 @@ impl std::hash::Hasher for IdHasher {
     }
 }
 
+/// A flow's executions by name: an open-addressing table (linear probing)
+/// of execution ids whose names live in [`Engine::execs`], so each retained
+/// execution costs a few bytes here rather than a second copy of its name
+/// and a map entry. Executions are never removed from it.
+#[derive(Debug, Default)]
+struct NameIndex {
+    /// `id + 1` per slot, 0 for empty; the length is 0 or a power of two.
+    slots: Vec<u32>,
+    len: usize,
+}
+
+impl NameIndex {
+    fn hash(name: &str) -> usize {
+        // FNV-1a, then a final mix so the low bits (the slot) depend on
+        // every byte. Deterministic; names are the user's own, so no
+        // protection against chosen collisions is needed.
+        let mut h = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h as usize
+    }
+
+    /// The execution named `name`.
+    fn get(&self, name: &str, execs: &[Execution]) -> Option<ExecId> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = Self::hash(name) & mask;
+        loop {
+            let slot = *self.slots.get(i)?;
+            if slot == 0 {
+                return None;
+            }
+            let id = ExecId(slot - 1);
+            if execs.get(id.0 as usize).is_some_and(|x| &*x.name == name) {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Adds `id` (already in `execs`) under its name.
+    fn insert(&mut self, id: ExecId, execs: &[Execution]) {
+        // Grow at 3/4 full: probes stay short.
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            let size = (self.slots.len() * 2).max(16);
+            let old = std::mem::replace(&mut self.slots, vec![0; size]);
+            for slot in old.into_iter().filter(|&s| s != 0) {
+                self.place(slot, execs);
+            }
+        }
+        self.place(id.0 + 1, execs);
+        self.len += 1;
+    }
+
+    fn place(&mut self, slot: u32, execs: &[Execution]) {
+        let name = execs.get(slot as usize - 1).map_or("", |x| &*x.name);
+        let mask = self.slots.len() - 1;
+        let mut i = Self::hash(name) & mask;
+        // The table is at most 3/4 full: an empty slot exists.
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = slot;
+    }
+}
+
 struct FlowEntry {
     flow: Arc<Flow>,
-    executions: HashMap<Box<str>, ExecId>,
+    executions: NameIndex,
 }
 
 /// The workflow engine.
@@ -268,7 +339,7 @@ impl Engine {
             flow.name.clone(),
             FlowEntry {
                 flow: Arc::new(flow),
-                executions: HashMap::new(),
+                executions: NameIndex::default(),
             },
         );
         Ok(())
@@ -305,13 +376,12 @@ impl Engine {
             .flows
             .get(flow)
             .ok_or_else(|| FnfError::FlowNotExists(flow.to_owned()))?;
-        let id = entry
-            .executions
-            .get(name)
-            .ok_or_else(|| FnfError::ExecutionNotExists {
+        let id = entry.executions.get(name, &self.execs).ok_or_else(|| {
+            FnfError::ExecutionNotExists {
                 flow: flow.to_owned(),
                 execution: name.to_owned(),
-            })?;
+            }
+        })?;
         Ok(&self.execs[id.0 as usize])
     }
 
@@ -409,8 +479,7 @@ impl Engine {
             .map_err(|e| FnfError::InvalidArgument(e.to_string()))?;
         self.flows
             .get(claims.flow)
-            .and_then(|e| e.executions.get(claims.execution))
-            .copied()
+            .and_then(|e| e.executions.get(claims.execution, &self.execs))
             .ok_or_else(|| {
                 FnfError::InvalidArgument(format!(
                     "the token names execution `{}` of flow `{}`, which does not exist",
@@ -434,7 +503,7 @@ impl Engine {
         let name: Box<str> = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 validate_execution_name(n)?;
-                if let Some(&id) = entry.executions.get(n) {
+                if let Some(id) = entry.executions.get(n, &self.execs) {
                     let x = &self.execs[id.0 as usize];
                     return if x.status.is_final() {
                         Err(FnfError::ExecutionAlreadyExists(n.to_owned()))
@@ -470,7 +539,6 @@ impl Engine {
             ));
         }
         let id = ExecId(self.execs.len() as u32);
-        entry.executions.insert(name.clone(), id);
         let flow = entry.flow.clone();
         // Normalise the stored input to compact JSON, serialised once for
         // both the execution and its ExecutionStarted detail.
@@ -488,6 +556,7 @@ impl Engine {
             history: Vec::with_capacity(8),
             origin,
         });
+        entry.executions.insert(id, &self.execs);
         self.counts[Status::Running as usize] += 1;
         let mut run = Run::default();
         if let Some(t) = flow.timeout_seconds {
@@ -622,12 +691,15 @@ impl Engine {
                 claims.flow
             ))
         })?;
-        let &exec = entry.executions.get(claims.execution).ok_or_else(|| {
-            FnfError::InvalidArgument(format!(
-                "TaskToken names execution `{}`, which does not exist",
-                claims.execution
-            ))
-        })?;
+        let exec = entry
+            .executions
+            .get(claims.execution, &self.execs)
+            .ok_or_else(|| {
+                FnfError::InvalidArgument(format!(
+                    "TaskToken names execution `{}`, which does not exist",
+                    claims.execution
+                ))
+            })?;
         let task = TaskRef {
             exec,
             task: claims.event_id,
@@ -785,7 +857,7 @@ impl Engine {
         let exists = self
             .flows
             .get(flow)
-            .is_some_and(|e| e.executions.contains_key(name));
+            .is_some_and(|e| e.executions.get(name, &self.execs).is_some());
         let started = if depth > SUBFLOW_DEPTH_LIMIT {
             Err(TaskError {
                 error: SUBFLOW_DEPTH_ERROR.into(),

@@ -556,3 +556,32 @@ steps:
     assert_eq!(cancelled, vec!["nap", "which", "nap", "which"]);
     assert_eq!(sim.next_due(), None);
 }
+#[test]
+fn executions_are_found_by_name_among_many() {
+    let mut sim = sim_with(
+        Behaviour::Succeed,
+        "version: v1\ntype: flow\nsteps:\n  - type: pass\n    name: p\n",
+    );
+    let mut ids = Vec::new();
+    for i in 0..1_000 {
+        let name = format!("run-{i}");
+        ids.push(sim.start_execution("f", Some(&name), None).unwrap());
+    }
+    // A few unnamed ones (UUIDs) in between the lookups.
+    for _ in 0..10 {
+        sim.start_execution("f", None, None).unwrap();
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let x = sim.engine.find_execution("f", &format!("run-{i}")).unwrap();
+        assert_eq!(x.id, *id);
+    }
+    assert!(matches!(
+        sim.engine.find_execution("f", "run-1000"),
+        Err(FnfError::ExecutionNotExists { .. })
+    ));
+    // An ended name cannot be reused.
+    assert!(matches!(
+        sim.start_execution("f", Some("run-7"), None),
+        Err(FnfError::ExecutionAlreadyExists(_))
+    ));
+}
