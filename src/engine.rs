@@ -1302,16 +1302,39 @@ struct Block {
     /// slot there (branch or iteration index).
     parent: Option<(usize, usize)>,
     pos: usize,
-    input: Value,
+    /// Shared with the step that spawned the block: branches and iterations
+    /// read their parent step's input without copying it.
+    input: Arc<Value>,
+    /// A foreach iteration's item and index, laid over `input` (see
+    /// [`mapping::Input`]).
+    iteration: Option<Box<(Value, Value)>>,
     local: Value,
     current: Option<Current>,
+}
+
+impl Block {
+    /// What the block's steps read as their parent input.
+    fn input_view<'s>(&'s self, flow: &'s Flow) -> mapping::Input<'s> {
+        match (&self.iteration, self.list) {
+            (Some(it), BlockList::Foreach(step)) => match &flow.step(step).kind {
+                StepKind::Foreach(f) => mapping::Input::Iteration {
+                    base: &self.input,
+                    item: (&f.item, &it.0),
+                    index: f.index.as_deref().map(|k| (k, &it.1)),
+                },
+                _ => mapping::Input::Plain(&self.input),
+            },
+            _ => mapping::Input::Plain(&self.input),
+        }
+    }
 }
 
 /// The step a block is at.
 #[derive(Debug)]
 struct Current {
     step: StepId,
-    input: Value,
+    /// Shared with the blocks it spawns (see [`Block::input`]).
+    input: Arc<Value>,
     /// Id of its StepEntered event.
     entered: u32,
     /// Retries made so far under each retry policy of a task step (indexed
@@ -1464,7 +1487,8 @@ impl Machine<'_, '_, '_> {
             list: BlockList::Body,
             parent: None,
             pos: 0,
-            input,
+            input: Arc::new(input),
+            iteration: None,
             local: Value::Object(Map::new()),
             current: None,
         }));
@@ -1543,9 +1567,9 @@ impl Machine<'_, '_, '_> {
             step: &step.name,
             token: token.as_deref(),
         };
-        let input = mapping::step_input(
+        let input = mapping::step_input_in(
             step.input_mappings.as_deref(),
-            &block.input,
+            block.input_view(flow),
             &block.local,
             &ctx,
         );
@@ -1555,7 +1579,7 @@ impl Machine<'_, '_, '_> {
         if let Some(block) = self.block(b) {
             block.current = Some(Current {
                 step: step_id,
-                input,
+                input: Arc::new(input),
                 entered,
                 attempts: Vec::new(),
                 task: None,
@@ -1752,14 +1776,17 @@ impl Machine<'_, '_, '_> {
             return usize::MAX;
         };
         let entered = cur.entered;
-        let mut input = cur.input.clone();
+        // Shared, not copied (see `Block::input`).
+        let input = cur.input.clone();
+        let mut iteration = None;
         let (list, detail) = match &flow.step(step).kind {
-            StepKind::Foreach(f) => {
+            StepKind::Foreach(_) => {
+                // Each slot starts once: its item moves into the iteration.
                 let item = cur
                     .children
-                    .as_ref()
-                    .and_then(|ch| ch.items.get(slot))
-                    .cloned()
+                    .as_mut()
+                    .and_then(|ch| ch.items.get_mut(slot))
+                    .map(std::mem::take)
                     .unwrap_or(Value::Null);
                 // Only the index and the item: logging the whole step input
                 // per iteration made a foreach's history grow with the
@@ -1771,12 +1798,7 @@ impl Machine<'_, '_, '_> {
                 write_json(buf, &item);
                 buf.push(b'}');
                 let detail = utf8(buf);
-                if let Value::Object(m) = &mut input {
-                    m.insert(f.item.clone(), item);
-                    if let Some(ix) = &f.index {
-                        m.insert(ix.clone(), slot.into());
-                    }
-                }
+                iteration = Some(Box::new((item, Value::from(slot))));
                 (
                     BlockList::Foreach(step),
                     Some((EventType::IterationEntered, detail)),
@@ -1808,6 +1830,7 @@ impl Machine<'_, '_, '_> {
             parent: Some((b, slot)),
             pos: 0,
             input,
+            iteration,
             local: Value::Object(Map::new()),
             current: None,
         };
@@ -2241,14 +2264,14 @@ impl Machine<'_, '_, '_> {
                         step: &step.name,
                         token: token.as_deref(),
                     };
-                    let input = mapping::step_input(
+                    let input = mapping::step_input_in(
                         step.input_mappings.as_deref(),
-                        &block.input,
+                        block.input_view(flow),
                         &block.local,
                         &ctx,
                     );
                     if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
-                        cur.input = input;
+                        cur.input = Arc::new(input);
                     }
                 }
                 self.start_task(b, step_id, task, token);
