@@ -37,7 +37,7 @@ pub use history::{EventType, HistoryEvent, StepState, step_states};
 use mapping::Context;
 pub use token::{TokenError, TokenKey};
 
-use crate::fdl::{Choice, Flow, Pattern, Resource, StepId, StepKind, Task, Wait};
+use crate::fdl::{Choice, Flow, ParamValue, Pattern, Resource, StepId, StepKind, Task, Wait};
 use crate::mns::Dest;
 use crate::sim::{Component, Ctx, EnvelopeKey, Millis, Msg, TaskError};
 
@@ -201,18 +201,120 @@ impl Execution {
     }
 }
 
+/// Live runs by execution id. Ids are small sequential integers the
+/// engine hands out itself, so a multiplicative hash spreads them well;
+/// SipHash's resistance to chosen keys buys nothing here and cost several
+/// percent of the hot path (a run is looked up on every operation).
+type IdMap<V> = HashMap<ExecId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Fibonacci hashing of an [`ExecId`] (see [`IdMap`]).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached for `ExecId` (it hashes one u32); kept correct anyway.
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A flow's executions by name: an open-addressing table (linear probing)
+/// of execution ids whose names live in [`Engine::execs`], so each retained
+/// execution costs a few bytes here rather than a second copy of its name
+/// and a map entry. Executions are never removed from it.
+#[derive(Debug, Default)]
+struct NameIndex {
+    /// `id + 1` per slot, 0 for empty; the length is 0 or a power of two.
+    slots: Vec<u32>,
+    len: usize,
+}
+
+impl NameIndex {
+    fn hash(name: &str) -> usize {
+        // FNV-1a, then a final mix so the low bits (the slot) depend on
+        // every byte. Deterministic; names are the user's own, so no
+        // protection against chosen collisions is needed.
+        let mut h = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h as usize
+    }
+
+    /// The execution named `name`.
+    fn get(&self, name: &str, execs: &[Execution]) -> Option<ExecId> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = Self::hash(name) & mask;
+        loop {
+            let slot = *self.slots.get(i)?;
+            if slot == 0 {
+                return None;
+            }
+            let id = ExecId(slot - 1);
+            if execs.get(id.0 as usize).is_some_and(|x| &*x.name == name) {
+                return Some(id);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Adds `id` (already in `execs`) under its name.
+    fn insert(&mut self, id: ExecId, execs: &[Execution]) {
+        // Grow at 3/4 full: probes stay short.
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            let size = (self.slots.len() * 2).max(16);
+            let old = std::mem::replace(&mut self.slots, vec![0; size]);
+            for slot in old.into_iter().filter(|&s| s != 0) {
+                self.place(slot, execs);
+            }
+        }
+        self.place(id.0 + 1, execs);
+        self.len += 1;
+    }
+
+    fn place(&mut self, slot: u32, execs: &[Execution]) {
+        let name = execs.get(slot as usize - 1).map_or("", |x| &*x.name);
+        let mask = self.slots.len() - 1;
+        let mut i = Self::hash(name) & mask;
+        // The table is at most 3/4 full: an empty slot exists.
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = slot;
+    }
+}
+
 struct FlowEntry {
     flow: Arc<Flow>,
-    executions: HashMap<Box<str>, ExecId>,
+    executions: NameIndex,
 }
 
 /// The workflow engine.
 pub struct Engine {
     flows: BTreeMap<String, FlowEntry>,
     execs: Vec<Execution>,
-    runs: HashMap<ExecId, Run>,
+    runs: IdMap<Run>,
     key: TokenKey,
     counts: [usize; 6],
+    /// A buffer event details are serialised into, reused so each detail
+    /// costs one exact allocation (the retained `Box<str>`).
+    scratch: Vec<u8>,
 }
 
 impl Engine {
@@ -221,9 +323,10 @@ impl Engine {
         Engine {
             flows: BTreeMap::new(),
             execs: Vec::new(),
-            runs: HashMap::new(),
+            runs: IdMap::default(),
             key: TokenKey::new(key),
             counts: [0; 6],
+            scratch: Vec::with_capacity(1024),
         }
     }
 
@@ -236,7 +339,7 @@ impl Engine {
             flow.name.clone(),
             FlowEntry {
                 flow: Arc::new(flow),
-                executions: HashMap::new(),
+                executions: NameIndex::default(),
             },
         );
         Ok(())
@@ -273,13 +376,12 @@ impl Engine {
             .flows
             .get(flow)
             .ok_or_else(|| FnfError::FlowNotExists(flow.to_owned()))?;
-        let id = entry
-            .executions
-            .get(name)
-            .ok_or_else(|| FnfError::ExecutionNotExists {
+        let id = entry.executions.get(name, &self.execs).ok_or_else(|| {
+            FnfError::ExecutionNotExists {
                 flow: flow.to_owned(),
                 execution: name.to_owned(),
-            })?;
+            }
+        })?;
         Ok(&self.execs[id.0 as usize])
     }
 
@@ -377,8 +479,7 @@ impl Engine {
             .map_err(|e| FnfError::InvalidArgument(e.to_string()))?;
         self.flows
             .get(claims.flow)
-            .and_then(|e| e.executions.get(claims.execution))
-            .copied()
+            .and_then(|e| e.executions.get(claims.execution, &self.execs))
             .ok_or_else(|| {
                 FnfError::InvalidArgument(format!(
                     "the token names execution `{}` of flow `{}`, which does not exist",
@@ -402,7 +503,7 @@ impl Engine {
         let name: Box<str> = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 validate_execution_name(n)?;
-                if let Some(&id) = entry.executions.get(n) {
+                if let Some(id) = entry.executions.get(n, &self.execs) {
                     let x = &self.execs[id.0 as usize];
                     return if x.status.is_final() {
                         Err(FnfError::ExecutionAlreadyExists(n.to_owned()))
@@ -415,11 +516,9 @@ impl Engine {
             None => {
                 let mut bytes = [0u8; 16];
                 ctx.rng.fill_bytes(&mut bytes);
-                uuid::Builder::from_random_bytes(bytes)
-                    .into_uuid()
-                    .hyphenated()
-                    .to_string()
-                    .into()
+                let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+                (&*uuid.hyphenated().encode_lower(&mut text)).into()
             }
         };
         let input_text = input
@@ -440,16 +539,16 @@ impl Engine {
             ));
         }
         let id = ExecId(self.execs.len() as u32);
-        entry.executions.insert(name.clone(), id);
         let flow = entry.flow.clone();
-        // Normalise the stored input to compact JSON.
-        let input_json = input.to_string();
+        // Normalise the stored input to compact JSON, serialised once for
+        // both the execution and its ExecutionStarted detail.
+        let started = detail_of(&mut self.scratch, "input", &input);
         self.execs.push(Execution {
             id,
             name,
             flow: flow.clone(),
             status: Status::Running,
-            input: input_json.clone().into_boxed_str(),
+            input: detail_field(&started, "input").into(),
             output: None,
             error: None,
             started: ctx.now,
@@ -457,6 +556,7 @@ impl Engine {
             history: Vec::with_capacity(8),
             origin,
         });
+        entry.executions.insert(id, &self.execs);
         self.counts[Status::Running as usize] += 1;
         let mut run = Run::default();
         if let Some(t) = flow.timeout_seconds {
@@ -474,14 +574,10 @@ impl Engine {
             flow: &flow,
             ctx,
             key: &self.key,
+            scratch: &mut self.scratch,
             tail: None,
         };
-        m.log(
-            EventType::ExecutionStarted,
-            None,
-            0,
-            format!("{{\"input\":{input_json}}}"),
-        );
+        m.log(EventType::ExecutionStarted, None, 0, started);
         m.start(input);
         self.finish_op(ctx, id, run);
         Ok(id)
@@ -568,6 +664,7 @@ impl Engine {
             flow: &flow,
             ctx,
             key: &self.key,
+            scratch: &mut self.scratch,
             tail: None,
         };
         let r = f(&mut m);
@@ -594,12 +691,15 @@ impl Engine {
                 claims.flow
             ))
         })?;
-        let &exec = entry.executions.get(claims.execution).ok_or_else(|| {
-            FnfError::InvalidArgument(format!(
-                "TaskToken names execution `{}`, which does not exist",
-                claims.execution
-            ))
-        })?;
+        let exec = entry
+            .executions
+            .get(claims.execution, &self.execs)
+            .ok_or_else(|| {
+                FnfError::InvalidArgument(format!(
+                    "TaskToken names execution `{}`, which does not exist",
+                    claims.execution
+                ))
+            })?;
         let task = TaskRef {
             exec,
             task: claims.event_id,
@@ -757,7 +857,7 @@ impl Engine {
         let exists = self
             .flows
             .get(flow)
-            .is_some_and(|e| e.executions.contains_key(name));
+            .is_some_and(|e| e.executions.get(name, &self.execs).is_some());
         let started = if depth > SUBFLOW_DEPTH_LIMIT {
             Err(TaskError {
                 error: SUBFLOW_DEPTH_ERROR.into(),
@@ -1036,6 +1136,10 @@ pub fn child_execution_name(parent: &str, step: &str, event_id: u32) -> String {
     base + &suffix
 }
 
+/// Error name of a step cancelled because a sibling branch or iteration
+/// failed (flowsim's choice: upstream documents no name).
+pub const CANCELLED: &str = "FnF.Cancelled";
+
 /// A choice condition could not be evaluated (it reads a missing field,
 /// or compares values of different types).
 pub const CONDITION_ERROR: &str = "FnF.ConditionError";
@@ -1054,6 +1158,98 @@ pub const EVENT_LIMIT_ERROR: &str = "FnF.EventLimitExceeded";
 const EVENT_MARGIN: usize = 8;
 /// Foreach iterations running at once.
 pub const FOREACH_CONCURRENCY: usize = 100;
+
+/// An event detail `{"<key>": v}` (`key` a plain identifier), serialised
+/// once into `buf` (reused between events), so the detail costs one exact
+/// allocation: no intermediate `String`, no growth, no shrink.
+fn detail_of(buf: &mut Vec<u8>, key: &str, v: &Value) -> Box<str> {
+    buf.clear();
+    buf.extend_from_slice(b"{\"");
+    buf.extend_from_slice(key.as_bytes());
+    buf.extend_from_slice(b"\":");
+    write_json(buf, v);
+    buf.push(b'}');
+    utf8(buf)
+}
+
+/// What a task attempt sends to its resource.
+enum Action {
+    Publish {
+        body: Arc<str>,
+        tag: Option<Box<str>>,
+        delay_seconds: u64,
+    },
+    Invoke(Arc<str>),
+    Subflow(Result<(String, String), String>),
+}
+
+/// The text a string-typed service parameter carries (see
+/// [`mapping::as_text`]); `$` is `input_text`, the input already
+/// serialised. `None` when the task has no such parameter.
+fn param_text<'t>(
+    params: &[(String, ParamValue)],
+    name: &str,
+    input: &Value,
+    input_text: &'t str,
+) -> Option<std::borrow::Cow<'t, str>> {
+    use std::borrow::Cow;
+    let (_, p) = params.iter().find(|(k, _)| k == name)?;
+    Some(match p {
+        ParamValue::Path(path) if path.segments.is_empty() && input.is_object() => {
+            Cow::Borrowed(input_text)
+        }
+        ParamValue::Path(path) => {
+            Cow::Owned(mapping::as_text(&path.lookup(input).unwrap_or(Value::Null)))
+        }
+        ParamValue::Const(c) => Cow::Owned(mapping::as_text(c)),
+    })
+}
+
+/// A service parameter's value, if the task has it.
+fn param_value(params: &[(String, ParamValue)], name: &str, input: &Value) -> Option<Value> {
+    let (_, p) = params.iter().find(|(k, _)| k == name)?;
+    match p {
+        ParamValue::Path(path) => path.lookup(input),
+        ParamValue::Const(c) => Some(c.clone()),
+    }
+}
+
+/// Appends `s` as a JSON string.
+fn write_json_str(buf: &mut Vec<u8>, s: &str) {
+    // As for `write_json`: writing to memory cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, s);
+}
+
+/// `v` as compact JSON, serialised through `buf` (see [`detail_of`]).
+fn json_of(buf: &mut Vec<u8>, v: &Value) -> Box<str> {
+    buf.clear();
+    write_json(buf, v);
+    utf8(buf)
+}
+
+/// Appends `v` as compact JSON.
+fn write_json(buf: &mut Vec<u8>, v: &Value) {
+    // Serialising a `Value` into a `Vec` cannot fail (its map keys are
+    // strings, and writing to memory has no I/O error).
+    let _ = serde_json::to_writer(&mut *buf, v);
+}
+
+/// The text of a buffer serde_json wrote (always UTF-8; a lossy copy
+/// otherwise, rather than a panic).
+fn utf8(buf: &[u8]) -> Box<str> {
+    // `from_utf8` validates several times faster than `from_utf8_lossy`.
+    match std::str::from_utf8(buf) {
+        Ok(s) => s.into(),
+        Err(_) => String::from_utf8_lossy(buf).into(),
+    }
+}
+
+/// The value part of a detail made by [`detail_of`] with `key`.
+fn detail_field<'d>(detail: &'d str, key: &str) -> &'d str {
+    detail
+        .get(key.len() + 4..detail.len().saturating_sub(1))
+        .unwrap_or("{}")
+}
 
 fn json_type(v: &Value) -> &'static str {
     match v {
@@ -1106,20 +1302,46 @@ struct Block {
     /// slot there (branch or iteration index).
     parent: Option<(usize, usize)>,
     pos: usize,
-    input: Value,
+    /// Shared with the step that spawned the block: branches and iterations
+    /// read their parent step's input without copying it.
+    input: Arc<Value>,
+    /// A foreach iteration's item and index, laid over `input` (see
+    /// [`mapping::Input`]).
+    iteration: Option<Box<(Value, Value)>>,
     local: Value,
     current: Option<Current>,
+}
+
+impl Block {
+    /// What the block's steps read as their parent input.
+    fn input_view<'s>(&'s self, flow: &'s Flow) -> mapping::Input<'s> {
+        match (&self.iteration, self.list) {
+            (Some(it), BlockList::Foreach(step)) => match &flow.step(step).kind {
+                StepKind::Foreach(f) => mapping::Input::Iteration {
+                    base: &self.input,
+                    item: (&f.item, &it.0),
+                    index: f.index.as_deref().map(|k| (k, &it.1)),
+                },
+                _ => mapping::Input::Plain(&self.input),
+            },
+            _ => mapping::Input::Plain(&self.input),
+        }
+    }
 }
 
 /// The step a block is at.
 #[derive(Debug)]
 struct Current {
     step: StepId,
-    input: Value,
+    /// Shared with the blocks it spawns (see [`Block::input`]).
+    input: Arc<Value>,
     /// Id of its StepEntered event.
     entered: u32,
-    /// Retries made so far.
-    attempt: u32,
+    /// Retries made so far under each retry policy of a task step (indexed
+    /// like `Task::retry`; empty until the first retry, so most steps
+    /// never allocate it). Upstream counts attempts per policy: a policy's
+    /// `maxAttempts` and interval growth only see the retries it made.
+    attempts: Vec<u32>,
     /// The TaskScheduled id of the task attempt in flight.
     task: Option<u32>,
     /// A task timeout, wait or retry timer.
@@ -1172,6 +1394,8 @@ struct Machine<'a, 'c, 'r> {
     flow: &'a Flow,
     ctx: &'a mut Ctx<'c>,
     key: &'r TokenKey,
+    /// [`Engine::scratch`].
+    scratch: &'a mut Vec<u8>,
     /// The block [`Machine::run_block`] runs next, set by a child block that
     /// finished (a tail call made iterative).
     tail: Option<usize>,
@@ -1187,7 +1411,7 @@ impl Machine<'_, '_, '_> {
         kind: EventType,
         step: Option<StepId>,
         schedule_id: u32,
-        detail: String,
+        detail: impl Into<Box<str>>,
     ) -> u32 {
         let id = self.next_event_id();
         self.x.history.push(HistoryEvent {
@@ -1196,9 +1420,22 @@ impl Machine<'_, '_, '_> {
             kind,
             step,
             time: self.ctx.now,
-            detail: detail.into_boxed_str(),
+            detail: detail.into(),
         });
         id
+    }
+
+    /// Logs an event whose detail is `{"<key>": v}` (see [`detail_of`]).
+    fn log_value(
+        &mut self,
+        kind: EventType,
+        step: Option<StepId>,
+        schedule_id: u32,
+        key: &str,
+        v: &Value,
+    ) -> u32 {
+        let detail = detail_of(self.scratch, key, v);
+        self.log(kind, step, schedule_id, detail)
     }
 
     fn task_ref(&self, task: u32) -> TaskRef {
@@ -1250,7 +1487,8 @@ impl Machine<'_, '_, '_> {
             list: BlockList::Body,
             parent: None,
             pos: 0,
-            input,
+            input: Arc::new(input),
+            iteration: None,
             local: Value::Object(Map::new()),
             current: None,
         }));
@@ -1329,21 +1567,21 @@ impl Machine<'_, '_, '_> {
             step: &step.name,
             token: token.as_deref(),
         };
-        let input = mapping::step_input(
+        let input = mapping::step_input_in(
             step.input_mappings.as_deref(),
-            &block.input,
+            block.input_view(flow),
             &block.local,
             &ctx,
         );
-        let detail = format!("{{\"input\":{input}}}");
+        let detail = detail_of(self.scratch, "input", &input);
         let too_large = detail.len() > DATA_LIMIT + 10;
         self.log(EventType::StepEntered, Some(step_id), 0, detail);
         if let Some(block) = self.block(b) {
             block.current = Some(Current {
                 step: step_id,
-                input,
+                input: Arc::new(input),
                 entered,
-                attempt: 0,
+                attempts: Vec::new(),
                 task: None,
                 timer: None,
                 children: None,
@@ -1528,35 +1766,63 @@ impl Machine<'_, '_, '_> {
     /// step of block `b`, logging its entry. The caller runs it.
     fn spawn_child(&mut self, b: usize, step: StepId, slot: usize) -> usize {
         let flow = self.flow;
-        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) else {
+        let Some(cur) = self
+            .run
+            .blocks
+            .get_mut(b)
+            .and_then(Option::as_mut)
+            .and_then(|bl| bl.current.as_mut())
+        else {
             return usize::MAX;
         };
         let entered = cur.entered;
-        let mut input = cur.input.clone();
-        let (list, kind) = match &flow.step(step).kind {
-            StepKind::Foreach(f) => {
-                if let (Some(ch), Value::Object(m)) = (cur.children.as_mut(), &mut input) {
-                    let item = ch.items.get(slot).cloned().unwrap_or(Value::Null);
-                    m.insert(f.item.clone(), item);
-                    if let Some(ix) = &f.index {
-                        m.insert(ix.clone(), slot.into());
-                    }
-                }
-                (BlockList::Foreach(step), EventType::IterationEntered)
+        // Shared, not copied (see `Block::input`).
+        let input = cur.input.clone();
+        let mut iteration = None;
+        let (list, detail) = match &flow.step(step).kind {
+            StepKind::Foreach(_) => {
+                // Each slot starts once: its item moves into the iteration.
+                let item = cur
+                    .children
+                    .as_mut()
+                    .and_then(|ch| ch.items.get_mut(slot))
+                    .map(std::mem::take)
+                    .unwrap_or(Value::Null);
+                // Only the index and the item: logging the whole step input
+                // per iteration made a foreach's history grow with the
+                // square of its collection. The iteration's full input shows
+                // in its first step's StepEntered.
+                let buf = &mut *self.scratch;
+                buf.clear();
+                buf.extend_from_slice(format!("{{\"index\":{slot},\"item\":").as_bytes());
+                write_json(buf, &item);
+                buf.push(b'}');
+                let detail = utf8(buf);
+                iteration = Some(Box::new((item, Value::from(slot))));
+                (
+                    BlockList::Foreach(step),
+                    Some((EventType::IterationEntered, detail)),
+                )
             }
-            StepKind::Choice(_) => (BlockList::Choice(step, slot), EventType::BranchEntered),
-            _ => (BlockList::Parallel(step, slot), EventType::BranchEntered),
+            // A choice runs one branch: its StepEntered says enough.
+            StepKind::Choice(_) => (BlockList::Choice(step, slot), None),
+            _ => {
+                let buf = &mut *self.scratch;
+                buf.clear();
+                buf.extend_from_slice(format!("{{\"branch\":{slot},\"input\":").as_bytes());
+                write_json(buf, &input);
+                buf.push(b'}');
+                let detail = utf8(buf);
+                (
+                    BlockList::Parallel(step, slot),
+                    Some((EventType::BranchEntered, detail)),
+                )
+            }
         };
         if let Some(ch) = cur.children.as_mut() {
             ch.running += 1;
         }
-        let key = if kind == EventType::IterationEntered {
-            "index"
-        } else {
-            "branch"
-        };
-        let detail = format!("{{\"{key}\":{slot},\"input\":{input}}}");
-        if kind != EventType::BranchEntered || !matches!(list, BlockList::Choice(..)) {
+        if let Some((kind, detail)) = detail {
             self.log(kind, Some(step), entered, detail);
         }
         let block = Block {
@@ -1564,6 +1830,7 @@ impl Machine<'_, '_, '_> {
             parent: Some((b, slot)),
             pos: 0,
             input,
+            iteration,
             local: Value::Object(Map::new()),
             current: None,
         };
@@ -1636,43 +1903,107 @@ impl Machine<'_, '_, '_> {
     }
 
     /// Schedules one attempt of a task step.
+    ///
+    /// Hot path: the mapped input is serialised once per attempt (on the
+    /// first attempt it is already in the StepEntered detail) and that text
+    /// is reused for `$` in the TaskScheduled detail, the message body and
+    /// the invocation payload; the detail is written straight into the
+    /// scratch buffer.
     fn start_task(&mut self, b: usize, step_id: StepId, task: &Task, token: Option<String>) {
         let flow = self.flow;
         let step = flow.step(step_id);
         let scheduled = self.next_event_id();
-        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_ref()) else {
+        let Some(cur) = self
+            .run
+            .blocks
+            .get(b)
+            .and_then(Option::as_ref)
+            .and_then(|bl| bl.current.as_ref())
+        else {
             return;
         };
-        let params = mapping::service_params(&task.service_params, &cur.input);
-        // The invocation payload / child input, serialised once.
-        let payload = matches!(
-            task.resource,
-            Resource::Function { .. } | Resource::Flow { .. }
-        )
-        .then(|| cur.input.to_string())
-        .unwrap_or_default();
         let entered = cur.entered;
-        let mut detail = Map::new();
-        detail.insert(
-            "resourceArn".into(),
-            Value::String(task.resource_arn.clone()),
-        );
-        detail.insert(
-            "pattern".into(),
-            Value::String(task.pattern.as_str().into()),
-        );
+        // The first attempt's TaskScheduled comes right after StepEntered,
+        // whose detail is `{"input": <this input>}`; a retry mapped a fresh
+        // input (new token) and serialises it.
+        let logged = (scheduled == entered + 1)
+            .then(|| self.x.history.get(entered as usize - 1))
+            .flatten()
+            .filter(|e| e.kind == EventType::StepEntered)
+            .map(|e| detail_field(&e.detail, "input"));
+        let fresh: Box<str>;
+        let text: &str = match logged {
+            Some(t) => t,
+            None => {
+                fresh = json_of(self.scratch, &cur.input);
+                &fresh
+            }
+        };
+        let mut buf = std::mem::take(self.scratch);
+        buf.clear();
+        buf.extend_from_slice(b"{\"resourceArn\":");
+        write_json_str(&mut buf, &task.resource_arn);
+        buf.extend_from_slice(b",\"pattern\":");
+        write_json_str(&mut buf, task.pattern.as_str());
         if let Some(t) = task.timeout_seconds {
-            detail.insert("timeoutSeconds".into(), t.into());
+            buf.extend_from_slice(b",\"timeoutSeconds\":");
+            buf.extend_from_slice(t.to_string().as_bytes());
         }
-        detail.insert("serviceParams".into(), Value::Object(params.clone()));
+        buf.extend_from_slice(b",\"serviceParams\":{");
+        for (i, (k, p)) in task.service_params.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_json_str(&mut buf, k);
+            buf.push(b':');
+            match p {
+                ParamValue::Path(path) if path.segments.is_empty() && cur.input.is_object() => {
+                    buf.extend_from_slice(text.as_bytes());
+                }
+                ParamValue::Path(path) => {
+                    write_json(&mut buf, &path.lookup(&cur.input).unwrap_or(Value::Null));
+                }
+                ParamValue::Const(c) => write_json(&mut buf, c),
+            }
+        }
+        buf.extend_from_slice(b"}}");
+        let scheduled_detail = utf8(&buf);
+        *self.scratch = buf;
+        // What the resource receives, from the same text.
+        let params = &task.service_params;
+        let action = match &task.resource {
+            Resource::MnsTopic { .. } | Resource::MnsQueue { .. } => Action::Publish {
+                body: param_text(params, "MessageBody", &cur.input, text)
+                    .map(|t| Arc::from(&*t))
+                    .unwrap_or_else(|| Arc::from("")),
+                tag: param_text(params, "MessageTag", &cur.input, text)
+                    .filter(|t| !t.is_empty())
+                    .map(|t| t.into_owned().into_boxed_str()),
+                delay_seconds: param_value(params, "DelaySeconds", &cur.input)
+                    .and_then(|v| v.as_u64())
+                    .unwrap_or(0),
+            },
+            Resource::Function { .. } => Action::Invoke(Arc::from(text)),
+            Resource::Flow { .. } => {
+                let params = mapping::service_params(params, &cur.input);
+                Action::Subflow(subflow_request(
+                    &params,
+                    text.to_owned(),
+                    &self.x.name,
+                    &step.name,
+                    scheduled,
+                ))
+            }
+        };
         self.log(
             EventType::TaskScheduled,
             Some(step_id),
             entered,
-            Value::Object(detail).to_string(),
+            scheduled_detail,
         );
         let started_detail = match &token {
-            Some(t) => json!({ "taskToken": t }).to_string(),
+            // A token is base64: nothing in it needs escaping.
+            Some(t) => format!("{{\"taskToken\":\"{t}\"}}"),
             None => "{}".to_owned(),
         };
         self.log(
@@ -1695,13 +2026,39 @@ impl Machine<'_, '_, '_> {
             cur.task = Some(scheduled);
             cur.timer = timer;
         }
-        match &task.resource {
-            Resource::MnsTopic { topic } => self.publish(Dest::Topic(topic.clone()), &params, tref),
-            Resource::MnsQueue { queue } => self.publish(Dest::Queue(queue.clone()), &params, tref),
-            Resource::Function {
-                service, function, ..
-            } => {
-                let payload: Arc<str> = payload.into();
+        match (&task.resource, action) {
+            (
+                Resource::MnsTopic { .. } | Resource::MnsQueue { .. },
+                Action::Publish {
+                    body,
+                    tag,
+                    delay_seconds,
+                },
+            ) => {
+                let dest = match &task.resource {
+                    Resource::MnsQueue { queue } => Dest::Queue(queue.clone()),
+                    Resource::MnsTopic { topic } => Dest::Topic(topic.clone()),
+                    _ => return,
+                };
+                self.ctx.send(
+                    0,
+                    Component::Engine,
+                    Component::Mns,
+                    Msg::Publish {
+                        dest,
+                        body,
+                        tag,
+                        delay_seconds,
+                        origin: Some(tref),
+                    },
+                );
+            }
+            (
+                Resource::Function {
+                    service, function, ..
+                },
+                Action::Invoke(payload),
+            ) => {
                 self.ctx.send(
                     0,
                     Component::Engine,
@@ -1713,35 +2070,35 @@ impl Machine<'_, '_, '_> {
                     },
                 );
             }
-            Resource::Flow { flow: child } => {
-                match subflow_request(&params, payload, &self.x.name, &step.name, scheduled) {
-                    Ok((name, input)) => {
-                        self.ctx.send(
-                            0,
-                            Component::Engine,
-                            Component::Engine,
-                            Msg::StartSubflow {
-                                task: tref,
-                                step: step_id,
-                                pattern: task.pattern,
-                                flow: child.as_str().into(),
-                                name: name.into(),
-                                input: input.into(),
-                            },
-                        );
-                    }
-                    Err(cause) => {
-                        self.task_failed(
-                            scheduled,
-                            TaskError {
-                                error: "FnF.InvalidArgument".into(),
-                                cause,
-                            },
-                            EventType::TaskSubmitFailed,
-                        );
-                    }
+            (Resource::Flow { flow: child }, Action::Subflow(request)) => match request {
+                Ok((name, input)) => {
+                    self.ctx.send(
+                        0,
+                        Component::Engine,
+                        Component::Engine,
+                        Msg::StartSubflow {
+                            task: tref,
+                            step: step_id,
+                            pattern: task.pattern,
+                            flow: child.as_str().into(),
+                            name: name.into(),
+                            input: input.into(),
+                        },
+                    );
                 }
-            }
+                Err(cause) => {
+                    self.task_failed(
+                        scheduled,
+                        TaskError {
+                            error: "FnF.InvalidArgument".into(),
+                            cause,
+                        },
+                        EventType::TaskSubmitFailed,
+                    );
+                }
+            },
+            // `action` was made from `task.resource` above.
+            _ => {}
         }
     }
 
@@ -1758,7 +2115,8 @@ impl Machine<'_, '_, '_> {
             return;
         }
         self.run.children.push((task, child));
-        self.log(EventType::TaskSubmitted, Some(step), task, info.to_string());
+        let detail = json_of(self.scratch, &info);
+        self.log(EventType::TaskSubmitted, Some(step), task, detail);
     }
 
     /// The task attempt `task` ends without its child execution: stop the
@@ -1768,34 +2126,6 @@ impl Machine<'_, '_, '_> {
             let (_, exec) = self.run.children.swap_remove(i);
             self.run.cancel.push(Cancel { exec, error, cause });
         }
-    }
-
-    fn publish(&mut self, dest: Dest, params: &Map<String, Value>, task: TaskRef) {
-        let body = params
-            .get("MessageBody")
-            .map(mapping::as_text)
-            .unwrap_or_default();
-        let tag = params
-            .get("MessageTag")
-            .map(mapping::as_text)
-            .filter(|t| !t.is_empty())
-            .map(String::into_boxed_str);
-        let delay_seconds = params
-            .get("DelaySeconds")
-            .and_then(Value::as_u64)
-            .unwrap_or(0);
-        self.ctx.send(
-            0,
-            Component::Engine,
-            Component::Mns,
-            Msg::Publish {
-                dest,
-                body: body.into(),
-                tag,
-                delay_seconds,
-                origin: Some(task),
-            },
-        );
     }
 
     /// Block and step of a task attempt in flight.
@@ -1847,12 +2177,8 @@ impl Machine<'_, '_, '_> {
                 self.task_failed(task, e, fail_kind);
             }
             Ok(local) if pattern == Pattern::WaitForCallback => {
-                self.log(
-                    EventType::TaskSubmitted,
-                    Some(step),
-                    task,
-                    local.to_string(),
-                );
+                let detail = json_of(self.scratch, &local);
+                self.log(EventType::TaskSubmitted, Some(step), task, detail);
             }
             Ok(local) => {
                 self.task_succeeded(task, local);
@@ -1864,12 +2190,7 @@ impl Machine<'_, '_, '_> {
     fn task_succeeded(&mut self, task: u32, local: Value) -> Option<u32> {
         let b = self.settle(task)?;
         let (step, _) = self.current_step(b)?;
-        let id = self.log(
-            EventType::TaskSucceeded,
-            Some(step),
-            task,
-            format!("{{\"output\":{local}}}"),
-        );
+        let id = self.log_value(EventType::TaskSucceeded, Some(step), task, "output", &local);
         self.complete_step(b, local);
         self.run_block(b);
         Some(id)
@@ -1943,14 +2264,14 @@ impl Machine<'_, '_, '_> {
                         step: &step.name,
                         token: token.as_deref(),
                     };
-                    let input = mapping::step_input(
+                    let input = mapping::step_input_in(
                         step.input_mappings.as_deref(),
-                        &block.input,
+                        block.input_view(flow),
                         &block.local,
                         &ctx,
                     );
                     if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
-                        cur.input = input;
+                        cur.input = Arc::new(input);
                     }
                 }
                 self.start_task(b, step_id, task, token);
@@ -1981,7 +2302,7 @@ impl Machine<'_, '_, '_> {
             local,
             &ctx,
         );
-        let detail = format!("{{\"output\":{output}}}");
+        let detail = detail_of(self.scratch, "output", &output);
         if detail.len() > DATA_LIMIT + 11 {
             // Put the step back so it can fail like any other.
             if let Some(block) = self.block(b) {
@@ -2021,17 +2342,25 @@ impl Machine<'_, '_, '_> {
         };
         let step = flow.step(cur.step);
         if let StepKind::Task(task) = &step.kind {
-            // Retry: the first policy whose errors match decides.
-            if let Some(policy) = task
+            // Retry: the first policy whose errors match decides, counting
+            // only the retries made under that policy.
+            if let Some((i, policy)) = task
                 .retry
                 .iter()
-                .find(|p| error_matches(&p.errors, &err.error))
-                && cur.attempt < policy.max_attempts
+                .enumerate()
+                .find(|(_, p)| error_matches(&p.errors, &err.error))
+                && cur.attempts.get(i).copied().unwrap_or(0) < policy.max_attempts
             {
-                let interval =
-                    (policy.interval_seconds as f64) * policy.multiplier.powi(cur.attempt as i32);
+                if cur.attempts.len() < task.retry.len() {
+                    cur.attempts.resize(task.retry.len(), 0);
+                }
+                let made = cur.attempts[i];
+                // The n-th retry of a policy waits
+                // intervalSeconds * multiplier^(n-1), capped.
+                let interval = (policy.interval_seconds as f64)
+                    * policy.multiplier.powi(made.min(i32::MAX as u32) as i32);
                 let interval = interval.min(policy.max_interval_seconds as f64);
-                cur.attempt += 1;
+                cur.attempts[i] = made + 1;
                 let entered = cur.entered;
                 let key = self.ctx.send(
                     (interval * 1000.0) as u64,
@@ -2079,8 +2408,16 @@ impl Machine<'_, '_, '_> {
         }
         // Uncaught: the block fails, and with it its parent step (up to the
         // execution).
-        let parent = self.run.blocks[b].as_ref().and_then(|bl| bl.parent);
+        let (parent, list) = match self.run.blocks[b].as_ref() {
+            Some(bl) => (bl.parent, bl.list),
+            None => (None, BlockList::Body),
+        };
         self.drop_block(b);
+        if let Some((pb, slot)) = parent {
+            // The failed branch or iteration exits with the error, like
+            // any other that ends.
+            self.log_child_exit(pb, list, slot, &err.error, &err.cause);
+        }
         match parent {
             None => {
                 let detail = json!({"error": err.error, "cause": err.cause}).to_string();
@@ -2094,9 +2431,26 @@ impl Machine<'_, '_, '_> {
                     }),
                 );
             }
-            Some((pb, _)) => {
-                // Siblings (other branches, iterations) are cancelled.
-                self.drop_children(pb);
+            Some((pb, slot)) => {
+                // Siblings (other branches, iterations) are cancelled, and
+                // say so in the history.
+                let what = match list {
+                    BlockList::Foreach(step) => {
+                        format!(
+                            "iteration {slot} of foreach `{}`",
+                            self.flow.step(step).name
+                        )
+                    }
+                    BlockList::Parallel(step, _) => {
+                        format!("branch {slot} of parallel `{}`", self.flow.step(step).name)
+                    }
+                    BlockList::Choice(step, _) => {
+                        format!("the branch of choice `{}`", self.flow.step(step).name)
+                    }
+                    BlockList::Body => "the flow body".to_owned(),
+                };
+                let cause = format!("cancelled: {what} failed with {}", err.error);
+                self.cancel_children(pb, &cause);
                 self.fail_step(pb, err);
                 self.run_block(pb);
             }
@@ -2139,6 +2493,64 @@ impl Machine<'_, '_, '_> {
         }
     }
 
+    /// Cancels every child block of block `b` (a sibling of theirs failed),
+    /// logging it: the running step of each cancelled block, innermost
+    /// first, gets `StepFailed` with [`CANCELLED`] and `cause`, and each
+    /// cancelled branch or iteration gets `BranchExited`/`IterationExited`
+    /// with the same error. Then the blocks are dropped.
+    fn cancel_children(&mut self, b: usize, cause: &str) {
+        let mut children: Vec<(usize, usize)> = self
+            .run
+            .blocks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, bl)| match bl.as_ref().and_then(|bl| bl.parent) {
+                Some((p, slot)) if p == b => Some((slot, i)),
+                _ => None,
+            })
+            .collect();
+        // Branch/iteration order reads best, whatever slots blocks reuse.
+        children.sort_unstable();
+        for (slot, c) in children {
+            self.cancel_children(c, cause);
+            let Some(block) = self.run.blocks.get(c).and_then(Option::as_ref) else {
+                continue;
+            };
+            let list = block.list;
+            if let Some((step, entered)) = block.current.as_ref().map(|cur| (cur.step, cur.entered))
+            {
+                let detail = json!({"error": CANCELLED, "cause": cause}).to_string();
+                self.log(EventType::StepFailed, Some(step), entered, detail);
+            }
+            self.drop_block(c);
+            self.log_child_exit(b, list, slot, CANCELLED, cause);
+        }
+    }
+
+    /// Logs that child `slot` (of `list`) of the current step of block `pb`
+    /// ended with an error: `BranchExited` or `IterationExited` with
+    /// `{branch|index, error, cause}`. A choice branch logs nothing (it has
+    /// no `BranchEntered` either).
+    fn log_child_exit(
+        &mut self,
+        pb: usize,
+        list: BlockList,
+        slot: usize,
+        error: &str,
+        cause: &str,
+    ) {
+        let (kind, key) = match list {
+            BlockList::Foreach(_) => (EventType::IterationExited, "index"),
+            BlockList::Parallel(..) => (EventType::BranchExited, "branch"),
+            BlockList::Choice(..) | BlockList::Body => return,
+        };
+        let Some((step, entered)) = self.current_step(pb) else {
+            return;
+        };
+        let detail = json!({key: slot, "error": error, "cause": cause}).to_string();
+        self.log(kind, Some(step), entered, detail);
+    }
+
     /// Removes every child block of block `b`.
     fn drop_children(&mut self, b: usize) {
         let children: Vec<usize> = self
@@ -2173,13 +2585,10 @@ impl Machine<'_, '_, '_> {
             let ctx = self.context("", None);
             mapping::apply(&self.flow.output_mappings, &block.input, &block.local, &ctx)
         };
-        let text = output.to_string();
-        self.log(
-            EventType::ExecutionSucceeded,
-            None,
-            1,
-            format!("{{\"output\":{text}}}"),
-        );
+        // Serialised once: the detail, and the execution's output inside it.
+        let detail = detail_of(self.scratch, "output", &output);
+        let text = detail_field(&detail, "output").into();
+        self.log(EventType::ExecutionSucceeded, None, 1, detail);
         self.end(Status::Succeeded, Some(text), None);
     }
 
@@ -2253,12 +2662,12 @@ impl Machine<'_, '_, '_> {
     }
 
     /// Ends the execution: records the outcome and cancels every timer.
-    fn end(&mut self, status: Status, output: Option<String>, error: Option<ErrorInfo>) {
+    fn end(&mut self, status: Status, output: Option<Box<str>>, error: Option<ErrorInfo>) {
         if self.run.ended.is_some() {
             return;
         }
         self.run.ended = Some(status);
-        self.x.output = output.map(String::into_boxed_str);
+        self.x.output = output;
         self.x.error = error.map(Box::new);
         self.x.stopped = Some(self.ctx.now);
         if let Some(k) = self.run.flow_timer.take() {

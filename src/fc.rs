@@ -295,7 +295,7 @@ impl Fc {
                         Cow::Owned(format!("handler error: {why}; answered HTTP 500"))
                     }
                     (Behaviour::Succeed, Ok((token, _))) => {
-                        self.report_success(ctx, token, self.config.output.clone());
+                        self.report_success(ctx, token, &self.config.output);
                         self.answer_push(ctx, notification, 200);
                         Cow::Borrowed("ReportTaskSucceeded, answered HTTP 200")
                     }
@@ -341,10 +341,9 @@ impl Fc {
                     Behaviour::Succeed => {
                         // Return first: a waitForCallback task counts as
                         // submitted when the invocation returns.
-                        let out = self.config.output.clone();
-                        self.return_result(ctx, task, Ok(out.clone()));
+                        self.return_result(ctx, task, Ok(self.config.output.clone()));
                         if let Some(t) = token.clone() {
-                            self.report_success(ctx, t, out);
+                            self.report_success(ctx, t, &self.config.output);
                         }
                         Cow::Borrowed("returned the configured output")
                     }
@@ -398,14 +397,17 @@ impl Fc {
         );
     }
 
-    fn report_success(&self, ctx: &mut Ctx<'_>, token: String, output: Value) {
+    fn report_success(&self, ctx: &mut Ctx<'_>, token: String, output: &Value) {
+        // Serialised straight from the configured value (no clone); a
+        // `Value` always serialises.
+        let output = serde_json::to_string(output).unwrap_or_else(|_| "{}".to_owned());
         ctx.send(
             self.config.latency_ms,
             Component::Fc,
             Component::Engine,
             Msg::ReportSucceeded {
                 token: token.into(),
-                output: output.to_string().into(),
+                output: output.into(),
             },
         );
     }
@@ -439,7 +441,7 @@ impl Fc {
         match (&held.received, answer) {
             (Received::Push(n), Answer::Succeed(out)) => {
                 if let Some(t) = held.token.clone() {
-                    self.report_success(ctx, t, out);
+                    self.report_success(ctx, t, &out);
                 }
                 self.answer_push(ctx, *n, 200);
             }
@@ -452,7 +454,7 @@ impl Fc {
             (Received::Push(n), Answer::Error) => self.answer_push(ctx, *n, 500),
             (Received::Invoke(task), Answer::Succeed(out)) => {
                 if let Some(t) = held.token.clone() {
-                    self.report_success(ctx, t, out.clone());
+                    self.report_success(ctx, t, &out);
                 }
                 self.return_result(ctx, *task, Ok(out));
             }

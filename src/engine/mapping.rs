@@ -42,11 +42,90 @@ impl Context<'_> {
     }
 }
 
+/// The input a block of steps reads (`$input`): a plain value, or a foreach
+/// iteration's input, which is the foreach step's input with the item (and
+/// index) laid over it. The overlay is not copied into a new object: a
+/// collection of n items would otherwise be copied n times.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    Plain(&'a Value),
+    Iteration {
+        /// The foreach step's input.
+        base: &'a Value,
+        /// `iterationMapping.item` and the item.
+        item: (&'a str, &'a Value),
+        /// `iterationMapping.index` and the index, when named.
+        index: Option<(&'a str, &'a Value)>,
+    },
+}
+
+impl Input<'_> {
+    /// The input as one value (what a plain input would hold): the base
+    /// with the item, then the index, inserted.
+    pub fn to_value(&self) -> Value {
+        match *self {
+            Input::Plain(v) => v.clone(),
+            Input::Iteration { base, item, index } => {
+                let mut v = base.clone();
+                if let Value::Object(m) = &mut v {
+                    m.insert(item.0.to_owned(), item.1.clone());
+                    if let Some((k, i)) = index {
+                        m.insert(k.to_owned(), i.clone());
+                    }
+                }
+                v
+            }
+        }
+    }
+
+    /// Looks `segments` up, as [`Path::lookup`] would on [`Input::to_value`].
+    fn lookup(&self, path: &Path) -> Option<Value> {
+        match *self {
+            Input::Plain(v) => path.lookup(v),
+            Input::Iteration { base, item, index } => match path.segments.split_first() {
+                Some((Segment::Key(k), rest)) if base.is_object() => {
+                    // The index was inserted last, so it wins a clash.
+                    if let Some((_, i)) = index.filter(|(ik, _)| *ik == k.as_str()) {
+                        lookup_segments(rest, i)
+                    } else if item.0 == k.as_str() {
+                        lookup_segments(rest, item.1)
+                    } else {
+                        path.lookup(base)
+                    }
+                }
+                _ => path.lookup(&self.to_value()),
+            },
+        }
+    }
+}
+
+/// [`Path::lookup`] on segments (the path's root already chosen).
+fn lookup_segments(segs: &[Segment], v: &Value) -> Option<Value> {
+    let Some((first, rest)) = segs.split_first() else {
+        return Some(v.clone());
+    };
+    match first {
+        Segment::Key(k) => lookup_segments(rest, v.get(k.as_str())?),
+        Segment::Index(i) => lookup_segments(rest, v.get(*i)?),
+        Segment::Wildcard => Some(Value::Array(
+            v.as_array()?
+                .iter()
+                .filter_map(|e| lookup_segments(rest, e))
+                .collect(),
+        )),
+    }
+}
+
 /// Resolves a reference against a step's scope. A path that does not exist
 /// gives `null` (documented choice: upstream does not say).
 pub fn resolve(path: &Path, input: &Value, local: &Value, ctx: &Context<'_>) -> Value {
+    resolve_in(path, Input::Plain(input), local, ctx)
+}
+
+/// [`resolve`] with a block's [`Input`].
+pub fn resolve_in(path: &Path, input: Input<'_>, local: &Value, ctx: &Context<'_>) -> Value {
     let found = match path.root {
-        Root::Input | Root::Dollar => path.lookup(input),
+        Root::Input | Root::Dollar => input.lookup(path),
         Root::Local => path.lookup(local),
         Root::Context => ctx.lookup(&path.segments),
     };
@@ -55,11 +134,16 @@ pub fn resolve(path: &Path, input: &Value, local: &Value, ctx: &Context<'_>) -> 
 
 /// Applies a mapping list, producing a JSON object.
 pub fn apply(mappings: &[Mapping], input: &Value, local: &Value, ctx: &Context<'_>) -> Value {
+    apply_in(mappings, Input::Plain(input), local, ctx)
+}
+
+/// [`apply`] with a block's [`Input`].
+pub fn apply_in(mappings: &[Mapping], input: Input<'_>, local: &Value, ctx: &Context<'_>) -> Value {
     let mut out = Map::with_capacity(mappings.len());
     for m in mappings {
         let v = match &m.source {
             Source::Const(c) => c.clone(),
-            Source::Path(p) => resolve(p, input, local, ctx),
+            Source::Path(p) => resolve_in(p, input, local, ctx),
         };
         out.insert(m.target.clone(), v);
     }
@@ -95,9 +179,27 @@ pub fn step_input(
     parent_local: &Value,
     ctx: &Context<'_>,
 ) -> Value {
-    match mappings {
-        Some(m) => apply(m, parent_input, parent_local, ctx),
-        None => default_input(parent_input, parent_local),
+    step_input_in(mappings, Input::Plain(parent_input), parent_local, ctx)
+}
+
+/// [`step_input`] with a block's [`Input`].
+pub fn step_input_in(
+    mappings: Option<&[Mapping]>,
+    parent_input: Input<'_>,
+    parent_local: &Value,
+    ctx: &Context<'_>,
+) -> Value {
+    match (mappings, parent_input) {
+        (Some(m), _) => apply_in(m, parent_input, parent_local, ctx),
+        (None, Input::Plain(v)) => default_input(v, parent_local),
+        (None, overlay) => {
+            let mut v = overlay.to_value();
+            if !v.is_object() {
+                v = Value::Object(Map::new());
+            }
+            merge(&mut v, parent_local.clone());
+            v
+        }
     }
 }
 
@@ -149,6 +251,46 @@ pub fn as_text(v: &Value) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_iteration_input_reads_like_its_copy() {
+        let base = json!({"xs": [1, 2], "x": "shadowed", "i": "shadowed too", "k": {"a": 1}});
+        let (item, index) = (json!({"name": "ann"}), json!(1));
+        let view = Input::Iteration {
+            base: &base,
+            item: ("x", &item),
+            index: Some(("i", &index)),
+        };
+        let copy = view.to_value();
+        assert_eq!(
+            copy,
+            json!({"xs": [1, 2], "x": {"name": "ann"}, "i": 1, "k": {"a": 1}})
+        );
+        let ctx = ctx();
+        for src in [
+            "$input.x.name",
+            "$input.i",
+            "$input.k.a",
+            "$input.xs[1]",
+            "$input",
+            "$input.nope",
+            "$input.x",
+        ] {
+            let Ok(p) = Path::parse(src, &[Root::Input]) else {
+                panic!("{src} does not parse")
+            };
+            assert_eq!(
+                resolve_in(&p, view, &json!({}), &ctx),
+                resolve(&p, &copy, &json!({}), &ctx),
+                "{src}"
+            );
+        }
+        // Without inputMappings the step input is the copy merged with local.
+        assert_eq!(
+            step_input_in(None, view, &json!({"l": true}), &ctx),
+            default_input(&copy, &json!({"l": true}))
+        );
+    }
 
     fn path(root: Root, keys: &[&str]) -> Path {
         Path {

@@ -296,3 +296,292 @@ fn child_names_are_sanitised_and_bounded() {
     let other = child_execution_name(&format!("{}b", "a".repeat(199)), "s", 4_000_000);
     assert_ne!(long, other);
 }
+
+#[test]
+fn retry_attempts_and_intervals_are_counted_per_policy() {
+    // Two policies for two errors; the callback fails with A, B, A, B, A.
+    // Each policy counts only its own retries: A retries twice (1 s, then
+    // 2 s), B retries with 10 s then 30 s; the third A is past A's
+    // maxAttempts and fails the step, although B still has one left.
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: charge
+    resourceArn: acs:fc:::services/billing/functions/charge
+    pattern: waitForCallback
+    retry:
+      - errors: [A]
+        intervalSeconds: 1
+        multiplier: 2
+        maxAttempts: 2
+      - errors: [B]
+        intervalSeconds: 10
+        multiplier: 3
+        maxAttempts: 3
+"#;
+    let mut sim = sim_with(Behaviour::Drop, flow);
+    let id = sim.start_execution("f", None, Some("{}")).unwrap();
+    sim.run_until_idle(1_000);
+    for error in ["A", "B", "A", "B", "A"] {
+        let waiting = sim.engine.waiting_tasks(id);
+        assert_eq!(waiting.len(), 1, "one attempt in flight before {error}");
+        sim.report_failed(&waiting[0].2, error, "flaky").unwrap();
+        sim.run_until_idle(1_000);
+    }
+    let x = sim.engine.execution(id).unwrap().clone();
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, "A");
+    // Retry waits: A#1 1 s, B#1 10 s, A#2 2 s, B#2 30 s.
+    assert_eq!(
+        times(&x, EventType::TaskScheduled),
+        vec![0, 1_000, 11_000, 13_000, 43_000]
+    );
+    assert!(sim.engine.waiting_tasks(id).is_empty());
+}
+
+#[test]
+fn fc_sync_invokes_and_waits_for_the_result() {
+    // For FC, `sync` behaves like requestResponse: the invocation is
+    // synchronous, its result is the step's local.
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: call
+    resourceArn: acs:fc:::services/svc/functions/fn
+    pattern: sync
+    inputMappings:
+      - target: a
+        source: $input.a
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    sim.fc.config.latency_ms = 2_000;
+    let x = run(&mut sim, json!({"a": 1}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x), json!({"status": "success"}));
+    let log: Vec<_> = sim.fc.log().iter().collect();
+    assert_eq!(log.len(), 1);
+    assert!(matches!(log[0].received, Received::Invoke(_)));
+    assert_eq!(&*log[0].body, r#"{"a":1}"#);
+    let kinds: Vec<_> = x.history.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventType::ExecutionStarted,
+            EventType::StepEntered,
+            EventType::TaskScheduled,
+            EventType::TaskStarted,
+            EventType::TaskSucceeded,
+            EventType::StepExited,
+            EventType::ExecutionSucceeded,
+        ]
+    );
+    assert_eq!(times(&x, EventType::TaskSucceeded), vec![2_000]);
+
+    // A failing function fails the step with its error.
+    let mut sim = sim_with(Behaviour::Fail, flow);
+    let x = run(&mut sim, json!({"a": 1}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.unwrap().error, "HandlerError");
+}
+
+fn events(x: &Execution) -> Vec<(EventType, String, Value)> {
+    x.history
+        .iter()
+        .map(|e| {
+            let step = e
+                .step
+                .map(|s| x.flow.step(s).name.clone())
+                .unwrap_or_default();
+            (e.kind, step, serde_json::from_str(&e.detail).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_failing_branch_cancels_its_siblings_visibly() {
+    // Branch 1 times out after 5 s; branch 0 still waits (600 s), and
+    // branch 2 is inside a nested parallel. All are cancelled with
+    // FnF.Cancelled naming the failing branch.
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: parallel
+    name: both
+    branches:
+      - steps:
+          - type: task
+            name: slow
+            resourceArn: acs:fc:::services/svc/functions/fn
+            pattern: waitForCallback
+            timeoutSeconds: 600
+      - steps:
+          - type: task
+            name: quick
+            resourceArn: acs:fc:::services/svc/functions/fn
+            pattern: waitForCallback
+            timeoutSeconds: 5
+      - steps:
+          - type: parallel
+            name: inner
+            branches:
+              - steps:
+                  - type: wait
+                    name: nap
+                    duration: 100
+"#;
+    let mut sim = sim_with(Behaviour::Drop, flow);
+    let x = run(&mut sim, json!({}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, TASK_TIMEOUT);
+    assert_eq!(x.stopped, Some(5_000));
+    let cause = "cancelled: branch 1 of parallel `both` failed with FnF.TaskTimeout";
+    let tail: Vec<_> = events(&x)
+        .into_iter()
+        .skip_while(|(k, _, _)| *k != EventType::TaskTimedOut)
+        .collect();
+    let cancelled = json!({"error": CANCELLED, "cause": cause});
+    let expected = vec![
+        (
+            EventType::TaskTimedOut,
+            "quick".to_owned(),
+            json!({"error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+        (
+            EventType::StepFailed,
+            "quick".to_owned(),
+            json!({"error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+        (
+            EventType::BranchExited,
+            "both".to_owned(),
+            json!({"branch": 1, "error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+        (EventType::StepFailed, "slow".to_owned(), cancelled.clone()),
+        (
+            EventType::BranchExited,
+            "both".to_owned(),
+            json!({"branch": 0, "error": CANCELLED, "cause": cause}),
+        ),
+        (EventType::StepFailed, "nap".to_owned(), cancelled.clone()),
+        (
+            EventType::BranchExited,
+            "inner".to_owned(),
+            json!({"branch": 0, "error": CANCELLED, "cause": cause}),
+        ),
+        (EventType::StepFailed, "inner".to_owned(), cancelled.clone()),
+        (
+            EventType::BranchExited,
+            "both".to_owned(),
+            json!({"branch": 2, "error": CANCELLED, "cause": cause}),
+        ),
+        (
+            EventType::StepFailed,
+            "both".to_owned(),
+            json!({"error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+        (
+            EventType::ExecutionFailed,
+            String::new(),
+            json!({"error": TASK_TIMEOUT, "cause": "task timed out after 5 seconds without a callback"}),
+        ),
+    ];
+    assert_eq!(tail, expected);
+    // Every entered branch exited.
+    let entered = times(&x, EventType::BranchEntered).len();
+    assert_eq!(entered, times(&x, EventType::BranchExited).len());
+    // The cancelled tasks are gone: nothing waits, no timer fires later.
+    assert!(sim.engine.waiting_tasks(x.id).is_empty());
+    assert_eq!(sim.next_due(), None);
+}
+
+#[test]
+fn a_failing_iteration_cancels_the_running_ones_visibly() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: foreach
+    name: each
+    iterationMapping:
+      collection: $.xs
+      item: x
+    steps:
+      - type: choice
+        name: which
+        choices:
+          - condition: $.x == 2
+            steps:
+              - type: fail
+                name: boom
+                error: Boom
+                cause: two
+        default:
+          steps:
+            - type: wait
+              name: nap
+              duration: 10
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    let x = run(&mut sim, json!({"xs": [0, 1, 2, 3]}));
+    assert_eq!(x.status, Status::Failed);
+    assert_eq!(x.error.as_ref().unwrap().error, "Boom");
+    let cause = "cancelled: iteration 2 of foreach `each` failed with Boom";
+    let exits: Vec<_> = events(&x)
+        .into_iter()
+        .filter(|(k, _, _)| *k == EventType::IterationExited)
+        .map(|(_, _, d)| d)
+        .collect();
+    assert_eq!(
+        exits,
+        vec![
+            json!({"index": 2, "error": "Boom", "cause": "two"}),
+            json!({"index": 0, "error": CANCELLED, "cause": cause}),
+            json!({"index": 1, "error": CANCELLED, "cause": cause}),
+            json!({"index": 3, "error": CANCELLED, "cause": cause}),
+        ]
+    );
+    // Iterations 0 and 1 were waiting: their wait and choice steps fail.
+    // Iteration 3 was entered but had not reached a step yet (iterations
+    // run in order within one operation): it only exits.
+    let cancelled: Vec<_> = events(&x)
+        .into_iter()
+        .filter(|(k, _, d)| *k == EventType::StepFailed && d["error"] == CANCELLED)
+        .map(|(_, s, _)| s)
+        .collect();
+    assert_eq!(cancelled, vec!["nap", "which", "nap", "which"]);
+    assert_eq!(sim.next_due(), None);
+}
+#[test]
+fn executions_are_found_by_name_among_many() {
+    let mut sim = sim_with(
+        Behaviour::Succeed,
+        "version: v1\ntype: flow\nsteps:\n  - type: pass\n    name: p\n",
+    );
+    let mut ids = Vec::new();
+    for i in 0..1_000 {
+        let name = format!("run-{i}");
+        ids.push(sim.start_execution("f", Some(&name), None).unwrap());
+    }
+    // A few unnamed ones (UUIDs) in between the lookups.
+    for _ in 0..10 {
+        sim.start_execution("f", None, None).unwrap();
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let x = sim.engine.find_execution("f", &format!("run-{i}")).unwrap();
+        assert_eq!(x.id, *id);
+    }
+    assert!(matches!(
+        sim.engine.find_execution("f", "run-1000"),
+        Err(FnfError::ExecutionNotExists { .. })
+    ));
+    // An ended name cannot be reused.
+    assert!(matches!(
+        sim.start_execution("f", Some("run-7"), None),
+        Err(FnfError::ExecutionAlreadyExists(_))
+    ));
+}

@@ -597,12 +597,15 @@ impl Builder {
         if pattern == Pattern::Sync
             && resource
                 .as_ref()
-                .is_some_and(|r| !matches!(r, Resource::Flow { .. }))
+                .is_some_and(|r| matches!(r, Resource::MnsTopic { .. } | Resource::MnsQueue { .. }))
             && let Some(n) = f.get("pattern")
         {
+            // A publish has no result to wait for: MNS tasks either return
+            // the publish receipt or wait for a callback. FC invocations are
+            // synchronous, so `sync` there is requestResponse.
             self.err(
                 n.pos,
-                "pattern `sync` is only for sub-flow tasks (acs:fnf:::flow/...); use requestResponse or waitForCallback",
+                "pattern `sync` is not supported for MNS tasks (a publish has no result to wait for); use requestResponse or waitForCallback",
             );
         }
         let timeout_seconds = f
