@@ -394,7 +394,7 @@ impl Engine {
     /// derived, not stored).
     pub fn token_for(&self, task: TaskRef) -> Option<String> {
         let x = self.execution(task.exec)?;
-        Some(self.key.mint(&x.flow.name, &x.name, task.task))
+        Some(self.key.mint(&x.flow.name, &x.name, x.id.0, task.task))
     }
 
     /// The tokens of the tasks of `exec` that are waiting for a callback.
@@ -415,7 +415,11 @@ impl Engine {
                 && t.pattern == Pattern::WaitForCallback
             {
                 let r = TaskRef { exec, task };
-                out.push((cur.step, r, self.key.mint(&x.flow.name, &x.name, task)));
+                out.push((
+                    cur.step,
+                    r,
+                    self.key.mint(&x.flow.name, &x.name, x.id.0, task),
+                ));
             }
         }
         out
@@ -473,11 +477,10 @@ impl Engine {
     /// need not be pending).
     fn token_execution(&self, token: &str) -> Result<ExecId, FnfError> {
         let mut buf = String::new();
-        let claims = self
-            .key
-            .verify(token, &mut buf)
-            .map_err(|e| FnfError::InvalidArgument(e.to_string()))?;
-        self.flows
+        let invalid = |e: TokenError| FnfError::InvalidArgument(e.to_string());
+        let claims = self.key.decode(token, &mut buf).map_err(invalid)?;
+        let exec = self
+            .flows
             .get(claims.flow)
             .and_then(|e| e.executions.get(claims.execution, &self.execs))
             .ok_or_else(|| {
@@ -485,7 +488,9 @@ impl Engine {
                     "the token names execution `{}` of flow `{}`, which does not exist",
                     claims.execution, claims.flow
                 ))
-            })
+            })?;
+        self.key.check(&claims, exec.0).map_err(invalid)?;
+        Ok(exec)
     }
 
     fn start(
@@ -681,10 +686,8 @@ impl Engine {
     /// Finds the task a token names; the error is the upstream one.
     fn task_for_token(&self, token: &str) -> Result<TaskRef, FnfError> {
         let mut buf = String::new();
-        let claims = self
-            .key
-            .verify(token, &mut buf)
-            .map_err(|e| FnfError::InvalidArgument(e.to_string()))?;
+        let invalid = |e: TokenError| FnfError::InvalidArgument(e.to_string());
+        let claims = self.key.decode(token, &mut buf).map_err(invalid)?;
         let entry = self.flows.get(claims.flow).ok_or_else(|| {
             FnfError::InvalidArgument(format!(
                 "TaskToken names flow `{}`, which does not exist",
@@ -700,6 +703,7 @@ impl Engine {
                     claims.execution
                 ))
             })?;
+        self.key.check(&claims, exec.0).map_err(invalid)?;
         let task = TaskRef {
             exec,
             task: claims.event_id,
@@ -851,7 +855,7 @@ impl Engine {
         let step_name = p.flow.step(parent.step).name.clone();
         let callback_token = (parent.pattern == Pattern::WaitForCallback).then(|| {
             self.key
-                .mint(&p.flow.name, &p.name, task.task)
+                .mint(&p.flow.name, &p.name, p.id.0, task.task)
                 .into_boxed_str()
         });
         let exists = self
@@ -1554,7 +1558,10 @@ impl Machine<'_, '_, '_> {
         // so `$context.task.token` can read it.
         let token = match &step.kind {
             StepKind::Task(t) if t.pattern == Pattern::WaitForCallback => {
-                Some(self.key.mint(&flow.name, &self.x.name, entered + 1))
+                Some(
+                    self.key
+                        .mint(&flow.name, &self.x.name, self.x.id.0, entered + 1),
+                )
             }
             _ => None,
         };
@@ -2254,8 +2261,10 @@ impl Machine<'_, '_, '_> {
             StepKind::Task(task) => {
                 // A retry: map the input again, with a fresh token.
                 let scheduled = self.next_event_id();
-                let token = (task.pattern == Pattern::WaitForCallback)
-                    .then(|| self.key.mint(&flow.name, &self.x.name, scheduled));
+                let token = (task.pattern == Pattern::WaitForCallback).then(|| {
+                    self.key
+                        .mint(&flow.name, &self.x.name, self.x.id.0, scheduled)
+                });
                 let step = flow.step(step_id);
                 if let Some(block) = self.run.blocks.get(b).and_then(Option::as_ref) {
                     let ctx = Context {

@@ -979,6 +979,31 @@ async fn delete_flow_stops_its_running_executions() {
     )
     .await
     .error(404, "FlowNotExists");
+    // The flow again, and an execution of the same name: the old token
+    // names it too (flow, name, event id) but was not minted for it.
+    call(
+        &s,
+        Rpc::post(
+            "CreateFlow",
+            &[],
+            &[
+                ("Name", FLOW),
+                ("Definition", flowsim::cli::SEED_FLOW),
+                ("Type", "FDL"),
+            ],
+        ),
+    )
+    .await
+    .ok();
+    start(&s, "doomed").await.ok();
+    let new_token = token_of(&s, "doomed").await;
+    assert_eq!(new_token.len(), token.len());
+    let m = call(&s, report(&token))
+        .await
+        .error(400, "InvalidArgument")
+        .to_owned();
+    assert!(m.contains("signature"), "{m}");
+    call(&s, report(&new_token)).await.ok();
 }
 
 #[tokio::test]

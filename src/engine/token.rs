@@ -4,10 +4,13 @@
 //! Shape (as observed upstream): standard base64 of
 //! `v1#<flow>#<execution>#<eventId>#<signature>`, where `eventId` is the
 //! task's `TaskScheduled` event and the signature is an HMAC-SHA256 (keyed
-//! with the simulation's secret) of everything before it. A token cannot be
-//! edited into another execution's task without the key, and the engine
-//! needs no token table: the token names its task, the signature proves it
-//! was minted here.
+//! with the simulation's secret) of everything before it *and* of the
+//! execution's instance number, which the token does not show. A token
+//! cannot be edited into another execution's task without the key, nor
+//! replayed against a later execution that reuses the name (after
+//! DeleteFlow and CreateFlow), and the engine needs no token table: the
+//! token names its task, the signature proves it was minted here for that
+//! very execution.
 
 use std::fmt::Write as _;
 
@@ -32,12 +35,16 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
-/// What a valid token names.
+/// What a well-formed token names; [`TokenKey::check`] says whether it was
+/// minted for the execution instance that has that name now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenClaims<'a> {
     pub flow: &'a str,
     pub execution: &'a str,
     pub event_id: u32,
+    /// The signed part, as written in the token.
+    payload: &'a str,
+    signature: Vec<u8>,
 }
 
 /// Why a token was refused.
@@ -64,28 +71,32 @@ impl TokenKey {
         }
     }
 
-    fn mac(&self, payload: &[u8]) -> HmacSha256 {
+    fn mac(&self, payload: &[u8], instance: u32) -> HmacSha256 {
         let mut mac = self.0.clone();
         mac.update(payload);
+        mac.update(b"#");
+        mac.update(&instance.to_be_bytes());
         mac
     }
 
-    /// Mints the token of the task scheduled as `event_id`.
-    pub fn mint(&self, flow: &str, execution: &str, event_id: u32) -> String {
+    /// Mints the token of the task scheduled as `event_id` in the execution
+    /// `instance` (a number no other execution of the simulation has).
+    pub fn mint(&self, flow: &str, execution: &str, instance: u32, event_id: u32) -> String {
         // One buffer for the payload and its signature (hot path: every
         // waitForCallback task mints one).
         let mut raw = String::with_capacity(flow.len() + execution.len() + 40);
         // Writing to a `String` cannot fail.
         let _ = write!(raw, "v1#{flow}#{execution}#{event_id}");
-        let sig = self.mac(raw.as_bytes()).finalize().into_bytes();
+        let sig = self.mac(raw.as_bytes(), instance).finalize().into_bytes();
         raw.push('#');
         URL_SAFE_NO_PAD.encode_string(&sig[..SIG_LEN], &mut raw);
         STANDARD.encode(raw)
     }
 
-    /// Decodes and verifies a token. The claims borrow from `buf`, which
-    /// receives the decoded text.
-    pub fn verify<'b>(
+    /// Decodes a token into what it names. The claims borrow from `buf`,
+    /// which receives the decoded text. Nothing is trusted until
+    /// [`TokenKey::check`] passes.
+    pub fn decode<'b>(
         &self,
         token: &str,
         buf: &'b mut String,
@@ -114,14 +125,34 @@ impl TokenKey {
         if sig.len() != SIG_LEN {
             return Err(TokenError::BadSignature);
         }
-        self.mac(payload.as_bytes())
-            .verify_truncated_left(&sig)
-            .map_err(|_| TokenError::BadSignature)?;
         Ok(TokenClaims {
             flow,
             execution,
             event_id,
+            payload,
+            signature: sig,
         })
+    }
+
+    /// Whether the token was minted here for execution `instance` (the one
+    /// its names resolve to now).
+    pub fn check(&self, claims: &TokenClaims<'_>, instance: u32) -> Result<(), TokenError> {
+        self.mac(claims.payload.as_bytes(), instance)
+            .verify_truncated_left(&claims.signature)
+            .map_err(|_| TokenError::BadSignature)
+    }
+
+    /// [`TokenKey::decode`] then [`TokenKey::check`], for a caller that
+    /// knows the instance already.
+    pub fn verify<'b>(
+        &self,
+        token: &str,
+        buf: &'b mut String,
+        instance: u32,
+    ) -> Result<TokenClaims<'b>, TokenError> {
+        let claims = self.decode(token, buf)?;
+        self.check(&claims, instance)?;
+        Ok(claims)
     }
 }
 
@@ -137,28 +168,45 @@ mod tests {
     #[test]
     fn round_trips() {
         let k = key(7);
-        let t = k.mint("flow-a", "exec_1", 3);
+        let t = k.mint("flow-a", "exec_1", 0, 3);
         let mut buf = String::new();
-        let c = k.verify(&t, &mut buf).unwrap();
+        let c = k.verify(&t, &mut buf, 0).unwrap();
         assert_eq!((c.flow, c.execution, c.event_id), ("flow-a", "exec_1", 3));
     }
 
     #[test]
     fn tokens_differ_per_task_and_key() {
         let k = key(7);
-        assert_ne!(k.mint("f", "e", 3), k.mint("f", "e", 4));
-        assert_ne!(k.mint("f", "e", 3), key(8).mint("f", "e", 3));
+        assert_ne!(k.mint("f", "e", 0, 3), k.mint("f", "e", 0, 4));
+        assert_ne!(k.mint("f", "e", 0, 3), key(8).mint("f", "e", 0, 3));
     }
 
     #[test]
     fn a_token_cannot_be_edited_into_another_execution() {
         let k = key(7);
-        let t = k.mint("f", "victim", 3);
+        let t = k.mint("f", "victim", 0, 3);
         let raw = String::from_utf8(STANDARD.decode(&t).unwrap()).unwrap();
         let forged = STANDARD.encode(raw.replace("victim", "other"));
         let mut buf = String::new();
-        assert_eq!(k.verify(&forged, &mut buf), Err(TokenError::BadSignature));
-        assert_eq!(key(8).verify(&t, &mut buf), Err(TokenError::BadSignature));
+        assert_eq!(
+            k.verify(&forged, &mut buf, 0),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            key(8).verify(&t, &mut buf, 0),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_token_is_bound_to_its_execution_instance_not_just_its_name() {
+        // Same flow, name and event id, but a later execution (the flow
+        // was deleted and created again): the old token must not fit.
+        let k = key(7);
+        let t = k.mint("f", "again", 4, 3);
+        let mut buf = String::new();
+        assert!(k.verify(&t, &mut buf, 4).is_ok());
+        assert_eq!(k.verify(&t, &mut buf, 9), Err(TokenError::BadSignature));
     }
 
     #[test]
@@ -173,7 +221,7 @@ mod tests {
             "djEjYSNiI2MjZA==",
             "djEjYSNiIzEj",
         ] {
-            assert!(k.verify(bad, &mut buf).is_err(), "{bad}");
+            assert!(k.verify(bad, &mut buf, 0).is_err(), "{bad}");
         }
     }
 }
