@@ -75,6 +75,9 @@ pub struct ApiState {
     /// virtual time at which the API started, the origin [`sync_clock`]
     /// measures from.
     pub origin: Option<(i64, Millis)>,
+    /// Set once the server begins to shut down, so long polls answer at
+    /// once instead of being cut off.
+    shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl ApiState {
@@ -86,6 +89,22 @@ impl ApiState {
             config: Arc::new(config),
             fnf: Arc::default(),
             origin,
+            shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+
+    /// Tells long polls that the server is shutting down.
+    pub fn shut_down(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Completes once the server begins to shut down (at once if it has).
+    pub async fn closing(&self) {
+        let mut rx = self.shutdown.subscribe();
+        // An error means the sender is gone: nothing will ever say "stop",
+        // so wait forever like an open server.
+        if rx.wait_for(|closing| *closing).await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }
@@ -233,7 +252,12 @@ pub async fn serve(
     state: ApiState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let notify = state.clone();
     axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Long polls answer now, so in-flight requests finish at once.
+            notify.shut_down();
+        })
         .await
 }

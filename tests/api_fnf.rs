@@ -1006,6 +1006,35 @@ async fn delete_flow_stops_its_running_executions() {
     call(&s, report(&new_token)).await.ok();
 }
 
+/// On shutdown a long poll answers with the execution as it is, instead of
+/// being cut off (the 30 s bound only guards against a hang).
+#[tokio::test]
+async fn long_polls_answer_when_the_server_shuts_down() {
+    let s = server_with(Mode::Step, Behaviour::Manual, ApiConfig::default()).await;
+    start(&s, "slow").await.ok();
+    let addr = s.addr;
+    let poll = tokio::spawn(async move {
+        let rpc = Rpc::get(
+            "DescribeExecution",
+            &[
+                ("FlowName", FLOW),
+                ("ExecutionName", "slow"),
+                ("WaitTimeSeconds", "60"),
+            ],
+        );
+        Conn::open(addr).await.send(&rpc.bytes()).await
+    });
+    // Let the poll reach the server and begin to wait.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let Server { _stop: stop, .. } = s;
+    stop.send(()).unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(30), poll)
+        .await
+        .expect("the long poll hung past shutdown")
+        .unwrap();
+    assert_eq!(r.ok()["Status"], "Running");
+}
+
 #[tokio::test]
 async fn malformed_requests_get_upstream_errors() {
     let s = server_with(

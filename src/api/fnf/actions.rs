@@ -162,10 +162,14 @@ async fn describe_execution(state: &ApiState, rpc: &Rpc) -> Answer {
         if done || tokio::time::Instant::now() >= deadline {
             return execution_json(state, id);
         }
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => {}
-            // The wait expired, or the runtime stopped: answer as it is.
-            Ok(Err(_)) | Err(_) => return execution_json(state, id),
+        tokio::select! {
+            changed = tokio::time::timeout_at(deadline, changes.changed()) => match changed {
+                Ok(Ok(())) => {}
+                // The wait expired, or the runtime stopped: answer as it is.
+                Ok(Err(_)) | Err(_) => return execution_json(state, id),
+            },
+            // The server is shutting down: answer as it is, now.
+            () = state.closing() => return execution_json(state, id),
         }
     }
 }
