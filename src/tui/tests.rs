@@ -698,12 +698,27 @@ fn jumping_clears_a_filter_that_hides_the_target() {
 fn every_pane_wraps_its_placeholder_at_80x24() {
     let mut w = World::new(Behaviour::Succeed);
     let screen = screen_at(&mut w, 80, 24);
+    assert!(screen.contains("No executions yet."), "{screen}");
+    assert!(screen.contains("press n to start one."), "{screen}");
+}
+
+/// Before any execution, the graph pane shows the flow `n` would start,
+/// every step not reached: the seed is Start -> mns-topic-task -> End.
+#[test]
+fn the_flow_to_start_is_drawn_before_any_execution() {
+    let mut w = World::new(Behaviour::Succeed);
+    let screen = screen_at(&mut w, 100, 30);
     assert!(
-        screen.contains("The graph of the selected execution shows"),
+        screen.contains("no execution yet: n starts one"),
         "{screen}"
     );
-    assert!(screen.contains("here."), "{screen}");
-    assert!(screen.contains("No executions yet."), "{screen}");
+    for text in ["Start", "○ mns-topic-task", "End"] {
+        assert!(screen.contains(text), "{text}: {screen}");
+    }
+    assert!(
+        !screen.contains("The graph of the selected execution"),
+        "{screen}"
+    );
 }
 
 #[test]

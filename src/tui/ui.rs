@@ -67,9 +67,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
     render_header(app, sim, clock, header, buf);
     render_list(app, sim, left, buf);
     // The graph takes what it needs up to about half of the right column.
-    let selected = app.selected.and_then(|id| sim.engine.execution(id));
-    let graph_h = match selected {
-        Some(x) => app.graph(&x.flow).height + 2,
+    // The selected execution's flow, else the flow `n` would start.
+    let shown_flow = match app.selected.and_then(|id| sim.engine.execution(id)) {
+        Some(x) => Some(x.flow.clone()),
+        None => new_execution_flow(app, sim),
+    };
+    let graph_h = match &shown_flow {
+        Some(flow) => app.graph(flow).height + 2,
         None => 5,
     };
     let graph_h = graph_h.min(right.height * 3 / 5).max(5);
@@ -322,17 +326,49 @@ fn ends_at(events: &[HistoryEvent]) -> Ends {
     ends
 }
 
+/// The flow a new execution (`n`) would start, if any is loaded.
+fn new_execution_flow(app: &App, sim: &Sim) -> Option<std::sync::Arc<crate::fdl::Flow>> {
+    app.flows
+        .get(app.flow_idx)
+        .and_then(|name| sim.engine.flow(name))
+        .cloned()
+}
+
 fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let focused = app.focus == Focus::Graph;
     let Some(x) = app.selected.and_then(|id| sim.engine.execution(id)) else {
-        let block = pane(Line::styled(" Flow ", t.strong()), focused, t);
+        // No execution yet: the flow `n` would start, every step not reached.
+        let Some(flow) = new_execution_flow(app, sim) else {
+            let block = pane(Line::styled(" Flow ", t.strong()), focused, t);
+            let inner = block.inner(area);
+            block.render(area, buf);
+            Paragraph::new("The graph of the selected execution shows here.")
+                .style(t.dim())
+                .wrap(Wrap { trim: true })
+                .render(inner, buf);
+            return;
+        };
+        let title = vec![
+            Span::styled(format!(" {} ", flow.name), t.strong()),
+            Span::styled("· no execution yet: n starts one ", t.dim()),
+        ];
+        let block = pane(Line::from(title), focused, t);
         let inner = block.inner(area);
         block.render(area, buf);
-        Paragraph::new("The graph of the selected execution shows here.")
-            .style(t.dim())
-            .wrap(Wrap { trim: true })
-            .render(inner, buf);
+        let graph = app.graph(&flow);
+        let states = vec![StepState::NotReached; flow.steps.len()];
+        draw_graph(
+            app,
+            &graph,
+            &states,
+            &[],
+            Ends::default(),
+            None,
+            area,
+            inner,
+            buf,
+        );
         return;
     };
     let shown = app.shown_events(x);
@@ -369,6 +405,27 @@ fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
             .position(|s| matches!(s, StepState::Running | StepState::Waiting))
             .map(|i| StepId(i as u32))
     });
+    let ends = ends_at(&x.history[..shown]);
+    draw_graph(
+        app, &graph, &states, &tokens, ends, focus_step, area, inner, buf,
+    );
+}
+
+/// Draws a laid-out graph in `inner` (the pane is `area`), scrolled to keep
+/// `focus_step` in view, with a hint when it does not fit.
+#[allow(clippy::too_many_arguments)]
+fn draw_graph(
+    app: &mut App,
+    graph: &crate::fdl::layout::Graph,
+    states: &[StepState],
+    tokens: &[(StepId, String)],
+    ends: Ends,
+    focus_step: Option<StepId>,
+    area: Rect,
+    inner: Rect,
+    buf: &mut Buffer,
+) {
+    let t = app.theme;
     let (mut sx, mut sy) = app.graph_scroll;
     if let Some(n) = focus_step
         .and_then(|s| graph.node_for_step(s))
@@ -392,10 +449,10 @@ fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     let pad = inner.width.saturating_sub(graph.width) / 2;
     let garea = Rect::new(inner.x + pad, inner.y, inner.width - pad, inner.height);
     GraphView {
-        graph: &graph,
-        states: &states,
-        tokens: &tokens,
-        ends: ends_at(&x.history[..shown]),
+        graph,
+        states,
+        tokens,
+        ends,
         selected: app.step_sel,
         scroll: (sx, sy),
         theme: t,
