@@ -1266,15 +1266,20 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Execution names match `[A-Za-z_][A-Za-z0-9_-]{0,127}`.
-pub fn validate_execution_name(name: &str) -> Result<(), FnfError> {
+/// Whether `name` matches `[A-Za-z_][A-Za-z0-9_-]{0,127}`, the rule for
+/// execution names (and flow names) upstream.
+pub fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    let ok = name.len() <= 128
+    name.len() <= 128
         && chars
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok {
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Execution names match `[A-Za-z_][A-Za-z0-9_-]{0,127}`.
+pub fn validate_execution_name(name: &str) -> Result<(), FnfError> {
+    if is_valid_name(name) {
         Ok(())
     } else {
         Err(FnfError::InvalidArgument(format!(

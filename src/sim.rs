@@ -263,7 +263,17 @@ pub struct Ctx<'a> {
     pub bus: &'a mut Bus,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// A context for one operation at `now`.
+    pub fn new(now: Millis, epoch_ms: i64, rng: &'a mut SimRng, bus: &'a mut Bus) -> Ctx<'a> {
+        Ctx {
+            now,
+            epoch_ms,
+            rng,
+            bus,
+        }
+    }
+
     pub fn send(&mut self, delay: Millis, from: Component, to: Component, msg: Msg) -> EnvelopeKey {
         self.bus.send(self.now, delay, from, to, msg)
     }
@@ -371,12 +381,7 @@ impl Sim {
     /// Runs an MNS operation that needs the clock, the RNG or the bus
     /// (publish, receive...) as the REST API does.
     pub fn mns_op<R>(&mut self, f: impl FnOnce(&mut Mns, &mut Ctx<'_>) -> R) -> R {
-        let mut ctx = Ctx {
-            now: self.now,
-            epoch_ms: self.epoch_ms,
-            rng: &mut self.rng,
-            bus: &mut self.bus,
-        };
+        let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
         f(&mut self.mns, &mut ctx)
     }
 
@@ -469,12 +474,7 @@ impl Sim {
         name: Option<&str>,
         input: Option<&str>,
     ) -> Result<ExecId, FnfError> {
-        let mut ctx = Ctx {
-            now: self.now,
-            epoch_ms: self.epoch_ms,
-            rng: &mut self.rng,
-            bus: &mut self.bus,
-        };
+        let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
         self.engine.start_execution(&mut ctx, flow, name, input)
     }
 
@@ -488,24 +488,14 @@ impl Sim {
         input: Option<&str>,
         callback_token: Option<&str>,
     ) -> Result<ExecId, FnfError> {
-        let mut ctx = Ctx {
-            now: self.now,
-            epoch_ms: self.epoch_ms,
-            rng: &mut self.rng,
-            bus: &mut self.bus,
-        };
+        let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
         self.engine
             .start_execution_with_callback(&mut ctx, flow, name, input, callback_token)
     }
 
     /// `ReportTaskSucceeded`; answers the `EventId` of `TaskSucceeded`.
     pub fn report_succeeded(&mut self, token: &str, output: &str) -> Result<u32, FnfError> {
-        let mut ctx = Ctx {
-            now: self.now,
-            epoch_ms: self.epoch_ms,
-            rng: &mut self.rng,
-            bus: &mut self.bus,
-        };
+        let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
         self.engine.report_succeeded(&mut ctx, token, output)
     }
 
@@ -516,12 +506,7 @@ impl Sim {
         error: &str,
         cause: &str,
     ) -> Result<u32, FnfError> {
-        let mut ctx = Ctx {
-            now: self.now,
-            epoch_ms: self.epoch_ms,
-            rng: &mut self.rng,
-            bus: &mut self.bus,
-        };
+        let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
         self.engine.report_failed(&mut ctx, token, error, cause)
     }
 
@@ -533,12 +518,7 @@ impl Sim {
         error: &str,
         cause: &str,
     ) -> Result<ExecId, FnfError> {
-        let mut ctx = Ctx {
-            now: self.now,
-            epoch_ms: self.epoch_ms,
-            rng: &mut self.rng,
-            bus: &mut self.bus,
-        };
+        let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
         self.engine
             .stop_execution(&mut ctx, flow, name, error, cause)
     }
@@ -554,12 +534,7 @@ impl Sim {
         notification: u64,
         answer: crate::fc::Answer,
     ) -> Result<(), String> {
-        let mut ctx = Ctx {
-            now: self.now,
-            epoch_ms: self.epoch_ms,
-            rng: &mut self.rng,
-            bus: &mut self.bus,
-        };
+        let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
         self.fc.answer_held(&mut ctx, notification, answer)
     }
 

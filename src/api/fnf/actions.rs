@@ -308,13 +308,7 @@ async fn report_failed(state: &ApiState, rpc: &Rpc) -> Answer {
 
 /// Flow names follow the execution name rule upstream.
 fn check_flow_name(name: &str) -> Result<(), ApiError> {
-    let mut chars = name.chars();
-    let ok = name.len() <= 128
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok {
+    if crate::engine::is_valid_name(name) {
         Ok(())
     } else {
         Err(ApiError::invalid(format!(
