@@ -553,9 +553,7 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
     })?;
     let mut config = config;
     args.endpoints.apply(&mut config);
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        bail!("--speed must be a positive number");
-    }
+    check_speed(args.speed)?;
     crate::tui::run(crate::tui::Options {
         flows,
         config,
@@ -727,13 +725,23 @@ pub fn api_config(args: &CredentialArgs) -> anyhow::Result<crate::api::ApiConfig
     })
 }
 
+/// `--speed` of `serve` and `tui`: more than 0, at most a virtual day per
+/// wall second.
+fn check_speed(speed: f64) -> anyhow::Result<()> {
+    let max = crate::runtime::MAX_SPEED;
+    if !(speed.is_finite() && speed > 0.0 && speed <= max) {
+        bail!(
+            "--speed {speed} is out of range: it must be more than 0 and at most {max} (a virtual day per wall second)"
+        );
+    }
+    Ok(())
+}
+
 fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let flows = load_flows(&args.flows).context("cannot serve")?;
     let mut config = sim_config(&args.sim)?;
     config.subscriptions = args.subscribe.clone();
-    if !(args.speed.is_finite() && args.speed > 0.0) {
-        bail!("--speed must be a positive number");
-    }
+    check_speed(args.speed)?;
     let api = api_config(&args.credentials)?;
     // The request log (and the runtime's) on stderr.
     let level = std::env::var("FLOWSIM_LOG")
@@ -862,6 +870,17 @@ mod tests {
         match cli.command {
             Some(Command::Tui(t)) => Ok(t.endpoints),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn speed_must_be_positive_and_at_most_a_day_per_second() {
+        for ok in [0.1, 1.0, 86_400.0] {
+            assert!(check_speed(ok).is_ok(), "{ok}");
+        }
+        for bad in [0.0, -1.0, 86_400.5, 1e300, f64::INFINITY, f64::NAN] {
+            let e = check_speed(bad).unwrap_err().to_string();
+            assert!(e.contains("at most 86400"), "{bad}: {e}");
         }
     }
 

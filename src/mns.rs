@@ -42,6 +42,12 @@ pub const API_VERSION: &str = "2015-06-06";
 /// The largest message body upstream accepts (64 KiB).
 pub const MAX_MESSAGE_SIZE: u32 = 65_536;
 
+/// Most subscriptions one topic holds (upstream's documented limit).
+pub const MAX_SUBSCRIPTIONS_PER_TOPIC: usize = 100;
+
+/// Longest host name of a push endpoint (DNS: 253 characters).
+const MAX_ENDPOINT_HOST: usize = 253;
+
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Dest {
@@ -222,7 +228,7 @@ impl TopicAttributes {
             "MaximumMessageSize",
             self.maximum_message_size,
             1024,
-            MAX_MESSAGE_SIZE,
+            u64::from(MAX_MESSAGE_SIZE),
         )
     }
 }
@@ -274,7 +280,7 @@ impl QueueAttributes {
             "MaximumMessageSize",
             self.maximum_message_size,
             1024,
-            MAX_MESSAGE_SIZE,
+            u64::from(MAX_MESSAGE_SIZE),
         )?;
         check_range(
             "MessageRetentionPeriod",
@@ -287,7 +293,8 @@ impl QueueAttributes {
     }
 }
 
-fn check_range(what: &str, v: u32, low: u32, high: u32) -> Result<(), MnsError> {
+fn check_range(what: &str, v: impl Into<u64>, low: u64, high: u64) -> Result<(), MnsError> {
+    let v: u64 = v.into();
     if (low..=high).contains(&v) {
         Ok(())
     } else {
@@ -314,6 +321,10 @@ pub struct QueuedMessage {
     pub visible_at: Millis,
     /// The handle of the latest receive, if any.
     pub receipt: Option<String>,
+    /// The wake-up scheduled for when it becomes visible, cancelled when a
+    /// newer one replaces it or the message goes (so receives and
+    /// visibility changes never pile envelopes up on the bus).
+    pub wake: Option<crate::sim::EnvelopeKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -360,7 +371,9 @@ pub struct PublishRequest {
     pub dest: Dest,
     pub body: Arc<str>,
     pub tag: Option<Box<str>>,
-    pub delay_seconds: u64,
+    /// Queues: seconds before it can be received (0-604800); `None` takes
+    /// the queue's `DelaySeconds`, an explicit 0 means no delay.
+    pub delay_seconds: Option<u64>,
     /// Queues: 1-16 (8 when absent).
     pub priority: Option<u8>,
     pub origin: Option<TaskRef>,
@@ -388,6 +401,10 @@ pub enum MnsError {
     ReceiptHandleError(String, &'static str),
     #[error("{0}")]
     InvalidArgument(String),
+    #[error(
+        "The topic `{0}` already has {MAX_SUBSCRIPTIONS_PER_TOPIC} subscriptions, the most a topic can have; unsubscribe one first."
+    )]
+    SubscriptionLimitExceeded(String),
 }
 
 impl MnsError {
@@ -403,6 +420,7 @@ impl MnsError {
             MnsError::MessageNotExist(_) => "MessageNotExist",
             MnsError::ReceiptHandleError(..) => "ReceiptHandleError",
             MnsError::InvalidArgument(_) => "InvalidArgument",
+            MnsError::SubscriptionLimitExceeded(_) => "SubscriptionLimitExceeded",
         }
     }
 
@@ -417,6 +435,7 @@ impl MnsError {
             | MnsError::QueueAlreadyExist(_)
             | MnsError::SubscriptionAlreadyExist(..) => 409,
             MnsError::ReceiptHandleError(..) | MnsError::InvalidArgument(_) => 400,
+            MnsError::SubscriptionLimitExceeded(_) => 403,
         }
     }
 }
@@ -437,25 +456,119 @@ pub fn validate_name(kind: &str, name: &str) -> Result<(), MnsError> {
 }
 
 /// Checks a push endpoint given through the API or the command line:
-/// plain `http://host[:port][/path]` only (see README: no https).
+/// plain `http://host[:port][/path]` only (see README: no https), parsed
+/// as the push will parse it, so an accepted endpoint can always be pushed
+/// to (an ASCII URL, a host of at most 253 characters, a port 1-65535).
 pub fn parse_http_endpoint(url: &str) -> Result<Endpoint, MnsError> {
+    let invalid = |why: &str| {
+        MnsError::InvalidArgument(format!(
+            "The endpoint `{url}` is not a valid http:// URL: {why}."
+        ))
+    };
     if url.starts_with("https://") {
         return Err(MnsError::InvalidArgument(format!(
             "The endpoint `{url}` uses https, which flowsim cannot push to; use an http:// endpoint."
         )));
     }
-    let Some(rest) = url.strip_prefix("http://") else {
+    if !url.starts_with("http://") {
         return Err(MnsError::InvalidArgument(format!(
             "The endpoint `{url}` is not supported: flowsim pushes to http:// endpoints only."
         )));
-    };
-    let authority = rest.split(['/', '?']).next().unwrap_or("");
-    if authority.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(MnsError::InvalidArgument(format!(
-            "The endpoint `{url}` is not a valid http:// URL (it needs a host)."
+    }
+    if let Some(c) = url
+        .chars()
+        .find(|c| !c.is_ascii() || c.is_ascii_control() || *c == ' ')
+    {
+        return Err(invalid(&format!(
+            "it contains {} (percent-encode it, or use the ASCII form of the host)",
+            describe_char(c)
         )));
     }
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    if rest.split(['/', '?', '#']).next().unwrap_or("").is_empty() {
+        return Err(invalid("it needs a host"));
+    }
+    let uri: hyper::Uri = url.parse().map_err(|e| invalid(&format!("{e}")))?;
+    let Some(authority) = uri.authority() else {
+        return Err(invalid("it needs a host"));
+    };
+    let host = authority.host();
+    if host.is_empty() {
+        return Err(invalid("it needs a host"));
+    }
+    if host.len() > MAX_ENDPOINT_HOST {
+        return Err(invalid(&format!(
+            "the host is {} characters long, at most {MAX_ENDPOINT_HOST}",
+            host.len()
+        )));
+    }
+    // `Authority::port` hides a port that does not fit a u16: read it from
+    // the text (after any user info, after the `]` of an IPv6 host).
+    let host_port = authority.as_str().rsplit('@').next().unwrap_or("");
+    let after_host = match host_port.rfind(']') {
+        Some(i) => &host_port[i + 1..],
+        None => host_port,
+    };
+    if let Some((_, port)) = after_host.rsplit_once(':') {
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => {}
+            // `http://h:/` means the default port.
+            _ if port.is_empty() => {}
+            _ => {
+                return Err(invalid(&format!(
+                    "the port `{port}` is not between 1 and 65535"
+                )));
+            }
+        }
+    }
     Ok(Endpoint::Http(url.to_owned()))
+}
+
+/// A character for an error message: `U+0001`, or `'é' (U+00E9)`.
+fn describe_char(c: char) -> String {
+    if c.is_control() {
+        format!("the control character U+{:04X}", u32::from(c))
+    } else {
+        format!("the character {c:?} (U+{:04X})", u32::from(c))
+    }
+}
+
+/// Whether XML 1.0 allows `c` in a document (`Char` production): tab,
+/// line feed, carriage return, and everything from U+0020 except U+FFFE
+/// and U+FFFF (a Rust `char` is never a surrogate).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+}
+
+/// Checks a message body: every character must be allowed in XML 1.0, or
+/// the XML answers (ReceiveMessage, XML notifications) would not be
+/// well-formed. Says which character and where (1-based character index).
+pub fn check_message_text(field: &str, text: &str) -> Result<(), MnsError> {
+    match text.chars().enumerate().find(|(_, c)| !xml_char(*c)) {
+        None => Ok(()),
+        Some((i, c)) => Err(MnsError::InvalidArgument(format!(
+            "The {field} contains {}, which XML 1.0 does not allow, at character {}.",
+            describe_char(c),
+            i + 1
+        ))),
+    }
+}
+
+/// Checks a message tag: no control characters at all (it travels as the
+/// `x-mns-message-tag` header of SIMPLIFIED pushes).
+pub fn check_message_tag(tag: &str) -> Result<(), MnsError> {
+    match tag
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() || !xml_char(*c))
+    {
+        None => Ok(()),
+        Some((i, c)) => Err(MnsError::InvalidArgument(format!(
+            "The MessageTag contains {}, which a tag cannot hold, at character {}.",
+            describe_char(c),
+            i + 1
+        ))),
+    }
 }
 
 /// One push attempt.
@@ -796,6 +909,9 @@ impl Mns {
                 ))
             };
         }
+        if t.subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_TOPIC {
+            return Err(MnsError::SubscriptionLimitExceeded(topic.to_owned()));
+        }
         t.subscriptions.push(sub);
         Ok(true)
     }
@@ -862,6 +978,12 @@ impl Mns {
         validate_name("subscription", &spec.name)?;
         let endpoint = parse_http_endpoint(&spec.url)?;
         self.ensure_topic(&spec.topic, now);
+        if let Some(t) = self.topics.get(&spec.topic)
+            && !t.subscriptions.iter().any(|s| s.name == spec.name)
+            && t.subscriptions.len() >= MAX_SUBSCRIPTIONS_PER_TOPIC
+        {
+            return Err(MnsError::SubscriptionLimitExceeded(spec.topic.clone()));
+        }
         let mut sub = Subscription::new(&spec.name, endpoint, now);
         sub.format = spec.format;
         sub.strategy = spec.strategy;
@@ -988,6 +1110,7 @@ impl Mns {
         let first = *m.first_dequeued.get_or_insert(now);
         let timeout = Millis::from(q.attributes.visibility_timeout) * 1000;
         m.visible_at = now.saturating_add(timeout);
+        rewake(ctx, m, queue, timeout);
         let received = ReceivedMessage {
             id: m.id.clone(),
             receipt_handle: handle,
@@ -999,7 +1122,6 @@ impl Mns {
             dequeue_count: m.dequeue_count,
             next_visible: m.visible_at,
         };
-        wake(ctx, queue, timeout);
         Ok(Some(received))
     }
 
@@ -1072,15 +1194,18 @@ impl Mns {
         Ok((q, i))
     }
 
-    /// `DeleteMessage` by receipt handle.
+    /// `DeleteMessage` by receipt handle (its pending wake-up goes too).
     pub fn delete_message(
         &mut self,
+        ctx: &mut Ctx<'_>,
         queue: &str,
         handle: &str,
-        now: Millis,
     ) -> Result<(), MnsError> {
-        let (q, i) = self.by_receipt(queue, handle, now)?;
-        q.messages.remove(i);
+        let (q, i) = self.by_receipt(queue, handle, ctx.now)?;
+        let m = q.messages.remove(i);
+        if let Some(k) = m.wake {
+            ctx.cancel(k);
+        }
         Ok(())
     }
 
@@ -1102,7 +1227,7 @@ impl Mns {
         let delay = Millis::from(seconds) * 1000;
         m.visible_at = now.saturating_add(delay);
         let at = m.visible_at;
-        wake(ctx, queue, delay);
+        rewake(ctx, m, queue, delay);
         Ok((new, at))
     }
 
@@ -1122,7 +1247,9 @@ impl Mns {
                         dest,
                         body,
                         tag,
-                        delay_seconds,
+                        // A task's serviceParams cannot tell an explicit 0
+                        // from none: 0 takes the queue's default (README).
+                        delay_seconds: (delay_seconds > 0).then_some(delay_seconds),
                         priority: None,
                         origin,
                     },
@@ -1158,24 +1285,13 @@ impl Mns {
         }
     }
 
-    /// Publishes to a topic (one notification per subscription) or sends to
-    /// a queue (pushed to its consumer function, else kept for receivers).
-    /// Used by the engine's tasks (through [`Msg::Publish`]) and the REST
-    /// API alike, so both reach the same subscribers.
-    pub fn publish(
-        &mut self,
-        ctx: &mut Ctx<'_>,
-        req: PublishRequest,
-    ) -> Result<PublishReceipt, MnsError> {
-        let PublishRequest {
-            dest,
-            body,
-            tag,
-            delay_seconds,
-            priority,
-            origin,
-        } = req;
-        let max = match &dest {
+    /// Checks a publish without doing it: the destination exists, the body
+    /// fits and holds only characters XML allows, the tag, priority and
+    /// delay are valid. [`Mns::publish`] runs it first; a batch runs it on
+    /// every message before publishing any (all or none).
+    pub fn check_publish(&self, req: &PublishRequest) -> Result<(), MnsError> {
+        let dest = &req.dest;
+        let max = match dest {
             Dest::Topic(t) => {
                 self.topics
                     .get(t)
@@ -1191,20 +1307,45 @@ impl Mns {
                     .maximum_message_size
             }
         };
-        if body.len() > max as usize {
+        if req.body.len() > max as usize {
             return Err(MnsError::InvalidArgument(format!(
                 "The message body is {} bytes; the {dest} accepts at most {max}.",
-                body.len()
+                req.body.len()
             )));
         }
+        // Here, on the one path every publish and send takes (the REST API
+        // and the engine's tasks), so no message can make an answer or a
+        // push unbuildable later.
+        check_message_text("MessageBody", &req.body)?;
+        if let Some(tag) = &req.tag {
+            check_message_tag(tag)?;
+        }
+        check_range("Priority", req.priority.unwrap_or(8), 1, 16)?;
+        if let Some(d) = req.delay_seconds {
+            check_range("DelaySeconds", d, 0, 604_800)?;
+        }
+        Ok(())
+    }
+
+    /// Publishes to a topic (one notification per subscription) or sends to
+    /// a queue (pushed to its consumer function, else kept for receivers).
+    /// Used by the engine's tasks (through [`Msg::Publish`]) and the REST
+    /// API alike, so both reach the same subscribers.
+    pub fn publish(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        req: PublishRequest,
+    ) -> Result<PublishReceipt, MnsError> {
+        self.check_publish(&req)?;
+        let PublishRequest {
+            dest,
+            body,
+            tag,
+            delay_seconds,
+            priority,
+            origin,
+        } = req;
         let priority = priority.unwrap_or(8);
-        check_range("Priority", u32::from(priority), 1, 16)?;
-        check_range(
-            "DelaySeconds",
-            u32::try_from(delay_seconds).unwrap_or(u32::MAX),
-            0,
-            604_800,
-        )?;
         let md5 = format!("{:X}", Md5::digest(body.as_bytes()));
         let message_id = random_hex(ctx.rng, 16);
         let request_id = random_hex(ctx.rng, 12);
@@ -1230,7 +1371,7 @@ impl Mns {
         let publish_ms = ctx.wall_ms();
         let shared_id: Arc<str> = Arc::from(message_id.as_str());
         let mut targets = Vec::new();
-        let mut delay = delay_seconds.saturating_mul(1000);
+        let mut delay = delay_seconds.unwrap_or(0).saturating_mul(1000);
         match &dest {
             Dest::Topic(t) => {
                 if let Some(topic) = self.topics.get_mut(t) {
@@ -1282,7 +1423,7 @@ impl Mns {
             }
             Dest::Queue(q) => {
                 if let Some(queue) = self.queues.get_mut(q) {
-                    if delay_seconds == 0 {
+                    if delay_seconds.is_none() {
                         delay = Millis::from(queue.attributes.delay_seconds) * 1000;
                     }
                     match &queue.consumer {
@@ -1295,7 +1436,7 @@ impl Mns {
                             false,
                         )),
                         None => {
-                            queue.messages.push(QueuedMessage {
+                            let mut m = QueuedMessage {
                                 seq,
                                 id: message_id.clone(),
                                 body: body.clone(),
@@ -1306,10 +1447,10 @@ impl Mns {
                                 dequeue_count: 0,
                                 visible_at: ctx.now.saturating_add(delay),
                                 receipt: None,
-                            });
-                            if delay > 0 {
-                                wake(ctx, q, delay);
-                            }
+                                wake: None,
+                            };
+                            rewake(ctx, &mut m, q, delay);
+                            queue.messages.push(m);
                         }
                     }
                 }
@@ -1511,17 +1652,21 @@ impl Mns {
 }
 
 /// Schedules a wake-up when a queue message becomes visible, so virtual
-/// time moves up to it in RUN mode and long polls see it.
-fn wake(ctx: &mut Ctx<'_>, queue: &str, delay: Millis) {
+/// time moves up to it in RUN mode and long polls see it. Replaces the
+/// message's previous wake-up: one envelope per message at most.
+fn rewake(ctx: &mut Ctx<'_>, m: &mut QueuedMessage, queue: &str, delay: Millis) {
+    if let Some(k) = m.wake.take() {
+        ctx.cancel(k);
+    }
     if delay > 0 {
-        ctx.send(
+        m.wake = Some(ctx.send(
             delay,
             Component::Mns,
             Component::Mns,
             Msg::QueueVisible {
                 queue: queue.into(),
             },
-        );
+        ));
     }
 }
 
@@ -1598,7 +1743,7 @@ mod tests {
                         dest: Dest::Queue(queue.into()),
                         body: body.into(),
                         tag: None,
-                        delay_seconds: delay,
+                        delay_seconds: Some(delay),
                         priority: Some(priority),
                         origin: None,
                     },
@@ -1711,22 +1856,24 @@ mod tests {
         assert_eq!(again.first_dequeued, 0);
         // The first handle is stale now; the latest one deletes.
         let e = w
-            .mns
-            .delete_message("q", &first.receipt_handle, w.now)
+            .op(|m, ctx| m.delete_message(ctx, "q", &first.receipt_handle))
             .unwrap_err();
         assert_eq!((e.code(), e.status()), ("ReceiptHandleError", 400));
         assert_eq!(
-            w.mns.delete_message("q", &again.receipt_handle, w.now),
+            w.op(|m, ctx| m.delete_message(ctx, "q", &again.receipt_handle)),
             Ok(())
         );
         let e = w
-            .mns
-            .delete_message("q", &again.receipt_handle, w.now)
+            .op(|m, ctx| m.delete_message(ctx, "q", &again.receipt_handle))
             .unwrap_err();
         assert_eq!((e.code(), e.status()), ("MessageNotExist", 404));
-        let e = w.mns.delete_message("q", "garbage", w.now).unwrap_err();
+        let e = w
+            .op(|m, ctx| m.delete_message(ctx, "q", "garbage"))
+            .unwrap_err();
         assert_eq!(e.code(), "ReceiptHandleError");
-        let e = w.mns.delete_message("nope", "1-AB", w.now).unwrap_err();
+        let e = w
+            .op(|m, ctx| m.delete_message(ctx, "nope", "1-AB"))
+            .unwrap_err();
         assert_eq!(e.code(), "QueueNotExist");
     }
 
@@ -1769,7 +1916,7 @@ mod tests {
             dest,
             body: body.into(),
             tag: None,
-            delay_seconds: 0,
+            delay_seconds: None,
             priority,
             origin: None,
         };
@@ -1850,7 +1997,7 @@ mod tests {
                         dest: Dest::Topic("t".into()),
                         body: r#"{"taskToken":"tok"}"#.into(),
                         tag: Some("tag1".into()),
-                        delay_seconds: 0,
+                        delay_seconds: None,
                         priority: None,
                         origin: None,
                     },
@@ -1941,6 +2088,176 @@ mod tests {
             ]
         );
         assert_eq!(sim.mns.in_flight(), 0);
+    }
+
+    fn queue_req(q: &str, body: &str, tag: Option<&str>, delay: Option<u64>) -> PublishRequest {
+        PublishRequest {
+            dest: Dest::Queue(q.into()),
+            body: body.into(),
+            tag: tag.map(Into::into),
+            delay_seconds: delay,
+            priority: None,
+            origin: None,
+        }
+    }
+
+    #[test]
+    fn bodies_and_tags_with_characters_xml_cannot_hold_are_refused() {
+        let mut w = World::new();
+        w.mns.ensure_queue("q", 0);
+        let e = w
+            .op(|m, ctx| m.publish(ctx, queue_req("q", "a\u{1}b", None, None)))
+            .unwrap_err();
+        assert_eq!(e.code(), "InvalidArgument");
+        let text = e.to_string();
+        assert!(
+            text.contains("U+0001") && text.contains("character 2"),
+            "{text}"
+        );
+        let e = w
+            .op(|m, ctx| m.publish(ctx, queue_req("q", "ok\u{FFFF}", None, None)))
+            .unwrap_err();
+        assert!(e.to_string().contains("U+FFFF"), "{e}");
+        let e = w
+            .op(|m, ctx| m.publish(ctx, queue_req("q", "x", Some("a\nb"), None)))
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("MessageTag") && text.contains("U+000A"),
+            "{text}"
+        );
+        // Tabs, line breaks and any non-ASCII text are fine in a body.
+        w.op(|m, ctx| m.publish(ctx, queue_req("q", "a\tb\r\nc 日本 🎉", Some("标签"), None)))
+            .unwrap();
+        assert_eq!(w.mns.queue("q").unwrap().messages.len(), 1);
+    }
+
+    #[test]
+    fn a_task_publishing_a_body_xml_cannot_hold_fails_with_mns_invalid_argument() {
+        let mut flow = crate::sim::testing::seed_flow();
+        if let crate::fdl::StepKind::Task(t) = &mut flow.steps[0].kind {
+            t.service_params = vec![(
+                "MessageBody".into(),
+                crate::fdl::ParamValue::Path(crate::fdl::Path {
+                    root: crate::fdl::Root::Dollar,
+                    segments: vec![crate::fdl::Segment::Key("messageBody".into())],
+                }),
+            )];
+        }
+        let mut sim = Sim::new(SimConfig::default());
+        sim.add_flow(flow).unwrap();
+        let name = sim.engine.flows().next().unwrap().name.clone();
+        let id = sim
+            .start_execution(&name, None, Some(r#"{"messageBody":"a\u0001b"}"#))
+            .unwrap();
+        sim.run_until_idle(1_000);
+        let x = sim.engine.execution(id).unwrap();
+        assert_eq!(x.status, crate::engine::Status::Failed);
+        let error = x.error.as_ref().unwrap();
+        assert_eq!(error.error, "MNS.InvalidArgument");
+        assert!(error.cause.contains("U+0001"), "{}", error.cause);
+    }
+
+    #[test]
+    fn a_topic_holds_at_most_100_subscriptions() {
+        let mut m = Mns::default();
+        m.ensure_topic("t", 0);
+        let sub =
+            |i: usize| Subscription::new(&format!("s{i}"), Endpoint::Http("http://a/".into()), 0);
+        for i in 0..MAX_SUBSCRIPTIONS_PER_TOPIC {
+            assert_eq!(m.create_subscription("t", sub(i)), Ok(true));
+        }
+        let e = m.create_subscription("t", sub(1000)).unwrap_err();
+        assert_eq!((e.code(), e.status()), ("SubscriptionLimitExceeded", 403));
+        assert!(e.to_string().contains("100"), "{e}");
+        // An identical one is still no conflict, and a freed place is usable.
+        assert_eq!(m.create_subscription("t", sub(5)), Ok(false));
+        m.unsubscribe("t", "s5").unwrap();
+        assert_eq!(m.create_subscription("t", sub(1000)), Ok(true));
+        let spec: SubscribeSpec = "t=http://h/x,name=extra".parse().unwrap();
+        let e = m.subscribe_endpoint(&spec, 0).unwrap_err();
+        assert_eq!(e.code(), "SubscriptionLimitExceeded");
+        // Replacing one by name is fine.
+        let spec: SubscribeSpec = "t=http://h/x,name=s7".parse().unwrap();
+        m.subscribe_endpoint(&spec, 0).unwrap();
+    }
+
+    fn wakeups(bus: &Bus) -> usize {
+        bus.iter()
+            .filter(|e| matches!(e.msg, Msg::QueueVisible { .. }))
+            .count()
+    }
+
+    #[test]
+    fn a_message_has_one_wake_up_at_most_whatever_the_visibility_changes() {
+        let mut w = World::new();
+        w.mns.ensure_queue("q", 0);
+        w.send("q", "m", 8, 5);
+        assert_eq!(wakeups(&w.bus), 1);
+        w.now = 5_000;
+        // The delay's wake-up is due now; deliver it as the sim would.
+        w.bus.pop();
+        let m = w.receive("q").unwrap();
+        let mut handle = m.receipt_handle;
+        for _ in 0..20_000 {
+            handle = w
+                .op(|mns, ctx| mns.change_visibility(ctx, "q", &handle, 43_200))
+                .unwrap()
+                .0;
+        }
+        assert_eq!(wakeups(&w.bus), 1);
+        assert_eq!(w.bus.iter().next().unwrap().key.due, 5_000 + 43_200_000);
+        w.op(|mns, ctx| mns.delete_message(ctx, "q", &handle))
+            .unwrap();
+        assert_eq!(wakeups(&w.bus), 0, "a deleted message wakes nothing");
+    }
+
+    #[test]
+    fn an_explicit_zero_delay_means_no_delay_and_none_the_queue_default() {
+        let mut w = World::new();
+        let attrs = QueueAttributes {
+            delay_seconds: 30,
+            ..QueueAttributes::default()
+        };
+        w.mns.create_queue("q", attrs, 0).unwrap();
+        w.op(|m, ctx| m.publish(ctx, queue_req("q", "default", None, None)))
+            .unwrap();
+        w.op(|m, ctx| m.publish(ctx, queue_req("q", "now", None, Some(0))))
+            .unwrap();
+        let got = w.receive("q").unwrap();
+        assert_eq!(&*got.body, "now");
+        assert!(w.receive("q").is_none(), "the other one waits 30 s");
+        let e = w
+            .op(|m, ctx| m.publish(ctx, queue_req("q", "x", None, Some(u64::MAX))))
+            .unwrap_err();
+        assert!(e.to_string().contains("got 18446744073709551615"), "{e}");
+    }
+
+    #[test]
+    fn endpoints_that_can_never_be_pushed_to_are_refused() {
+        let long = format!("http://{}/", "h".repeat(5000));
+        for (bad, why) in [
+            ("http://[::1", "not a valid http:// URL"),
+            ("http://h:99999/", "port `99999`"),
+            ("http://h:0/", "port `0`"),
+            (long.as_str(), "at most 253"),
+            ("http://bücher.example/", "U+00FC"),
+            ("http://h/a b", "U+0020"),
+            ("http://", "needs a host"),
+            ("http://:80/", "needs a host"),
+        ] {
+            let e = parse_http_endpoint(bad).unwrap_err();
+            assert_eq!(e.code(), "InvalidArgument");
+            assert!(e.to_string().contains(why), "{bad}: {e}");
+        }
+        for good in [
+            "http://127.0.0.1:9000/push",
+            "http://[::1]:8080/x?y=1",
+            "http://example.com",
+            "http://h:65535/",
+        ] {
+            assert!(parse_http_endpoint(good).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -19,9 +19,10 @@
 //!
 //! Real I/O: after every operation the runtime takes the pushes to real
 //! HTTP endpoints that reached the shell ([`Sim::take_http_pushes`]),
-//! performs each on its own tokio task ([`push`]) and feeds the answer
-//! back in ([`Sim::push_answered`]) as one more operation, so retries follow
-//! the notify strategy on the virtual clock.
+//! performs them ([`push::dispatcher`]: at most
+//! [`push::MAX_PUSHES_IN_FLIGHT`] at once, the rest queued in order) and
+//! feeds each answer back in ([`Sim::push_answered`]) as one more
+//! operation, so retries follow the notify strategy on the virtual clock.
 
 pub mod push;
 
@@ -62,6 +63,11 @@ pub const SPEEDS: [f64; 11] = [
 
 /// The default speed (an index into [`SPEEDS`]).
 pub const DEFAULT_SPEED: f64 = 1.0;
+
+/// The fastest speed: a virtual day per wall second. Faster would gain
+/// nothing (the runtime delivers as fast as it can anyway) and only risk
+/// the clock arithmetic.
+pub const MAX_SPEED: f64 = 86_400.0;
 
 /// Most envelopes delivered in one go before the runtime yields, so a burst
 /// (a thousand executions started at once) never starves a front end.
@@ -173,10 +179,11 @@ impl RunState {
     /// or, while virtual time flows, the anchor's reading at `at`.
     pub fn clock_at(&self, now: Millis, at: Instant) -> Millis {
         match self.anchor {
-            Some((wall, virt)) if self.mode == Mode::Run => {
-                let elapsed = at.saturating_duration_since(wall).as_secs_f64();
-                now.max(virt + (elapsed * self.speed * 1000.0) as Millis)
-            }
+            Some((wall, virt)) if self.mode == Mode::Run => now.max(advance(
+                virt,
+                at.saturating_duration_since(wall),
+                self.speed,
+            )),
             _ => now,
         }
     }
@@ -332,7 +339,7 @@ pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
         speed: clamp_speed(speed),
         anchor: None,
         version: 0,
-        feedback,
+        pushes: push_dispatcher(feedback),
     };
     tokio::spawn(driver.run(rx));
     Handle {
@@ -342,12 +349,21 @@ pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
     }
 }
 
+/// A usable speed: positive and finite, at most [`MAX_SPEED`]; anything
+/// else is the default.
 fn clamp_speed(speed: f64) -> f64 {
     if speed.is_finite() && speed > 0.0 {
-        speed
+        speed.min(MAX_SPEED)
     } else {
         DEFAULT_SPEED
     }
+}
+
+/// The virtual instant `elapsed` wall time after `virt` at `speed`,
+/// saturating (a float-to-integer `as` saturates too) so no speed or
+/// elapsed time can overflow the clock.
+fn advance(virt: Millis, elapsed: Duration, speed: f64) -> Millis {
+    virt.saturating_add((elapsed.as_secs_f64() * speed * 1000.0) as Millis)
 }
 
 struct Driver {
@@ -358,7 +374,8 @@ struct Driver {
     /// RUN mode: (wall, virtual) while virtual time flows.
     anchor: Option<(Instant, Millis)>,
     version: u64,
-    feedback: mpsc::WeakUnboundedSender<Request>,
+    /// Pushes to real endpoints, performed by [`push::dispatcher`].
+    pushes: mpsc::UnboundedSender<crate::mns::HttpPush>,
 }
 
 impl Driver {
@@ -421,8 +438,11 @@ impl Driver {
     /// The virtual time the anchor stands for now.
     fn target(&self, at: Instant) -> Option<Millis> {
         let (wall, virt) = self.anchor?;
-        let elapsed = at.saturating_duration_since(wall).as_secs_f64();
-        Some(virt + (elapsed * self.speed * 1000.0) as Millis)
+        Some(advance(
+            virt,
+            at.saturating_duration_since(wall),
+            self.speed,
+        ))
     }
 
     /// RUN mode: delivers what is due by now (at most a batch). Answers
@@ -512,32 +532,37 @@ impl Driver {
 }
 
 impl Driver {
-    /// Starts a task for each push to a real endpoint waiting in the sim.
+    /// Queues the pushes to real endpoints waiting in the sim.
     fn perform_pushes(&mut self) {
         let pushes = lock(&self.sim).take_http_pushes();
         for p in pushes {
-            let feedback = self.feedback.clone();
             tracing::debug!(url = %p.url, notification = p.notification, attempt = p.attempt, "push");
-            tokio::spawn(async move {
-                let started = Instant::now();
-                let outcome = push::perform(&p).await;
-                let latency = started.elapsed().as_millis() as u64;
-                if outcome.delivered() {
-                    tracing::info!(url = %p.url, message_id = %p.message_id, subscription = %p.subscription,
-                        attempt = p.attempt, latency_ms = latency, "push answered: {outcome}");
-                } else {
-                    tracing::warn!(url = %p.url, message_id = %p.message_id, subscription = %p.subscription,
-                        attempt = p.attempt, latency_ms = latency, "push failed: {outcome}");
-                }
-                let Some(tx) = feedback.upgrade() else {
-                    return; // the runtime has stopped
-                };
-                let id = p.notification;
-                let job: SimFn = Box::new(move |sim| sim.push_answered(id, outcome, Some(latency)));
-                let _ = tx.send(Request::With(job));
-            });
+            // The dispatcher only ends when this sender is dropped.
+            let _ = self.pushes.send(p);
         }
     }
+}
+
+/// Starts the push dispatcher: at most [`push::MAX_PUSHES_IN_FLIGHT`] at a
+/// time, each answer fed back into the sim as one more operation.
+fn push_dispatcher(
+    feedback: mpsc::WeakUnboundedSender<Request>,
+) -> mpsc::UnboundedSender<crate::mns::HttpPush> {
+    push::dispatcher(push::MAX_PUSHES_IN_FLIGHT, move |p, outcome, latency| {
+        if outcome.delivered() {
+            tracing::info!(url = %p.url, message_id = %p.message_id, subscription = %p.subscription,
+                attempt = p.attempt, latency_ms = latency, "push answered: {outcome}");
+        } else {
+            tracing::warn!(url = %p.url, message_id = %p.message_id, subscription = %p.subscription,
+                attempt = p.attempt, latency_ms = latency, "push failed: {outcome}");
+        }
+        let Some(tx) = feedback.upgrade() else {
+            return; // the runtime has stopped
+        };
+        let id = p.notification;
+        let job: SimFn = Box::new(move |sim| sim.push_answered(id, outcome, Some(latency)));
+        let _ = tx.send(Request::With(job));
+    })
 }
 
 #[cfg(test)]
@@ -697,6 +722,56 @@ mod tests {
         let x = sim.engine.execution(id).unwrap();
         assert_eq!(x.status, Status::Failed);
         assert!(sim.now() >= 60_000);
+    }
+
+    #[test]
+    fn speeds_are_capped_and_the_clock_never_overflows() {
+        assert_eq!(clamp_speed(1e300), MAX_SPEED);
+        assert_eq!(clamp_speed(f64::INFINITY), DEFAULT_SPEED);
+        assert_eq!(clamp_speed(-2.0), DEFAULT_SPEED);
+        assert_eq!(clamp_speed(600.0), 600.0);
+        // Whatever the speed and the elapsed time, the clock saturates.
+        let year = Duration::from_secs(365 * 86_400);
+        assert_eq!(advance(u64::MAX - 5, year, 1e300), u64::MAX);
+        assert_eq!(advance(1_000, Duration::from_secs(2), 10.0), 21_000);
+        let state = RunState {
+            version: 0,
+            mode: Mode::Run,
+            speed: 1e300,
+            anchor: Some((Instant::now(), u64::MAX - 1)),
+        };
+        let later = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(state.clock_at(0, later), u64::MAX);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_mode_at_an_absurd_speed_runs_at_the_fastest_speed() {
+        let mut s = Sim::new(SimConfig::default());
+        s.set_handler(Behaviour::Drop);
+        s.add_flow(crate::sim::testing::seed_flow_with_timeout(Some(60)))
+            .unwrap();
+        let h = spawn(s, Mode::Run, 1e300);
+        assert_eq!(h.state().borrow().speed, MAX_SPEED);
+        let flow = flow_name(&h);
+        let Outcome::Started(id) = h
+            .call(Command::StartExecution {
+                flow,
+                name: None,
+                input: "{}".into(),
+            })
+            .await
+            .unwrap()
+        else {
+            panic!("not started")
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let sim = h.sim();
+        assert_eq!(sim.engine.execution(id).unwrap().status, Status::Failed);
+        assert!(
+            sim.now() >= 60_000 && sim.now() < 86_400_000,
+            "{}",
+            sim.now()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -96,12 +96,25 @@ impl Server {
         body: &str,
         extra: &[(&str, &str)],
     ) -> Answer {
+        self.call_signed_for(method, path, body, body, extra).await
+    }
+
+    /// A request whose `Content-MD5` (and so its signature) is that of
+    /// `signed_body` while it carries `body`: a replayed signature.
+    async fn call_signed_for(
+        &self,
+        method: &str,
+        path: &str,
+        signed_body: &str,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> Answer {
         let mut headers: Vec<(&str, String)> = vec![
             ("x-mns-version", "2015-06-06".into()),
             ("date", "Thu, 01 Jan 2026 00:00:00 GMT".into()),
         ];
-        if !body.is_empty() {
-            let hex = format!("{:x}", Md5::digest(body.as_bytes()));
+        if !signed_body.is_empty() {
+            let hex = format!("{:x}", Md5::digest(signed_body.as_bytes()));
             headers.push((
                 "content-md5",
                 base64::engine::general_purpose::STANDARD.encode(hex),
@@ -978,4 +991,246 @@ async fn batch_send_and_batch_delete_as_the_sdk_sends_them() {
     let t = s.call("GET", "/queues/b", "").await.text();
     assert_eq!(element(&t, "InactiveMessages").as_deref(), Some("0"), "{t}");
     assert_eq!(element(&t, "ActiveMessages").as_deref(), Some("0"), "{t}");
+}
+
+#[tokio::test]
+async fn characters_xml_cannot_hold_are_refused_in_bodies_and_tags() {
+    let s = server().await;
+    assert_eq!(
+        s.call("PUT", "/queues/q", &format!("<Queue {NS}/>"))
+            .await
+            .status,
+        201
+    );
+    let a = s
+        .call(
+            "POST",
+            "/queues/q/messages",
+            &format!("<Message {NS}><MessageBody>a&#1;b</MessageBody></Message>"),
+        )
+        .await;
+    assert_error(&a, 400, "InvalidArgument");
+    let m = element(&a.text(), "Message").unwrap();
+    assert!(m.contains("U+0001") && m.contains("character 2"), "{m}");
+    // Nothing was stored: nothing to receive.
+    let a = s.call("GET", "/queues/q/messages?waitseconds=0", "").await;
+    assert_error(&a, 404, "MessageNotExist");
+    // A batch is all or none.
+    let batch = format!(
+        "<Messages {NS}><Message><MessageBody>fine</MessageBody></Message><Message><MessageBody>x&#31;</MessageBody></Message></Messages>"
+    );
+    assert_error(
+        &s.call("POST", "/queues/q/messages", &batch).await,
+        400,
+        "InvalidArgument",
+    );
+    assert_error(
+        &s.call("GET", "/queues/q/messages?waitseconds=0", "").await,
+        404,
+        "MessageNotExist",
+    );
+    // Topics: the body, and a tag with a line break.
+    let path = format!("/topics/{TOPIC}/messages");
+    let a = s
+        .call(
+            "POST",
+            &path,
+            &format!("<Message {NS}><MessageBody>&#27;[31m</MessageBody></Message>"),
+        )
+        .await;
+    assert_error(&a, 400, "InvalidArgument");
+    assert!(a.text().contains("U+001B"), "{}", a.text());
+    let a = s
+        .call(
+            "POST",
+            &path,
+            &format!(
+                "<Message {NS}><MessageBody>ok</MessageBody><MessageTag>a&#10;b</MessageTag></Message>"
+            ),
+        )
+        .await;
+    assert_error(&a, 400, "InvalidArgument");
+    assert!(a.text().contains("MessageTag"), "{}", a.text());
+    // Line breaks and tabs in a body are fine, and come back well-formed.
+    let a = s
+        .call(
+            "POST",
+            "/queues/q/messages",
+            &format!("<Message {NS}><MessageBody>a&#10;\tb</MessageBody></Message>"),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.text());
+    let a = s.call("GET", "/queues/q/messages?waitseconds=0", "").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(element(&a.text(), "MessageBody").as_deref(), Some("a\n\tb"));
+}
+
+#[tokio::test]
+async fn head_is_refused_and_consumes_nothing() {
+    let s = server().await;
+    s.call("PUT", "/queues/q", &format!("<Queue {NS}/>")).await;
+    let a = s
+        .call(
+            "POST",
+            "/queues/q/messages",
+            &format!("<Message {NS}><MessageBody>keep me</MessageBody></Message>"),
+        )
+        .await;
+    assert_eq!(a.status, 201);
+    for path in ["/queues/q/messages", "/queues/q", "/topics", "/queues"] {
+        let a = s.call("HEAD", path, "").await;
+        assert_eq!(a.status, 405, "{path}");
+        assert_request_id(&a);
+    }
+    let a = s.call("GET", "/queues/q/messages?waitseconds=0", "").await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    assert_eq!(element(&a.text(), "DequeueCount").as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn subscribe_refuses_endpoints_it_could_never_push_to_and_caps_a_topic() {
+    let s = server().await;
+    let sub = |endpoint: &str| {
+        format!("<Subscription {NS}><Endpoint>{endpoint}</Endpoint></Subscription>")
+    };
+    let long = format!("http://{}/", "h".repeat(5000));
+    for bad in [
+        "http://[::1",
+        "http://127.0.0.1:99999/push",
+        long.as_str(),
+        "http://bücher.example/",
+    ] {
+        let a = s
+            .call(
+                "PUT",
+                &format!("/topics/{TOPIC}/subscriptions/bad"),
+                &sub(bad),
+            )
+            .await;
+        assert_error(&a, 400, "InvalidArgument");
+    }
+    assert_error(
+        &s.call("GET", &format!("/topics/{TOPIC}/subscriptions/bad"), "")
+            .await,
+        404,
+        "SubscriptionNotExist",
+    );
+    // The flow's topic has the simulated function's subscription already.
+    s.call("PUT", "/topics/many", SDK_TOPIC).await;
+    for i in 0..100 {
+        let a = s
+            .call(
+                "PUT",
+                &format!("/topics/many/subscriptions/s{i}"),
+                &sub("http://127.0.0.1:9/push"),
+            )
+            .await;
+        assert_eq!(a.status, 201, "{i}: {}", a.text());
+    }
+    let a = s
+        .call(
+            "PUT",
+            "/topics/many/subscriptions/one-more",
+            &sub("http://127.0.0.1:9/push"),
+        )
+        .await;
+    assert_error(&a, 403, "SubscriptionLimitExceeded");
+}
+
+#[tokio::test]
+async fn send_message_numbers_zero_delay_and_range_messages() {
+    let s = server().await;
+    let q = format!("<Queue {NS}><DelaySeconds>60</DelaySeconds></Queue>");
+    assert_eq!(s.call("PUT", "/queues/slow", &q).await.status, 201);
+    let send = |extra: &str| format!("<Message {NS}><MessageBody>m</MessageBody>{extra}</Message>");
+    // An explicit 0 is no delay, not the queue's 60 s.
+    let a = s
+        .call(
+            "POST",
+            "/queues/slow/messages",
+            &send("<DelaySeconds>0</DelaySeconds>"),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.text());
+    let a = s
+        .call("GET", "/queues/slow/messages?waitseconds=0", "")
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text());
+    // Absent: the queue's default.
+    s.call("POST", "/queues/slow/messages", &send("")).await;
+    let a = s
+        .call("GET", "/queues/slow/messages?waitseconds=0", "")
+        .await;
+    assert_error(&a, 404, "MessageNotExist");
+
+    for (extra, says) in [
+        ("<Priority>300</Priority>", "between 1 and 16, got 300"),
+        ("<Priority>0</Priority>", "between 1 and 16, got 0"),
+        ("<Priority>high</Priority>", "between 1 and 16"),
+        (
+            "<DelaySeconds>18446744073709551615</DelaySeconds>",
+            "between 0 and 604800, got 18446744073709551615",
+        ),
+        (
+            "<DelaySeconds>99999999999999999999999</DelaySeconds>",
+            "got 99999999999999999999999",
+        ),
+    ] {
+        let a = s.call("POST", "/queues/slow/messages", &send(extra)).await;
+        assert_error(&a, 400, "InvalidArgument");
+        let m = element(&a.text(), "Message").unwrap();
+        assert!(m.contains(says), "{extra}: {m}");
+    }
+}
+
+#[tokio::test]
+async fn content_md5_must_match_the_body() {
+    let creds = Credentials {
+        access_key_id: "AKID".into(),
+        access_key_secret: "secret".into(),
+    };
+    let s = server_with(SimConfig::default(), Some(creds), Mode::Run).await;
+    assert_eq!(
+        s.call("PUT", "/queues/q", &format!("<Queue {NS}/>"))
+            .await
+            .status,
+        201
+    );
+    let good = format!("<Message {NS}><MessageBody>pay 1</MessageBody></Message>");
+    let evil = format!("<Message {NS}><MessageBody>pay 1000</MessageBody></Message>");
+    // A signature made for one body cannot carry another.
+    let a = s
+        .call_signed_for("POST", "/queues/q/messages", &good, &evil, &[])
+        .await;
+    assert_error(&a, 400, "InvalidDegist");
+    assert!(a.text().contains("Content-MD5"), "{}", a.text());
+    assert_eq!(
+        s.call("POST", "/queues/q/messages", &good).await.status,
+        201,
+        "the SDK form (base64 of the hex digest) passes"
+    );
+    // The RFC 1864 form (base64 of the raw digest) passes too, unsigned.
+    let open = server().await;
+    open.call("PUT", "/queues/q", &format!("<Queue {NS}/>"))
+        .await;
+    let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(good.as_bytes()));
+    let url = format!("{}/queues/q/messages", open.base);
+    let a = send(
+        "POST",
+        &url,
+        &[("content-md5", md5.as_str())],
+        Bytes::from(good.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.status, 201, "{}", a.text());
+    let a = send(
+        "POST",
+        &url,
+        &[("content-md5", md5.as_str())],
+        Bytes::from(evil),
+    )
+    .await
+    .unwrap();
+    assert_error(&a, 400, "InvalidDegist");
 }

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Query, Request};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -135,7 +135,18 @@ async fn finish(req: Request, next: Next) -> Response {
         .to_string()
         .to_ascii_uppercase();
     let host = host_of(req.headers());
-    let mut resp = next.run(req).await;
+    // axum answers HEAD with the GET handler, and GET on a queue's messages
+    // receives (consumes) one; MNS has no HEAD operation at all.
+    let mut resp = if req.method() == Method::HEAD {
+        MnsFail::new(
+            405,
+            "InvalidRequestURL",
+            "HEAD is not an MNS operation; use GET.",
+        )
+        .into_response()
+    } else {
+        next.run(req).await
+    };
     let fail = resp.extensions_mut().remove::<MnsFail>();
     let status = resp.status();
     if let Some(fail) = fail {
@@ -279,9 +290,10 @@ impl FromRequest<ApiState> for MnsRequest {
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();
         let limit = state.config.max_body_bytes;
-        let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
-            MnsFail::invalid(format!("The request body is larger than {limit} bytes."))
-        })?;
+        let body = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|e| body_error(&e, limit))?;
+        check_content_md5(&parts.headers, &body)?;
         Ok(MnsRequest {
             handle: state.handle.clone(),
             base: host_of(&parts.headers),
@@ -292,14 +304,91 @@ impl FromRequest<ApiState> for MnsRequest {
     }
 }
 
+/// Why a request body could not be read: over the limit, or cut short
+/// (the client hung up, a broken chunked encoding...).
+fn body_error(e: &axum::Error, limit: usize) -> MnsFail {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return MnsFail::invalid(format!("The request body is larger than {limit} bytes."));
+        }
+        source = err.source();
+    }
+    MnsFail::invalid(format!("The request body could not be read: {e}."))
+}
+
+/// Checks `Content-MD5` against the body when the header is present, so a
+/// replayed signed request (the signature covers the header, not the body)
+/// cannot carry another body. Accepts the RFC 1864 form (base64 of the
+/// digest) and the SDKs' form (base64 of the hex digest, either case).
+/// Upstream answers 400 `InvalidDegist` (sic).
+fn check_content_md5(headers: &HeaderMap, body: &[u8]) -> Result<(), MnsFail> {
+    use base64::Engine as _;
+    use md5::{Digest, Md5};
+    let Some(given) = headers.get("content-md5") else {
+        return Ok(());
+    };
+    let digest = Md5::digest(body);
+    let hex = format!("{digest:x}");
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let matches = given.to_str().ok().map(str::trim).is_some_and(|g| {
+        b64.decode(g)
+            .is_ok_and(|raw| raw == digest.as_slice() || raw.eq_ignore_ascii_case(hex.as_bytes()))
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(MnsFail::new(
+            400,
+            "InvalidDegist",
+            format!(
+                "The Content-MD5 you specified is invalid: `{}` is not the MD5 of the {}-byte body (expected `{}`, or `{}` as the SDKs send it).",
+                String::from_utf8_lossy(given.as_bytes()),
+                body.len(),
+                b64.encode(digest),
+                b64.encode(&hex)
+            ),
+        ))
+    }
+}
+
 /// Parses an optional number field of an XML body.
 fn number<T: std::str::FromStr>(field: &str, value: Option<&str>) -> Result<Option<T>, MnsFail> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| MnsFail::invalid(format!("{field} `{v}` is not a valid number."))),
+        Some(v) => v.parse().map(Some).map_err(|_| {
+            // Digits that do not fit are a range problem, not a typo.
+            let digits = v.strip_prefix('-').unwrap_or(v);
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                MnsFail::invalid(format!("{field} `{v}` is out of range."))
+            } else {
+                MnsFail::invalid(format!("{field} `{v}` is not a valid number."))
+            }
+        }),
+    }
+}
+
+/// Parses an optional whole number that must lie in `low..=high`; the
+/// error names the range and repeats the value as given.
+fn ranged(field: &str, value: Option<&str>, low: u64, high: u64) -> Result<Option<u64>, MnsFail> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let out_of_range = || {
+        MnsFail::invalid(format!(
+            "The value of {field} should be between {low} and {high}, got {v}."
+        ))
+    };
+    let digits = v.strip_prefix('-').unwrap_or(v);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(MnsFail::invalid(format!(
+            "{field} `{v}` is not a whole number (it should be between {low} and {high})."
+        )));
+    }
+    match v.parse::<u64>() {
+        Ok(n) if (low..=high).contains(&n) => Ok(Some(n)),
+        // Negative, or more than u64 holds: out of range all the same.
+        _ => Err(out_of_range()),
     }
 }
 
@@ -363,5 +452,74 @@ impl Paging {
             .map(str::to_owned)
             .collect();
         (page, matching.next().map(str::to_owned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A body whose transfer breaks off.
+    struct Broken;
+
+    impl hyper::body::Body for Broken {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+            Poll::Ready(Some(Err(std::io::Error::other("connection reset"))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_read_error_is_not_reported_as_too_large() {
+        let e = axum::body::to_bytes(Body::new(Broken), 100)
+            .await
+            .unwrap_err();
+        let fail = body_error(&e, 100);
+        assert!(
+            fail.message.contains("could not be read"),
+            "{}",
+            fail.message
+        );
+        assert!(
+            fail.message.contains("connection reset"),
+            "{}",
+            fail.message
+        );
+        let e = axum::body::to_bytes(Body::from("x".repeat(101)), 100)
+            .await
+            .unwrap_err();
+        let fail = body_error(&e, 100);
+        assert!(fail.message.contains("larger than 100"), "{}", fail.message);
+    }
+
+    #[test]
+    fn content_md5_accepts_both_encodings_and_refuses_others() {
+        use base64::Engine as _;
+        use md5::{Digest, Md5};
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let body = b"<Message/>";
+        let with = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert("content-md5", HeaderValue::from_str(v).unwrap());
+            h
+        };
+        assert!(check_content_md5(&HeaderMap::new(), body).is_ok());
+        let raw = b64.encode(Md5::digest(body));
+        assert!(check_content_md5(&with(&raw), body).is_ok());
+        let hex = b64.encode(format!("{:X}", Md5::digest(body)));
+        assert!(check_content_md5(&with(&hex), body).is_ok());
+        for bad in [raw.as_str(), "not base64!", ""] {
+            let e = check_content_md5(&with(bad), b"<Message>other</Message>").unwrap_err();
+            assert_eq!((e.status.as_u16(), &*e.code), (400, "InvalidDegist"));
+        }
     }
 }

@@ -18,7 +18,8 @@ use tokio::time::Instant;
 use super::topics::{millis, seconds};
 use super::xml::{self, UrlField, UrlOnly};
 use super::{
-    Answer, MnsFail, MnsRequest, Paging, bool_text, boolean, created, empty, number, xml_response,
+    Answer, MnsFail, MnsRequest, Paging, bool_text, boolean, created, empty, number, ranged,
+    xml_response,
 };
 use crate::mns::{Dest, MnsError, PublishRequest, Queue, QueueAttributes, ReceivedMessage, XMLNS};
 
@@ -213,14 +214,15 @@ fn outgoing(queue: &str, m: xml::MessageIn) -> Result<PublishRequest, MnsFail> {
         .message_body
         .filter(|b| !b.is_empty())
         .ok_or_else(|| MnsFail::invalid("MessageBody is required and must not be empty."))?;
-    let delay: Option<u64> = number("DelaySeconds", m.delay_seconds.as_deref())?;
-    let priority: Option<u8> = number("Priority", m.priority.as_deref())?;
+    let delay = ranged("DelaySeconds", m.delay_seconds.as_deref(), 0, 604_800)?;
+    let priority = ranged("Priority", m.priority.as_deref(), 1, 16)?
+        .map(|p| u8::try_from(p).unwrap_or(u8::MAX));
     Ok(PublishRequest {
         dest: Dest::Queue(queue.to_owned()),
         body: Arc::from(body),
         tag: None,
-        // Absent: the queue's default DelaySeconds applies.
-        delay_seconds: delay.unwrap_or(0),
+        // Absent: the queue's default DelaySeconds applies; 0 is no delay.
+        delay_seconds: delay,
         priority,
         origin: None,
     })
@@ -250,6 +252,10 @@ pub(super) async fn send(Path(queue): Path<String>, req: MnsRequest) -> Answer {
         .handle
         .with_sim(move |s| {
             s.mns_op(|mns, ctx| {
+                // All or none: every message is checked before any is sent.
+                for r in &requests {
+                    mns.check_publish(r)?;
+                }
                 requests
                     .into_iter()
                     .map(|r| mns.publish(ctx, r))
@@ -304,16 +310,14 @@ pub(super) async fn receive(Path(queue): Path<String>, req: MnsRequest) -> Answe
     let peek = req
         .query("peekonly")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let batch: Option<usize> = number("numOfMessages", req.query("numofmessages"))?;
-    if batch.is_some_and(|n| !(1..=MAX_BATCH).contains(&n)) {
-        return Err(MnsFail::invalid(format!(
-            "numOfMessages should be between 1 and {MAX_BATCH}."
-        )));
-    }
-    let wait: Option<u64> = number("waitseconds", req.query("waitseconds"))?;
-    if wait.is_some_and(|w| w > 30) {
-        return Err(MnsFail::invalid("waitseconds should be between 0 and 30."));
-    }
+    let batch = ranged(
+        "numOfMessages",
+        req.query("numofmessages"),
+        1,
+        MAX_BATCH as u64,
+    )?
+    .map(|n| n as usize);
+    let wait = ranged("waitseconds", req.query("waitseconds"), 0, 30)?;
     let default_wait = {
         let sim = req.handle.sim();
         match sim.mns.queue(&queue) {
@@ -407,22 +411,23 @@ pub(super) async fn delete_message(Path(queue): Path<String>, req: MnsRequest) -
         let errors = req
             .handle
             .with_sim(move |s| {
-                let now = s.now();
-                if s.mns.queue(&queue).is_none() {
-                    return Err(MnsError::QueueNotExist(queue));
-                }
-                Ok(all
-                    .receipt_handle
-                    .into_iter()
-                    .filter_map(|h| {
-                        let e = s.mns.delete_message(&queue, &h, now).err()?;
-                        Some(xml::DeleteErrorEntry {
-                            error_code: e.code(),
-                            error_message: e.to_string(),
-                            receipt_handle: h,
+                s.mns_op(|mns, ctx| {
+                    if mns.queue(&queue).is_none() {
+                        return Err(MnsError::QueueNotExist(queue));
+                    }
+                    Ok(all
+                        .receipt_handle
+                        .into_iter()
+                        .filter_map(|h| {
+                            let e = mns.delete_message(ctx, &queue, &h).err()?;
+                            Some(xml::DeleteErrorEntry {
+                                error_code: e.code(),
+                                error_message: e.to_string(),
+                                receipt_handle: h,
+                            })
                         })
-                    })
-                    .collect::<Vec<_>>())
+                        .collect::<Vec<_>>())
+                })
             })
             .await??;
         if errors.is_empty() {
@@ -436,10 +441,7 @@ pub(super) async fn delete_message(Path(queue): Path<String>, req: MnsRequest) -
     }
     let handle = receipt_handle(&req)?;
     req.handle
-        .with_sim(move |s| {
-            let now = s.now();
-            s.mns.delete_message(&queue, &handle, now)
-        })
+        .with_sim(move |s| s.mns_op(|mns, ctx| mns.delete_message(ctx, &queue, &handle)))
         .await??;
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -448,14 +450,20 @@ pub(super) async fn delete_message(Path(queue): Path<String>, req: MnsRequest) -
 /// ChangeMessageVisibility (200 with the new handle).
 pub(super) async fn change_visibility(Path(queue): Path<String>, req: MnsRequest) -> Answer {
     let handle = receipt_handle(&req)?;
-    let seconds: u32 =
-        number("VisibilityTimeout", req.query("visibilitytimeout"))?.ok_or_else(|| {
-            MnsFail::new(
-                400,
-                "MissingVisibilityTimeout",
-                "VisibilityTimeout is required.",
-            )
-        })?;
+    let seconds = ranged(
+        "VisibilityTimeout",
+        req.query("visibilitytimeout"),
+        0,
+        43_200,
+    )?
+    .ok_or_else(|| {
+        MnsFail::new(
+            400,
+            "MissingVisibilityTimeout",
+            "VisibilityTimeout is required.",
+        )
+    })?;
+    let seconds = u32::try_from(seconds).unwrap_or(u32::MAX);
     let (new, at, epoch) = req
         .handle
         .with_sim(move |s| {

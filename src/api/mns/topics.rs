@@ -198,7 +198,7 @@ pub(super) async fn publish(Path(topic): Path<String>, req: MnsRequest) -> Answe
                         dest: Dest::Topic(topic),
                         body: Arc::from(body),
                         tag: tag.map(String::into_boxed_str),
-                        delay_seconds: 0,
+                        delay_seconds: None,
                         priority: None,
                         origin: None,
                     },
