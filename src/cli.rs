@@ -783,6 +783,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                  flowsim: WARNING: pass --access-key-id/--access-key-secret, or listen on 127.0.0.1."
             );
         }
+        // Before saying we serve: a SIGTERM right after must stop us cleanly.
+        let stop_signal = shutdown_signal();
         let signed = if api.credentials.is_some() {
             "signatures checked"
         } else {
@@ -818,7 +820,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                     Err(e) => Err(anyhow::anyhow!("the server failed: {e}")),
                 };
             }
-            () = shutdown_signal() => {}
+            () = stop_signal => {}
         }
         eprintln!("flowsim: shutting down");
         let _ = stop_tx.send(());
@@ -833,28 +835,46 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            // No handler could be installed: only SIGTERM stops us.
-            std::future::pending::<()>().await;
-        }
-    };
+/// A future that completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are
+/// installed when this is called (inside the tokio runtime), not when the
+/// future is first polled, so no signal between the two is missed.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // A handler that cannot be installed never fires; the other may.
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let int = async {
+                match interrupt.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let term = async {
+                match terminate.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = int => {}
+                () = term => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    {
+        async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
 
