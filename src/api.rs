@@ -122,7 +122,7 @@ fn unix_ms() -> i64 {
 /// Why: the runtime holds its clock still while nothing is in flight, so
 /// after an idle stretch virtual time lags the wall clock, and
 /// `StartedTime`s or publish times would read in the past. Actions that
-/// change the simulation call this first (the MNS API should too). Cheap
+/// change the simulation call this first, and every MNS request. Cheap
 /// when in step: one read lock, no round trip.
 pub async fn sync_clock(state: &ApiState) {
     let Some((wall0, virt0)) = state.origin else {

@@ -29,16 +29,19 @@ struct Server {
 }
 
 async fn server_with(config: SimConfig, creds: Option<Credentials>, mode: Mode) -> Server {
+    let api = ApiConfig {
+        credentials: creds,
+        ..ApiConfig::default()
+    };
+    server_api(config, api, mode).await
+}
+
+async fn server_api(config: SimConfig, api: ApiConfig, mode: Mode) -> Server {
+    let creds = api.credentials.clone();
     let mut sim = Sim::new(config);
     sim.add_flow(flowsim::sim::testing::seed_flow()).unwrap();
     let handle = runtime::spawn(sim, mode, 1.0);
-    let state = ApiState::new(
-        handle.clone(),
-        ApiConfig {
-            credentials: creds.clone(),
-            ..ApiConfig::default()
-        },
-    );
+    let state = ApiState::new(handle.clone(), api);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(api::serve(listener, state, std::future::pending()));
@@ -634,6 +637,27 @@ async fn receive_long_poll_returns_when_a_message_arrives_without_spinning() {
         Some("wake up")
     );
     assert_request_id(&a);
+}
+
+/// `serve` keeps virtual time with the wall clock: after an idle stretch an
+/// MNS request first brings the clock up, so enqueue and visibility times
+/// are not in the past (a lower bound only: no timing asserted).
+#[tokio::test]
+async fn mns_requests_catch_the_clock_up_with_the_wall_clock() {
+    let api = ApiConfig {
+        wall_clock: true,
+        ..ApiConfig::default()
+    };
+    let s = server_api(SimConfig::default(), api, Mode::Run).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.handle.sim().now(), 0);
+    assert_eq!(
+        s.call("PUT", "/queues/late", &format!("<Queue {NS}/>"))
+            .await
+            .status,
+        201
+    );
+    assert!(s.handle.sim().now() >= 300, "{}", s.handle.sim().now());
 }
 
 #[tokio::test]

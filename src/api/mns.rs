@@ -245,6 +245,8 @@ fn host_of(headers: &HeaderMap) -> String {
 /// been checked and its body read.
 pub(crate) struct MnsRequest {
     handle: Handle,
+    /// The API's state (shutdown notice for long polls).
+    api: ApiState,
     /// `http://HOST`.
     base: String,
     headers: HeaderMap,
@@ -294,8 +296,12 @@ impl FromRequest<ApiState> for MnsRequest {
             .await
             .map_err(|e| body_error(&e, limit))?;
         check_content_md5(&parts.headers, &body)?;
+        // `serve`: bring virtual time up to the wall clock first, so enqueue
+        // and visibility times are not in the past after an idle stretch.
+        crate::api::sync_clock(state).await;
         Ok(MnsRequest {
             handle: state.handle.clone(),
+            api: state.clone(),
             base: host_of(&parts.headers),
             headers: parts.headers,
             query,

@@ -381,10 +381,14 @@ pub(super) async fn receive(Path(queue): Path<String>, req: MnsRequest) -> Answe
                 return Ok(xml_response(StatusCode::OK, "Message", &out));
             }
         }
-        match tokio::time::timeout_at(deadline, state.changed()).await {
-            Ok(Ok(())) => {}
-            // Waited long enough, or the runtime stopped.
-            Ok(Err(_)) | Err(_) => return Err(MnsError::MessageNotExist(queue).into()),
+        tokio::select! {
+            changed = tokio::time::timeout_at(deadline, state.changed()) => match changed {
+                Ok(Ok(())) => {}
+                // Waited long enough, or the runtime stopped.
+                Ok(Err(_)) | Err(_) => return Err(MnsError::MessageNotExist(queue).into()),
+            },
+            // The server is shutting down: answer now, as an empty wait would.
+            () = req.api.closing() => return Err(MnsError::MessageNotExist(queue).into()),
         }
     }
 }
