@@ -1181,7 +1181,7 @@ enum Action {
     Publish {
         body: Arc<str>,
         tag: Option<Box<str>>,
-        delay_seconds: u64,
+        delay_seconds: Option<u64>,
     },
     Invoke(Arc<str>),
     Subflow(Result<(String, String), String>),
@@ -1991,9 +1991,9 @@ impl Machine<'_, '_, '_> {
                 tag: param_text(params, "MessageTag", &cur.input, text)
                     .filter(|t| !t.is_empty())
                     .map(|t| t.into_owned().into_boxed_str()),
+                // Absent: the queue's default delay; an explicit 0: none.
                 delay_seconds: param_value(params, "DelaySeconds", &cur.input)
-                    .and_then(|v| v.as_u64())
-                    .unwrap_or(0),
+                    .and_then(|v| v.as_u64()),
             },
             Resource::Function { .. } => Action::Invoke(Arc::from(text)),
             Resource::Flow { .. } => {

@@ -1247,9 +1247,7 @@ impl Mns {
                         dest,
                         body,
                         tag,
-                        // A task's serviceParams cannot tell an explicit 0
-                        // from none: 0 takes the queue's default (README).
-                        delay_seconds: (delay_seconds > 0).then_some(delay_seconds),
+                        delay_seconds,
                         priority: None,
                         origin,
                     },

@@ -143,7 +143,8 @@ pub enum Msg {
         dest: Dest,
         body: Arc<str>,
         tag: Option<Box<str>>,
-        delay_seconds: u64,
+        /// `None`: the queue's default delay.
+        delay_seconds: Option<u64>,
         origin: Option<TaskRef>,
     },
     /// The subscriber answered a push.

@@ -585,3 +585,41 @@ fn executions_are_found_by_name_among_many() {
         Err(FnfError::ExecutionAlreadyExists(_))
     ));
 }
+
+/// A queue task's `DelaySeconds: 0` means no delay; leaving it out takes
+/// the queue's default delay.
+#[test]
+fn a_queue_task_with_delay_zero_is_not_delayed_by_the_queue_default() {
+    let flow = |delay: &str| {
+        format!(
+            r#"
+version: v1
+type: flow
+steps:
+  - type: task
+    name: send
+    resourceArn: acs:mns:::/queues/slow/messages
+    serviceParams:
+      MessageBody: $
+{delay}
+"#
+        )
+    };
+    for (delay, active, delayed) in [("      DelaySeconds: 0", 1, 0), ("", 0, 1)] {
+        let mut config = SimConfig::default();
+        config.subscribe_handler = false; // the message stays in the queue
+        let mut sim = Sim::new(config);
+        sim.add_flow(crate::fdl::load("f", &flow(delay)).unwrap())
+            .unwrap();
+        let attributes = crate::mns::QueueAttributes {
+            delay_seconds: 60,
+            ..crate::mns::QueueAttributes::default()
+        };
+        sim.mns.set_queue_attributes("slow", attributes, 0).unwrap();
+        sim.start_execution("f", None, Some("{}")).unwrap();
+        // Deliver what is due now, not the queue's wake-up a minute later.
+        sim.advance_to(0);
+        let c = sim.mns.queue_counts("slow", sim.now()).unwrap();
+        assert_eq!((c.active, c.delayed), (active, delayed), "{delay:?}");
+    }
+}
