@@ -606,9 +606,11 @@ steps:
         )
     };
     for (delay, active, delayed) in [("      DelaySeconds: 0", 1, 0), ("", 0, 1)] {
-        let mut config = SimConfig::default();
-        config.subscribe_handler = false; // the message stays in the queue
-        let mut sim = Sim::new(config);
+        // No simulated consumer: the message stays in the queue.
+        let mut sim = Sim::new(SimConfig {
+            subscribe_handler: false,
+            ..SimConfig::default()
+        });
         sim.add_flow(crate::fdl::load("f", &flow(delay)).unwrap())
             .unwrap();
         let attributes = crate::mns::QueueAttributes {
