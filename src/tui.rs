@@ -131,11 +131,12 @@ pub fn run(opts: Options) -> Result<(), TuiError> {
             Some(api) => Some(start_api(api, handle.clone()).await?),
             None => None,
         };
+        let api_url = server.as_ref().map(|(_, _, url)| url.clone());
         // Installs a panic hook that restores the terminal first.
         let mut terminal = ratatui::try_init()?;
-        let result = event_loop(&mut terminal, handle).await;
+        let result = event_loop(&mut terminal, handle, api_url).await;
         ratatui::restore();
-        if let Some((stop, task)) = server {
+        if let Some((stop, task, _)) = server {
             let _ = stop.send(());
             // A long poll in flight must not hold up quitting.
             if tokio::time::timeout(Duration::from_secs(1), task)
@@ -151,7 +152,8 @@ pub fn run(opts: Options) -> Result<(), TuiError> {
 }
 
 /// Binds the API's address (before the terminal is taken, so an error
-/// reads plainly) and serves it; answers the stop switch and the task.
+/// reads plainly) and serves it; answers the stop switch, the task and the
+/// URL it serves on (the real port when asked for port 0).
 async fn start_api(
     api: ApiOptions,
     handle: Handle,
@@ -159,6 +161,7 @@ async fn start_api(
     (
         tokio::sync::oneshot::Sender<()>,
         tokio::task::JoinHandle<()>,
+        String,
     ),
     TuiError,
 > {
@@ -186,10 +189,14 @@ async fn start_api(
             tracing::error!(error = %e, "api: server failed");
         }
     });
-    Ok((stop, task))
+    Ok((stop, task, format!("http://{addr}")))
 }
 
-async fn event_loop(terminal: &mut DefaultTerminal, handle: Handle) -> Result<(), TuiError> {
+async fn event_loop(
+    terminal: &mut DefaultTerminal,
+    handle: Handle,
+    api: Option<String>,
+) -> Result<(), TuiError> {
     let mut events = EventStream::new();
     let mut state = handle.state();
     let (reply_tx, mut replies) = mpsc::unbounded_channel::<Reply>();
@@ -197,6 +204,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, handle: Handle) -> Result<()
         let sim = handle.sim();
         App::new(&sim, *state.borrow_and_update(), Theme::from_env())
     };
+    app.api = api;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;

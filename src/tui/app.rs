@@ -134,6 +134,8 @@ pub struct App {
     pub list_offset: usize,
     /// Rows the list showed last time (for paging).
     pub list_height: usize,
+    /// Where the HTTP API is served (`--listen`), shown in the header.
+    pub api: Option<String>,
     /// Time travel: how many history events the graph and the Step tab
     /// replay; `None` for the live state.
     pub cursor: Option<usize>,
@@ -178,6 +180,7 @@ impl App {
             follow: true,
             list_offset: 0,
             list_height: 10,
+            api: None,
             cursor: None,
             step_sel: None,
             held_sel: 0,

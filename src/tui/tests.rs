@@ -740,3 +740,27 @@ fn help_scrolls_to_its_last_line_and_no_further_at_80x24() {
     let up = screen_at(&mut w, 80, 24);
     assert!(up.contains("↓ more"), "{up}");
 }
+
+/// `flowsim tui --listen`: the API's address (the real port, for port 0)
+/// is in the header; at 80 columns the counts drop their words for it.
+#[test]
+fn the_api_address_is_in_the_header_at_any_width() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.app.api = Some("http://127.0.0.1:40123".into());
+    let narrow = screen_at(&mut w, 80, 24);
+    let header = narrow.lines().nth(1).unwrap();
+    assert!(header.contains("API http://127.0.0.1:40123"), "{narrow}");
+    assert!(!header.contains("succeeded"), "{header}");
+    let wide = screen_at(&mut w, 160, 40);
+    let header = wide.lines().nth(1).unwrap();
+    assert!(header.contains("API http://127.0.0.1:40123"), "{wide}");
+    assert!(header.contains("✓0 succeeded"), "{header}");
+    // Without --listen nothing changes.
+    w.app.api = None;
+    let plain = screen_at(&mut w, 80, 24);
+    assert!(!plain.contains("API "), "{plain}");
+    assert!(
+        plain.lines().nth(1).unwrap().contains("succeeded"),
+        "{plain}"
+    );
+}

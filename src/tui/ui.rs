@@ -153,7 +153,7 @@ fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf: &mut Buff
         Mode::Run => t.ok(),
         Mode::Step => t.warn(),
     };
-    let mut spans = vec![
+    let spans = vec![
         Span::styled(
             format!(" {:<4}", app.run.mode.as_str()),
             mode_style.add_modifier(ratatui::style::Modifier::BOLD),
@@ -168,19 +168,37 @@ fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf: &mut Buff
         (Status::TimedOut, "timed out"),
         (Status::Stopped, "stopped"),
     ];
-    for (i, (st, word)) in counts.into_iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::raw(" "));
+    let bus = format!("bus {}", sim.bus().len());
+    let api = app.api.as_deref().map(|url| format!("API {url}"));
+    let line2 = |words: bool| {
+        let mut spans = spans.clone();
+        for (i, (st, word)) in counts.into_iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::raw(" "));
+            }
+            spans.push(Span::styled(
+                format!("{}{}", Theme::status_glyph(st), sim.engine.count(st)),
+                t.status(st),
+            ));
+            if words {
+                spans.push(Span::styled(format!(" {word}"), t.dim()));
+            }
         }
-        spans.push(Span::styled(
-            format!("{}{}", Theme::status_glyph(st), sim.engine.count(st)),
-            t.status(st),
-        ));
-        spans.push(Span::styled(format!(" {word}"), t.dim()));
+        spans.push(sep());
+        spans.push(Span::styled(bus.clone(), t.dim()));
+        if let Some(api) = &api {
+            spans.push(sep());
+            spans.push(Span::styled(api.clone(), t.strong()));
+        }
+        Line::from(spans)
+    };
+    // With the API's address to show on a narrow screen, the counts lose
+    // their words (the glyphs and colours stay).
+    let mut second = line2(true);
+    if api.is_some() && second.width() > area.width as usize {
+        second = line2(false);
     }
-    spans.push(sep());
-    spans.push(Span::styled(format!("bus {}", sim.bus().len()), t.dim()));
-    Paragraph::new(vec![line1, Line::from(spans)]).render(area, buf);
+    Paragraph::new(vec![line1, second]).render(area, buf);
 }
 
 /// The real (HTTP) endpoints subscribed to topics: (topic, URL).
