@@ -494,6 +494,9 @@ pub fn expand_flow_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 .with_context(|| format!("cannot read folder `{}`", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                // Regular files only: a folder or a FIFO named x.yaml is not
+                // a flow (and reading a FIFO would block).
+                .filter(|p| p.is_file())
                 .collect();
             found.sort();
             if found.is_empty() {

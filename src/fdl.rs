@@ -64,6 +64,8 @@ fn render(file: &str, diagnostics: &[Diagnostic]) -> String {
 /// Every problem is reported at once, sorted by position; never panics,
 /// whatever the input.
 pub fn load(name: &str, source: &str) -> Result<Flow, Vec<Diagnostic>> {
+    // Editors on Windows save a byte-order mark; it is not part of the YAML.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     build::build(name, source)
 }
 

@@ -364,3 +364,36 @@ fn bench_takes_sub_flows_and_an_input_file() {
         .success()
         .stdout(predicate::str::contains("20 succeeded"));
 }
+
+/// Files as editors and shells leave them: a byte-order mark, a `#` in the
+/// file name (the flow's name, and a token separator), and in a folder a
+/// sub-folder and a FIFO named like flows (skipped, never read).
+#[test]
+fn odd_but_harmless_flow_files_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/mns-topic-callback.yaml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("bom.yaml"), format!("\u{feff}{seed}")).unwrap();
+    let hashed = dir.path().join("a#b.yaml");
+    std::fs::write(&hashed, &seed).unwrap();
+    std::fs::create_dir(dir.path().join("folder.yaml")).unwrap();
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    flowsim()
+        .arg("validate")
+        .arg(dir.path())
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("bom.yaml: ok"))
+        .stdout(predicate::str::contains("a#b.yaml: ok"))
+        .stdout(predicate::str::contains("pipe.yaml").not())
+        .stdout(predicate::str::contains("folder.yaml").not());
+    assert!(made.is_ok_and(|s| s.success()) || !fifo.exists());
+    // The report on a token of flow `a#b` is accepted: the run succeeds.
+    run(&[hashed.to_str().unwrap()])
+        .success()
+        .stdout(predicate::str::contains("Succeeded"));
+}

@@ -111,14 +111,15 @@ impl TokenKey {
         let sig = URL_SAFE_NO_PAD
             .decode(sig)
             .map_err(|_| TokenError::Malformed)?;
-        let mut parts = payload.split('#');
-        let (Some("v1"), Some(flow), Some(execution), Some(event), None) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
+        // From the right: execution names never hold `#` (they are
+        // validated) and event ids are digits, but a flow named after its
+        // file may (`a#b.yaml`).
+        let mut parts = payload.rsplitn(3, '#');
+        let (Some(event), Some(execution), Some(rest)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let Some(flow) = rest.strip_prefix("v1#").filter(|f| !f.is_empty()) else {
             return Err(TokenError::Malformed);
         };
         let event_id: u32 = event.parse().map_err(|_| TokenError::Malformed)?;
@@ -196,6 +197,15 @@ mod tests {
             key(8).verify(&t, &mut buf, 0),
             Err(TokenError::BadSignature)
         );
+    }
+
+    #[test]
+    fn a_flow_name_may_hold_the_separator() {
+        let k = key(7);
+        let t = k.mint("a#b", "exec_1", 2, 3);
+        let mut buf = String::new();
+        let c = k.verify(&t, &mut buf, 2).unwrap();
+        assert_eq!((c.flow, c.execution, c.event_id), ("a#b", "exec_1", 3));
     }
 
     #[test]

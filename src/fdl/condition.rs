@@ -140,10 +140,22 @@ impl Condition {
     pub fn parse(text: &str) -> Result<Condition, ConditionError> {
         let chars: Vec<char> = text.chars().collect();
         let tokens = lex(&chars);
+        // Bounds keep parsing and evaluation (both recursive) far from the
+        // stack's end whatever the text; real conditions are a few tokens.
+        if let Some(t) = tokens.get(MAX_TOKENS) {
+            return Err(ConditionError {
+                offset: t.at,
+                message: format!(
+                    "the condition is too long: at most {MAX_TOKENS} paths, values and operators; \
+                     split the decision over several choice steps"
+                ),
+            });
+        }
         let mut p = Parser {
             tokens,
             next: 0,
             len: chars.len(),
+            depth: 0,
         };
         if p.tokens.is_empty() {
             return Err(ConditionError {
@@ -407,7 +419,14 @@ struct Parser {
     next: usize,
     /// The text's length in characters: where "ended too early" points.
     len: usize,
+    /// How many `(` and `!` enclose the current token.
+    depth: usize,
 }
+
+/// Most tokens a condition may have.
+const MAX_TOKENS: usize = 1_000;
+/// Most `(` and `!` that may enclose one another.
+const MAX_DEPTH: usize = 64;
 
 const A_VALUE: &str = "a value (a `$.path`, a \"string\", a number, true, false, null, `!` or `(`)";
 
@@ -515,6 +534,34 @@ impl Parser {
         };
         let at = t.at;
         let from = self.next;
+        if matches!(t.tok, Tok::Not | Tok::LParen) {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(ConditionError {
+                    offset: at,
+                    message: format!(
+                        "the condition nests `(` and `!` more than {MAX_DEPTH} levels deep"
+                    ),
+                });
+            }
+        }
+        let node = self.unary_at(at, from);
+        if matches!(
+            self.tokens.get(from).map(|t| &t.tok),
+            Some(Tok::Not | Tok::LParen)
+        ) {
+            self.depth -= 1;
+        }
+        node
+    }
+
+    fn unary_at(&mut self, at: usize, from: usize) -> Result<Node, ConditionError> {
+        let Some(t) = self.peek()? else {
+            return Err(ConditionError {
+                offset: self.len,
+                message: format!("expected {A_VALUE}, found the end"),
+            });
+        };
         match &t.tok {
             Tok::Not => {
                 self.bump();
@@ -975,6 +1022,28 @@ mod tests {
     fn offsets_count_characters() {
         let e = err(r#"$.名前 == "é" = 1"#);
         assert_eq!(e.offset, 12, "{e}");
+    }
+
+    #[test]
+    fn deep_or_long_conditions_are_refused_not_overflowing_the_stack() {
+        let deep = format!("{}$.a == 1{}", "(".repeat(200), ")".repeat(200));
+        let e = err(&deep);
+        assert!(e.message.contains("levels deep"), "{}", e.message);
+        assert_eq!(e.offset, MAX_DEPTH);
+        let nots = format!("{}$.a", "!".repeat(200));
+        assert!(err(&nots).message.contains("levels deep"));
+        // Far beyond both: refused before parsing, at the first token past
+        // the bound.
+        let huge = format!("{}$.a{}", "(".repeat(20_000), ")".repeat(20_000));
+        assert_eq!(err(&huge).offset, MAX_TOKENS);
+        let chain = vec!["$.a"; 20_000].join(" && ");
+        let e = err(&chain);
+        assert!(e.message.contains("too long"), "{}", e.message);
+        // Within the bounds, deep and long conditions work.
+        let ok = format!("{}$.a{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert_eq!(eval(&ok, json!({"a": true})), Ok(true));
+        let long = vec!["$.a"; 400].join(" && ");
+        assert_eq!(eval(&long, json!({"a": true})), Ok(true));
     }
 
     #[test]

@@ -184,6 +184,10 @@ enum Open {
     },
 }
 
+/// Deepest nesting of lists and mappings accepted (a flow nested 60
+/// constructs deep uses about 240).
+const MAX_NESTING: usize = 256;
+
 /// Most nodes that aliases may copy into one document. Real flows use a
 /// handful of small anchors (shared mappings, retry policies); this is far
 /// above them and far below what exhausts memory.
@@ -261,6 +265,18 @@ impl Builder<'_> {
                 }
                 None => Err(Diagnostic::new(pos, "alias to an unknown anchor")),
             },
+            Event::SequenceStart(..) | Event::MappingStart(..)
+                if self.stack.len() >= MAX_NESTING =>
+            {
+                // Everything downstream walks the tree recursively: refuse
+                // a depth no flow needs before it can exhaust the stack.
+                Err(Diagnostic::new(
+                    pos,
+                    format!(
+                        "the document nests lists and mappings more than {MAX_NESTING} levels deep"
+                    ),
+                ))
+            }
             Event::SequenceStart(anchor, _) => {
                 self.stack.push(Open::Seq {
                     pos,
@@ -477,6 +493,28 @@ mod tests {
         let e = parse("a: 1\n---\nb: 2\n", &mut d).unwrap_err();
         assert!(e.message.contains("one YAML document"));
         assert_eq!(e.pos.line, 3);
+    }
+
+    #[test]
+    fn absurd_nesting_is_refused_not_overflowing_the_stack() {
+        let mut src = String::from("a:\n");
+        for i in 0..20_000 {
+            src.push_str(&" ".repeat(i + 1));
+            src.push_str("- \n");
+        }
+        let mut d = Vec::new();
+        let err = parse(&src, &mut d).unwrap_err();
+        assert!(err.message.contains("levels deep"), "{err}");
+        // Deep but sane nesting is fine.
+        let mut ok = String::new();
+        for i in 0..100 {
+            ok.push_str(&"  ".repeat(i));
+            ok.push_str(&format!("k{i}:\n"));
+        }
+        ok.push_str(&"  ".repeat(100));
+        ok.push_str("leaf: 1\n");
+        let (n, d) = tree(&ok);
+        assert!(d.is_empty() && n.is_some(), "{d:?}");
     }
 
     #[test]
