@@ -633,11 +633,15 @@ impl Sim {
         n
     }
 
-    /// Moves the clock to the next due envelope without delivering it.
+    /// Moves the clock to the next envelope due *later* than now (a
+    /// timeout, a wait, a push retry) without delivering anything; `None`
+    /// when nothing lies ahead. Envelopes already due stay queued: in STEP
+    /// mode they are delivered by stepping, at the clock they find.
     pub fn jump_to_next_due(&mut self) -> Option<Millis> {
-        let due = self.next_due()?;
-        self.now = self.now.max(due);
-        Some(self.now)
+        let now = self.now;
+        let due = self.bus.iter().map(|e| e.key.due).find(|&d| d > now)?;
+        self.now = due;
+        Some(due)
     }
 
     /// Delivers envelopes until the bus is empty or `limit` were delivered.

@@ -293,3 +293,20 @@ fn bench_seed_hand_built() {
     );
     assert_eq!(r.succeeded, n);
 }
+
+/// `t` jumps to the next *timer*: envelopes already due stay queued for
+/// stepping, and the clock moves to the first one due later.
+#[test]
+fn jump_skips_to_the_first_envelope_due_later_than_now() {
+    let mut sim = Sim::new(SimConfig::default());
+    sim.bus
+        .send(0, 0, Component::Engine, Component::Engine, Msg::Noop);
+    sim.bus
+        .send(0, 5_000, Component::Engine, Component::Engine, Msg::Noop);
+    assert_eq!(sim.jump_to_next_due(), Some(5_000));
+    assert_eq!(sim.now(), 5_000);
+    assert_eq!(sim.bus().len(), 2, "nothing was delivered");
+    // Both are due now: nothing lies ahead.
+    assert_eq!(sim.jump_to_next_due(), None);
+    assert_eq!(sim.now(), 5_000);
+}
