@@ -1319,13 +1319,14 @@ fn found_json(v: Option<&Value>) -> String {
 /// timestamp, well inside what the clock can represent.
 pub const MAX_WAIT_SECONDS: u64 = 31_536_000;
 
-/// A wait of `secs` seconds in milliseconds, if within [`MAX_WAIT_SECONDS`].
-fn wait_ms(secs: f64, what: &str, path: &str) -> Result<u64, String> {
+/// A wait of `secs` seconds (written `shown`, e.g. `1e300`) in
+/// milliseconds, if within [`MAX_WAIT_SECONDS`].
+fn wait_ms(secs: f64, shown: &str, path: &str) -> Result<u64, String> {
     if secs.is_finite() && (0.0..=MAX_WAIT_SECONDS as f64).contains(&secs) {
         Ok((secs * 1000.0) as u64)
     } else {
         Err(format!(
-            "wait {what}{path} of {secs} seconds is longer than the limit of \
+            "wait duration{path} of {shown} seconds is longer than the limit of \
              {MAX_WAIT_SECONDS} seconds (one year)"
         ))
     }
@@ -1983,12 +1984,14 @@ impl Machine<'_, '_, '_> {
             return;
         };
         let delay: Result<u64, String> = match wait {
-            Wait::DurationSeconds(s) => wait_ms(*s, "duration", ""),
+            Wait::DurationSeconds(s) => wait_ms(*s, &s.to_string(), ""),
             Wait::TimestampMillis(t) => until_ms(*t, now_ms, "timestamp", ""),
             Wait::DurationPath(p) => match p.lookup(&cur.input) {
-                Some(Value::Number(n)) if n.as_f64().is_some_and(|s| s >= 0.0) => {
-                    wait_ms(n.as_f64().unwrap_or(0.0), "duration", &format!(" `{p}`"))
-                }
+                Some(Value::Number(n)) if n.as_f64().is_some_and(|s| s >= 0.0) => wait_ms(
+                    n.as_f64().unwrap_or(0.0),
+                    &n.to_string(),
+                    &format!(" `{p}`"),
+                ),
                 other => Err(format!(
                     "wait duration `{p}` is not a non-negative number: found {}",
                     found_json(other.as_ref())
