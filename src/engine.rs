@@ -19,7 +19,8 @@
 //! (the child reports to it when it ends). A parent task that ends without
 //! its child (timeout, cancelled branch, parent execution ended) stops the
 //! child once the operation is over. Nesting is bounded by
-//! [`SUBFLOW_DEPTH_LIMIT`].
+//! [`SUBFLOW_DEPTH_LIMIT`], and the executions one root execution's tree
+//! may start in all by [`SUBFLOW_TREE_LIMIT`].
 
 pub mod error;
 pub mod history;
@@ -145,6 +146,10 @@ pub struct Origin {
     /// Sub-flow nesting: 0 for an execution started from outside, parent's
     /// depth + 1 for a child. Bounded by [`SUBFLOW_DEPTH_LIMIT`].
     pub depth: u32,
+    /// The execution started from outside at the top of this one's tree
+    /// (its sub-flow and callback-token ancestors): the one whose
+    /// [`SUBFLOW_TREE_LIMIT`] budget this execution's children draw on.
+    pub root: ExecId,
 }
 
 /// The sub-flow task attempt that started a child execution.
@@ -160,7 +165,7 @@ pub struct ParentTask {
 impl Execution {
     /// The execution in the `DescribeExecution` shape.
     pub fn to_json(&self, epoch_ms: i64) -> Value {
-        let time = |t: Millis| history::format_time(epoch_ms + t as i64);
+        let time = |t: Millis| history::format_time(history::wall_ms(epoch_ms, t));
         let mut v = json!({
             "Name": &*self.name,
             "FlowName": self.flow.name,
@@ -181,6 +186,12 @@ impl Execution {
     /// Sub-flow nesting depth (0: started from outside).
     pub fn depth(&self) -> u32 {
         self.origin.as_ref().map_or(0, |o| o.depth)
+    }
+
+    /// The execution at the top of this one's sub-flow tree (itself when
+    /// it was started from outside).
+    pub fn root(&self) -> ExecId {
+        self.origin.as_ref().map_or(self.id, |o| o.root)
     }
 
     /// The sub-flow task that started this execution, if any.
@@ -312,6 +323,9 @@ pub struct Engine {
     runs: IdMap<Run>,
     key: TokenKey,
     counts: [usize; 6],
+    /// Sub-flow executions started so far below each root execution (see
+    /// [`SUBFLOW_TREE_LIMIT`]); roots without any are absent.
+    descendants: IdMap<u32>,
     /// A buffer event details are serialised into, reused so each detail
     /// costs one exact allocation (the retained `Box<str>`).
     scratch: Vec<u8>,
@@ -326,6 +340,7 @@ impl Engine {
             runs: IdMap::default(),
             key: TokenKey::new(key),
             counts: [0; 6],
+            descendants: IdMap::default(),
             scratch: Vec::with_capacity(1024),
         }
     }
@@ -463,10 +478,12 @@ impl Engine {
                 let exec = self
                     .token_execution(token)
                     .map_err(|e| FnfError::InvalidArgument(format!("CallbackFnFTaskToken: {e}")))?;
+                let x = &self.execs[exec.0 as usize];
                 Some(Box::new(Origin {
                     parent: None,
                     callback_token: Some(token.into()),
-                    depth: self.execs[exec.0 as usize].depth().saturating_add(1),
+                    depth: x.depth().saturating_add(1),
+                    root: x.root(),
                 }))
             }
         };
@@ -584,6 +601,7 @@ impl Engine {
         };
         m.log(EventType::ExecutionStarted, None, 0, started);
         m.start(input);
+        m.check_event_limit();
         self.finish_op(ctx, id, run);
         Ok(id)
     }
@@ -673,6 +691,7 @@ impl Engine {
             tail: None,
         };
         let r = f(&mut m);
+        m.check_event_limit();
         let cancel = std::mem::take(&mut run.cancel);
         if let Some(status) = run.ended {
             self.runs.remove(&id);
@@ -830,8 +849,8 @@ impl Engine {
     /// task: requestResponse completes with the StartExecution-style result,
     /// sync and waitForCallback are submitted and wait for the child. A child
     /// that cannot start fails the task (`TaskSubmitFailed`) with `FnF.` +
-    /// the StartExecution error code (`FnF.FlowNotExists`...) or
-    /// [`SUBFLOW_DEPTH_ERROR`].
+    /// the StartExecution error code (`FnF.FlowNotExists`...),
+    /// [`SUBFLOW_DEPTH_ERROR`] or [`SUBFLOW_TREE_ERROR`].
     fn start_subflow(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -852,6 +871,9 @@ impl Engine {
         }
         let p = &self.execs[task.exec.0 as usize];
         let depth = p.depth() + 1;
+        let root = p.root();
+        let root_name = self.execs[root.0 as usize].name.clone();
+        let started_below = self.descendants.get(&root).copied().unwrap_or(0);
         let step_name = p.flow.step(parent.step).name.clone();
         let callback_token = (parent.pattern == Pattern::WaitForCallback).then(|| {
             self.key
@@ -870,6 +892,15 @@ impl Engine {
                      {SUBFLOW_DEPTH_LIMIT} deep (does a flow start itself?)"
                 ),
             })
+        } else if started_below >= SUBFLOW_TREE_LIMIT {
+            Err(TaskError {
+                error: SUBFLOW_TREE_ERROR.into(),
+                cause: format!(
+                    "step `{step_name}` cannot start flow `{flow}`: execution `{root_name}` has \
+                     already started {SUBFLOW_TREE_LIMIT} sub-flow executions in all, the limit \
+                     for one execution's tree (does a flow fan out into itself?)"
+                ),
+            })
         } else if exists {
             Err(TaskError {
                 error: "FnF.ExecutionAlreadyExists".into(),
@@ -883,6 +914,7 @@ impl Engine {
                 parent: Some(parent),
                 callback_token,
                 depth,
+                root,
             };
             self.start(ctx, flow, Some(name), Some(input), Some(Box::new(origin)))
                 .map_err(|e| TaskError {
@@ -892,12 +924,13 @@ impl Engine {
         };
         match started {
             Ok(child) => {
+                *self.descendants.entry(root).or_insert(0) += 1;
                 let x = &self.execs[child.0 as usize];
                 let info = json!({
                     "Name": &*x.name,
                     "FlowName": x.flow.name,
                     "Status": x.status.as_str(),
-                    "StartedTime": history::format_time(ctx.epoch_ms + x.started as i64),
+                    "StartedTime": history::format_time(history::wall_ms(ctx.epoch_ms, x.started)),
                 });
                 self.with_run(ctx, task.exec, |m| {
                     m.subflow_started(task.task, child, info, parent.pattern)
@@ -1096,6 +1129,13 @@ fn subflow_request(
 /// Sub-flow executions nest at most this deep below one started from
 /// outside (a flow that starts itself stops here).
 pub const SUBFLOW_DEPTH_LIMIT: u32 = 10;
+/// Sub-flow executions one execution started from outside may have below
+/// it in all, at every depth (a flow that fans out into itself would
+/// otherwise start fan-out^[`SUBFLOW_DEPTH_LIMIT`] executions).
+pub const SUBFLOW_TREE_LIMIT: u32 = 1_000;
+/// Error name of a sub-flow task that would start more than
+/// [`SUBFLOW_TREE_LIMIT`] executions below its root (flowsim's choice).
+pub const SUBFLOW_TREE_ERROR: &str = "FnF.SubflowLimitExceeded";
 /// Error name of a sub-flow task that would nest deeper than
 /// [`SUBFLOW_DEPTH_LIMIT`] (flowsim's choice).
 pub const SUBFLOW_DEPTH_ERROR: &str = "FnF.SubflowDepthExceeded";
@@ -1255,6 +1295,59 @@ fn detail_field<'d>(detail: &'d str, key: &str) -> &'d str {
         .unwrap_or("{}")
 }
 
+/// A JSON type name with its indefinite article ("an object", "a string").
+fn with_article(kind: &str) -> String {
+    match kind.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
+        _ => format!("a {kind}"),
+    }
+}
+
+/// What a path found, for an error cause: the value as JSON, or
+/// "nothing" when the path is absent.
+fn found_json(v: Option<&Value>) -> String {
+    match v {
+        None => "nothing".to_owned(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Longest wait a wait step may ask for, in seconds (one year of 365
+/// days; flowsim's choice). A constant beyond it is refused when the flow
+/// is loaded; a `$.path` duration or a timestamp beyond it fails the step
+/// with `FnF.InvalidWait`. It also keeps virtual time, and so every event
+/// timestamp, well inside what the clock can represent.
+pub const MAX_WAIT_SECONDS: u64 = 31_536_000;
+
+/// A wait of `secs` seconds (written `shown`, e.g. `1e300`) in
+/// milliseconds, if within [`MAX_WAIT_SECONDS`].
+fn wait_ms(secs: f64, shown: &str, path: &str) -> Result<u64, String> {
+    if secs.is_finite() && (0.0..=MAX_WAIT_SECONDS as f64).contains(&secs) {
+        Ok((secs * 1000.0) as u64)
+    } else {
+        Err(format!(
+            "wait duration{path} of {shown} seconds is longer than the limit of \
+             {MAX_WAIT_SECONDS} seconds (one year)"
+        ))
+    }
+}
+
+/// Milliseconds from `now_ms` until the Unix time `at_ms` (0 if past), if
+/// within [`MAX_WAIT_SECONDS`].
+fn until_ms(at_ms: i64, now_ms: i64, what: &str, path: &str) -> Result<u64, String> {
+    let delay = at_ms.saturating_sub(now_ms).max(0);
+    let delay = u64::try_from(delay).unwrap_or(0);
+    if delay <= MAX_WAIT_SECONDS * 1000 {
+        Ok(delay)
+    } else {
+        Err(format!(
+            "wait {what}{path} is {} seconds away, longer than the limit of \
+             {MAX_WAIT_SECONDS} seconds (one year)",
+            delay / 1000
+        ))
+    }
+}
+
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -1386,6 +1479,11 @@ struct Run {
     flow_timer: Option<EnvelopeKey>,
     /// Set when the execution ended during an operation.
     ended: Option<Status>,
+    /// Set by [`Machine::log`] when the history came within
+    /// [`EVENT_MARGIN`] of [`EVENT_LIMIT`], with the step of that event:
+    /// no more blocks run, and the execution fails when the operation
+    /// ends (see [`Machine::check_event_limit`]).
+    over_limit: Option<Option<StepId>>,
 }
 
 /// A child execution to stop, and why.
@@ -1431,7 +1529,32 @@ impl Machine<'_, '_, '_> {
             time: self.ctx.now,
             detail: detail.into(),
         });
+        if self.run.over_limit.is_none() && self.x.history.len() + EVENT_MARGIN >= EVENT_LIMIT {
+            self.run.over_limit = Some(step);
+        }
         id
+    }
+
+    /// Ends the operation of an execution whose history reached the event
+    /// limit (see [`Run::over_limit`]): it fails with [`EVENT_LIMIT_ERROR`],
+    /// unless it ended anyway. Every operation runs this last, so whatever
+    /// logs events (steps, retries, branches, iterations, task events)
+    /// cannot grow the history past the limit by more than one
+    /// operation's closing events.
+    fn check_event_limit(&mut self) {
+        let Some(step) = self.run.over_limit else {
+            return;
+        };
+        if self.run.ended.is_some() {
+            return;
+        }
+        let at = step
+            .map(|s| format!(" at step `{}`", self.flow.step(s).name))
+            .unwrap_or_default();
+        self.fail_execution(
+            EVENT_LIMIT_ERROR,
+            format!("the execution reached the limit of {EVENT_LIMIT} history events{at}"),
+        );
     }
 
     /// Logs an event whose detail is `{"<key>": v}` (see [`detail_of`]).
@@ -1518,7 +1641,7 @@ impl Machine<'_, '_, '_> {
     fn run_block(&mut self, b: usize) {
         let mut b = b;
         loop {
-            if self.run.ended.is_some() {
+            if self.run.ended.is_some() || self.run.over_limit.is_some() {
                 return;
             }
             let Some(block) = self.block(b) else { return };
@@ -1547,16 +1670,6 @@ impl Machine<'_, '_, '_> {
     fn enter_step(&mut self, b: usize, step_id: StepId) {
         let flow = self.flow;
         let step = flow.step(step_id);
-        if self.x.history.len() + EVENT_MARGIN >= EVENT_LIMIT {
-            self.fail_execution(
-                EVENT_LIMIT_ERROR,
-                format!(
-                    "the execution reached the limit of {EVENT_LIMIT} history events at step `{}`",
-                    step.name
-                ),
-            );
-            return;
-        }
         let entered = self.next_event_id();
         // A waitForCallback task's token names its TaskScheduled event, which
         // comes right after StepEntered; it must exist before input mapping
@@ -1618,7 +1731,8 @@ impl Machine<'_, '_, '_> {
             StepKind::Succeed => {
                 self.complete_step(b, Value::Object(Map::new()));
                 // Like `return`: the flow ends now, successfully, with what
-                // it has so far.
+                // it has so far; what encloses the step closes first.
+                self.close_around_succeed(b, step_id);
                 self.finish_block(0);
             }
             StepKind::Fail(f) => {
@@ -1647,7 +1761,7 @@ impl Machine<'_, '_, '_> {
                     other => {
                         let found = match other {
                             None => "nothing".to_owned(),
-                            Some(v) => format!("a {}", json_type(&v)),
+                            Some(v) => with_article(json_type(&v)),
                         };
                         let cause = format!(
                             "foreach `{}`: collection `{}` must be an array in the step input, found {found}",
@@ -1766,9 +1880,15 @@ impl Machine<'_, '_, '_> {
                 items,
             }));
         }
-        let ids: Vec<usize> = (0..first)
-            .map(|slot| self.spawn_child(b, step, slot))
-            .collect();
+        let mut ids = Vec::with_capacity(first);
+        for slot in 0..first {
+            // Past the event limit the execution is about to fail: log no
+            // more entries (see `Run::over_limit`).
+            if self.run.over_limit.is_some() {
+                break;
+            }
+            ids.push(self.spawn_child(b, step, slot));
+        }
         for c in ids {
             self.run_block(c);
         }
@@ -1864,14 +1984,17 @@ impl Machine<'_, '_, '_> {
             return;
         };
         let delay: Result<u64, String> = match wait {
-            Wait::DurationSeconds(s) => Ok((s * 1000.0).max(0.0) as u64),
-            Wait::TimestampMillis(t) => Ok((t - now_ms).max(0) as u64),
+            Wait::DurationSeconds(s) => wait_ms(*s, &s.to_string(), ""),
+            Wait::TimestampMillis(t) => until_ms(*t, now_ms, "timestamp", ""),
             Wait::DurationPath(p) => match p.lookup(&cur.input) {
-                Some(Value::Number(n)) if n.as_f64().is_some_and(|s| s >= 0.0) => {
-                    Ok((n.as_f64().unwrap_or(0.0) * 1000.0) as u64)
-                }
+                Some(Value::Number(n)) if n.as_f64().is_some_and(|s| s >= 0.0) => wait_ms(
+                    n.as_f64().unwrap_or(0.0),
+                    &n.to_string(),
+                    &format!(" `{p}`"),
+                ),
                 other => Err(format!(
-                    "wait duration `{p}` is not a non-negative number: {other:?}"
+                    "wait duration `{p}` is not a non-negative number: found {}",
+                    found_json(other.as_ref())
                 )),
             },
             Wait::TimestampPath(p) => match p.lookup(&cur.input) {
@@ -1880,13 +2003,19 @@ impl Machine<'_, '_, '_> {
                         &s,
                         &time::format_description::well_known::Rfc3339,
                     ) {
-                        Ok(t) => Ok(
-                            ((t.unix_timestamp_nanos() / 1_000_000) as i64 - now_ms).max(0) as u64,
+                        Ok(t) => until_ms(
+                            i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX),
+                            now_ms,
+                            "timestamp",
+                            &format!(" `{p}`"),
                         ),
                         Err(e) => Err(format!("wait timestamp `{p}` is not RFC 3339: {e}")),
                     }
                 }
-                other => Err(format!("wait timestamp `{p}` is not a string: {other:?}")),
+                other => Err(format!(
+                    "wait timestamp `{p}` is not a string: found {}",
+                    found_json(other.as_ref())
+                )),
             },
         };
         match delay {
@@ -2464,7 +2593,7 @@ impl Machine<'_, '_, '_> {
                     BlockList::Body => "the flow body".to_owned(),
                 };
                 let cause = format!("cancelled: {what} failed with {}", err.error);
-                self.cancel_children(pb, &cause);
+                self.cancel_children(pb, None, &cause);
                 self.fail_step(pb, err);
                 self.run_block(pb);
             }
@@ -2512,21 +2641,23 @@ impl Machine<'_, '_, '_> {
     /// first, gets `StepFailed` with [`CANCELLED`] and `cause`, and each
     /// cancelled branch or iteration gets `BranchExited`/`IterationExited`
     /// with the same error. Then the blocks are dropped.
-    fn cancel_children(&mut self, b: usize, cause: &str) {
+    ///
+    /// `except` (a child block) is left alone.
+    fn cancel_children(&mut self, b: usize, except: Option<usize>, cause: &str) {
         let mut children: Vec<(usize, usize)> = self
             .run
             .blocks
             .iter()
             .enumerate()
             .filter_map(|(i, bl)| match bl.as_ref().and_then(|bl| bl.parent) {
-                Some((p, slot)) if p == b => Some((slot, i)),
+                Some((p, slot)) if p == b && Some(i) != except => Some((slot, i)),
                 _ => None,
             })
             .collect();
         // Branch/iteration order reads best, whatever slots blocks reuse.
         children.sort_unstable();
         for (slot, c) in children {
-            self.cancel_children(c, cause);
+            self.cancel_children(c, None, cause);
             let Some(block) = self.run.blocks.get(c).and_then(Option::as_ref) else {
                 continue;
             };
@@ -2538,6 +2669,68 @@ impl Machine<'_, '_, '_> {
             }
             self.drop_block(c);
             self.log_child_exit(b, list, slot, CANCELLED, cause);
+        }
+    }
+
+    /// A succeed step in block `b` ends the flow: closes, in the history,
+    /// everything still open around it, innermost first, so every
+    /// `StepEntered`/`BranchEntered`/`IterationEntered` has its exit. The
+    /// blocks enclosing the succeed step exit normally (`BranchExited` or
+    /// `IterationExited` with their local, then the enclosing step's
+    /// `StepExited` with the results so far, unmapped); every other open
+    /// branch or iteration is cancelled as when a sibling fails
+    /// (`StepFailed` [`CANCELLED`], then its exit with that error).
+    fn close_around_succeed(&mut self, b: usize, succeed: StepId) {
+        let cause = format!(
+            "cancelled: succeed step `{}` ended the flow",
+            self.flow.step(succeed).name
+        );
+        let mut child = b;
+        while let Some((pb, slot)) = self
+            .run
+            .blocks
+            .get(child)
+            .and_then(Option::as_ref)
+            .and_then(|bl| bl.parent)
+        {
+            self.cancel_children(pb, Some(child), &cause);
+            self.drop_children(child);
+            let Some(block) = self.run.blocks.get_mut(child).and_then(Option::take) else {
+                break;
+            };
+            let Some(mut cur) = self.block(pb).and_then(|bl| bl.current.take()) else {
+                break;
+            };
+            if let Some(k) = cur.timer.take() {
+                self.ctx.cancel(k);
+            }
+            let exit = match block.list {
+                BlockList::Foreach(_) => Some((EventType::IterationExited, "index")),
+                BlockList::Parallel(..) => Some((EventType::BranchExited, "branch")),
+                BlockList::Choice(..) | BlockList::Body => None,
+            };
+            if let Some((kind, key)) = exit {
+                let detail = json!({key: slot, "output": &block.local}).to_string();
+                self.log(kind, Some(cur.step), cur.entered, detail);
+            }
+            let mut results = cur.children.take().map(|c| c.results).unwrap_or_default();
+            let output = match block.list {
+                BlockList::Choice(..) => block.local,
+                _ => {
+                    if let Some(r) = results.get_mut(slot) {
+                        *r = block.local;
+                    }
+                    Value::Array(results)
+                }
+            };
+            self.log_value(
+                EventType::StepExited,
+                Some(cur.step),
+                cur.entered,
+                "output",
+                &output,
+            );
+            child = pb;
         }
     }
 

@@ -285,7 +285,7 @@ impl<'a> Ctx<'a> {
 
     /// Unix milliseconds of the current virtual instant.
     pub fn wall_ms(&self) -> i64 {
-        self.epoch_ms.saturating_add(self.now as i64)
+        crate::engine::history::wall_ms(self.epoch_ms, self.now)
     }
 }
 

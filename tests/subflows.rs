@@ -9,7 +9,7 @@
 
 use flowsim::engine::{
     EventType, ExecId, Execution, SUBFLOW_CANCELLED, SUBFLOW_DEPTH_ERROR, SUBFLOW_DEPTH_LIMIT,
-    Status, TASK_TIMEOUT,
+    SUBFLOW_TREE_ERROR, SUBFLOW_TREE_LIMIT, Status, TASK_TIMEOUT,
 };
 use flowsim::fc::Behaviour;
 use flowsim::fdl;
@@ -656,4 +656,75 @@ fn a_parent_stopped_before_its_child_starts_starts_none() {
     sim.stop_execution("parent", "p1", "Abort", "").unwrap();
     sim.run_until_idle(1_000);
     assert!(of_flow(&sim, "child").is_empty());
+}
+
+/// A flow whose foreach starts itself once per item of `$.xs` (the
+/// iteration input carries `xs`, so every child fans out again); `catch`
+/// is extra FDL for the task.
+fn fan(catch: &str) -> String {
+    format!(
+        r#"
+version: v1
+type: flow
+steps:
+  - type: foreach
+    name: each
+    iterationMapping:
+      collection: $.xs
+      item: x
+    steps:
+      - type: task
+        name: again
+        resourceArn: acs:fnf:::flow/fan
+        pattern: sync
+{catch}
+      - type: pass
+        name: after
+"#
+    )
+}
+
+#[test]
+fn a_flow_that_fans_out_into_itself_stops_at_the_tree_limit() {
+    let flow = fan("");
+    let mut sim = sim_with(Behaviour::Succeed, &[("fan", &flow)]);
+    let id = start(&mut sim, "fan", "top", json!({"xs": [1, 2, 3]}));
+    sim.run_until_idle(500_000);
+    assert!(sim.engine.executions().iter().all(|x| x.status.is_final()));
+    let all = of_flow(&sim, "fan");
+    // The root and at most the limit's worth of descendants (3^10 without).
+    assert_eq!(all.len() as u32, 1 + SUBFLOW_TREE_LIMIT);
+    let e = exec(&sim, id).error.unwrap();
+    assert_eq!(e.error, SUBFLOW_TREE_ERROR);
+    assert!(e.cause.contains("1000 sub-flow executions"), "{}", e.cause);
+    assert!(e.cause.contains("execution `top`"), "{}", e.cause);
+    // A second root has a budget of its own.
+    let other = start(&mut sim, "fan", "other", json!({"xs": [1]}));
+    sim.run_until_idle(500_000);
+    let x = exec(&sim, other);
+    assert_eq!(x.error.unwrap().error, SUBFLOW_DEPTH_ERROR);
+    assert_eq!(
+        of_flow(&sim, "fan").len() as u32,
+        1 + SUBFLOW_TREE_LIMIT + 1 + 10
+    );
+}
+
+#[test]
+fn the_tree_limit_error_can_be_caught() {
+    let flow = fan(
+        "        catch:\n          - errors: [FnF.SubflowLimitExceeded, FnF.SubflowDepthExceeded]\n            goto: after",
+    );
+    let mut sim = sim_with(Behaviour::Succeed, &[("fan", &flow)]);
+    let id = start(&mut sim, "fan", "top", json!({"xs": [1, 2, 3]}));
+    sim.run_until_idle(500_000);
+    let all = of_flow(&sim, "fan");
+    assert_eq!(all.len() as u32, 1 + SUBFLOW_TREE_LIMIT);
+    assert!(all.iter().all(|x| x.status == Status::Succeeded));
+    let refused = all
+        .iter()
+        .flat_map(|x| &x.history)
+        .filter(|e| e.kind == EventType::TaskSubmitFailed && e.detail.contains(SUBFLOW_TREE_ERROR))
+        .count();
+    assert!(refused > 0);
+    assert_eq!(exec(&sim, id).status, Status::Succeeded);
 }

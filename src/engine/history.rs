@@ -142,6 +142,12 @@ pub fn step_states(flow: &Flow, events: &[HistoryEvent]) -> Vec<StepState> {
     states
 }
 
+/// Unix milliseconds of virtual instant `t` (milliseconds since the
+/// simulation's start at `epoch_ms`), saturating rather than wrapping.
+pub fn wall_ms(epoch_ms: i64, t: Millis) -> i64 {
+    epoch_ms.saturating_add(i64::try_from(t).unwrap_or(i64::MAX))
+}
+
 /// Formats Unix milliseconds as UTC RFC 3339 with milliseconds, the upstream
 /// time format (`2019-01-01T01:01:01.001Z`).
 pub fn format_time(unix_ms: i64) -> String {
@@ -161,7 +167,7 @@ pub fn event_json(flow: &Flow, ev: &HistoryEvent, epoch_ms: i64) -> serde_json::
         "Type": ev.kind.as_str(),
         "EventId": ev.id,
         "ScheduleEventId": ev.schedule_id,
-        "Time": format_time(epoch_ms + ev.time as i64),
+        "Time": format_time(wall_ms(epoch_ms, ev.time)),
         "EventDetail": &*ev.detail,
     })
 }

@@ -625,3 +625,243 @@ steps:
         assert_eq!((c.active, c.delayed), (active, delayed), "{delay:?}");
     }
 }
+
+/// A parallel of three FC tasks (or a foreach of `items` over one) that
+/// fail and retry every second, 1,000 times each.
+fn retrying(kind: &str) -> String {
+    let task = r#"
+          - type: task
+            name: tNAME
+            resourceArn: acs:fc:::services/s/functions/f
+            retry:
+              - errors: [FnF.ALL]
+                intervalSeconds: 1
+                multiplier: 1
+                maxAttempts: 1000"#;
+    let body = if kind == "parallel" {
+        let t = |i: &str| task.replace("NAME", i);
+        format!(
+            "  - type: parallel\n    name: p\n    branches:\n      - steps:{}\n      - steps:{}\n      - steps:{}\n",
+            t("0"),
+            t("1"),
+            t("2")
+        )
+    } else {
+        let task = task.replace("\n    ", "\n").replace("NAME", "");
+        format!(
+            "  - type: foreach\n    name: each\n    iterationMapping:\n      collection: $.xs\n      item: x\n    steps:{task}\n"
+        )
+    };
+    format!("version: v1\ntype: flow\nsteps:\n{body}")
+}
+
+#[test]
+fn retries_branches_and_iterations_count_toward_the_event_limit() {
+    for kind in ["parallel", "foreach"] {
+        let mut sim = sim_with(Behaviour::Fail, &retrying(kind));
+        let xs: Vec<u32> = (0..100).collect();
+        let x = run(&mut sim, json!({ "xs": xs }));
+        assert_eq!(x.status, Status::Failed, "{kind}");
+        let e = x.error.as_ref().unwrap();
+        assert_eq!(e.error, EVENT_LIMIT_ERROR, "{kind}: {}", e.cause);
+        assert!(e.cause.contains("5000 history events"), "{}", e.cause);
+        assert!(
+            x.history.len() <= EVENT_LIMIT,
+            "{kind}: {}",
+            x.history.len()
+        );
+        assert_eq!(x.history.last().unwrap().kind, EventType::ExecutionFailed);
+    }
+}
+
+#[test]
+fn huge_waits_are_refused_and_time_stays_ordered() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: wait
+    name: w
+    duration: $.x
+"#;
+    for x in [json!(1e20), json!(1e300), json!(31_536_001)] {
+        let mut sim = sim_with(Behaviour::Succeed, flow);
+        let e = run(&mut sim, json!({ "x": x }));
+        assert_eq!(e.status, Status::Failed, "{x}");
+        let err = e.error.as_ref().unwrap();
+        assert_eq!(err.error, "FnF.InvalidWait");
+        assert!(err.cause.contains("31536000 seconds"), "{}", err.cause);
+        assert_eq!(e.stopped, Some(0));
+    }
+    // The longest wait allowed still ends at a representable time.
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    let x = run(&mut sim, json!({ "x": MAX_WAIT_SECONDS }));
+    assert_eq!(x.status, Status::Succeeded);
+    assert_eq!(x.stopped, Some(MAX_WAIT_SECONDS * 1000));
+    let v = x.to_json(sim.epoch_ms());
+    assert!(v["StartedTime"].as_str() < v["StoppedTime"].as_str(), "{v}");
+    // A timestamp more than the limit ahead fails the same way.
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: wait
+    name: w
+    timestamp: "9999-12-31T23:59:59Z"
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    let x = run(&mut sim, json!({}));
+    assert_eq!(x.error.unwrap().error, "FnF.InvalidWait");
+}
+
+#[test]
+fn the_clock_saturates_instead_of_wrapping() {
+    assert_eq!(history::wall_ms(1_000, u64::MAX), i64::MAX);
+    assert_eq!(history::wall_ms(1_000, 5), 1_005);
+}
+
+#[test]
+fn invalid_wait_and_collection_causes_read_as_json_and_english() {
+    let wait = r#"
+version: v1
+type: flow
+steps:
+  - type: wait
+    name: w
+    duration: $.seconds
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, wait);
+    let cause = run(&mut sim, json!({"seconds": "abc"}))
+        .error
+        .unwrap()
+        .cause;
+    assert!(cause.ends_with(r#"number: found "abc""#), "{cause}");
+    let cause = run(&mut sim, json!({})).error.unwrap().cause;
+    assert!(cause.ends_with("number: found nothing"), "{cause}");
+    let each = r#"
+version: v1
+type: flow
+steps:
+  - type: foreach
+    name: each
+    iterationMapping:
+      collection: $.xs
+      item: x
+    steps:
+      - type: pass
+        name: p
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, each);
+    let cause = run(&mut sim, json!({"xs": {"a": 1}})).error.unwrap().cause;
+    assert!(cause.ends_with("found an object"), "{cause}");
+    let cause = run(&mut sim, json!({"xs": "s"})).error.unwrap().cause;
+    assert!(cause.ends_with("found a string"), "{cause}");
+}
+
+#[test]
+fn succeed_in_a_branch_closes_what_encloses_it() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: pass
+    name: first
+    outputMappings:
+      - target: a
+        source: 1
+  - type: parallel
+    name: par
+    branches:
+      - steps:
+          - type: wait
+            name: slow
+            duration: 100
+      - steps:
+          - type: foreach
+            name: each
+            iterationMapping:
+              collection: $.xs
+              item: x
+            steps:
+              - type: choice
+                name: pick
+                choices:
+                  - condition: $.x == 2
+                    steps:
+                      - type: succeed
+                        name: done
+                default:
+                  steps:
+                    - type: wait
+                      name: later
+                      duration: 50
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, flow);
+    let x = run(&mut sim, json!({"xs": [1, 2]}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(x.stopped, Some(0), "succeed ends the flow at once");
+    assert_eq!(output(&x), json!({"a": 1}));
+    // Every entry has its exit.
+    let count = |k: EventType| x.history.iter().filter(|e| e.kind == k).count();
+    assert_eq!(
+        count(EventType::StepEntered),
+        count(EventType::StepExited) + count(EventType::StepFailed)
+    );
+    assert_eq!(
+        count(EventType::BranchEntered),
+        count(EventType::BranchExited)
+    );
+    assert_eq!(
+        count(EventType::IterationEntered),
+        count(EventType::IterationExited)
+    );
+    let ev = events(&x);
+    let cause = "cancelled: succeed step `done` ended the flow";
+    let from = ev
+        .iter()
+        .position(|e| e.0 == EventType::StepExited && e.1 == "done")
+        .unwrap();
+    let cancelled = json!({"error": CANCELLED, "cause": cause});
+    let exited = |k: EventType, name: &str, v: Value| (k, name.to_owned(), v);
+    assert_eq!(
+        ev[from..].to_vec(),
+        vec![
+            exited(EventType::StepExited, "done", json!({"output": {}})),
+            // The choice around it exits with its branch's local.
+            exited(EventType::StepExited, "pick", json!({"output": {}})),
+            // The other iteration, cancelled.
+            exited(EventType::StepFailed, "later", cancelled.clone()),
+            exited(EventType::StepFailed, "pick", cancelled.clone()),
+            exited(
+                EventType::IterationExited,
+                "each",
+                json!({"index": 0, "error": CANCELLED, "cause": cause})
+            ),
+            // Its own iteration exits, then the foreach with the results so far.
+            exited(
+                EventType::IterationExited,
+                "each",
+                json!({"index": 1, "output": {}})
+            ),
+            exited(EventType::StepExited, "each", json!({"output": [null, {}]})),
+            // The other branch, cancelled; its own branch and `par`, exited.
+            exited(EventType::StepFailed, "slow", cancelled.clone()),
+            exited(
+                EventType::BranchExited,
+                "par",
+                json!({"branch": 0, "error": CANCELLED, "cause": cause})
+            ),
+            exited(
+                EventType::BranchExited,
+                "par",
+                json!({"branch": 1, "output": {}})
+            ),
+            exited(EventType::StepExited, "par", json!({"output": [null, {}]})),
+            exited(
+                EventType::ExecutionSucceeded,
+                "",
+                json!({"output": {"a": 1}})
+            ),
+        ]
+    );
+}

@@ -12,6 +12,7 @@ use super::Diagnostic;
 use super::condition::Condition;
 use super::model::*;
 use super::yaml::{self, Data, Entry, Node};
+use crate::engine::MAX_WAIT_SECONDS;
 
 /// The eight FDL step types.
 const TYPES: [&str; 8] = [
@@ -796,9 +797,30 @@ impl Builder {
                 fallback
             }
             (Some(n), None) => match &n.data {
-                Data::Int(i) if *i >= 0 => StepKind::Wait(Wait::DurationSeconds(*i as f64)),
-                Data::Float(x) if x.is_finite() && *x >= 0.0 => {
+                Data::Int(i) if *i >= 0 && i.unsigned_abs() <= MAX_WAIT_SECONDS => {
+                    StepKind::Wait(Wait::DurationSeconds(*i as f64))
+                }
+                Data::Float(x) if x.is_finite() && (0.0..=MAX_WAIT_SECONDS as f64).contains(x) => {
                     StepKind::Wait(Wait::DurationSeconds(*x))
+                }
+                // Positive but past the limit (the arms above took the rest).
+                Data::Int(1..) => {
+                    self.err(
+                        n.pos,
+                        format!(
+                            "`duration` is longer than the limit of {MAX_WAIT_SECONDS} seconds (one year)"
+                        ),
+                    );
+                    fallback
+                }
+                Data::Float(x) if *x > 0.0 => {
+                    self.err(
+                        n.pos,
+                        format!(
+                            "`duration` is longer than the limit of {MAX_WAIT_SECONDS} seconds (one year)"
+                        ),
+                    );
+                    fallback
                 }
                 Data::Str(s) if s.starts_with('$') => self
                     .path(n, s, &[Root::Dollar, Root::Input], "duration")
@@ -989,8 +1011,23 @@ impl Builder {
                 .map(str::to_owned);
             index = mf
                 .get("index")
-                .and_then(|n| self.string(n, "index"))
-                .map(str::to_owned);
+                .and_then(|n| self.string(n, "index").map(|s| (n, s)))
+                .and_then(|(n, s)| {
+                    // Both are fields of each iteration's input: the index
+                    // would silently overwrite the item.
+                    if item.as_deref() == Some(s) {
+                        self.err(
+                            n.pos,
+                            format!(
+                                "`iterationMapping.index` `{s}` is the same name as `item`; \
+                                 the index would overwrite the item"
+                            ),
+                        );
+                        None
+                    } else {
+                        Some(s.to_owned())
+                    }
+                });
         }
         let steps = match self.required(f, "steps", what) {
             Some(n) => self.step_list(n, Some(id), what),
