@@ -1312,12 +1312,7 @@ fn found_json(v: Option<&Value>) -> String {
     }
 }
 
-/// Longest wait a wait step may ask for, in seconds (one year of 365
-/// days; flowsim's choice). A constant beyond it is refused when the flow
-/// is loaded; a `$.path` duration or a timestamp beyond it fails the step
-/// with `FnF.InvalidWait`. It also keeps virtual time, and so every event
-/// timestamp, well inside what the clock can represent.
-pub const MAX_WAIT_SECONDS: u64 = 31_536_000;
+pub use crate::fdl::MAX_WAIT_SECONDS;
 
 /// A wait of `secs` seconds (written `shown`, e.g. `1e300`) in
 /// milliseconds, if within [`MAX_WAIT_SECONDS`].

@@ -16,6 +16,13 @@ pub use model::*;
 
 use std::fmt;
 
+/// Longest wait a wait step may ask for, in seconds (one year of 365
+/// days; flowsim's choice). A constant beyond it is refused when the flow
+/// is loaded; at run time a `$.path` duration or a timestamp beyond it
+/// fails the step with `FnF.InvalidWait`. It also keeps virtual time, and
+/// so every event timestamp, well inside what the clock can represent.
+pub const MAX_WAIT_SECONDS: u64 = 31_536_000;
+
 /// A problem in a flow's source, at a 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Diagnostic {

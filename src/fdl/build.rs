@@ -12,7 +12,7 @@ use super::Diagnostic;
 use super::condition::Condition;
 use super::model::*;
 use super::yaml::{self, Data, Entry, Node};
-use crate::engine::MAX_WAIT_SECONDS;
+use super::MAX_WAIT_SECONDS;
 
 /// The eight FDL step types.
 const TYPES: [&str; 8] = [
