@@ -601,6 +601,23 @@ impl App {
         }
     }
 
+    /// A bracketed paste: inserted into the open editor's field as text
+    /// (line breaks and tabs become spaces: a field is one line and a paste
+    /// never submits); ignored when no editor is open. Answers whether
+    /// anything changed.
+    pub fn paste(&mut self, text: &str) -> bool {
+        let Some(editor) = self.editor.as_mut() else {
+            return false;
+        };
+        let clean: String = text
+            .replace("\r\n", "\n")
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        editor.field().insert_str(&clean);
+        !clean.is_empty()
+    }
+
     fn update_editor(&mut self, action: Action) -> Option<Command> {
         let editor = self.editor.as_mut()?;
         match action {

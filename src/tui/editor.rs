@@ -46,6 +46,13 @@ impl Field {
         self.cursor += 1;
     }
 
+    /// Inserts text at the cursor (a paste), the cursor after it.
+    pub fn insert_str(&mut self, text: &str) {
+        let at = self.byte_at(self.cursor);
+        self.text.insert_str(at, text);
+        self.cursor += text.chars().count();
+    }
+
     /// Deletes the character before the cursor.
     pub fn backspace(&mut self) {
         if self.cursor > 0 {

@@ -764,3 +764,26 @@ fn the_api_address_is_in_the_header_at_any_width() {
         "{plain}"
     );
 }
+
+#[test]
+fn a_paste_goes_into_the_open_editor_as_text_and_never_submits() {
+    let mut w = World::new(Behaviour::Succeed);
+    // No editor open: ignored.
+    assert!(!w.app.paste("n"));
+    assert!(w.app.editor.is_none());
+    w.act(Action::NewExecution);
+    w.act(Action::Bottom);
+    w.act(Action::Backspace);
+    w.act(Action::Backspace);
+    assert!(w.app.paste("!\r\n\"}\n"));
+    let editor = w.app.editor.as_ref().unwrap();
+    assert_eq!(
+        editor.fields[0].text,
+        r#"{"messageBody": "hello world! "} "#
+    );
+    assert_eq!(
+        editor.fields[0].cursor,
+        editor.fields[0].text.chars().count()
+    );
+    assert!(w.sim.engine.executions().is_empty());
+}
