@@ -16,7 +16,7 @@ use super::action::{Action, Focus, KeyContext, Tab};
 use super::editor::{DEFAULT_OUTPUT, Editor, Purpose, Target};
 use super::theme::Theme;
 use crate::engine::{EventType, ExecId, Execution, StepState};
-use crate::fc::Answer;
+use crate::fc::{Answer, Behaviour};
 use crate::fdl::layout::{Graph, NodeKind, layout};
 use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind};
 use crate::runtime::{Command, CommandError, Mode, Outcome, Reply, RunState, SPEEDS};
@@ -105,6 +105,17 @@ impl ExecList {
     }
 }
 
+/// Settings (mode, speed, the function's behaviour) asked of the runtime
+/// and not answered yet: what the App shows and builds on meanwhile.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    mode: Option<Mode>,
+    speed: Option<f64>,
+    handler: Option<Behaviour>,
+    /// Setting commands sent and not answered.
+    inflight: usize,
+}
+
 /// The status line: the outcome of the last command, or a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusLine {
@@ -150,8 +161,11 @@ pub struct App {
     pub status: Option<StatusLine>,
     /// The last input a new execution started with.
     pub last_input: String,
-    /// The runtime's last published state.
+    /// The runtime's last published state, with the settings this App
+    /// asked for and the runtime has not confirmed yet laid over it.
     pub run: RunState,
+    /// Settings asked for and not confirmed yet (see [`Pending`]).
+    pending: Pending,
     pub quit: bool,
     graphs: HashMap<String, Rc<Graph>>,
     messages: HashMap<ExecId, Vec<u64>>,
@@ -189,6 +203,7 @@ impl App {
             status: None,
             last_input: FIRST_INPUT.into(),
             run,
+            pending: Pending::default(),
             quit: false,
             graphs: HashMap::new(),
             messages: HashMap::new(),
@@ -216,6 +231,14 @@ impl App {
     /// Catches up with the simulation: only what is new since last time.
     pub fn sync(&mut self, sim: &Sim, run: RunState) {
         self.run = run;
+        // Until the runtime answers, a fast second key must build on what
+        // the first asked for, not on the state published before it.
+        if let Some(mode) = self.pending.mode {
+            self.run.mode = mode;
+        }
+        if let Some(speed) = self.pending.speed {
+            self.run.speed = speed;
+        }
         let execs = sim.engine.executions();
         self.list.sync(execs);
         for x in execs.get(self.execs_seen..).unwrap_or(&[]) {
@@ -258,6 +281,30 @@ impl App {
             // from its top to the step that matters.
             self.graph_scroll = (0, 0);
         }
+    }
+
+    /// What the simulated function does, counting a change asked for and
+    /// not confirmed yet.
+    pub fn handler(&self, sim: &Sim) -> Behaviour {
+        self.pending.handler.unwrap_or(sim.fc.config.behaviour)
+    }
+
+    /// Remembers a setting asked of the runtime until its reply.
+    fn ask(&mut self, command: Command) -> Option<Command> {
+        match &command {
+            Command::SetMode(m) => {
+                self.pending.mode = Some(*m);
+                self.run.mode = *m;
+            }
+            Command::SetSpeed(s) => {
+                self.pending.speed = Some(*s);
+                self.run.speed = *s;
+            }
+            Command::SetHandler(b) => self.pending.handler = Some(*b),
+            _ => return Some(command),
+        }
+        self.pending.inflight += 1;
+        Some(command)
     }
 
     /// The flow new executions start.
@@ -495,7 +542,7 @@ impl App {
                     Mode::Step => "STEP mode: s delivers one envelope, t jumps to the next timer",
                     Mode::Run => "RUN mode: envelopes are delivered as they fall due",
                 });
-                return Some(Command::SetMode(mode));
+                return self.ask(Command::SetMode(mode));
             }
             Action::Step => {
                 if self.run.mode == Mode::Run {
@@ -514,7 +561,7 @@ impl App {
                 match next {
                     Some(s) => {
                         self.set_status(format!("speed {}", format_speed(s)));
-                        return Some(Command::SetSpeed(s));
+                        return self.ask(Command::SetSpeed(s));
                     }
                     None => self.set_status(format!("speed stays {}", format_speed(cur))),
                 }
@@ -524,7 +571,9 @@ impl App {
                 self.set_error("no simulated function to cycle (--handler none)");
             }
             Action::CycleHandler => {
-                return Some(Command::SetHandler(sim.fc.config.behaviour.next()));
+                let next = self.handler(sim).next();
+                self.set_status(format!("function {}", next.as_str()));
+                return self.ask(Command::SetHandler(next));
             }
             Action::StopExecution => {
                 let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
@@ -883,7 +932,15 @@ impl App {
                 self.set_status(format!("clock jumped to {}", format_clock(t)))
             }
             Ok(Outcome::Jumped(None)) => self.set_status("no timer pending"),
-            Ok(Outcome::Done) => {}
+            // Only settings answer Done: once all asked for are answered,
+            // the runtime's published state (sent before each reply) and
+            // the sim hold them.
+            Ok(Outcome::Done) => {
+                self.pending.inflight = self.pending.inflight.saturating_sub(1);
+                if self.pending.inflight == 0 {
+                    self.pending = Pending::default();
+                }
+            }
             Err(CommandError { code, message }) => self.set_error(format!("{code}: {message}")),
         }
     }

@@ -787,3 +787,49 @@ fn a_paste_goes_into_the_open_editor_as_text_and_never_submits() {
     );
     assert!(w.sim.engine.executions().is_empty());
 }
+
+/// Keys handled in one drain, before the runtime answers any of them: each
+/// builds on what the previous one asked for, not on the published state.
+#[test]
+fn fast_toggles_build_on_what_was_asked_not_on_the_stale_state() {
+    let mut w = World::new(Behaviour::Manual);
+    let stale = w.app.run;
+    let mut sent = Vec::new();
+    let keys = [Action::ToggleMode; 3]
+        .into_iter()
+        .chain([Action::SpeedUp; 6])
+        .chain([Action::CycleHandler; 2]);
+    for a in keys {
+        sent.extend(w.app.update(a, &w.sim));
+        // The loop redraws with the runtime's state as published so far.
+        w.app.sync(&w.sim, stale);
+    }
+    let modes: Vec<Mode> = sent
+        .iter()
+        .filter_map(|c| match c {
+            Command::SetMode(m) => Some(*m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(modes, [Mode::Run, Mode::Step, Mode::Run]);
+    assert_eq!(w.app.run.mode, Mode::Run);
+    assert_eq!(w.app.run.speed, 3600.0);
+    assert_eq!(w.app.handler(&w.sim), Behaviour::Fail);
+    let screen = w.screen();
+    assert!(screen.contains("function fail"), "{screen}");
+    assert!(screen.contains(" RUN  1h/s "), "{screen}");
+    // The runtime answers each; then its state confirms what was shown.
+    for c in sent {
+        let reply = runtime::apply(&mut w.sim, c);
+        w.app.on_reply(reply, &w.sim);
+    }
+    assert_eq!(w.sim.fc.config.behaviour, Behaviour::Fail);
+    let published = RunState {
+        mode: Mode::Run,
+        speed: 3600.0,
+        ..stale
+    };
+    w.app.sync(&w.sim, published);
+    assert_eq!(w.app.run.mode, Mode::Run);
+    assert_eq!(w.app.handler(&w.sim), Behaviour::Fail);
+}

@@ -111,7 +111,7 @@ fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf: &mut Buff
     let t = app.theme;
     let sep = || Span::styled(" │ ", t.dim());
     let flow = app.current_flow().unwrap_or("(no flow)");
-    let behaviour = sim.fc.config.behaviour;
+    let behaviour = app.handler(sim);
     let (fn_text, fn_style) = if !sim.simulated_function() {
         ("none", t.warn())
     } else if behaviour == Behaviour::Succeed {
@@ -701,7 +701,7 @@ fn step_lines<'a>(app: &App, sim: &Sim, x: &'a Execution, t: Theme) -> Vec<Line<
 fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     let inbox = sim.fc.inbox();
-    let manual = sim.fc.config.behaviour == Behaviour::Manual;
+    let manual = app.handler(sim) == Behaviour::Manual;
     if !inbox.is_empty() || manual {
         lines.push(Line::styled(
             format!(
