@@ -833,3 +833,47 @@ fn fast_toggles_build_on_what_was_asked_not_on_the_stale_state() {
     assert_eq!(w.app.run.mode, Mode::Run);
     assert_eq!(w.app.handler(&w.sim), Behaviour::Fail);
 }
+
+#[test]
+fn the_editor_cursor_counts_display_width_and_scrolls_wide_text() {
+    // Two cells per CJK glyph: the cursor on 中 sits at cell 2, not 1.
+    let (vis, x, w) = ui::field_window("a中b", 1, 10);
+    assert_eq!((vis.as_str(), x, w), ("a中b", 1, 2));
+    let (_, x, w) = ui::field_window("中中b", 2, 10);
+    assert_eq!((x, w), (4, 1));
+    // At the end: the cursor's own cell stays in view.
+    let (vis, x, w) = ui::field_window("中中中中中", 5, 6);
+    assert_eq!((vis.as_str(), x, w), ("中中", 4, 1));
+    // Off the end's view, the cursor sits at the left edge.
+    let (vis, x, w) = ui::field_window("中中中中中", 1, 6);
+    assert_eq!((vis.as_str(), x, w), ("中中中", 0, 2));
+    let (vis, x, _) = ui::field_window("中中中中中", 4, 6);
+    assert_eq!((vis.as_str(), x), ("中中", 2));
+    // Long wide text in the real editor: the typed end is shown.
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::NewExecution);
+    w.act(Action::Bottom);
+    w.act(Action::Backspace);
+    w.act(Action::Backspace);
+    w.type_text(&"漢字😀".repeat(20));
+    w.type_text("終\"}");
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let now = w.sim.now();
+    term.draw(|f| ui::draw(f, &mut w.app, &w.sim, now)).unwrap();
+    let screen = term.backend().to_string();
+    assert!(screen.contains("終\"}"), "{screen}");
+    assert!(screen.contains("✓ valid JSON object"), "{screen}");
+    // The reversed cell is right after the closing brace.
+    let buf = term.backend().buffer();
+    let row = (0..30)
+        .find(|y| (0..100).any(|x| buf[(x, *y)].symbol() == "終"))
+        .unwrap();
+    let brace = (0..100).find(|x| buf[(*x, row)].symbol() == "}").unwrap();
+    let reversed = |x: u16| {
+        buf[(x, row)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    };
+    assert!(reversed(brace + 1), "{screen}");
+    assert!(!reversed(brace), "{screen}");
+}

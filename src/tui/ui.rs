@@ -1132,6 +1132,45 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// What a one-line field shows in `width` cells with the cursor at char
+/// `cursor`: the visible text (scrolled horizontally so the cursor, even
+/// at the end, stays in view), the cursor's cell offset in it and how many
+/// cells the glyph under it takes (1 at the end). Counted in display
+/// width, so wide glyphs (CJK, emoji) take two cells.
+pub(crate) fn field_window(text: &str, cursor: usize, width: usize) -> (String, usize, usize) {
+    use unicode_width::UnicodeWidthChar;
+    let cw = |c: char| c.width().unwrap_or(0);
+    let chars: Vec<char> = text.chars().collect();
+    let cursor = cursor.min(chars.len());
+    let cursor_w = chars.get(cursor).map_or(1, |c| cw(*c).max(1));
+    // The first char shown, from `to` leftwards while `used` cells fit.
+    let leftmost = |to: usize, mut used: usize| {
+        let mut s = to;
+        while s > 0 && used + cw(chars[s - 1]) <= width {
+            used += cw(chars[s - 1]);
+            s -= 1;
+        }
+        s
+    };
+    // As much of the text's end as fits (with the end's cursor cell),
+    // unless the cursor is off that view: then the cursor at an edge.
+    let end_view = leftmost(chars.len(), 1);
+    let cursor_right = leftmost(cursor, cursor_w);
+    let start = end_view.clamp(cursor_right, cursor);
+    let cursor_x: usize = chars[start..cursor].iter().map(|c| cw(*c)).sum();
+    let mut visible = String::new();
+    let mut shown = 0;
+    for c in &chars[start..] {
+        let w = cw(*c);
+        if shown + w > width {
+            break;
+        }
+        shown += w;
+        visible.push(*c);
+    }
+    (visible, cursor_x, cursor_w)
+}
+
 fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let Some(ed) = &app.editor else { return };
@@ -1149,23 +1188,25 @@ fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
         ));
     let inner = block.inner(r);
     block.render(r, buf);
-    let w = inner.width.saturating_sub(1) as usize;
     let mut y = inner.y;
     for (i, f) in ed.fields.iter().enumerate() {
         let active = i == ed.active;
         let label_style = if active { t.key() } else { t.dim() };
         Line::styled(f.label, label_style).render(Rect::new(inner.x, y, inner.width, 1), buf);
         y += 1;
-        // Scroll the text so the cursor stays visible.
-        let chars: Vec<char> = f.text.chars().collect();
-        let start = f.cursor.saturating_sub(w.saturating_sub(1));
-        let visible: String = chars.iter().skip(start).take(w).collect();
         let row = Rect::new(inner.x, y, inner.width, 1);
+        let (visible, cursor_x, cursor_w) = field_window(&f.text, f.cursor, inner.width as usize);
         Span::styled(visible, t.strong()).render(row, buf);
         if active {
-            let cx = inner.x + (f.cursor - start) as u16;
-            if let Some(cell) = buf.cell_mut((cx, y)) {
-                cell.set_style(Style::new().add_modifier(ratatui::style::Modifier::REVERSED));
+            // The whole glyph under the cursor (two cells when wide).
+            for dx in 0..cursor_w {
+                let cx = inner.x.saturating_add((cursor_x + dx) as u16);
+                if cx >= inner.right() {
+                    break;
+                }
+                if let Some(cell) = buf.cell_mut((cx, y)) {
+                    cell.set_style(Style::new().add_modifier(ratatui::style::Modifier::REVERSED));
+                }
             }
         }
         y += 1;
