@@ -7,7 +7,7 @@
 //! action into view changes and maybe a [`Command`] for the runtime; it
 //! reads the `Sim` but never mutates it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -15,8 +15,8 @@ use serde_json::Value;
 use super::action::{Action, Focus, KeyContext, Tab};
 use super::editor::{DEFAULT_OUTPUT, Editor, Purpose, Target};
 use super::theme::Theme;
-use crate::engine::{EventType, ExecId, Execution, StepState};
-use crate::fc::{Answer, Behaviour};
+use crate::engine::{EventType, ExecId, Execution, StepState, TaskRef};
+use crate::fc::{Answer, Behaviour, Held, Received};
 use crate::fdl::layout::{Graph, NodeKind, layout};
 use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind};
 use crate::runtime::{Command, CommandError, Mode, Outcome, Reply, RunState, SPEEDS};
@@ -265,10 +265,6 @@ impl App {
                 self.select(newest);
             }
         }
-        let held = sim.fc.inbox().len();
-        if self.held_sel >= held {
-            self.held_sel = held.saturating_sub(1);
-        }
     }
 
     fn select(&mut self, id: Option<ExecId>) {
@@ -276,6 +272,7 @@ impl App {
             self.selected = id;
             self.cursor = None;
             self.step_sel = None;
+            self.held_sel = 0;
             self.inspector_scroll = 0;
             // Another execution (maybe another flow): the graph scrolls
             // from its top to the step that matters.
@@ -305,6 +302,37 @@ impl App {
         }
         self.pending.inflight += 1;
         Some(command)
+    }
+
+    /// The notifications the function holds for the selected execution
+    /// (manual behaviour): an invocation of one of its tasks, or a push
+    /// whose task token is one of its tasks'.
+    pub fn held_of<'a>(&self, sim: &'a Sim) -> Vec<&'a Held> {
+        let inbox = sim.fc.inbox();
+        let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
+            return Vec::new();
+        };
+        if inbox.is_empty() {
+            return Vec::new();
+        }
+        let tokens: HashSet<String> = x
+            .history
+            .iter()
+            .filter(|e| e.kind == EventType::TaskScheduled)
+            .filter_map(|e| {
+                sim.engine.token_for(TaskRef {
+                    exec: x.id,
+                    task: e.id,
+                })
+            })
+            .collect();
+        inbox
+            .iter()
+            .filter(|h| match &h.received {
+                Received::Invoke(r) => r.exec == x.id,
+                Received::Push(_) => h.token.as_ref().is_some_and(|t| tokens.contains(t)),
+            })
+            .collect()
     }
 
     /// The flow new executions start.
@@ -731,19 +759,19 @@ impl App {
     /// task (the picked step's first); else its last callback task, even if
     /// it already ended, so the upstream error shows.
     fn report_target(&self, sim: &Sim) -> Result<(Target, String), String> {
-        let inbox = sim.fc.inbox();
-        if self.tab == Tab::Messages && !inbox.is_empty() {
-            let i = self.held_sel.min(inbox.len() - 1);
-            let h = &inbox[i];
-            return Ok((
-                Target::Held { id: h.id() },
-                format!("held notification #{}", h.id()),
-            ));
-        }
         let id = self
             .selected
             .ok_or("no execution selected: press n to start one")?;
         let x = sim.engine.execution(id).ok_or("no execution selected")?;
+        if self.tab == Tab::Messages {
+            let held = self.held_of(sim);
+            if let Some(h) = held.get(self.held_sel.min(held.len().saturating_sub(1))) {
+                return Ok((
+                    Target::Held { id: h.id() },
+                    format!("{} / held notification #{}", x.name, h.id()),
+                ));
+            }
+        }
         let waiting = sim.engine.waiting_tasks(id);
         let pick = waiting
             .iter()
@@ -759,36 +787,27 @@ impl App {
                 format!("{} / {name}", x.name),
             ));
         }
-        // Nothing waits: use the last callback task's token anyway, so the
-        // engine answers with the upstream error (TaskAlreadyCompleted).
-        let last = x.history.iter().rev().find(|e| {
+        // Nothing waits: say at once why nothing can be reported, with the
+        // error the engine would answer a report with.
+        let had_callback = x.history.iter().any(|e| {
             e.kind == EventType::TaskScheduled
                 && e.step.is_some_and(|s| {
                     matches!(&x.flow.step(s).kind, StepKind::Task(t) if t.pattern == Pattern::WaitForCallback)
                 })
         });
-        match last.and_then(|e| {
-            let token = sim.engine.token_for(crate::engine::TaskRef {
-                exec: id,
-                task: e.id,
-            })?;
-            Some((token, e.step?))
-        }) {
-            Some((token, step)) => {
-                let name = x.flow.step(step).name.clone();
-                Ok((
-                    Target::Task {
-                        token,
-                        step: name.clone(),
-                    },
-                    format!("{} / {name}", x.name),
-                ))
-            }
-            None => Err(format!(
-                "no task of execution {} waits for a callback",
+        Err(if !had_callback {
+            format!("no task of execution {} waits for a callback", x.name)
+        } else if x.status.is_final() {
+            format!(
+                "TaskAlreadyCompleted: execution {} has already ended ({}): nothing to report",
+                x.name, x.status
+            )
+        } else {
+            format!(
+                "TaskAlreadyCompleted: no task of execution {} waits for a callback now",
                 x.name
-            )),
-        }
+            )
+        })
     }
 
     fn move_in_focus(&mut self, action: Action, sim: &Sim) {
@@ -845,10 +864,10 @@ impl App {
                     self.cursor = if next >= len { None } else { Some(next.max(1)) };
                 }
                 Tab::Messages
-                    if !sim.fc.inbox().is_empty()
-                        && matches!(action, Action::Up | Action::Down) =>
+                    if matches!(action, Action::Up | Action::Down)
+                        && !self.held_of(sim).is_empty() =>
                 {
-                    let n = sim.fc.inbox().len();
+                    let n = self.held_of(sim).len();
                     self.held_sel = if action == Action::Up {
                         self.held_sel.saturating_sub(1)
                     } else {

@@ -877,3 +877,87 @@ fn the_editor_cursor_counts_display_width_and_scrolls_wide_text() {
     assert!(reversed(brace + 1), "{screen}");
     assert!(!reversed(brace), "{screen}");
 }
+
+/// Starts an execution and steps until the function holds its push.
+fn start_and_hold(w: &mut World) -> ExecId {
+    let before = w.sim.fc.inbox().len();
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    let id = w.app.selected.unwrap();
+    for _ in 0..40 {
+        if w.sim.fc.inbox().len() > before {
+            return id;
+        }
+        w.act(Action::Step);
+    }
+    panic!("the push was never held");
+}
+
+#[test]
+fn the_messages_tab_holds_only_the_selected_executions_notifications() {
+    let mut w = World::new(Behaviour::Manual);
+    let first = start_and_hold(&mut w);
+    let second = start_and_hold(&mut w);
+    assert_eq!(w.sim.fc.inbox().len(), 2);
+    // Back to the first (older: the second row).
+    w.act(Action::Down);
+    assert_eq!(w.app.selected, Some(first));
+    w.act(Action::ShowTab(Tab::Messages));
+    let screen = screen_at(&mut w, 200, 40);
+    assert!(
+        screen.contains("for this execution (1): y answers success"),
+        "{screen}"
+    );
+    assert!(screen.contains("(1 held for other executions)"), "{screen}");
+    // The seed's message has a messageBody; shown as the body.
+    assert!(screen.contains("body hello world"), "{screen}");
+    w.act(Action::ReportSuccess);
+    let name = w.sim.engine.execution(first).unwrap().name.to_string();
+    let title = w.app.editor.as_ref().unwrap().title.clone();
+    assert!(title.contains(&name), "{title}");
+    w.act(Action::Submit);
+    while !w.sim.bus().is_empty() {
+        w.act(Action::Step);
+    }
+    assert_eq!(
+        w.sim.engine.execution(first).unwrap().status,
+        Status::Succeeded
+    );
+    assert_eq!(
+        w.sim.engine.execution(second).unwrap().status,
+        Status::Running
+    );
+    // Nothing is held for the first any more: said, and y/f open nothing.
+    let screen = screen_at(&mut w, 200, 40);
+    assert!(screen.contains("nothing for this execution"), "{screen}");
+    for a in [Action::ReportSuccess, Action::ReportFailure] {
+        w.act(a);
+        assert!(w.app.editor.is_none());
+        let status = w.app.status.clone().unwrap();
+        assert!(status.error, "{status:?}");
+        assert!(
+            status.text.starts_with("TaskAlreadyCompleted"),
+            "{status:?}"
+        );
+    }
+}
+
+#[test]
+fn a_held_message_without_message_body_shows_its_text() {
+    let mut w = World::new(Behaviour::Manual);
+    w.act(Action::NewExecution);
+    let field = &mut w.app.editor.as_mut().unwrap().fields[0];
+    field.text = r#"{"note": "no body here"}"#.into();
+    field.cursor = field.text.chars().count();
+    w.act(Action::Submit);
+    for _ in 0..40 {
+        if !w.sim.fc.inbox().is_empty() {
+            break;
+        }
+        w.act(Action::Step);
+    }
+    w.act(Action::ShowTab(Tab::Messages));
+    let screen = screen_at(&mut w, 200, 40);
+    assert!(!screen.contains("body —"), "{screen}");
+    assert!(screen.contains("message "), "{screen}");
+}

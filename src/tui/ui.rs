@@ -703,36 +703,56 @@ fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -
     let inbox = sim.fc.inbox();
     let manual = app.handler(sim) == Behaviour::Manual;
     if !inbox.is_empty() || manual {
+        // Only the selected execution's: `y`/`f` answer one of these.
+        let held = app.held_of(sim);
+        let others = inbox.len() - held.len();
+        let others = if others > 0 {
+            format!(" ({others} held for other executions)")
+        } else {
+            String::new()
+        };
         lines.push(Line::styled(
-            format!(
-                "Held by function {} ({}): y answers success, f failure",
-                sim.fc.name(),
-                inbox.len()
-            ),
+            if held.is_empty() {
+                format!(
+                    "Held by function {}: nothing for this execution{others}",
+                    sim.fc.name()
+                )
+            } else {
+                format!(
+                    "Held by function {} for this execution ({}): y answers success, f failure{others}",
+                    sim.fc.name(),
+                    held.len()
+                )
+            },
             t.warn(),
         ));
-        for (i, h) in inbox.iter().enumerate() {
+        let sel = app.held_sel.min(held.len().saturating_sub(1));
+        for (i, h) in held.iter().enumerate() {
             let what = match &h.received {
                 Received::Push(n) => format!("push #{n}"),
                 Received::Invoke(r) => format!("invoke (execution #{})", r.exec.0),
             };
-            let marker = if i == app.held_sel { "▸ " } else { "  " };
+            let marker = if i == sel { "▸ " } else { "  " };
+            // A message without `messageBody` is shown as its text.
+            let body = match h.message.as_deref() {
+                Some(m) => format!("body {m}"),
+                None => format!("message {}", h.body),
+            };
             let mut l = Line::from(vec![
                 Span::raw(marker),
                 Span::styled(format!("{what} at {} ", format_clock(h.at)), t.text()),
                 Span::styled(
                     format!(
-                        "token {} body {}",
+                        "token {} {body}",
                         h.token
                             .as_deref()
                             .map(short_token)
                             .unwrap_or_else(|| "—".into()),
-                        h.message.as_deref().unwrap_or("—")
                     ),
                     t.dim(),
                 ),
             ]);
-            if i == app.held_sel {
+            if i == sel {
                 l = l.style(t.selected());
             }
             lines.push(l);
