@@ -961,3 +961,19 @@ fn a_held_message_without_message_body_shows_its_text() {
     assert!(!screen.contains("body —"), "{screen}");
     assert!(screen.contains("message "), "{screen}");
 }
+
+#[test]
+fn a_filter_matching_nothing_says_no_execution_selected() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    w.act(Action::StartFilter);
+    w.type_text("zzz-no-such");
+    w.act(Action::Submit);
+    assert!(w.app.list.is_empty());
+    let screen = w.screen();
+    assert!(screen.contains("no execution selected"), "{screen}");
+    assert!(!screen.contains("no execution yet"), "{screen}");
+    // The flow `n` would start is still drawn.
+    assert!(screen.contains("mns-topic-task"), "{screen}");
+}

@@ -367,9 +367,15 @@ fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
                 .render(inner, buf);
             return;
         };
+        // Executions may exist and be filtered out: then none is selected.
+        let why = if sim.engine.executions().is_empty() {
+            "· no execution yet: n starts one "
+        } else {
+            "· no execution selected "
+        };
         let title = vec![
             Span::styled(format!(" {} ", flow.name), t.strong()),
-            Span::styled("· no execution yet: n starts one ", t.dim()),
+            Span::styled(why, t.dim()),
         ];
         let block = pane(Line::from(title), focused, t);
         let inner = block.inner(area);
