@@ -977,3 +977,32 @@ fn a_filter_matching_nothing_says_no_execution_selected() {
     // The flow `n` would start is still drawn.
     assert!(screen.contains("mns-topic-task"), "{screen}");
 }
+
+#[test]
+fn inspector_scrolling_stops_at_the_end_of_its_content() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    w.app.focus = Focus::Inspector;
+    w.act(Action::ShowTab(Tab::Step));
+    let top = w.screen();
+    assert!(top.contains("more: j/k"), "{top}");
+    // G: the last rows, not a blank pane.
+    w.act(Action::Bottom);
+    let bottom = w.screen();
+    let max = w.app.inspector_scroll;
+    assert!(max > 0 && max < 100, "{max}");
+    assert!(bottom.contains("Error "), "{bottom}");
+    // j past the end stays there; k moves back at once.
+    for _ in 0..5 {
+        w.act(Action::Down);
+    }
+    w.screen();
+    assert_eq!(w.app.inspector_scroll, max);
+    w.act(Action::Up);
+    w.screen();
+    assert_eq!(w.app.inspector_scroll, max - 1);
+    // Content that fits: no scrolling, no hint.
+    let fits = screen_at(&mut w, 200, 60);
+    assert_eq!(w.app.inspector_scroll, 0);
+    assert!(!fits.contains("more: j/k"), "{fits}");
+}

@@ -483,14 +483,7 @@ fn draw_graph(
     }
     .render(garea, buf);
     if graph.height > inner.height || graph.width > inner.width {
-        let hint = Span::styled(" more: j/k ", t.dim());
-        let w = hint.width() as u16;
-        if area.width > w + 2 {
-            hint.render(
-                Rect::new(area.right() - w - 1, area.bottom() - 1, w, 1),
-                buf,
-            );
-        }
+        more_hint(area, buf, t);
     }
 }
 
@@ -531,11 +524,11 @@ fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
                     t.dim(),
                 )],
             };
-            scrolled(lines, app.inspector_scroll, inner, buf);
+            scrolled(lines, &mut app.inspector_scroll, area, inner, buf, t);
         }
         Tab::Messages => {
             let lines = message_lines(app, sim, x, t);
-            scrolled(lines, app.inspector_scroll, inner, buf);
+            scrolled(lines, &mut app.inspector_scroll, area, inner, buf, t);
         }
         Tab::History => match x {
             Some(x) => render_history(app, sim, x, inner, buf),
@@ -547,11 +540,38 @@ fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn scrolled(lines: Vec<Line<'_>>, scroll: u16, area: Rect, buf: &mut Buffer) {
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .scroll((scroll, 0))
-        .render(area, buf);
+/// Wrapped lines in `inner`, scrolled by `scroll`, which is clamped to the
+/// content (`G` or `j` past the end show its last rows, never a blank
+/// pane); a `more: j/k` hint on the pane's (`outer`) border when the
+/// content is taller than the pane.
+fn scrolled(
+    lines: Vec<Line<'_>>,
+    scroll: &mut u16,
+    outer: Rect,
+    inner: Rect,
+    buf: &mut Buffer,
+    t: Theme,
+) {
+    let p = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = p.line_count(inner.width);
+    let hidden = rows.saturating_sub(inner.height as usize);
+    *scroll = (*scroll).min(u16::try_from(hidden).unwrap_or(u16::MAX));
+    p.scroll((*scroll, 0)).render(inner, buf);
+    if hidden > 0 {
+        more_hint(outer, buf, t);
+    }
+}
+
+/// `more: j/k` on the bottom border of a pane whose content is cut.
+fn more_hint(area: Rect, buf: &mut Buffer, t: Theme) {
+    let hint = Span::styled(" more: j/k ", t.dim());
+    let w = hint.width() as u16;
+    if area.width > w + 2 && area.height > 0 {
+        hint.render(
+            Rect::new(area.right() - w - 1, area.bottom() - 1, w, 1),
+            buf,
+        );
+    }
 }
 
 fn kv<'a>(key: &'a str, value: String, t: Theme) -> Line<'a> {
@@ -929,7 +949,7 @@ fn render_history(app: &App, sim: &Sim, x: &Execution, area: Rect, buf: &mut Buf
         .render(detail, buf);
 }
 
-fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
+fn render_bus(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let bus = sim.bus();
     if bus.is_empty() {
@@ -944,6 +964,11 @@ fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     );
     header.render(Rect::new(area.x, area.y, area.width, 1), buf);
     let rows = area.height.saturating_sub(1) as usize;
+    // Clamped: scrolling stops with the last envelope on the last row.
+    let last = bus.len().saturating_sub(rows);
+    app.inspector_scroll = app
+        .inspector_scroll
+        .min(u16::try_from(last).unwrap_or(u16::MAX));
     let skip = app.inspector_scroll as usize;
     for (i, env) in bus.iter().skip(skip).take(rows).enumerate() {
         let next = skip + i == 0;
