@@ -59,18 +59,20 @@ pub struct ApiOptions {
     pub config: crate::api::ApiConfig,
 }
 
-/// Why the TUI could not run.
+/// Why the TUI could not run. A variant with a cause keeps it as the
+/// error's source, out of its own message: `flowsim` prints the chain
+/// (`{e:#}`), so naming it in both would print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
     #[error("the TUI needs a terminal; use `flowsim run` for scripts and pipes")]
     NotATerminal,
-    #[error("cannot open the log file `{path}`: {source}")]
+    #[error("cannot open the log file `{path}`")]
     Log { path: String, source: io::Error },
     #[error("flow `{0}` could not be added: {1}")]
     Flow(String, String),
-    #[error("cannot listen on `{addr}`: {source}")]
+    #[error("cannot listen on `{addr}`")]
     Listen { addr: String, source: io::Error },
-    #[error("terminal: {0}")]
+    #[error("terminal")]
     Io(#[from] io::Error),
 }
 
