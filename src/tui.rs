@@ -24,7 +24,9 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{
+    DisableBracketedPaste, EnableBracketedPaste, Event, EventStream, KeyEventKind,
+};
 use futures_util::StreamExt as _;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
@@ -57,18 +59,20 @@ pub struct ApiOptions {
     pub config: crate::api::ApiConfig,
 }
 
-/// Why the TUI could not run.
+/// Why the TUI could not run. A variant with a cause keeps it as the
+/// error's source, out of its own message: `flowsim` prints the chain
+/// (`{e:#}`), so naming it in both would print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
     #[error("the TUI needs a terminal; use `flowsim run` for scripts and pipes")]
     NotATerminal,
-    #[error("cannot open the log file `{path}`: {source}")]
+    #[error("cannot open the log file `{path}`")]
     Log { path: String, source: io::Error },
     #[error("flow `{0}` could not be added: {1}")]
     Flow(String, String),
-    #[error("cannot listen on `{addr}`: {source}")]
+    #[error("cannot listen on `{addr}`")]
     Listen { addr: String, source: io::Error },
-    #[error("terminal: {0}")]
+    #[error("terminal")]
     Io(#[from] io::Error),
 }
 
@@ -134,7 +138,9 @@ pub fn run(opts: Options) -> Result<(), TuiError> {
         let api_url = server.as_ref().map(|(_, _, url)| url.clone());
         // Installs a panic hook that restores the terminal first.
         let mut terminal = ratatui::try_init()?;
+        enable_paste()?;
         let result = event_loop(&mut terminal, handle, api_url).await;
+        disable_paste();
         ratatui::restore();
         if let Some((stop, task, _)) = server {
             let _ = stop.send(());
@@ -149,6 +155,24 @@ pub fn run(opts: Options) -> Result<(), TuiError> {
         tracing::info!("tui stopped");
         result
     })
+}
+
+/// Turns on bracketed paste (a paste arrives as one [`Event::Paste`], not
+/// as keys that could submit a form) and chains a panic hook that turns it
+/// off again before ratatui's hook restores the terminal.
+fn enable_paste() -> io::Result<()> {
+    crossterm::execute!(io::stdout(), EnableBracketedPaste)?;
+    let restore = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        disable_paste();
+        restore(info);
+    }));
+    Ok(())
+}
+
+/// Turns bracketed paste off (best effort: the terminal may be gone).
+fn disable_paste() {
+    let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
 }
 
 /// Binds the API's address (before the terminal is taken, so an error
@@ -239,12 +263,18 @@ async fn event_loop(
             }
             _ = tick.tick(), if animating => dirty = true,
         }
-        // Drain whatever else is pending, then draw once. (Not through the
-        // stream: polling it with a no-op waker would leave its wake-up
-        // thread holding that waker, and the loop would never wake again.)
-        while crossterm::event::poll(Duration::ZERO)? {
-            let ev = crossterm::event::read()?;
-            dirty |= on_event(&mut app, &handle, ev, &mut send);
+        // Drain whatever else is pending, then draw once. Only through the
+        // stream, polled with this task's own waker (a zero timeout polls
+        // the stream first): mixing in crossterm's sync `poll`/`read`,
+        // which share its global reader, left a burst (a paste) stuck
+        // behind the stream's wake-up thread, 1 KiB per later key.
+        loop {
+            match tokio::time::timeout(Duration::ZERO, events.next()).await {
+                Ok(Some(Ok(ev))) => dirty |= on_event(&mut app, &handle, ev, &mut send),
+                Ok(Some(Err(e))) => return Err(e.into()),
+                Ok(None) => return Ok(()),
+                Err(_) => break, // nothing more is pending
+            }
         }
         while let Ok(reply) = replies.try_recv() {
             app.on_reply(reply, &handle.sim());
@@ -279,6 +309,8 @@ fn on_event(app: &mut App, handle: &Handle, ev: Event, send: &mut Vec<Command>) 
             }
             true
         }
+        // Bracketed paste: text for the open editor, never a submit.
+        Event::Paste(text) => app.paste(&text),
         Event::Resize(..) => true,
         _ => false,
     }

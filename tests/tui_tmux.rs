@@ -11,22 +11,51 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("tmux runs");
+/// Every session runs on a tmux server of its own (`-L` its name), so the
+/// tests never touch the user's tmux or each other's.
+fn tmux(socket: &str, args: &[&str]) -> String {
+    let out = Command::new("tmux")
+        .args(["-L", socket])
+        .args(args)
+        .output()
+        .expect("tmux runs");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Starts `cmd` in a detached session `name` (on its own server) at the
+/// given size.
+fn start(name: &str, width: u16, height: u16, cmd: &str) -> Session {
+    let status = Command::new("tmux")
+        .args([
+            "-L",
+            name,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            name,
+        ])
+        .args(["-x", &width.to_string(), "-y", &height.to_string()])
+        .arg(cmd)
+        .env("TERM", "xterm-256color")
+        .status()
+        .expect("tmux starts");
+    assert!(status.success());
+    Session(name.to_owned())
 }
 
 struct Session(String);
 
 impl Session {
     fn screen(&self) -> String {
-        tmux(&["capture-pane", "-p", "-t", &self.0])
+        tmux(&self.0, &["capture-pane", "-p", "-t", &self.0])
     }
 
     fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", self.0.as_str()];
         args.extend_from_slice(keys);
-        tmux(&args);
+        tmux(&self.0, &args);
     }
 
     /// Polls the screen until `pred` holds; panics with the screen after
@@ -48,7 +77,8 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.0]);
+        // The server is this session's own: it ends with it.
+        tmux(&self.0, &["kill-server"]);
     }
 }
 
@@ -74,14 +104,7 @@ fn seed_flow_waits_then_succeeds_in_a_real_terminal() {
         "{bin} tui --handler manual --seed 7 --epoch 2026-01-01T00:00:00Z --log {}; echo FLOWSIM-EXITED-$?; sleep 60",
         log.display()
     );
-    let status = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &name, "-x", "100", "-y", "30"])
-        .arg(&cmd)
-        .env("TERM", "xterm-256color")
-        .status()
-        .expect("tmux starts");
-    assert!(status.success());
-    let s = Session(name);
+    let s = start(&name, 100, 30, &cmd);
     s.wait_for("the TUI", |t| t.contains("No executions yet"));
     s.keys(&["Space"]);
     s.wait_for("STEP mode", |t| t.contains(" STEP "));
@@ -133,14 +156,7 @@ fn top_level_options_open_the_tui_with_the_function_off() {
         "{bin} --handler none --seed 7 --step --log {}; echo FLOWSIM-EXITED-$?; sleep 60",
         log.display()
     );
-    let status = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &name, "-x", "80", "-y", "24"])
-        .arg(&cmd)
-        .env("TERM", "xterm-256color")
-        .status()
-        .expect("tmux starts");
-    assert!(status.success());
-    let s = Session(name);
+    let s = start(&name, 80, 24, &cmd);
     let screen = s.wait_for("the TUI", |t| t.contains("No executions yet"));
     assert!(screen.contains("function none"), "{screen}");
     assert!(screen.contains(" STEP "), "{screen}");
@@ -148,6 +164,66 @@ fn top_level_options_open_the_tui_with_the_function_off() {
     s.wait_for("the explanation", |t| {
         t.contains("no simulated function to cycle")
     });
+    s.keys(&["q"]);
+    s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
+    let _ = std::fs::remove_file(log);
+}
+
+/// Whether tmux is here; when not, outside CI the test is skipped.
+fn have_tmux() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "tmux is missing in CI; .ci/run should have installed it"
+    );
+    eprintln!("SKIPPED: tmux is not installed (CI installs it)");
+    false
+}
+
+/// 3000 characters typed in one burst all reach the editor at once (not
+/// 1 KiB per later key), keys after the burst are not held behind it, and
+/// a bracketed paste goes in as text, its line breaks never submitting.
+#[test]
+fn a_burst_of_input_and_a_paste_reach_the_editor_whole() {
+    if !have_tmux() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_flowsim");
+    let name = format!("flowsim-e2e-burst-{}", std::process::id());
+    let log = std::env::temp_dir().join(format!("{name}.log"));
+    let cmd = format!(
+        "{bin} --step --seed 7 --log {}; echo FLOWSIM-EXITED-$?; sleep 60",
+        log.display()
+    );
+    let s = start(&name, 100, 30, &cmd);
+    s.wait_for("the TUI", |t| t.contains("No executions yet"));
+    s.keys(&["n"]);
+    s.wait_for("the input editor", |t| t.contains("New execution"));
+    s.keys(&["-N", "40", "BSpace"]);
+    s.wait_for("an empty input", |t| t.contains("✗ invalid JSON"));
+    let burst = format!(r#"{{"messageBody": "{}"}}"#, "a".repeat(3000));
+    s.keys(&["-l", &burst]);
+    s.wait_for("the whole burst", |t| {
+        t.contains(r#"aaaa"}"#) && t.contains("✓ valid JSON object")
+    });
+    // A key typed after the burst acts at once.
+    s.keys(&["Enter"]);
+    s.wait_for("the execution", |t| t.contains("Running"));
+    // A bracketed paste with line breaks: text in the editor, no submit.
+    s.keys(&["n"]);
+    s.wait_for("the input editor", |t| t.contains("New execution"));
+    s.keys(&["-N", "3100", "BSpace"]);
+    s.wait_for("an empty input", |t| t.contains("✗ invalid JSON"));
+    tmux(&s.0, &["set-buffer", "{\"a\":\n\"pasted\"}\n"]);
+    tmux(&s.0, &["paste-buffer", "-p", "-t", &s.0]);
+    let screen = s.wait_for("the pasted text", |t| t.contains(r#"{"a": "pasted"}"#));
+    assert!(screen.contains("New execution"), "{screen}");
+    assert!(screen.contains("✓ valid JSON object"), "{screen}");
+    // Apart: Escape and q in one burst read as Alt-q.
+    s.keys(&["Escape"]);
+    s.wait_for("the editor closed", |t| t.contains("cancelled"));
     s.keys(&["q"]);
     s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
     let _ = std::fs::remove_file(log);

@@ -285,7 +285,7 @@ pub const HELP: &[(&str, &[KeyHelp])] = &[
             k("f", "report failure: error name and cause"),
             k(
                 "",
-                "in manual, y / f on the Messages tab answer the held notification",
+                "in manual, y / f on the Messages tab answer its held notification",
             ),
             k("x", "stop the selected execution"),
         ],

@@ -7,7 +7,7 @@
 //! action into view changes and maybe a [`Command`] for the runtime; it
 //! reads the `Sim` but never mutates it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -15,8 +15,8 @@ use serde_json::Value;
 use super::action::{Action, Focus, KeyContext, Tab};
 use super::editor::{DEFAULT_OUTPUT, Editor, Purpose, Target};
 use super::theme::Theme;
-use crate::engine::{EventType, ExecId, Execution, StepState};
-use crate::fc::Answer;
+use crate::engine::{EventType, ExecId, Execution, StepState, TaskRef};
+use crate::fc::{Answer, Behaviour, Held, Received};
 use crate::fdl::layout::{Graph, NodeKind, layout};
 use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind};
 use crate::runtime::{Command, CommandError, Mode, Outcome, Reply, RunState, SPEEDS};
@@ -105,6 +105,17 @@ impl ExecList {
     }
 }
 
+/// Settings (mode, speed, the function's behaviour) asked of the runtime
+/// and not answered yet: what the App shows and builds on meanwhile.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    mode: Option<Mode>,
+    speed: Option<f64>,
+    handler: Option<Behaviour>,
+    /// Setting commands sent and not answered.
+    inflight: usize,
+}
+
 /// The status line: the outcome of the last command, or a hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusLine {
@@ -150,8 +161,11 @@ pub struct App {
     pub status: Option<StatusLine>,
     /// The last input a new execution started with.
     pub last_input: String,
-    /// The runtime's last published state.
+    /// The runtime's last published state, with the settings this App
+    /// asked for and the runtime has not confirmed yet laid over it.
     pub run: RunState,
+    /// Settings asked for and not confirmed yet (see [`Pending`]).
+    pending: Pending,
     pub quit: bool,
     graphs: HashMap<String, Rc<Graph>>,
     messages: HashMap<ExecId, Vec<u64>>,
@@ -189,6 +203,7 @@ impl App {
             status: None,
             last_input: FIRST_INPUT.into(),
             run,
+            pending: Pending::default(),
             quit: false,
             graphs: HashMap::new(),
             messages: HashMap::new(),
@@ -216,6 +231,14 @@ impl App {
     /// Catches up with the simulation: only what is new since last time.
     pub fn sync(&mut self, sim: &Sim, run: RunState) {
         self.run = run;
+        // Until the runtime answers, a fast second key must build on what
+        // the first asked for, not on the state published before it.
+        if let Some(mode) = self.pending.mode {
+            self.run.mode = mode;
+        }
+        if let Some(speed) = self.pending.speed {
+            self.run.speed = speed;
+        }
         let execs = sim.engine.executions();
         self.list.sync(execs);
         for x in execs.get(self.execs_seen..).unwrap_or(&[]) {
@@ -242,10 +265,6 @@ impl App {
                 self.select(newest);
             }
         }
-        let held = sim.fc.inbox().len();
-        if self.held_sel >= held {
-            self.held_sel = held.saturating_sub(1);
-        }
     }
 
     fn select(&mut self, id: Option<ExecId>) {
@@ -253,11 +272,67 @@ impl App {
             self.selected = id;
             self.cursor = None;
             self.step_sel = None;
+            self.held_sel = 0;
             self.inspector_scroll = 0;
             // Another execution (maybe another flow): the graph scrolls
             // from its top to the step that matters.
             self.graph_scroll = (0, 0);
         }
+    }
+
+    /// What the simulated function does, counting a change asked for and
+    /// not confirmed yet.
+    pub fn handler(&self, sim: &Sim) -> Behaviour {
+        self.pending.handler.unwrap_or(sim.fc.config.behaviour)
+    }
+
+    /// Remembers a setting asked of the runtime until its reply.
+    fn ask(&mut self, command: Command) -> Option<Command> {
+        match &command {
+            Command::SetMode(m) => {
+                self.pending.mode = Some(*m);
+                self.run.mode = *m;
+            }
+            Command::SetSpeed(s) => {
+                self.pending.speed = Some(*s);
+                self.run.speed = *s;
+            }
+            Command::SetHandler(b) => self.pending.handler = Some(*b),
+            _ => return Some(command),
+        }
+        self.pending.inflight += 1;
+        Some(command)
+    }
+
+    /// The notifications the function holds for the selected execution
+    /// (manual behaviour): an invocation of one of its tasks, or a push
+    /// whose task token is one of its tasks'.
+    pub fn held_of<'a>(&self, sim: &'a Sim) -> Vec<&'a Held> {
+        let inbox = sim.fc.inbox();
+        let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
+            return Vec::new();
+        };
+        if inbox.is_empty() {
+            return Vec::new();
+        }
+        let tokens: HashSet<String> = x
+            .history
+            .iter()
+            .filter(|e| e.kind == EventType::TaskScheduled)
+            .filter_map(|e| {
+                sim.engine.token_for(TaskRef {
+                    exec: x.id,
+                    task: e.id,
+                })
+            })
+            .collect();
+        inbox
+            .iter()
+            .filter(|h| match &h.received {
+                Received::Invoke(r) => r.exec == x.id,
+                Received::Push(_) => h.token.as_ref().is_some_and(|t| tokens.contains(t)),
+            })
+            .collect()
     }
 
     /// The flow new executions start.
@@ -495,7 +570,7 @@ impl App {
                     Mode::Step => "STEP mode: s delivers one envelope, t jumps to the next timer",
                     Mode::Run => "RUN mode: envelopes are delivered as they fall due",
                 });
-                return Some(Command::SetMode(mode));
+                return self.ask(Command::SetMode(mode));
             }
             Action::Step => {
                 if self.run.mode == Mode::Run {
@@ -514,7 +589,7 @@ impl App {
                 match next {
                     Some(s) => {
                         self.set_status(format!("speed {}", format_speed(s)));
-                        return Some(Command::SetSpeed(s));
+                        return self.ask(Command::SetSpeed(s));
                     }
                     None => self.set_status(format!("speed stays {}", format_speed(cur))),
                 }
@@ -524,7 +599,9 @@ impl App {
                 self.set_error("no simulated function to cycle (--handler none)");
             }
             Action::CycleHandler => {
-                return Some(Command::SetHandler(sim.fc.config.behaviour.next()));
+                let next = self.handler(sim).next();
+                self.set_status(format!("function {}", next.as_str()));
+                return self.ask(Command::SetHandler(next));
             }
             Action::StopExecution => {
                 let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
@@ -601,6 +678,23 @@ impl App {
         }
     }
 
+    /// A bracketed paste: inserted into the open editor's field as text
+    /// (line breaks and tabs become spaces: a field is one line and a paste
+    /// never submits); ignored when no editor is open. Answers whether
+    /// anything changed.
+    pub fn paste(&mut self, text: &str) -> bool {
+        let Some(editor) = self.editor.as_mut() else {
+            return false;
+        };
+        let clean: String = text
+            .replace("\r\n", "\n")
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        editor.field().insert_str(&clean);
+        !clean.is_empty()
+    }
+
     fn update_editor(&mut self, action: Action) -> Option<Command> {
         let editor = self.editor.as_mut()?;
         match action {
@@ -665,19 +759,19 @@ impl App {
     /// task (the picked step's first); else its last callback task, even if
     /// it already ended, so the upstream error shows.
     fn report_target(&self, sim: &Sim) -> Result<(Target, String), String> {
-        let inbox = sim.fc.inbox();
-        if self.tab == Tab::Messages && !inbox.is_empty() {
-            let i = self.held_sel.min(inbox.len() - 1);
-            let h = &inbox[i];
-            return Ok((
-                Target::Held { id: h.id() },
-                format!("held notification #{}", h.id()),
-            ));
-        }
         let id = self
             .selected
             .ok_or("no execution selected: press n to start one")?;
         let x = sim.engine.execution(id).ok_or("no execution selected")?;
+        if self.tab == Tab::Messages {
+            let held = self.held_of(sim);
+            if let Some(h) = held.get(self.held_sel.min(held.len().saturating_sub(1))) {
+                return Ok((
+                    Target::Held { id: h.id() },
+                    format!("{} / held notification #{}", x.name, h.id()),
+                ));
+            }
+        }
         let waiting = sim.engine.waiting_tasks(id);
         let pick = waiting
             .iter()
@@ -693,36 +787,27 @@ impl App {
                 format!("{} / {name}", x.name),
             ));
         }
-        // Nothing waits: use the last callback task's token anyway, so the
-        // engine answers with the upstream error (TaskAlreadyCompleted).
-        let last = x.history.iter().rev().find(|e| {
+        // Nothing waits: say at once why nothing can be reported, with the
+        // error the engine would answer a report with.
+        let had_callback = x.history.iter().any(|e| {
             e.kind == EventType::TaskScheduled
                 && e.step.is_some_and(|s| {
                     matches!(&x.flow.step(s).kind, StepKind::Task(t) if t.pattern == Pattern::WaitForCallback)
                 })
         });
-        match last.and_then(|e| {
-            let token = sim.engine.token_for(crate::engine::TaskRef {
-                exec: id,
-                task: e.id,
-            })?;
-            Some((token, e.step?))
-        }) {
-            Some((token, step)) => {
-                let name = x.flow.step(step).name.clone();
-                Ok((
-                    Target::Task {
-                        token,
-                        step: name.clone(),
-                    },
-                    format!("{} / {name}", x.name),
-                ))
-            }
-            None => Err(format!(
-                "no task of execution {} waits for a callback",
+        Err(if !had_callback {
+            format!("no task of execution {} waits for a callback", x.name)
+        } else if x.status.is_final() {
+            format!(
+                "TaskAlreadyCompleted: execution {} has already ended ({}): nothing to report",
+                x.name, x.status
+            )
+        } else {
+            format!(
+                "TaskAlreadyCompleted: no task of execution {} waits for a callback now",
                 x.name
-            )),
-        }
+            )
+        })
     }
 
     fn move_in_focus(&mut self, action: Action, sim: &Sim) {
@@ -779,10 +864,10 @@ impl App {
                     self.cursor = if next >= len { None } else { Some(next.max(1)) };
                 }
                 Tab::Messages
-                    if !sim.fc.inbox().is_empty()
-                        && matches!(action, Action::Up | Action::Down) =>
+                    if matches!(action, Action::Up | Action::Down)
+                        && !self.held_of(sim).is_empty() =>
                 {
-                    let n = sim.fc.inbox().len();
+                    let n = self.held_of(sim).len();
                     self.held_sel = if action == Action::Up {
                         self.held_sel.saturating_sub(1)
                     } else {
@@ -866,7 +951,15 @@ impl App {
                 self.set_status(format!("clock jumped to {}", format_clock(t)))
             }
             Ok(Outcome::Jumped(None)) => self.set_status("no timer pending"),
-            Ok(Outcome::Done) => {}
+            // Only settings answer Done: once all asked for are answered,
+            // the runtime's published state (sent before each reply) and
+            // the sim hold them.
+            Ok(Outcome::Done) => {
+                self.pending.inflight = self.pending.inflight.saturating_sub(1);
+                if self.pending.inflight == 0 {
+                    self.pending = Pending::default();
+                }
+            }
             Err(CommandError { code, message }) => self.set_error(format!("{code}: {message}")),
         }
     }

@@ -46,6 +46,13 @@ impl Field {
         self.cursor += 1;
     }
 
+    /// Inserts text at the cursor (a paste), the cursor after it.
+    pub fn insert_str(&mut self, text: &str) {
+        let at = self.byte_at(self.cursor);
+        self.text.insert_str(at, text);
+        self.cursor += text.chars().count();
+    }
+
     /// Deletes the character before the cursor.
     pub fn backspace(&mut self) {
         if self.cursor > 0 {
@@ -85,7 +92,7 @@ impl Field {
             match serde_json::from_str::<Value>(&self.text) {
                 Ok(Value::Object(_)) => Ok(()),
                 Ok(_) => Err("must be a JSON object: {...}".into()),
-                Err(e) => Err(format!("invalid JSON: {e}")),
+                Err(e) => Err(format!("invalid JSON: {}", json_error(&self.text, &e))),
             }
         } else if self.required && self.text.trim().is_empty() {
             Err(format!("{} is required", self.label))
@@ -93,6 +100,27 @@ impl Field {
             Ok(())
         }
     }
+}
+
+/// serde_json's error with its column counted in characters (it counts
+/// bytes, which misplaces it after any non-ASCII text).
+fn json_error(text: &str, e: &serde_json::Error) -> String {
+    let full = e.to_string();
+    if e.line() == 0 {
+        return full;
+    }
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let Some(msg) = full.strip_suffix(&suffix) else {
+        return full;
+    };
+    let line = text.split('\n').nth(e.line() - 1).unwrap_or("");
+    let bytes = e.column().min(line.len());
+    let mut boundary = bytes;
+    while !line.is_char_boundary(boundary) {
+        boundary -= 1;
+    }
+    let column = line[..boundary].chars().count() + usize::from(boundary < bytes);
+    format!("{msg} at line {} column {column}", e.line())
 }
 
 /// What submitting an editor does.
@@ -210,6 +238,17 @@ mod tests {
         assert_eq!(f.check(), Ok(()));
         let arr = Field::new("Input", "[1]", true);
         assert!(arr.check().unwrap_err().contains("object"));
+    }
+
+    #[test]
+    fn a_json_error_counts_its_column_in_characters() {
+        // 3 chars of 2-3 bytes each, then the error at char 8.
+        let f = Field::new("Input", r#"{"é中😀" x}"#, true);
+        let e = f.check().unwrap_err();
+        assert!(e.ends_with("at line 1 column 8"), "{e}");
+        let ascii = Field::new("Input", r#"{"abc" x}"#, true);
+        let e = ascii.check().unwrap_err();
+        assert!(e.ends_with("at line 1 column 8"), "{e}");
     }
 
     #[test]

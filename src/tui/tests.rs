@@ -764,3 +764,260 @@ fn the_api_address_is_in_the_header_at_any_width() {
         "{plain}"
     );
 }
+
+#[test]
+fn a_paste_goes_into_the_open_editor_as_text_and_never_submits() {
+    let mut w = World::new(Behaviour::Succeed);
+    // No editor open: ignored.
+    assert!(!w.app.paste("n"));
+    assert!(w.app.editor.is_none());
+    w.act(Action::NewExecution);
+    w.act(Action::Bottom);
+    w.act(Action::Backspace);
+    w.act(Action::Backspace);
+    assert!(w.app.paste("!\r\n\"}\n"));
+    let editor = w.app.editor.as_ref().unwrap();
+    assert_eq!(
+        editor.fields[0].text,
+        r#"{"messageBody": "hello world! "} "#
+    );
+    assert_eq!(
+        editor.fields[0].cursor,
+        editor.fields[0].text.chars().count()
+    );
+    assert!(w.sim.engine.executions().is_empty());
+}
+
+/// Keys handled in one drain, before the runtime answers any of them: each
+/// builds on what the previous one asked for, not on the published state.
+#[test]
+fn fast_toggles_build_on_what_was_asked_not_on_the_stale_state() {
+    let mut w = World::new(Behaviour::Manual);
+    let stale = w.app.run;
+    let mut sent = Vec::new();
+    let keys = [Action::ToggleMode; 3]
+        .into_iter()
+        .chain([Action::SpeedUp; 6])
+        .chain([Action::CycleHandler; 2]);
+    for a in keys {
+        sent.extend(w.app.update(a, &w.sim));
+        // The loop redraws with the runtime's state as published so far.
+        w.app.sync(&w.sim, stale);
+    }
+    let modes: Vec<Mode> = sent
+        .iter()
+        .filter_map(|c| match c {
+            Command::SetMode(m) => Some(*m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(modes, [Mode::Run, Mode::Step, Mode::Run]);
+    assert_eq!(w.app.run.mode, Mode::Run);
+    assert_eq!(w.app.run.speed, 3600.0);
+    assert_eq!(w.app.handler(&w.sim), Behaviour::Fail);
+    let screen = w.screen();
+    assert!(screen.contains("function fail"), "{screen}");
+    assert!(screen.contains(" RUN  1h/s "), "{screen}");
+    // The runtime answers each; then its state confirms what was shown.
+    for c in sent {
+        let reply = runtime::apply(&mut w.sim, c);
+        w.app.on_reply(reply, &w.sim);
+    }
+    assert_eq!(w.sim.fc.config.behaviour, Behaviour::Fail);
+    let published = RunState {
+        mode: Mode::Run,
+        speed: 3600.0,
+        ..stale
+    };
+    w.app.sync(&w.sim, published);
+    assert_eq!(w.app.run.mode, Mode::Run);
+    assert_eq!(w.app.handler(&w.sim), Behaviour::Fail);
+}
+
+#[test]
+fn the_editor_cursor_counts_display_width_and_scrolls_wide_text() {
+    // Two cells per CJK glyph: the cursor on 中 sits at cell 2, not 1.
+    let (vis, x, w) = ui::field_window("a中b", 1, 10);
+    assert_eq!((vis.as_str(), x, w), ("a中b", 1, 2));
+    let (_, x, w) = ui::field_window("中中b", 2, 10);
+    assert_eq!((x, w), (4, 1));
+    // At the end: the cursor's own cell stays in view.
+    let (vis, x, w) = ui::field_window("中中中中中", 5, 6);
+    assert_eq!((vis.as_str(), x, w), ("中中", 4, 1));
+    // Off the end's view, the cursor sits at the left edge.
+    let (vis, x, w) = ui::field_window("中中中中中", 1, 6);
+    assert_eq!((vis.as_str(), x, w), ("中中中", 0, 2));
+    let (vis, x, _) = ui::field_window("中中中中中", 4, 6);
+    assert_eq!((vis.as_str(), x), ("中中", 2));
+    // Long wide text in the real editor: the typed end is shown.
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::NewExecution);
+    w.act(Action::Bottom);
+    w.act(Action::Backspace);
+    w.act(Action::Backspace);
+    w.type_text(&"漢字😀".repeat(20));
+    w.type_text("終\"}");
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let now = w.sim.now();
+    term.draw(|f| ui::draw(f, &mut w.app, &w.sim, now)).unwrap();
+    let screen = term.backend().to_string();
+    assert!(screen.contains("終\"}"), "{screen}");
+    assert!(screen.contains("✓ valid JSON object"), "{screen}");
+    // The reversed cell is right after the closing brace.
+    let buf = term.backend().buffer();
+    let row = (0..30)
+        .find(|y| (0..100).any(|x| buf[(x, *y)].symbol() == "終"))
+        .unwrap();
+    let brace = (0..100).find(|x| buf[(*x, row)].symbol() == "}").unwrap();
+    let reversed = |x: u16| {
+        buf[(x, row)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED)
+    };
+    assert!(reversed(brace + 1), "{screen}");
+    assert!(!reversed(brace), "{screen}");
+}
+
+/// Starts an execution and steps until the function holds its push.
+fn start_and_hold(w: &mut World) -> ExecId {
+    let before = w.sim.fc.inbox().len();
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    let id = w.app.selected.unwrap();
+    for _ in 0..40 {
+        if w.sim.fc.inbox().len() > before {
+            return id;
+        }
+        w.act(Action::Step);
+    }
+    panic!("the push was never held");
+}
+
+#[test]
+fn the_messages_tab_holds_only_the_selected_executions_notifications() {
+    let mut w = World::new(Behaviour::Manual);
+    let first = start_and_hold(&mut w);
+    let second = start_and_hold(&mut w);
+    assert_eq!(w.sim.fc.inbox().len(), 2);
+    // Back to the first (older: the second row).
+    w.act(Action::Down);
+    assert_eq!(w.app.selected, Some(first));
+    w.act(Action::ShowTab(Tab::Messages));
+    let screen = screen_at(&mut w, 200, 40);
+    assert!(
+        screen.contains("for this execution (1): y answers success"),
+        "{screen}"
+    );
+    assert!(screen.contains("(1 held for other executions)"), "{screen}");
+    // The seed's message has a messageBody; shown as the body.
+    assert!(screen.contains("body hello world"), "{screen}");
+    w.act(Action::ReportSuccess);
+    let name = w.sim.engine.execution(first).unwrap().name.to_string();
+    let title = w.app.editor.as_ref().unwrap().title.clone();
+    assert!(title.contains(&name), "{title}");
+    w.act(Action::Submit);
+    while !w.sim.bus().is_empty() {
+        w.act(Action::Step);
+    }
+    assert_eq!(
+        w.sim.engine.execution(first).unwrap().status,
+        Status::Succeeded
+    );
+    assert_eq!(
+        w.sim.engine.execution(second).unwrap().status,
+        Status::Running
+    );
+    // Nothing is held for the first any more: said, and y/f open nothing.
+    let screen = screen_at(&mut w, 200, 40);
+    assert!(screen.contains("nothing for this execution"), "{screen}");
+    for a in [Action::ReportSuccess, Action::ReportFailure] {
+        w.act(a);
+        assert!(w.app.editor.is_none());
+        let status = w.app.status.clone().unwrap();
+        assert!(status.error, "{status:?}");
+        assert!(
+            status.text.starts_with("TaskAlreadyCompleted"),
+            "{status:?}"
+        );
+    }
+}
+
+#[test]
+fn a_held_message_without_message_body_shows_its_text() {
+    let mut w = World::new(Behaviour::Manual);
+    w.act(Action::NewExecution);
+    let field = &mut w.app.editor.as_mut().unwrap().fields[0];
+    field.text = r#"{"note": "no body here"}"#.into();
+    field.cursor = field.text.chars().count();
+    w.act(Action::Submit);
+    for _ in 0..40 {
+        if !w.sim.fc.inbox().is_empty() {
+            break;
+        }
+        w.act(Action::Step);
+    }
+    w.act(Action::ShowTab(Tab::Messages));
+    let screen = screen_at(&mut w, 200, 40);
+    assert!(!screen.contains("body —"), "{screen}");
+    assert!(screen.contains("message "), "{screen}");
+}
+
+#[test]
+fn a_filter_matching_nothing_says_no_execution_selected() {
+    let mut w = World::new(Behaviour::Succeed);
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    w.act(Action::StartFilter);
+    w.type_text("zzz-no-such");
+    w.act(Action::Submit);
+    assert!(w.app.list.is_empty());
+    let screen = w.screen();
+    assert!(screen.contains("no execution selected"), "{screen}");
+    assert!(!screen.contains("no execution yet"), "{screen}");
+    // The flow `n` would start is still drawn.
+    assert!(screen.contains("mns-topic-task"), "{screen}");
+}
+
+#[test]
+fn inspector_scrolling_stops_at_the_end_of_its_content() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    w.app.focus = Focus::Inspector;
+    w.act(Action::ShowTab(Tab::Step));
+    let top = w.screen();
+    assert!(top.contains("more: j/k"), "{top}");
+    // G: the last rows, not a blank pane.
+    w.act(Action::Bottom);
+    let bottom = w.screen();
+    let max = w.app.inspector_scroll;
+    assert!(max > 0 && max < 100, "{max}");
+    assert!(bottom.contains("Error "), "{bottom}");
+    // j past the end stays there; k moves back at once.
+    for _ in 0..5 {
+        w.act(Action::Down);
+    }
+    w.screen();
+    assert_eq!(w.app.inspector_scroll, max);
+    w.act(Action::Up);
+    w.screen();
+    assert_eq!(w.app.inspector_scroll, max - 1);
+    // Content that fits: no scrolling, no hint.
+    let fits = screen_at(&mut w, 200, 60);
+    assert_eq!(w.app.inspector_scroll, 0);
+    assert!(!fits.contains("more: j/k"), "{fits}");
+}
+
+#[test]
+fn a_listen_error_names_its_cause_once() {
+    let source = "BADADDR".parse::<std::net::SocketAddr>().unwrap_err();
+    let err = crate::tui::TuiError::Listen {
+        addr: "BADADDR".into(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, source),
+    };
+    // How `flowsim` prints it: the message, then its cause chain.
+    let shown = format!("{:#}", anyhow::Error::new(err));
+    assert_eq!(
+        shown,
+        "cannot listen on `BADADDR`: invalid socket address syntax"
+    );
+}

@@ -111,7 +111,7 @@ fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf: &mut Buff
     let t = app.theme;
     let sep = || Span::styled(" │ ", t.dim());
     let flow = app.current_flow().unwrap_or("(no flow)");
-    let behaviour = sim.fc.config.behaviour;
+    let behaviour = app.handler(sim);
     let (fn_text, fn_style) = if !sim.simulated_function() {
         ("none", t.warn())
     } else if behaviour == Behaviour::Succeed {
@@ -367,9 +367,15 @@ fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
                 .render(inner, buf);
             return;
         };
+        // Executions may exist and be filtered out: then none is selected.
+        let why = if sim.engine.executions().is_empty() {
+            "· no execution yet: n starts one "
+        } else {
+            "· no execution selected "
+        };
         let title = vec![
             Span::styled(format!(" {} ", flow.name), t.strong()),
-            Span::styled("· no execution yet: n starts one ", t.dim()),
+            Span::styled(why, t.dim()),
         ];
         let block = pane(Line::from(title), focused, t);
         let inner = block.inner(area);
@@ -477,14 +483,7 @@ fn draw_graph(
     }
     .render(garea, buf);
     if graph.height > inner.height || graph.width > inner.width {
-        let hint = Span::styled(" more: j/k ", t.dim());
-        let w = hint.width() as u16;
-        if area.width > w + 2 {
-            hint.render(
-                Rect::new(area.right() - w - 1, area.bottom() - 1, w, 1),
-                buf,
-            );
-        }
+        more_hint(area, buf, t);
     }
 }
 
@@ -525,11 +524,11 @@ fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
                     t.dim(),
                 )],
             };
-            scrolled(lines, app.inspector_scroll, inner, buf);
+            scrolled(lines, &mut app.inspector_scroll, area, inner, buf, t);
         }
         Tab::Messages => {
             let lines = message_lines(app, sim, x, t);
-            scrolled(lines, app.inspector_scroll, inner, buf);
+            scrolled(lines, &mut app.inspector_scroll, area, inner, buf, t);
         }
         Tab::History => match x {
             Some(x) => render_history(app, sim, x, inner, buf),
@@ -541,11 +540,38 @@ fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn scrolled(lines: Vec<Line<'_>>, scroll: u16, area: Rect, buf: &mut Buffer) {
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .scroll((scroll, 0))
-        .render(area, buf);
+/// Wrapped lines in `inner`, scrolled by `scroll`, which is clamped to the
+/// content (`G` or `j` past the end show its last rows, never a blank
+/// pane); a `more: j/k` hint on the pane's (`outer`) border when the
+/// content is taller than the pane.
+fn scrolled(
+    lines: Vec<Line<'_>>,
+    scroll: &mut u16,
+    outer: Rect,
+    inner: Rect,
+    buf: &mut Buffer,
+    t: Theme,
+) {
+    let p = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let rows = p.line_count(inner.width);
+    let hidden = rows.saturating_sub(inner.height as usize);
+    *scroll = (*scroll).min(u16::try_from(hidden).unwrap_or(u16::MAX));
+    p.scroll((*scroll, 0)).render(inner, buf);
+    if hidden > 0 {
+        more_hint(outer, buf, t);
+    }
+}
+
+/// `more: j/k` on the bottom border of a pane whose content is cut.
+fn more_hint(area: Rect, buf: &mut Buffer, t: Theme) {
+    let hint = Span::styled(" more: j/k ", t.dim());
+    let w = hint.width() as u16;
+    if area.width > w + 2 && area.height > 0 {
+        hint.render(
+            Rect::new(area.right() - w - 1, area.bottom() - 1, w, 1),
+            buf,
+        );
+    }
 }
 
 fn kv<'a>(key: &'a str, value: String, t: Theme) -> Line<'a> {
@@ -701,38 +727,58 @@ fn step_lines<'a>(app: &App, sim: &Sim, x: &'a Execution, t: Theme) -> Vec<Line<
 fn message_lines<'a>(app: &App, sim: &'a Sim, x: Option<&Execution>, t: Theme) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     let inbox = sim.fc.inbox();
-    let manual = sim.fc.config.behaviour == Behaviour::Manual;
+    let manual = app.handler(sim) == Behaviour::Manual;
     if !inbox.is_empty() || manual {
+        // Only the selected execution's: `y`/`f` answer one of these.
+        let held = app.held_of(sim);
+        let others = inbox.len() - held.len();
+        let others = if others > 0 {
+            format!(" ({others} held for other executions)")
+        } else {
+            String::new()
+        };
         lines.push(Line::styled(
-            format!(
-                "Held by function {} ({}): y answers success, f failure",
-                sim.fc.name(),
-                inbox.len()
-            ),
+            if held.is_empty() {
+                format!(
+                    "Held by function {}: nothing for this execution{others}",
+                    sim.fc.name()
+                )
+            } else {
+                format!(
+                    "Held by function {} for this execution ({}): y answers success, f failure{others}",
+                    sim.fc.name(),
+                    held.len()
+                )
+            },
             t.warn(),
         ));
-        for (i, h) in inbox.iter().enumerate() {
+        let sel = app.held_sel.min(held.len().saturating_sub(1));
+        for (i, h) in held.iter().enumerate() {
             let what = match &h.received {
                 Received::Push(n) => format!("push #{n}"),
                 Received::Invoke(r) => format!("invoke (execution #{})", r.exec.0),
             };
-            let marker = if i == app.held_sel { "▸ " } else { "  " };
+            let marker = if i == sel { "▸ " } else { "  " };
+            // A message without `messageBody` is shown as its text.
+            let body = match h.message.as_deref() {
+                Some(m) => format!("body {m}"),
+                None => format!("message {}", h.body),
+            };
             let mut l = Line::from(vec![
                 Span::raw(marker),
                 Span::styled(format!("{what} at {} ", format_clock(h.at)), t.text()),
                 Span::styled(
                     format!(
-                        "token {} body {}",
+                        "token {} {body}",
                         h.token
                             .as_deref()
                             .map(short_token)
                             .unwrap_or_else(|| "—".into()),
-                        h.message.as_deref().unwrap_or("—")
                     ),
                     t.dim(),
                 ),
             ]);
-            if i == app.held_sel {
+            if i == sel {
                 l = l.style(t.selected());
             }
             lines.push(l);
@@ -903,7 +949,7 @@ fn render_history(app: &App, sim: &Sim, x: &Execution, area: Rect, buf: &mut Buf
         .render(detail, buf);
 }
 
-fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
+fn render_bus(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let bus = sim.bus();
     if bus.is_empty() {
@@ -918,6 +964,11 @@ fn render_bus(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     );
     header.render(Rect::new(area.x, area.y, area.width, 1), buf);
     let rows = area.height.saturating_sub(1) as usize;
+    // Clamped: scrolling stops with the last envelope on the last row.
+    let last = bus.len().saturating_sub(rows);
+    app.inspector_scroll = app
+        .inspector_scroll
+        .min(u16::try_from(last).unwrap_or(u16::MAX));
     let skip = app.inspector_scroll as usize;
     for (i, env) in bus.iter().skip(skip).take(rows).enumerate() {
         let next = skip + i == 0;
@@ -1132,6 +1183,45 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// What a one-line field shows in `width` cells with the cursor at char
+/// `cursor`: the visible text (scrolled horizontally so the cursor, even
+/// at the end, stays in view), the cursor's cell offset in it and how many
+/// cells the glyph under it takes (1 at the end). Counted in display
+/// width, so wide glyphs (CJK, emoji) take two cells.
+pub(crate) fn field_window(text: &str, cursor: usize, width: usize) -> (String, usize, usize) {
+    use unicode_width::UnicodeWidthChar;
+    let cw = |c: char| c.width().unwrap_or(0);
+    let chars: Vec<char> = text.chars().collect();
+    let cursor = cursor.min(chars.len());
+    let cursor_w = chars.get(cursor).map_or(1, |c| cw(*c).max(1));
+    // The first char shown, from `to` leftwards while `used` cells fit.
+    let leftmost = |to: usize, mut used: usize| {
+        let mut s = to;
+        while s > 0 && used + cw(chars[s - 1]) <= width {
+            used += cw(chars[s - 1]);
+            s -= 1;
+        }
+        s
+    };
+    // As much of the text's end as fits (with the end's cursor cell),
+    // unless the cursor is off that view: then the cursor at an edge.
+    let end_view = leftmost(chars.len(), 1);
+    let cursor_right = leftmost(cursor, cursor_w);
+    let start = end_view.clamp(cursor_right, cursor);
+    let cursor_x: usize = chars[start..cursor].iter().map(|c| cw(*c)).sum();
+    let mut visible = String::new();
+    let mut shown = 0;
+    for c in &chars[start..] {
+        let w = cw(*c);
+        if shown + w > width {
+            break;
+        }
+        shown += w;
+        visible.push(*c);
+    }
+    (visible, cursor_x, cursor_w)
+}
+
 fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let Some(ed) = &app.editor else { return };
@@ -1149,23 +1239,25 @@ fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
         ));
     let inner = block.inner(r);
     block.render(r, buf);
-    let w = inner.width.saturating_sub(1) as usize;
     let mut y = inner.y;
     for (i, f) in ed.fields.iter().enumerate() {
         let active = i == ed.active;
         let label_style = if active { t.key() } else { t.dim() };
         Line::styled(f.label, label_style).render(Rect::new(inner.x, y, inner.width, 1), buf);
         y += 1;
-        // Scroll the text so the cursor stays visible.
-        let chars: Vec<char> = f.text.chars().collect();
-        let start = f.cursor.saturating_sub(w.saturating_sub(1));
-        let visible: String = chars.iter().skip(start).take(w).collect();
         let row = Rect::new(inner.x, y, inner.width, 1);
+        let (visible, cursor_x, cursor_w) = field_window(&f.text, f.cursor, inner.width as usize);
         Span::styled(visible, t.strong()).render(row, buf);
         if active {
-            let cx = inner.x + (f.cursor - start) as u16;
-            if let Some(cell) = buf.cell_mut((cx, y)) {
-                cell.set_style(Style::new().add_modifier(ratatui::style::Modifier::REVERSED));
+            // The whole glyph under the cursor (two cells when wide).
+            for dx in 0..cursor_w {
+                let cx = inner.x.saturating_add((cursor_x + dx) as u16);
+                if cx >= inner.right() {
+                    break;
+                }
+                if let Some(cell) = buf.cell_mut((cx, y)) {
+                    cell.set_style(Style::new().add_modifier(ratatui::style::Modifier::REVERSED));
+                }
             }
         }
         y += 1;
