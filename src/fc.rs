@@ -275,6 +275,9 @@ impl Fc {
                 let received = Received::Push(notification);
                 let outcome = match (self.config.behaviour, parsed) {
                     (Behaviour::Manual, Ok((token, message))) => {
+                        // MNS pushed this notification again (the held
+                        // attempt timed out): one held copy, the latest.
+                        self.inbox.retain(|h| h.received != received);
                         self.inbox.push(Held {
                             received: received.clone(),
                             at: ctx.now,

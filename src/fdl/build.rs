@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 
 use super::Diagnostic;
+use super::MAX_WAIT_SECONDS;
 use super::condition::Condition;
 use super::model::*;
 use super::yaml::{self, Data, Entry, Node};
-use super::MAX_WAIT_SECONDS;
 
 /// The eight FDL step types.
 const TYPES: [&str; 8] = [

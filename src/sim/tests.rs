@@ -310,3 +310,24 @@ fn jump_skips_to_the_first_envelope_due_later_than_now() {
     assert_eq!(sim.jump_to_next_due(), None);
     assert_eq!(sim.now(), 5_000);
 }
+
+/// Manual: a push MNS retries (the held attempt timed out) is held once,
+/// not once per attempt, so answering it leaves nothing stale behind.
+#[test]
+fn a_retried_push_is_held_once() {
+    let mut sim = Sim::new(SimConfig {
+        handler: crate::fc::HandlerConfig {
+            behaviour: crate::fc::Behaviour::Manual,
+            ..crate::fc::HandlerConfig::default()
+        },
+        ..SimConfig::default()
+    });
+    sim.add_flow(crate::sim::testing::seed_flow()).unwrap();
+    let flow = sim.engine.flows().next().unwrap().name.clone();
+    sim.start_execution(&flow, None, Some(r#"{"messageBody":"x"}"#))
+        .unwrap();
+    // The push times out after 5 s; MNS retries within 10-20 s.
+    sim.advance_to(60_000);
+    assert!(sim.mns.messages()[0].attempts.len() >= 2);
+    assert_eq!(sim.fc.inbox().len(), 1);
+}
