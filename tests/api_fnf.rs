@@ -63,6 +63,18 @@ async fn server() -> Server {
     server_with(Mode::Step, Behaviour::Succeed, ApiConfig::default()).await
 }
 
+/// A server that checks signatures against `testid` / `testsecret`.
+async fn signed_server() -> Server {
+    let config = ApiConfig {
+        credentials: Some(Credentials {
+            access_key_id: "testid".into(),
+            access_key_secret: "testsecret".into(),
+        }),
+        ..ApiConfig::default()
+    };
+    server_with(Mode::Step, Behaviour::Succeed, config).await
+}
+
 /// The answer: status and JSON body.
 #[derive(Debug)]
 struct Reply {
@@ -311,6 +323,19 @@ async fn token_of(s: &Server, name: &str) -> String {
         }
     }
     panic!("never waited")
+}
+
+/// `DescribeExecution` of `name` waiting up to 60 s for it to end.
+async fn long_poll(addr: SocketAddr, name: &'static str) -> Reply {
+    let rpc = Rpc::get(
+        "DescribeExecution",
+        &[
+            ("FlowName", FLOW),
+            ("ExecutionName", name),
+            ("WaitTimeSeconds", "60"),
+        ],
+    );
+    Conn::open(addr).await.send(&rpc.bytes()).await
 }
 
 /// `ReportTaskSucceeded` as the SDKs send it: the token in the query, the
@@ -784,17 +809,7 @@ async fn long_poll_answers_when_the_execution_ends() {
     start(&s, "lp").await.ok();
     let token = token_of(&s, "lp").await;
     let addr = s.addr;
-    let poll = tokio::spawn(async move {
-        let rpc = Rpc::get(
-            "DescribeExecution",
-            &[
-                ("FlowName", FLOW),
-                ("ExecutionName", "lp"),
-                ("WaitTimeSeconds", "60"),
-            ],
-        );
-        Conn::open(addr).await.send(&rpc.bytes()).await
-    });
+    let poll = tokio::spawn(long_poll(addr, "lp"));
     // Let the poll arrive first (if it does not, it answers at once with
     // the ended execution: the assertion holds either way).
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1013,17 +1028,7 @@ async fn long_polls_answer_when_the_server_shuts_down() {
     let s = server_with(Mode::Step, Behaviour::Manual, ApiConfig::default()).await;
     start(&s, "slow").await.ok();
     let addr = s.addr;
-    let poll = tokio::spawn(async move {
-        let rpc = Rpc::get(
-            "DescribeExecution",
-            &[
-                ("FlowName", FLOW),
-                ("ExecutionName", "slow"),
-                ("WaitTimeSeconds", "60"),
-            ],
-        );
-        Conn::open(addr).await.send(&rpc.bytes()).await
-    });
+    let poll = tokio::spawn(long_poll(addr, "slow"));
     // Let the poll reach the server and begin to wait.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let Server { _stop: stop, .. } = s;
@@ -1130,18 +1135,7 @@ async fn absolute_form_targets_from_proxied_clients() {
 
 #[tokio::test]
 async fn signatures_are_checked_with_credentials() {
-    let s = server_with(
-        Mode::Step,
-        Behaviour::Succeed,
-        ApiConfig {
-            credentials: Some(Credentials {
-                access_key_id: "testid".into(),
-                access_key_secret: "testsecret".into(),
-            }),
-            ..ApiConfig::default()
-        },
-    )
-    .await;
+    let s = signed_server().await;
     let r = call(
         &s,
         Rpc::get("DescribeFlow", &[("Name", FLOW)]).signed("testid", "testsecret"),
@@ -1231,18 +1225,7 @@ async fn signatures_are_checked_with_credentials() {
 /// ```
 #[tokio::test]
 async fn known_answer_signature_is_accepted() {
-    let s = server_with(
-        Mode::Step,
-        Behaviour::Succeed,
-        ApiConfig {
-            credentials: Some(Credentials {
-                access_key_id: "testid".into(),
-                access_key_secret: "testsecret".into(),
-            }),
-            ..ApiConfig::default()
-        },
-    )
-    .await;
+    let s = signed_server().await;
     let query = "AccessKeyId=testid&Action=DescribeExecution&ExecutionName=e1&FlowName=my%20flow&Format=JSON&SignatureMethod=HMAC-SHA1&SignatureNonce=nonce-1&SignatureVersion=1.0&Timestamp=2019-01-01T00%3A00%3A00Z&Version=2019-03-15&Signature=O7Pc7EBnHlYYLaSxGxdB7c4pUAE%3D";
     let raw = format!("GET /?{query} HTTP/1.1\r\nHost: x\r\n\r\n");
     // The signature holds: the answer is about the flow, not the signature.
@@ -1265,18 +1248,7 @@ async fn known_answer_signature_is_accepted() {
 /// (`alibabacloud_tea_openapi.utils.Utils.get_authorization`, 0.4.6).
 #[tokio::test]
 async fn acs3_signed_requests_from_tea_clients() {
-    let s = server_with(
-        Mode::Step,
-        Behaviour::Succeed,
-        ApiConfig {
-            credentials: Some(Credentials {
-                access_key_id: "testid".into(),
-                access_key_secret: "testsecret".into(),
-            }),
-            ..ApiConfig::default()
-        },
-    )
-    .await;
+    let s = signed_server().await;
     let body =
         "ExecutionName=acs3&FlowName=mns-topic-callback&Input=%7B%22messageBody%22%3A%22hi%22%7D";
     let raw = |signature: &str, body: &str| {
