@@ -20,8 +20,8 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 
+use crate::kernel::Millis;
 use crate::runtime::{Handle, Mode};
-use crate::sim::Millis;
 
 /// An AccessKey pair requests must be signed with.
 #[derive(Clone, PartialEq, Eq)]

@@ -22,7 +22,6 @@
 //! [`SUBFLOW_DEPTH_LIMIT`], and the executions one root execution's tree
 //! may start in all by [`SUBFLOW_TREE_LIMIT`].
 
-pub mod error;
 pub mod history;
 pub mod mapping;
 pub mod token;
@@ -33,26 +32,13 @@ use std::sync::Arc;
 use rand::RngCore;
 use serde_json::{Map, Value, json};
 
-pub use error::FnfError;
+pub use crate::kernel::{ExecId, FnfError, TaskRef};
 pub use history::{EventType, HistoryEvent, StepState, step_states};
 use mapping::Context;
 pub use token::{TokenError, TokenKey};
 
 use crate::fdl::{Choice, Flow, ParamValue, Pattern, Resource, StepId, StepKind, Task, Wait};
-use crate::mns::Dest;
-use crate::sim::{Component, Ctx, EnvelopeKey, Millis, Msg, TaskError};
-
-/// Index of an execution in [`Engine::executions`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ExecId(pub u32);
-
-/// Names one task attempt (or one timer) of one execution: the execution and
-/// the id of the event that scheduled it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TaskRef {
-    pub exec: ExecId,
-    pub task: u32,
-}
+use crate::kernel::{Component, Ctx, Dest, EnvelopeKey, Millis, Msg, TaskError};
 
 /// Upstream execution statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::engine::{FnfError, TaskRef};
-use crate::sim::{Component, Ctx, Millis, Msg, PushOutcome, TaskError};
+use crate::kernel::{Component, Ctx, FnfError, Millis, Msg, PushOutcome, TaskError, TaskRef};
 
 /// How many received pushes/invocations are kept for inspection.
 pub const LOG_LIMIT: usize = 1_000;

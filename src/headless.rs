@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::engine::{ExecId, HistoryEvent, Status, history};
+use crate::engine::{HistoryEvent, Status, history};
 use crate::fdl::Flow;
-use crate::sim::{Delivery, Millis, Sim};
+use crate::kernel::{ExecId, Millis};
+use crate::sim::{Delivery, Sim};
 
 /// How `run` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -27,6 +27,7 @@ pub mod engine;
 pub mod fc;
 pub mod fdl;
 pub mod headless;
+pub mod kernel;
 pub mod mns;
 pub mod runtime;
 pub mod sim;

@@ -21,10 +21,8 @@ use base64::Engine as _;
 use md5::{Digest, Md5};
 use rand::{Rng, RngCore};
 use serde::Serialize;
-use serde_json::{Value, json};
 
-use crate::engine::TaskRef;
-use crate::sim::{Component, Ctx, Millis, Msg, PushOutcome, TaskError};
+use crate::kernel::{Component, Ctx, Millis, Msg, PushOutcome, TaskError, TaskRef};
 
 /// The account id shown as `TopicOwner` and `Subscriber`.
 pub const ACCOUNT: &str = "1234567890123456";
@@ -48,39 +46,7 @@ pub const MAX_SUBSCRIPTIONS_PER_TOPIC: usize = 100;
 /// Longest host name of a push endpoint (DNS: 253 characters).
 const MAX_ENDPOINT_HOST: usize = 253;
 
-/// Where a message goes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Dest {
-    Topic(String),
-    Queue(String),
-}
-
-impl std::fmt::Display for Dest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Dest::Topic(t) => write!(f, "topic {t}"),
-            Dest::Queue(q) => write!(f, "queue {q}"),
-        }
-    }
-}
-
-/// What a publish answers (the requestResponse task's local).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishReceipt {
-    pub message_id: String,
-    pub message_body_md5: String,
-    pub request_id: String,
-}
-
-impl PublishReceipt {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "MessageId": self.message_id,
-            "MessageBodyMD5": self.message_body_md5,
-            "RequestId": self.request_id,
-        })
-    }
-}
+pub use crate::kernel::{Dest, PublishReceipt};
 
 /// `NotifyStrategy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -324,7 +290,7 @@ pub struct QueuedMessage {
     /// The wake-up scheduled for when it becomes visible, cancelled when a
     /// newer one replaces it or the message goes (so receives and
     /// visibility changes never pile envelopes up on the bus).
-    pub wake: Option<crate::sim::EnvelopeKey>,
+    pub wake: Option<crate::kernel::EnvelopeKey>,
 }
 
 #[derive(Debug, Clone)]
@@ -612,7 +578,7 @@ struct Notification {
     body: Arc<str>,
     wrapped: bool,
     attempt: u32,
-    timer: Option<crate::sim::EnvelopeKey>,
+    timer: Option<crate::kernel::EnvelopeKey>,
     message_id: Arc<str>,
     tag: Option<Box<str>>,
 }
@@ -2019,7 +1985,7 @@ mod tests {
                 .find(|(n, _)| *n == k)
                 .map(|(_, v)| v.clone())
         };
-        let json: Value = serde_json::from_str(&by("/json").body).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&by("/json").body).unwrap();
         assert_eq!(json["Message"], r#"{"taskToken":"tok"}"#);
         assert_eq!(json["MessageId"], receipt.message_id.as_str());
         assert_eq!(json["MessageTag"], "tag1");

@@ -32,9 +32,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::engine::{ExecId, FnfError};
 use crate::fc::{Answer, Behaviour};
-use crate::sim::{Delivery, Millis, Sim};
+use crate::kernel::{ExecId, FnfError, Millis};
+use crate::sim::{Delivery, Sim};
 
 /// Whether virtual time flows by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

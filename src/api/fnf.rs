@@ -88,7 +88,7 @@ impl ApiError {
 }
 
 /// The upstream status of an error code (the engine's codes, see
-/// [`FnfError::http_status`](crate::engine::FnfError::http_status)).
+/// [`FnfError::http_status`](crate::kernel::FnfError::http_status)).
 pub fn status_of(code: &str) -> StatusCode {
     match code {
         "FlowNotExists" | "ExecutionNotExists" => StatusCode::NOT_FOUND,
@@ -117,8 +117,8 @@ impl From<CommandError> for ApiError {
     }
 }
 
-impl From<crate::engine::FnfError> for ApiError {
-    fn from(e: crate::engine::FnfError) -> Self {
+impl From<crate::kernel::FnfError> for ApiError {
+    fn from(e: crate::kernel::FnfError) -> Self {
         CommandError::from(e).into()
     }
 }

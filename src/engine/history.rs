@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::fdl::{Flow, Pattern, StepId, StepKind};
-use crate::sim::Millis;
+use crate::kernel::Millis;
 
 /// The upstream history event types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -142,11 +142,7 @@ pub fn step_states(flow: &Flow, events: &[HistoryEvent]) -> Vec<StepState> {
     states
 }
 
-/// Unix milliseconds of virtual instant `t` (milliseconds since the
-/// simulation's start at `epoch_ms`), saturating rather than wrapping.
-pub fn wall_ms(epoch_ms: i64, t: Millis) -> i64 {
-    epoch_ms.saturating_add(i64::try_from(t).unwrap_or(i64::MAX))
-}
+pub use crate::kernel::wall_ms;
 
 /// Formats Unix milliseconds as UTC RFC 3339 with milliseconds, the upstream
 /// time format (`2019-01-01T01:01:01.001Z`).

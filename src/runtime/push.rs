@@ -15,8 +15,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::kernel::PushOutcome;
 use crate::mns::{HttpPush, PUSH_TIMEOUT_MS};
-use crate::sim::PushOutcome;
 
 /// Most pushes in flight at once (each holds a TCP connection and waits up
 /// to [`PUSH_TIMEOUT_MS`]); the rest wait their turn, first come first

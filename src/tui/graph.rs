@@ -16,7 +16,7 @@ use super::theme::Theme;
 use crate::engine::StepState;
 use crate::fdl::StepId;
 use crate::fdl::layout::{Graph, NodeKind};
-use crate::sim::short_token;
+use crate::kernel::short_token;
 
 /// How the execution as a whole stands, for the Start and End boxes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

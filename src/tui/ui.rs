@@ -21,9 +21,10 @@ use super::theme::Theme;
 use crate::engine::{EventType, Execution, HistoryEvent, Status, StepState, history};
 use crate::fc::{Behaviour, Received};
 use crate::fdl::{StepId, StepKind};
+use crate::kernel::{Millis, short_token};
 use crate::mns::{Dest, Endpoint};
 use crate::runtime::Mode;
-use crate::sim::{Millis, Sim, short_token};
+use crate::sim::Sim;
 
 /// Below this size a message replaces the layout.
 pub const MIN_WIDTH: u16 = 60;

@@ -221,7 +221,7 @@ fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
     let flow = sim
         .engine
         .flow(flow_name)
-        .ok_or_else(|| crate::engine::FnfError::FlowNotExists(flow_name.to_owned()))?;
+        .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(flow_name.to_owned()))?;
     // Executions keep their start order forever: a position in it is a
     // stable cursor, new executions only append.
     let mut executions = Vec::new();
@@ -366,7 +366,7 @@ async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
         .with_sim(move |sim| {
             // Checked first: add_flow would create the topics before refusing.
             if sim.engine.flow(&flow.name).is_some() {
-                return Err(crate::engine::FnfError::FlowAlreadyExists(flow.name));
+                return Err(crate::kernel::FnfError::FlowAlreadyExists(flow.name));
             }
             let at = sim.epoch_ms().saturating_add(sim.now() as i64);
             sim.add_flow(flow).map(|()| at)
@@ -382,7 +382,7 @@ async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
     let flow = sim
         .engine
         .flow(&name)
-        .ok_or_else(|| crate::engine::FnfError::FlowNotExists(name.clone()))?;
+        .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(name.clone()))?;
     Ok(flow_json(flow, &info))
 }
 
@@ -392,7 +392,7 @@ fn describe_flow(state: &ApiState, rpc: &Rpc) -> Answer {
     let flow = sim
         .engine
         .flow(name)
-        .ok_or_else(|| crate::engine::FnfError::FlowNotExists(name.to_owned()))?;
+        .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(name.to_owned()))?;
     Ok(flow_json(flow, &info_of(state, &sim, name)))
 }
 
