@@ -17,13 +17,7 @@ use crate::headless::{self, Format};
 use crate::mns::SubscribeSpec;
 use crate::sim::{Sim, SimConfig};
 
-/// The seed flow, bundled: every command that takes a FLOW uses it when none
-/// is given.
-pub const SEED_FLOW: &str = include_str!("../flows/mns-topic-callback.yaml");
-/// The bundled seed flow's name.
-pub const SEED_FLOW_NAME: &str = "mns-topic-callback";
-/// The seed's input.
-pub const SEED_INPUT: &str = r#"{"messageBody": "hello world"}"#;
+use crate::fdl::bundled::{SEED_FLOW, SEED_FLOW_NAME, SEED_INPUT};
 
 #[derive(Debug, Parser)]
 #[command(

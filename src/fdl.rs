@@ -6,6 +6,7 @@
 //! executions, the simulation or any front end.
 
 mod build;
+pub mod bundled;
 pub mod condition;
 pub mod layout;
 pub mod model;

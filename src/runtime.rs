@@ -34,7 +34,7 @@ use tokio::time::Instant;
 
 use crate::fc::{Answer, Behaviour};
 use crate::kernel::{ExecId, FnfError, Millis};
-use crate::sim::{Delivery, Sim};
+use crate::sim::{Delivery, Jump, Sim};
 
 /// Whether virtual time flows by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -234,10 +234,24 @@ pub fn apply(sim: &mut Sim, command: Command) -> Reply {
         Command::Step => Ok(Outcome::Delivered(sim.step())),
         // Pacing is the driver's business; a bare Sim has none.
         Command::SetMode(_) | Command::SetSpeed(_) => Ok(Outcome::Done),
-        Command::JumpClock => {
-            let jumped = sim.jump_to_next_due();
-            Ok(Outcome::Jumped(jumped))
-        }
+        Command::JumpClock => match sim.jump_to_next_due() {
+            Jump::To(t) => Ok(Outcome::Jumped(Some(t))),
+            Jump::Idle => Ok(Outcome::Jumped(None)),
+            // The clock never passes an envelope that is due and
+            // undelivered: those come first.
+            Jump::DueNow(n) => Err(CommandError {
+                code: "EnvelopesDue".into(),
+                message: format!(
+                    "{n} {} due now: deliver {} first (s steps, space runs), then jump",
+                    if n == 1 {
+                        "envelope is"
+                    } else {
+                        "envelopes are"
+                    },
+                    if n == 1 { "it" } else { "them" },
+                ),
+            }),
+        },
     }
 }
 

@@ -38,6 +38,28 @@ pub struct Delivery {
     pub summary: String,
 }
 
+/// What [`Sim::jump_to_next_due`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jump {
+    /// The clock moved to this instant, where the next envelope is due.
+    To(Millis),
+    /// This many envelopes are due now: the clock stays until they are
+    /// delivered.
+    DueNow(usize),
+    /// Nothing is in flight: there is no time to jump to.
+    Idle,
+}
+
+impl Jump {
+    /// The instant jumped to, if the clock moved.
+    pub fn moved_to(self) -> Option<Millis> {
+        match self {
+            Jump::To(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
 /// How a simulation is set up.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -288,6 +310,7 @@ impl Sim {
     /// if it lies ahead. `None` when the bus is empty.
     pub fn step(&mut self) -> Option<Delivery> {
         let env = self.bus.pop()?;
+        debug_assert!(env.key.due >= self.now, "the clock passed a due envelope");
         self.now = self.now.max(env.key.due);
         self.delivered += 1;
         let delivery = Delivery {
@@ -318,6 +341,7 @@ impl Sim {
         let Some(env) = self.bus.pop() else {
             return false;
         };
+        debug_assert!(env.key.due >= self.now, "the clock passed a due envelope");
         self.now = self.now.max(env.key.due);
         self.delivered += 1;
         self.dispatch(env);
@@ -373,15 +397,36 @@ impl Sim {
         n
     }
 
-    /// Moves the clock to the next envelope due *later* than now (a
-    /// timeout, a wait, a push retry) without delivering anything; `None`
-    /// when nothing lies ahead. Envelopes already due stay queued: in STEP
-    /// mode they are delivered by stepping, at the clock they find.
-    pub fn jump_to_next_due(&mut self) -> Option<Millis> {
-        let now = self.now;
-        let due = self.bus.iter().map(|e| e.key.due).find(|&d| d > now)?;
+    /// Moves the clock to the next envelope's due time (a timeout, a wait,
+    /// a push retry) without delivering anything, so that stepping delivers
+    /// it next. The time invariant forbids passing an envelope that is due
+    /// and undelivered, so this never moves the clock while one is due now:
+    /// it answers [`Jump::DueNow`] with how many are, and they are to be
+    /// delivered first (stepping or running). [`Jump::Idle`]: nothing lies
+    /// ahead.
+    pub fn jump_to_next_due(&mut self) -> Jump {
+        let Some(due) = self.next_due() else {
+            return Jump::Idle;
+        };
+        if due <= self.now {
+            let n = self
+                .bus
+                .iter()
+                .take_while(|e| e.key.due <= self.now)
+                .count();
+            return Jump::DueNow(n);
+        }
         self.now = due;
-        Some(due)
+        Jump::To(due)
+    }
+
+    /// How many envelopes are due at the current instant (or overdue,
+    /// which the time invariant rules out).
+    pub fn due_now(&self) -> usize {
+        self.bus
+            .iter()
+            .take_while(|e| e.key.due <= self.now)
+            .count()
     }
 
     /// Delivers envelopes until the bus is empty or `limit` were delivered.

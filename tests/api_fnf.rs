@@ -1003,7 +1003,7 @@ async fn delete_flow_stops_its_running_executions() {
             &[],
             &[
                 ("Name", FLOW),
-                ("Definition", flowsim::cli::SEED_FLOW),
+                ("Definition", flowsim::fdl::bundled::SEED_FLOW),
                 ("Type", "FDL"),
             ],
         ),

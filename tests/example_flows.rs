@@ -99,7 +99,7 @@ fn every_example_flow_does_what_its_expectations_say() {
         for _ in 0..10_000 {
             sim.run_until_idle(1_000_000);
             if sim.engine.execution(id).unwrap().stopped.is_some()
-                || sim.jump_to_next_due().is_none()
+                || sim.jump_to_next_due().moved_to().is_none()
             {
                 break;
             }

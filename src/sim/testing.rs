@@ -26,9 +26,9 @@ pub fn seed_flow() -> Flow {
 pub fn seed_flow_with_timeout(timeout: Option<u64>) -> Flow {
     let topic = "flowsim-callback-topic";
     Flow {
-        name: crate::cli::SEED_FLOW_NAME.into(),
+        name: crate::fdl::bundled::SEED_FLOW_NAME.into(),
         version: "v1".into(),
-        definition: crate::cli::SEED_FLOW.into(),
+        definition: crate::fdl::bundled::SEED_FLOW.into(),
         timeout_seconds: None,
         input_mappings: vec![],
         output_mappings: vec![],

@@ -294,20 +294,27 @@ fn bench_seed_hand_built() {
     assert_eq!(r.succeeded, n);
 }
 
-/// `t` jumps to the next *timer*: envelopes already due stay queued for
-/// stepping, and the clock moves to the first one due later.
+/// `t` jumps to the next *timer*, never past an envelope that is due: with
+/// one due now the clock stays and says how many are due; once they are
+/// delivered, it moves to the first one due later.
 #[test]
-fn jump_skips_to_the_first_envelope_due_later_than_now() {
+fn jump_never_passes_an_envelope_that_is_due() {
     let mut sim = Sim::new(SimConfig::default());
     sim.bus
         .send(0, 0, Component::Engine, Component::Engine, Msg::Noop);
     sim.bus
         .send(0, 5_000, Component::Engine, Component::Engine, Msg::Noop);
-    assert_eq!(sim.jump_to_next_due(), Some(5_000));
-    assert_eq!(sim.now(), 5_000);
+    assert_eq!(sim.jump_to_next_due(), Jump::DueNow(1));
+    assert_eq!(sim.now(), 0);
     assert_eq!(sim.bus().len(), 2, "nothing was delivered");
-    // Both are due now: nothing lies ahead.
-    assert_eq!(sim.jump_to_next_due(), None);
+    assert!(sim.step().is_some());
+    assert_eq!(sim.jump_to_next_due(), Jump::To(5_000));
+    assert_eq!(sim.now(), 5_000);
+    assert_eq!(sim.bus().len(), 1, "the jump delivers nothing");
+    // It is due now: jumping again does not move the clock.
+    assert_eq!(sim.jump_to_next_due(), Jump::DueNow(1));
+    assert!(sim.step().is_some());
+    assert_eq!(sim.jump_to_next_due(), Jump::Idle);
     assert_eq!(sim.now(), 5_000);
 }
 
