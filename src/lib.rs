@@ -32,3 +32,6 @@ pub mod mns;
 pub mod runtime;
 pub mod sim;
 pub mod tui;
+
+#[cfg(test)]
+mod layering;
