@@ -620,8 +620,11 @@ steps:
     assert_eq!(output(&x)["got"], "one");
 }
 
+/// The vendor's choice examples (help.aliyun.com documents 122500, 122501):
+/// when the input does not contain the key, the condition does not match
+/// and the default is taken.
 #[test]
-fn a_condition_on_a_missing_field_fails_naming_the_path() {
+fn a_condition_on_a_missing_key_does_not_match_and_the_default_is_taken() {
     let flow = r#"
 version: v1
 type: flow
@@ -630,17 +633,114 @@ steps:
     name: c
     choices:
       - condition: $.order.total > 10
-        goto: end
-  - type: succeed
-    name: end
+        goto: big
+      - condition: $.status == "cancelled"
+        goto: big
+    default:
+      goto: small
+  - type: pass
+    name: big
+    outputMappings:
+      - target: got
+        source: big
+    end: true
+  - type: pass
+    name: small
+    outputMappings:
+      - target: got
+        source: small
 "#;
     let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
     let x = run(&mut sim, "f", json!({"order": {}}));
-    assert_eq!(x.status, Status::Failed);
-    let err = x.error.unwrap();
-    assert_eq!(err.error, "FnF.ConditionError");
-    assert!(err.cause.contains("$.order.total"), "{}", err.cause);
-    assert!(err.cause.contains("choice `c`"), "{}", err.cause);
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x)["got"], "small");
+    let x = run(&mut sim, "f", json!({"order": {"total": 11}}));
+    assert_eq!(output(&x)["got"], "big");
+    // Without a default, no match moves on to the next step.
+    let no_default = r#"
+version: v1
+type: flow
+steps:
+  - type: choice
+    name: c
+    choices:
+      - condition: $.missing == 1
+        goto: end
+  - type: pass
+    name: next
+    outputMappings:
+      - target: got
+        source: next
+  - type: succeed
+    name: end
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("g", no_default)]);
+    let x = run(&mut sim, "g", json!({}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    assert_eq!(output(&x)["got"], "next");
+}
+
+/// Document 122493: a step's input mappings "map the input and local
+/// variables of a parent step to the input of a child step": `$local` is
+/// the enclosing block's local, the flow's at the top and a branch's own
+/// inside a parallel.
+#[test]
+fn local_in_a_step_input_mapping_reads_the_parent_local() {
+    let flow = r#"
+version: v1
+type: flow
+steps:
+  - type: pass
+    name: first
+    outputMappings:
+      - target: seen
+        source: top
+  - type: pass
+    name: reads-flow-local
+    inputMappings:
+      - target: fromLocal
+        source: $local.seen
+    outputMappings:
+      - target: copied
+        source: $input.fromLocal
+  - type: parallel
+    name: par
+    branches:
+      - steps:
+          - type: pass
+            name: b1
+            outputMappings:
+              - target: mine
+                source: branch-one
+          - type: pass
+            name: b1-reads
+            inputMappings:
+              - target: got
+                source: $local.mine
+              - target: outer
+                source: $local.seen
+            outputMappings:
+              - target: got
+                source: $input.got
+              - target: outer
+                source: $input.outer
+"#;
+    let mut sim = sim_with(Behaviour::Succeed, &[("f", flow)]);
+    let x = run(&mut sim, "f", json!({}));
+    assert_eq!(x.status, Status::Succeeded, "{:?}", x.error);
+    let out = output(&x);
+    assert_eq!(out["copied"], "top", "{out}");
+    // Inside the branch, `$local` is the branch's own local: its earlier
+    // step's output, and nothing of the flow's.
+    let branch = &x
+        .history
+        .iter()
+        .find(|e| e.kind == EventType::StepEntered && e.detail.contains("\"got\""))
+        .unwrap()
+        .detail;
+    let detail: Value = serde_json::from_str(branch).unwrap();
+    assert_eq!(detail["input"]["got"], "branch-one", "{detail}");
+    assert_eq!(detail["input"]["outer"], Value::Null, "{detail}");
 }
 
 #[test]

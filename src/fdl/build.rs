@@ -23,7 +23,13 @@ const PATTERNS: [&str; 3] = ["requestResponse", "sync", "waitForCallback"];
 const ARN_FORMS: &str = "acs:fc:{region}:{account}:services/{service}/functions/{function}, \
      acs:mns:::/topics/{topic}/messages, acs:mns:::/queues/{queue}/messages or acs:fnf:::flow/{flow}";
 
+/// A flow's own `inputMappings`: it has no parent, so no `$local`.
 const INPUT_ROOTS: &[Root] = &[Root::Input, Root::Context];
+/// A step's `inputMappings` "map the input and local variables of a parent
+/// step to the input of a child step" (help.aliyun.com document 122493):
+/// `$local` there is the enclosing block's local (the flow's, a branch's
+/// or an iteration's).
+const STEP_INPUT_ROOTS: &[Root] = &[Root::Input, Root::Local, Root::Context];
 const OUTPUT_ROOTS: &[Root] = &[Root::Input, Root::Local, Root::Context];
 
 pub fn build(name: &str, source: &str) -> Result<Flow, Vec<Diagnostic>> {
@@ -541,7 +547,7 @@ impl Builder {
         let end = f.get("end").is_some_and(|n| self.bool(n, "end"));
         let input_mappings = f
             .get("inputMappings")
-            .map(|n| self.mappings(n, INPUT_ROOTS, "inputMappings"));
+            .map(|n| self.mappings(n, STEP_INPUT_ROOTS, "inputMappings"));
         let output_mappings = f
             .get("outputMappings")
             .map(|n| self.mappings(n, OUTPUT_ROOTS, "outputMappings"));

@@ -185,9 +185,20 @@ impl Condition {
         })
     }
 
-    /// Evaluates the condition on a step input.
+    /// Evaluates the condition on a step input, as the service does: a
+    /// comparison, or a bare path, that reads a key the input does not have
+    /// does not match (it is false; `!` of it is true), so the choice moves
+    /// on to its next condition and then to its default (the vendor's
+    /// choice examples, help.aliyun.com documents 122500 and 122501).
     pub fn eval(&self, input: &Value) -> Result<bool, EvalError> {
-        truth(&self.expr, input)
+        truth(&self.expr, input, Missing::NoMatch)
+    }
+
+    /// Evaluates the condition, failing on a path the input does not have
+    /// ([`EvalError::MissingPath`]): flowsim's opt-in strict mode
+    /// (`--strict-conditions`), which catches a misspelt key at once.
+    pub fn eval_strict(&self, input: &Value) -> Result<bool, EvalError> {
+        truth(&self.expr, input, Missing::Error)
     }
 
     /// The condition fully parenthesised, showing how it was read
@@ -647,13 +658,27 @@ fn need_bool(node: &Node) -> Result<(), ConditionError> {
 
 // ---- evaluation ------------------------------------------------------------
 
-fn value<'v>(e: &Expr, input: &'v Value) -> Result<Cow<'v, Value>, EvalError> {
+/// What a path the input does not have means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// The comparison (or bare path) reading it is false.
+    NoMatch,
+    /// An [`EvalError::MissingPath`].
+    Error,
+}
+
+/// The value of an operand; `None` for a path the input does not have.
+fn value<'v>(e: &Expr, input: &'v Value, missing: Missing) -> Result<Option<Cow<'v, Value>>, EvalError> {
     match e {
-        Expr::Path(p) => lookup(p, input).ok_or_else(|| EvalError::MissingPath {
-            path: p.to_string(),
-        }),
-        Expr::Lit(v) => Ok(Cow::Owned(v.clone())),
-        _ => truth(e, input).map(|b| Cow::Owned(Value::Bool(b))),
+        Expr::Path(p) => match lookup(p, input) {
+            Some(v) => Ok(Some(v)),
+            None if missing == Missing::NoMatch => Ok(None),
+            None => Err(EvalError::MissingPath {
+                path: p.to_string(),
+            }),
+        },
+        Expr::Lit(v) => Ok(Some(Cow::Owned(v.clone()))),
+        _ => truth(e, input, missing).map(|b| Some(Cow::Owned(Value::Bool(b)))),
     }
 }
 
@@ -671,18 +696,26 @@ fn lookup<'v>(p: &Path, input: &'v Value) -> Option<Cow<'v, Value>> {
     Some(Cow::Borrowed(cur))
 }
 
-fn truth(e: &Expr, input: &Value) -> Result<bool, EvalError> {
+fn truth(e: &Expr, input: &Value, missing: Missing) -> Result<bool, EvalError> {
     match e {
-        Expr::Not(a) => truth(a, input).map(|b| !b),
-        Expr::And(a, b) => Ok(truth(a, input)? && truth(b, input)?),
-        Expr::Or(a, b) => Ok(truth(a, input)? || truth(b, input)?),
-        Expr::Cmp(op, a, b) => compare(*op, value(a, input)?.as_ref(), value(b, input)?.as_ref()),
-        Expr::Path(_) | Expr::Lit(_) => match value(e, input)?.as_ref() {
-            Value::Bool(b) => Ok(*b),
-            other => Err(EvalError::NotBoolean {
-                what: format!("`{e}`"),
-                found: describe(other),
-            }),
+        Expr::Not(a) => truth(a, input, missing).map(|b| !b),
+        Expr::And(a, b) => Ok(truth(a, input, missing)? && truth(b, input, missing)?),
+        Expr::Or(a, b) => Ok(truth(a, input, missing)? || truth(b, input, missing)?),
+        Expr::Cmp(op, a, b) => {
+            let (Some(x), Some(y)) = (value(a, input, missing)?, value(b, input, missing)?) else {
+                return Ok(false);
+            };
+            compare(*op, x.as_ref(), y.as_ref())
+        }
+        Expr::Path(_) | Expr::Lit(_) => match value(e, input, missing)? {
+            None => Ok(false),
+            Some(v) => match v.as_ref() {
+                Value::Bool(b) => Ok(*b),
+                other => Err(EvalError::NotBoolean {
+                    what: format!("`{e}`"),
+                    found: describe(other),
+                }),
+            },
         },
     }
 }
@@ -890,8 +923,24 @@ mod tests {
     }
 
     #[test]
-    fn missing_paths_are_errors_naming_the_path() {
-        let e = eval("$.order.total > 10", json!({"order": {}})).unwrap_err();
+    fn missing_paths_do_not_match_as_the_service_documents() {
+        let c = |t: &str| Condition::parse(t).unwrap();
+        assert_eq!(c("$.order.total > 10").eval(&json!({"order": {}})), Ok(false));
+        assert_eq!(c(r#"$.status == "ok""#).eval(&json!({})), Ok(false));
+        assert_eq!(c("$.status == null").eval(&json!({})), Ok(false));
+        assert_eq!(c("$.status != 1").eval(&json!({})), Ok(false));
+        assert_eq!(c("$.xs[3] == 1").eval(&json!({"xs": [1]})), Ok(false));
+        assert_eq!(c("$.flag").eval(&json!({})), Ok(false));
+        assert_eq!(c("!$.flag").eval(&json!({})), Ok(true));
+        assert_eq!(c("$.a == 1 || $.b == 2").eval(&json!({"b": 2})), Ok(true));
+        // Only a missing path is forgiven: a type mismatch is still an error.
+        assert!(c(r#"$.n < "1""#).eval(&json!({"n": 1})).is_err());
+    }
+
+    #[test]
+    fn strict_mode_makes_missing_paths_errors_naming_the_path() {
+        let strict = |t: &str, v: Value| Condition::parse(t).unwrap().eval_strict(&v);
+        let e = strict("$.order.total > 10", json!({"order": {}})).unwrap_err();
         assert_eq!(
             e,
             EvalError::MissingPath {
@@ -902,10 +951,11 @@ mod tests {
             e.to_string(),
             "`$.order.total` does not exist in the step input"
         );
-        let e = eval("$.xs[3] == 1", json!({"xs": [1]})).unwrap_err();
+        let e = strict("$.xs[3] == 1", json!({"xs": [1]})).unwrap_err();
         assert_eq!(e.to_string(), "`$.xs[3]` does not exist in the step input");
-        let e = eval("$.flag", json!({})).unwrap_err();
+        let e = strict("$.flag", json!({})).unwrap_err();
         assert!(matches!(e, EvalError::MissingPath { .. }));
+        assert_eq!(strict("$.a == null || $.missing", json!({"a": null})), Ok(true));
     }
 
     #[test]
