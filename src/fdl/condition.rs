@@ -668,7 +668,11 @@ enum Missing {
 }
 
 /// The value of an operand; `None` for a path the input does not have.
-fn value<'v>(e: &Expr, input: &'v Value, missing: Missing) -> Result<Option<Cow<'v, Value>>, EvalError> {
+fn value<'v>(
+    e: &Expr,
+    input: &'v Value,
+    missing: Missing,
+) -> Result<Option<Cow<'v, Value>>, EvalError> {
     match e {
         Expr::Path(p) => match lookup(p, input) {
             Some(v) => Ok(Some(v)),
@@ -925,7 +929,10 @@ mod tests {
     #[test]
     fn missing_paths_do_not_match_as_the_service_documents() {
         let c = |t: &str| Condition::parse(t).unwrap();
-        assert_eq!(c("$.order.total > 10").eval(&json!({"order": {}})), Ok(false));
+        assert_eq!(
+            c("$.order.total > 10").eval(&json!({"order": {}})),
+            Ok(false)
+        );
         assert_eq!(c(r#"$.status == "ok""#).eval(&json!({})), Ok(false));
         assert_eq!(c("$.status == null").eval(&json!({})), Ok(false));
         assert_eq!(c("$.status != 1").eval(&json!({})), Ok(false));
@@ -955,7 +962,10 @@ mod tests {
         assert_eq!(e.to_string(), "`$.xs[3]` does not exist in the step input");
         let e = strict("$.flag", json!({})).unwrap_err();
         assert!(matches!(e, EvalError::MissingPath { .. }));
-        assert_eq!(strict("$.a == null || $.missing", json!({"a": null})), Ok(true));
+        assert_eq!(
+            strict("$.a == null || $.missing", json!({"a": null})),
+            Ok(true)
+        );
     }
 
     #[test]

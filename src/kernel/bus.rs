@@ -1,6 +1,6 @@
-//! The bus: envelopes in flight, ordered by due time then by send order.
+//! The bus: envelopes in flight, delivered by due time then by send order.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::{Component, Millis, Msg};
 
@@ -26,10 +26,19 @@ pub struct Envelope {
     pub msg: Msg,
 }
 
-/// The priority queue of envelopes.
+/// The priority queue of envelopes, in two lanes.
+///
+/// Most envelopes are due the instant they are sent (a publish, a push, a
+/// report): they go to the *now lane*, a FIFO. Timers (timeouts, waits,
+/// retries) go to the *timer lane*, ordered by key. The now lane is sorted
+/// by key by construction: the clock never goes back, so each envelope sent
+/// with no delay is due no earlier than the one before it, and ids grow.
+/// Delivering takes the smaller of the two heads, so the order is exactly
+/// `(due, id)`, as with one ordered map, at a fraction of its cost.
 #[derive(Debug, Default)]
 pub struct Bus {
-    pending: BTreeMap<EnvelopeKey, Envelope>,
+    now_lane: VecDeque<Envelope>,
+    timers: BTreeMap<EnvelopeKey, Envelope>,
     next_id: u64,
 }
 
@@ -48,45 +57,77 @@ impl Bus {
             due: now.saturating_add(delay),
             id: self.next_id,
         };
-        self.pending.insert(
+        let env = Envelope {
             key,
-            Envelope {
-                key,
-                sent: now,
-                from,
-                to,
-                msg,
-            },
-        );
+            sent: now,
+            from,
+            to,
+            msg,
+        };
+        // The FIFO stays sorted only if nothing in it is due later.
+        if delay == 0 && self.now_lane.back().is_none_or(|b| b.key.due <= key.due) {
+            self.now_lane.push_back(env);
+        } else {
+            self.timers.insert(key, env);
+        }
         key
     }
 
     /// Takes an envelope off the bus before delivery (a cancelled timer).
     pub fn cancel(&mut self, key: EnvelopeKey) -> Option<Envelope> {
-        self.pending.remove(&key)
+        if let Some(env) = self.timers.remove(&key) {
+            return Some(env);
+        }
+        // Rare: an envelope due now cancelled before delivery. The lane is
+        // sorted by key, so it is found by bisection.
+        let at = self.now_lane.binary_search_by(|e| e.key.cmp(&key)).ok()?;
+        self.now_lane.remove(at)
+    }
+
+    /// Whether the now lane's head comes before the timer lane's.
+    fn now_lane_first(&self) -> bool {
+        match (self.now_lane.front(), self.timers.first_key_value()) {
+            (Some(n), Some((t, _))) => n.key < *t,
+            (Some(_), None) => true,
+            (None, _) => false,
+        }
     }
 
     /// The next envelope to be delivered, if any.
     pub fn peek(&self) -> Option<&Envelope> {
-        self.pending.values().next()
+        if self.now_lane_first() {
+            self.now_lane.front()
+        } else {
+            self.timers.values().next()
+        }
     }
 
     /// Removes and returns the next envelope.
     pub fn pop(&mut self) -> Option<Envelope> {
-        self.pending.pop_first().map(|(_, e)| e)
+        if self.now_lane_first() {
+            self.now_lane.pop_front()
+        } else {
+            self.timers.pop_first().map(|(_, e)| e)
+        }
     }
 
     /// Envelopes in delivery order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Envelope> + ExactSizeIterator {
-        self.pending.values()
+    pub fn iter(&self) -> impl Iterator<Item = &Envelope> {
+        let mut now = self.now_lane.iter().peekable();
+        let mut timers = self.timers.values().peekable();
+        std::iter::from_fn(move || match (now.peek(), timers.peek()) {
+            (Some(n), Some(t)) if n.key < t.key => now.next(),
+            (Some(_), None) => now.next(),
+            _ => timers.next(),
+        })
     }
 
     pub fn len(&self) -> usize {
-        self.pending.len()
+        self.now_lane.len() + self.timers.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pending.is_empty()
+        self.now_lane.is_empty() && self.timers.is_empty()
     }
 
     /// Number of envelopes sent since the start (ids are sequential).
@@ -118,5 +159,51 @@ mod tests {
         assert!(bus.cancel(a).is_none());
         assert_eq!(bus.pop().map(|e| e.key), Some(b));
         assert!(bus.pop().is_none());
+    }
+
+    #[test]
+    fn the_two_lanes_deliver_in_exactly_due_then_send_order() {
+        // Random sends and pops against one ordered map: the same order.
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut bus = Bus::default();
+        let mut model = BTreeMap::new();
+        let mut now = 0;
+        for _ in 0..20_000 {
+            match rng.random_range(0..10) {
+                0..=4 => {
+                    let delay = if rng.random_bool(0.6) {
+                        0
+                    } else {
+                        rng.random_range(0..50)
+                    };
+                    let k = bus.send(now, delay, Component::Engine, Component::Mns, Msg::Noop);
+                    model.insert(k, ());
+                }
+                5 => {
+                    if let Some(&k) = model.keys().nth(
+                        rng.random_range(0..model.len().max(1))
+                            .min(model.len().saturating_sub(1)),
+                    ) {
+                        assert!(bus.cancel(k).is_some());
+                        model.remove(&k);
+                    }
+                }
+                _ => {
+                    let want = model.pop_first().map(|(k, ())| k);
+                    assert_eq!(bus.peek().map(|e| e.key), want);
+                    let got = bus.pop().map(|e| e.key);
+                    assert_eq!(got, want);
+                    if let Some(k) = got {
+                        now = now.max(k.due);
+                    }
+                }
+            }
+            assert_eq!(bus.len(), model.len());
+            if rng.random_range(0..500) == 0 {
+                let order: Vec<_> = bus.iter().map(|e| e.key).collect();
+                assert_eq!(order, model.keys().copied().collect::<Vec<_>>());
+            }
+        }
     }
 }
