@@ -13,22 +13,32 @@
 //! clock. A push to a real `http://` endpoint is described here as an
 //! [`HttpPush`] (body, headers) and performed by the runtime: this module
 //! does no I/O. Every operation is a plain synchronous method.
+//!
+//! Layout: [`Mns`] with its entry points, [`Mns::handle`] (the bus) and
+//! [`Mns::publish`] (the one path of every publish and send), here; the
+//! values in `model`, the checks and limits in `check`, topic and
+//! subscription management in `topic`, queues and their consumer side in
+//! `queue`, push delivery in `push`. The paths other modules use are
+//! re-exported here.
+//!
+//! Imports only [`crate::kernel`]: never the engine, the function, the
+//! simulation or a front end.
 
 mod check;
 mod model;
+mod push;
 mod queue;
 mod topic;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use base64::Engine as _;
 use md5::{Digest, Md5};
-use rand::{Rng, RngCore};
-use serde::Serialize;
+use rand::RngCore;
 
 use crate::kernel::{Component, Ctx, Millis, Msg, PushOutcome, TaskError};
 
+pub use crate::kernel::{Dest, PublishReceipt};
 pub use check::{
     MAX_MESSAGE_SIZE, MAX_SUBSCRIPTIONS_PER_TOPIC, check_message_tag, check_message_text,
     parse_http_endpoint, validate_name,
@@ -38,69 +48,15 @@ pub use model::{
     Queue, QueueAttributes, QueueCounts, QueuedMessage, ReceivedMessage, Subscription, Topic,
     TopicAttributes,
 };
+pub use push::{ACCOUNT, API_VERSION, HttpPush, PUSH_TIMEOUT_MS, XMLNS, http_date, xml_document};
 pub use topic::SubscribeSpec;
 
 use check::check_range;
+use push::{Notification, notification_text};
 use queue::rewake;
-
-/// The account id shown as `TopicOwner` and `Subscriber`.
-pub const ACCOUNT: &str = "1234567890123456";
-
-/// How long a push waits for an answer before it counts as failed
-/// (not documented upstream; 5 s here).
-pub const PUSH_TIMEOUT_MS: Millis = 5_000;
 
 /// How many published messages are kept for inspection.
 pub const MESSAGE_LOG_LIMIT: usize = 10_000;
-
-/// The REST API version (`x-mns-version`).
-pub const API_VERSION: &str = "2015-06-06";
-
-pub use crate::kernel::{Dest, PublishReceipt};
-
-impl NotifyStrategy {
-    /// Delay before retry number `retry` (1-based), or `None` when retries
-    /// are spent.
-    pub fn retry_delay(self, retry: u32, rng: &mut impl RngCore) -> Option<Millis> {
-        match self {
-            NotifyStrategy::BackoffRetry => (retry <= 3).then(|| rng.random_range(10_000..=20_000)),
-            NotifyStrategy::ExponentialDecayRetry => (retry <= 176).then(|| {
-                let exp = (retry - 1).min(9);
-                (1u64 << exp) * 1000
-            }),
-        }
-    }
-}
-
-/// A notification being delivered (a message to one subscriber).
-#[derive(Debug, Clone)]
-struct Notification {
-    seq: u64,
-    endpoint: Endpoint,
-    subscription: String,
-    strategy: NotifyStrategy,
-    format: NotifyFormat,
-    body: Arc<str>,
-    wrapped: bool,
-    attempt: u32,
-    timer: Option<crate::kernel::EnvelopeKey>,
-    message_id: Arc<str>,
-    tag: Option<Box<str>>,
-}
-
-/// A push to a real HTTP endpoint, for the runtime to perform: `POST url`
-/// with these headers and body, then [`crate::sim::Sim::push_answered`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpPush {
-    pub notification: u64,
-    pub attempt: u32,
-    pub url: String,
-    pub subscription: String,
-    pub message_id: String,
-    pub body: Arc<str>,
-    /// Header names (lower case) and values, in the order to send them.
-    pub headers: Vec<(&'static str, String)>,
-}
 
 /// The in-memory MNS.
 #[derive(Debug, Default)]
@@ -113,28 +69,6 @@ pub struct Mns {
     next_notification: u64,
     dropped: u64,
 }
-
-/// The notify body of the JSON and XML formats (SPEC §1; same fields in
-/// the same order in both).
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct NotificationBody<'a> {
-    #[serde(rename = "@xmlns", skip_serializing_if = "Option::is_none")]
-    xmlns: Option<&'static str>,
-    topic_owner: &'a str,
-    topic_name: &'a str,
-    subscriber: &'a str,
-    subscription_name: &'a str,
-    message_id: &'a str,
-    message: &'a str,
-    #[serde(rename = "MessageMD5")]
-    message_md5: &'a str,
-    message_tag: &'a str,
-    publish_time: String,
-}
-
-/// The XML namespace of every MNS body.
-pub const XMLNS: &str = "http://mns.aliyuncs.com/doc/v1/";
 
 impl Mns {
     pub fn topics(&self) -> impl Iterator<Item = &Topic> {
@@ -172,6 +106,12 @@ impl Mns {
     /// Notifications still being delivered.
     pub fn in_flight(&self) -> usize {
         self.notifications.len()
+    }
+
+    /// A retained message by sequence number, to record its push attempts.
+    fn record_mut(&mut self, seq: u64) -> Option<&mut MessageRecord> {
+        let first = self.log.front()?.seq;
+        self.log.get_mut(seq.checked_sub(first)? as usize)
     }
 
     /// Handles an envelope addressed to MNS.
@@ -321,36 +261,15 @@ impl Mns {
                         if s.filter_tag.is_some() && s.filter_tag.as_deref() != tag.as_deref() {
                             continue;
                         }
-                        let http = matches!(s.endpoint, Endpoint::Http(_));
-                        let (text, wrapped) = match s.format {
-                            NotifyFormat::Simplified => (body.clone(), false),
-                            NotifyFormat::Json | NotifyFormat::Xml => {
-                                let n = NotificationBody {
-                                    xmlns: None,
-                                    topic_owner: ACCOUNT,
-                                    topic_name: t,
-                                    subscriber: ACCOUNT,
-                                    subscription_name: &s.name,
-                                    message_id: &message_id,
-                                    message: &body,
-                                    message_md5: &md5,
-                                    message_tag: tag.as_deref().unwrap_or(""),
-                                    publish_time: publish_ms.to_string(),
-                                };
-                                // The simulated function reads JSON whatever
-                                // the format; a real endpoint gets XML.
-                                let text = if http && s.format == NotifyFormat::Xml {
-                                    let n = NotificationBody {
-                                        xmlns: Some(XMLNS),
-                                        ..n
-                                    };
-                                    xml_document("Notification", &n)
-                                } else {
-                                    serde_json::to_string(&n).unwrap_or_default()
-                                };
-                                (Arc::from(text), true)
-                            }
-                        };
+                        let (text, wrapped) = notification_text(
+                            s,
+                            t,
+                            &message_id,
+                            &body,
+                            &md5,
+                            tag.as_deref(),
+                            publish_ms,
+                        );
                         targets.push((
                             s.endpoint.clone(),
                             s.name.clone(),
@@ -444,172 +363,10 @@ impl Mns {
         }
         Ok(receipt)
     }
-
-    /// Makes one push attempt of a notification.
-    fn push(&mut self, ctx: &mut Ctx<'_>, id: u64) {
-        let Some(n) = self.notifications.get_mut(&id) else {
-            return;
-        };
-        n.attempt += 1;
-        let msg = Msg::Notify {
-            notification: id,
-            body: n.body.clone(),
-            wrapped: n.wrapped,
-        };
-        match &n.endpoint {
-            Endpoint::Function(_) => {
-                ctx.send(0, Component::Mns, Component::Fc, msg);
-                n.timer = Some(ctx.send(
-                    PUSH_TIMEOUT_MS,
-                    Component::Mns,
-                    Component::Mns,
-                    Msg::PushTimeout { notification: id },
-                ));
-            }
-            // The shell always answers (status, error, or a timeout after
-            // PUSH_TIMEOUT_MS of wall time), so no virtual timer: at high
-            // speeds it would expire before any real endpoint could answer.
-            Endpoint::Http(_) => {
-                ctx.send(0, Component::Mns, Component::Shell, msg);
-            }
-        }
-        let (seq, attempt, subscription) = (n.seq, n.attempt, n.subscription.clone());
-        if let Some(rec) = self.record_mut(seq) {
-            rec.attempts.push(Attempt {
-                subscription,
-                attempt,
-                at: ctx.now,
-                outcome: None,
-                answered_at: None,
-                latency_ms: None,
-            });
-        }
-    }
-
-    /// Describes the real HTTP request for a push that reached the shell;
-    /// `None` when the notification is gone or not for an HTTP endpoint.
-    /// Headers as upstream sends them (SPEC §3), except the signature ones
-    /// (`Authorization`, `x-mns-signing-cert-url`): see README. `Date` is
-    /// the virtual clock's.
-    pub fn http_push(&self, ctx: &mut Ctx<'_>, notification: u64) -> Option<HttpPush> {
-        let n = self.notifications.get(&notification)?;
-        let Endpoint::Http(url) = &n.endpoint else {
-            return None;
-        };
-        let content_type = match n.format {
-            NotifyFormat::Json => "application/json;charset=utf-8",
-            NotifyFormat::Xml => "text/xml;charset=utf-8",
-            NotifyFormat::Simplified => "text/plain;charset=utf-8",
-        };
-        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(n.body.as_bytes()));
-        let mut headers = vec![
-            ("content-type", content_type.to_owned()),
-            ("content-md5", md5),
-            ("date", http_date(ctx.wall_ms())),
-            ("x-mns-request-id", random_hex(ctx.rng, 12)),
-            ("x-mns-version", API_VERSION.to_owned()),
-        ];
-        if n.format == NotifyFormat::Simplified {
-            headers.push(("x-mns-message-id", n.message_id.to_string()));
-            if let Some(tag) = &n.tag {
-                headers.push(("x-mns-message-tag", tag.to_string()));
-            }
-        }
-        Some(HttpPush {
-            notification,
-            attempt: n.attempt,
-            url: url.clone(),
-            subscription: n.subscription.clone(),
-            message_id: n.message_id.to_string(),
-            body: n.body.clone(),
-            headers,
-        })
-    }
-
-    /// Records the wall-clock latency of a real push's current attempt.
-    pub fn note_latency(&mut self, notification: u64, latency_ms: u64) {
-        let Some(n) = self.notifications.get(&notification) else {
-            return;
-        };
-        let (seq, attempt, subscription) = (n.seq, n.attempt, n.subscription.clone());
-        if let Some(rec) = self.record_mut(seq)
-            && let Some(a) = rec
-                .attempts
-                .iter_mut()
-                .rev()
-                .find(|a| a.subscription == subscription && a.attempt == attempt)
-        {
-            a.latency_ms = Some(latency_ms);
-        }
-    }
-
-    fn record_mut(&mut self, seq: u64) -> Option<&mut MessageRecord> {
-        let first = self.log.front()?.seq;
-        self.log.get_mut(seq.checked_sub(first)? as usize)
-    }
-
-    fn answered(&mut self, ctx: &mut Ctx<'_>, id: u64, outcome: PushOutcome) {
-        let Some(n) = self.notifications.get_mut(&id) else {
-            return; // a late answer to a push that already timed out
-        };
-        if let Some(k) = n.timer.take() {
-            ctx.cancel(k);
-        }
-        let (seq, attempt, strategy) = (n.seq, n.attempt, n.strategy);
-        let subscription = n.subscription.clone();
-        let delivered = outcome.delivered();
-        if let Some(rec) = self.record_mut(seq)
-            && let Some(a) = rec
-                .attempts
-                .iter_mut()
-                .rev()
-                .find(|a| a.subscription == subscription && a.attempt == attempt)
-        {
-            a.outcome = Some(outcome);
-            a.answered_at = Some(ctx.now);
-        }
-        if delivered {
-            self.notifications.remove(&id);
-            return;
-        }
-        match strategy.retry_delay(attempt, ctx.rng) {
-            Some(delay) => {
-                ctx.send(
-                    delay,
-                    Component::Mns,
-                    Component::Mns,
-                    Msg::PushRetry { notification: id },
-                );
-            }
-            None => {
-                self.notifications.remove(&id);
-                self.dropped += 1;
-                if let Some(rec) = self.record_mut(seq) {
-                    rec.dropped = true;
-                }
-            }
-        }
-    }
 }
 
-/// An XML document (declaration, then `value` as element `root`).
-pub fn xml_document<T: Serialize>(root: &str, value: &T) -> String {
-    // Serialising plain structs of strings and numbers cannot fail.
-    let body = quick_xml::se::to_string_with_root(root, value).unwrap_or_default();
-    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}")
-}
-
-/// An RFC 7231 date (`Wed, 01 Jan 2026 00:00:00 GMT`) of Unix milliseconds.
-pub fn http_date(unix_ms: i64) -> String {
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::OffsetDateTime::from_unix_timestamp(unix_ms.div_euclid(1000))
-        .ok()
-        .and_then(|t| t.format(&format).ok())
-        .unwrap_or_default()
-}
-
+/// `bytes` random bytes as upper-case hex (message ids, request ids,
+/// receipt handles).
 fn random_hex(rng: &mut impl RngCore, bytes: usize) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes * 2);
