@@ -1,0 +1,306 @@
+//! push: delivery of published messages to subscribers: the notify body
+//! of each format, one push attempt at a time to the simulated function
+//! (with a virtual timeout) or to the shell (real `http://` endpoints,
+//! described as an [`HttpPush`]), answers and timeouts, retries on the
+//! virtual clock per the notify strategy, then success or drop. Every
+//! attempt is recorded in the message log.
+//!
+//! Also the wire details a push shares with the REST API (`api::mns`):
+//! the account, API version and XML namespace, XML documents, HTTP dates.
+//! It must not touch topics, subscriptions or queues (a notification
+//! carries what it needs), and does no I/O.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use md5::{Digest, Md5};
+use rand::{Rng, RngCore};
+use serde::Serialize;
+
+use super::model::{Attempt, Endpoint, NotifyFormat, NotifyStrategy, Subscription};
+use super::{Mns, random_hex};
+use crate::kernel::{Component, Ctx, Millis, Msg, PushOutcome};
+
+/// The account id shown as `TopicOwner` and `Subscriber`.
+pub const ACCOUNT: &str = "1234567890123456";
+
+/// How long a push waits for an answer before it counts as failed
+/// (not documented upstream; 5 s here).
+pub const PUSH_TIMEOUT_MS: Millis = 5_000;
+
+/// The REST API version (`x-mns-version`).
+pub const API_VERSION: &str = "2015-06-06";
+
+/// The XML namespace of every MNS body.
+pub const XMLNS: &str = "http://mns.aliyuncs.com/doc/v1/";
+
+impl NotifyStrategy {
+    /// Delay before retry number `retry` (1-based), or `None` when retries
+    /// are spent.
+    pub fn retry_delay(self, retry: u32, rng: &mut impl RngCore) -> Option<Millis> {
+        match self {
+            NotifyStrategy::BackoffRetry => (retry <= 3).then(|| rng.random_range(10_000..=20_000)),
+            NotifyStrategy::ExponentialDecayRetry => (retry <= 176).then(|| {
+                let exp = (retry - 1).min(9);
+                (1u64 << exp) * 1000
+            }),
+        }
+    }
+}
+
+/// A notification being delivered (a message to one subscriber).
+#[derive(Debug, Clone)]
+pub(super) struct Notification {
+    pub(super) seq: u64,
+    pub(super) endpoint: Endpoint,
+    pub(super) subscription: String,
+    pub(super) strategy: NotifyStrategy,
+    pub(super) format: NotifyFormat,
+    pub(super) body: Arc<str>,
+    pub(super) wrapped: bool,
+    pub(super) attempt: u32,
+    pub(super) timer: Option<crate::kernel::EnvelopeKey>,
+    pub(super) message_id: Arc<str>,
+    pub(super) tag: Option<Box<str>>,
+}
+
+/// A push to a real HTTP endpoint, for the runtime to perform: `POST url`
+/// with these headers and body, then [`crate::sim::Sim::push_answered`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpPush {
+    pub notification: u64,
+    pub attempt: u32,
+    pub url: String,
+    pub subscription: String,
+    pub message_id: String,
+    pub body: Arc<str>,
+    /// Header names (lower case) and values, in the order to send them.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+/// The notify body of the JSON and XML formats (SPEC §1; same fields in
+/// the same order in both).
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NotificationBody<'a> {
+    #[serde(rename = "@xmlns", skip_serializing_if = "Option::is_none")]
+    xmlns: Option<&'static str>,
+    topic_owner: &'a str,
+    topic_name: &'a str,
+    subscriber: &'a str,
+    subscription_name: &'a str,
+    message_id: &'a str,
+    message: &'a str,
+    #[serde(rename = "MessageMD5")]
+    message_md5: &'a str,
+    message_tag: &'a str,
+    publish_time: String,
+}
+
+/// The text pushed to subscription `s` of topic `topic` for a message,
+/// and whether it is wrapped in a notify body (JSON, XML) rather than the
+/// bare message (SIMPLIFIED).
+pub(super) fn notification_text(
+    s: &Subscription,
+    topic: &str,
+    message_id: &str,
+    body: &Arc<str>,
+    md5: &str,
+    tag: Option<&str>,
+    publish_ms: i64,
+) -> (Arc<str>, bool) {
+    let http = matches!(s.endpoint, Endpoint::Http(_));
+    match s.format {
+        NotifyFormat::Simplified => (body.clone(), false),
+        NotifyFormat::Json | NotifyFormat::Xml => {
+            let n = NotificationBody {
+                xmlns: None,
+                topic_owner: ACCOUNT,
+                topic_name: topic,
+                subscriber: ACCOUNT,
+                subscription_name: &s.name,
+                message_id,
+                message: body,
+                message_md5: md5,
+                message_tag: tag.unwrap_or(""),
+                publish_time: publish_ms.to_string(),
+            };
+            // The simulated function reads JSON whatever the format; a real
+            // endpoint gets XML.
+            let text = if http && s.format == NotifyFormat::Xml {
+                let n = NotificationBody {
+                    xmlns: Some(XMLNS),
+                    ..n
+                };
+                xml_document("Notification", &n)
+            } else {
+                serde_json::to_string(&n).unwrap_or_default()
+            };
+            (Arc::from(text), true)
+        }
+    }
+}
+
+impl Mns {
+    /// Makes one push attempt of a notification.
+    pub(super) fn push(&mut self, ctx: &mut Ctx<'_>, id: u64) {
+        let Some(n) = self.notifications.get_mut(&id) else {
+            return;
+        };
+        n.attempt += 1;
+        let msg = Msg::Notify {
+            notification: id,
+            body: n.body.clone(),
+            wrapped: n.wrapped,
+        };
+        match &n.endpoint {
+            Endpoint::Function(_) => {
+                ctx.send(0, Component::Mns, Component::Fc, msg);
+                n.timer = Some(ctx.send(
+                    PUSH_TIMEOUT_MS,
+                    Component::Mns,
+                    Component::Mns,
+                    Msg::PushTimeout { notification: id },
+                ));
+            }
+            // The shell always answers (status, error, or a timeout after
+            // PUSH_TIMEOUT_MS of wall time), so no virtual timer: at high
+            // speeds it would expire before any real endpoint could answer.
+            Endpoint::Http(_) => {
+                ctx.send(0, Component::Mns, Component::Shell, msg);
+            }
+        }
+        let (seq, attempt, subscription) = (n.seq, n.attempt, n.subscription.clone());
+        if let Some(rec) = self.record_mut(seq) {
+            rec.attempts.push(Attempt {
+                subscription,
+                attempt,
+                at: ctx.now,
+                outcome: None,
+                answered_at: None,
+                latency_ms: None,
+            });
+        }
+    }
+
+    /// Describes the real HTTP request for a push that reached the shell;
+    /// `None` when the notification is gone or not for an HTTP endpoint.
+    /// Headers as upstream sends them (SPEC §3), except the signature ones
+    /// (`Authorization`, `x-mns-signing-cert-url`): see README. `Date` is
+    /// the virtual clock's.
+    pub fn http_push(&self, ctx: &mut Ctx<'_>, notification: u64) -> Option<HttpPush> {
+        let n = self.notifications.get(&notification)?;
+        let Endpoint::Http(url) = &n.endpoint else {
+            return None;
+        };
+        let content_type = match n.format {
+            NotifyFormat::Json => "application/json;charset=utf-8",
+            NotifyFormat::Xml => "text/xml;charset=utf-8",
+            NotifyFormat::Simplified => "text/plain;charset=utf-8",
+        };
+        let md5 = base64::engine::general_purpose::STANDARD.encode(Md5::digest(n.body.as_bytes()));
+        let mut headers = vec![
+            ("content-type", content_type.to_owned()),
+            ("content-md5", md5),
+            ("date", http_date(ctx.wall_ms())),
+            ("x-mns-request-id", random_hex(ctx.rng, 12)),
+            ("x-mns-version", API_VERSION.to_owned()),
+        ];
+        if n.format == NotifyFormat::Simplified {
+            headers.push(("x-mns-message-id", n.message_id.to_string()));
+            if let Some(tag) = &n.tag {
+                headers.push(("x-mns-message-tag", tag.to_string()));
+            }
+        }
+        Some(HttpPush {
+            notification,
+            attempt: n.attempt,
+            url: url.clone(),
+            subscription: n.subscription.clone(),
+            message_id: n.message_id.to_string(),
+            body: n.body.clone(),
+            headers,
+        })
+    }
+
+    /// Records the wall-clock latency of a real push's current attempt.
+    pub fn note_latency(&mut self, notification: u64, latency_ms: u64) {
+        let Some(n) = self.notifications.get(&notification) else {
+            return;
+        };
+        let (seq, attempt, subscription) = (n.seq, n.attempt, n.subscription.clone());
+        if let Some(rec) = self.record_mut(seq)
+            && let Some(a) = rec
+                .attempts
+                .iter_mut()
+                .rev()
+                .find(|a| a.subscription == subscription && a.attempt == attempt)
+        {
+            a.latency_ms = Some(latency_ms);
+        }
+    }
+
+    /// Records the answer (or timeout) of a notification's current
+    /// attempt, then ends it (delivered), schedules its retry, or drops it
+    /// when its strategy has no retry left.
+    pub(super) fn answered(&mut self, ctx: &mut Ctx<'_>, id: u64, outcome: PushOutcome) {
+        let Some(n) = self.notifications.get_mut(&id) else {
+            return; // a late answer to a push that already timed out
+        };
+        if let Some(k) = n.timer.take() {
+            ctx.cancel(k);
+        }
+        let (seq, attempt, strategy) = (n.seq, n.attempt, n.strategy);
+        let subscription = n.subscription.clone();
+        let delivered = outcome.delivered();
+        if let Some(rec) = self.record_mut(seq)
+            && let Some(a) = rec
+                .attempts
+                .iter_mut()
+                .rev()
+                .find(|a| a.subscription == subscription && a.attempt == attempt)
+        {
+            a.outcome = Some(outcome);
+            a.answered_at = Some(ctx.now);
+        }
+        if delivered {
+            self.notifications.remove(&id);
+            return;
+        }
+        match strategy.retry_delay(attempt, ctx.rng) {
+            Some(delay) => {
+                ctx.send(
+                    delay,
+                    Component::Mns,
+                    Component::Mns,
+                    Msg::PushRetry { notification: id },
+                );
+            }
+            None => {
+                self.notifications.remove(&id);
+                self.dropped += 1;
+                if let Some(rec) = self.record_mut(seq) {
+                    rec.dropped = true;
+                }
+            }
+        }
+    }
+}
+
+/// An XML document (declaration, then `value` as element `root`).
+pub fn xml_document<T: Serialize>(root: &str, value: &T) -> String {
+    // Serialising plain structs of strings and numbers cannot fail.
+    let body = quick_xml::se::to_string_with_root(root, value).unwrap_or_default();
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}")
+}
+
+/// An RFC 7231 date (`Wed, 01 Jan 2026 00:00:00 GMT`) of Unix milliseconds.
+pub fn http_date(unix_ms: i64) -> String {
+    let format = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::OffsetDateTime::from_unix_timestamp(unix_ms.div_euclid(1000))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
