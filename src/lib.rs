@@ -1,18 +1,21 @@
 //! flowsim: a local simulator for Serverless Workflow (fnf, FDL v1) flows
 //! that use the wait-for-callback pattern over MNS and Function Compute.
 //!
-//! Module map (see ARCHITECTURE in the README):
+//! Module map (the floors, their rules and where new code goes are in
+//! CONTRIBUTING.md; `src/layering.rs` tests the rules):
 //! - [`fdl`]: flow definitions: parse, validate, lay out as a graph. Pure.
-//! - [`sim`]: the deterministic kernel: virtual clock, the bus of envelopes,
-//!   and the [`sim::Sim`] that owns the three simulated components:
-//!   - [`engine`]: executions, history, task tokens;
-//!   - [`mns`]: topics, subscriptions, queues, push delivery and retry;
-//!   - [`fc`]: the simulated function and its behaviours.
+//! - [`kernel`]: virtual time, the bus of envelopes, the context and the
+//!   messages (with the ids and errors they carry) every component speaks.
+//! - [`engine`], [`mns`], [`fc`]: the three simulated components, side by
+//!   side: executions, history and task tokens; topics, subscriptions,
+//!   queues and push delivery; the simulated function and its behaviours.
+//! - [`sim`]: the world: the [`sim::Sim`] that owns the three and steps the bus.
+//! - [`runtime`]: drives a `Sim` on tokio for interactive front ends:
+//!   commands in, a published state out, RUN/STEP pacing, real HTTP pushes.
 //! - [`headless`]: `run` and `bench` on top of a `Sim`, for scripts and CI.
 //! - [`api`]: the FnF (RPC) and MNS (REST) HTTP APIs, a client of the runtime.
-//! - [`runtime`]: drives a `Sim` on tokio for interactive front ends:
-//!   commands in, a published state out, RUN/STEP pacing.
 //! - [`tui`]: the terminal front end (ratatui), a client of the runtime.
+//! - [`cli`]: the command line, composing the rest; nothing imports it.
 //!
 //! Glossary: *Flow* (a parsed definition) · *Execution* (one run) · *Step*
 //! (a node of a flow) · *Envelope* (a message in flight on the bus) ·
