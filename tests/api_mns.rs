@@ -473,6 +473,17 @@ async fn queues_send_receive_change_visibility_and_delete() {
         assert!(element(&t, f).is_some(), "{f}: {t}");
     }
 
+    // A peekonly that is neither true nor false is refused, and consumes
+    // nothing (the peek below still sees the message, unreceived).
+    let bad = s
+        .call("GET", "/queues/jobs/messages?peekonly=yes", "")
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert_eq!(
+        element(&bad.text(), "Code").as_deref(),
+        Some("InvalidArgument")
+    );
+    assert!(bad.text().contains("peekonly `yes`"), "{}", bad.text());
     // Peek does not hide it; receive does.
     let a = s
         .call("GET", "/queues/jobs/messages?peekonly=true", "")

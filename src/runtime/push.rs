@@ -88,8 +88,10 @@ pub async fn perform(push: &HttpPush) -> PushOutcome {
     let timeout = Duration::from_millis(PUSH_TIMEOUT_MS);
     let body = Bytes::from(push.body.as_bytes().to_vec());
     let headers: Vec<(&str, &str)> = push.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    // Only the status matters: the answer's body is not waited for.
-    let request = request("POST", &push.url, &headers, body, false);
+    // The status decides, but the answer must arrive whole: a 200 whose
+    // body is cut off (the connection closed before Content-Length bytes)
+    // is a failed push, and MNS retries it.
+    let request = request("POST", &push.url, &headers, body, true);
     match tokio::time::timeout(timeout, request).await {
         Ok(Ok(answer)) => PushOutcome::Status(answer.status),
         Ok(Err(e)) => PushOutcome::Error(e),
@@ -175,11 +177,20 @@ async fn request(
         })
         .collect();
     let body = if read_body {
-        http_body_util::Limited::new(answer.into_body(), MAX_ANSWER_BYTES)
+        match http_body_util::Limited::new(answer.into_body(), MAX_ANSWER_BYTES)
             .collect()
             .await
-            .map(|b| b.to_bytes().to_vec())
-            .unwrap_or_default()
+        {
+            Ok(b) => b.to_bytes().to_vec(),
+            // Past the limit the rest is not wanted: the answer stands.
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Vec::new(),
+            Err(e) => {
+                conn.abort();
+                return Err(format!(
+                    "{authority}: the answer (HTTP {status}) was cut off: {e}"
+                ));
+            }
+        }
     } else {
         Vec::new()
     };
@@ -337,5 +348,31 @@ mod tests {
         }
         assert!(done.iter().all(|(_, o)| *o == PushOutcome::Status(200)));
         assert_eq!(accepted.load(Ordering::SeqCst), 8);
+    }
+
+    /// An endpoint that answers 200 but closes the connection before the
+    /// body it announced is whole: the push failed (MNS retries it).
+    #[tokio::test]
+    async fn a_200_whose_body_is_cut_off_is_a_failed_push() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/push", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 8192];
+                read_some(&sock, &mut buf).await;
+                write_all(
+                    &sock,
+                    b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part",
+                )
+                .await;
+                drop(sock);
+            }
+        });
+        let outcome = perform(&push(&url, 1, vec![])).await;
+        match &outcome {
+            PushOutcome::Error(e) => assert!(e.contains("cut off"), "{e}"),
+            other => panic!("expected a failed push, got {other:?}"),
+        }
+        assert!(!outcome.delivered());
     }
 }

@@ -307,9 +307,9 @@ fn received_out(m: ReceivedMessage, epoch_ms: i64, peek: bool, xmlns: bool) -> x
 /// receive with nothing visible waits up to `waitseconds` (else the queue's
 /// PollingWaitSeconds) of wall time, then answers 404 `MessageNotExist`.
 pub(super) async fn receive(Path(queue): Path<String>, req: MnsRequest) -> Answer {
-    let peek = req
-        .query("peekonly")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    // Anything but true/false is refused: a typo must not consume the
+    // message it meant to peek at.
+    let peek = super::boolean("peekonly", req.query("peekonly"))?.unwrap_or(false);
     let batch = ranged(
         "numOfMessages",
         req.query("numofmessages"),
