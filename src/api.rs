@@ -10,6 +10,7 @@
 pub mod acs3;
 pub mod fnf;
 pub mod mns;
+pub mod replay;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -50,6 +51,11 @@ pub struct ApiConfig {
     /// Keep virtual time in step with the wall clock (`flowsim serve`): see
     /// [`sync_clock`]. Off for the TUI, whose user pauses and paces time.
     pub wall_clock: bool,
+    /// Signed requests whose time is further than this from the wall clock,
+    /// or whose nonce was seen within it, are refused (see [`replay`]).
+    /// `None`: no replay check (known-answer signature tests, which carry
+    /// fixed times).
+    pub replay_window_secs: Option<u64>,
 }
 
 impl Default for ApiConfig {
@@ -60,6 +66,7 @@ impl Default for ApiConfig {
             // Leave room for encodings and the other parameters.
             max_body_bytes: 256 * 1024,
             wall_clock: false,
+            replay_window_secs: Some(replay::DEFAULT_WINDOW_SECS),
         }
     }
 }
@@ -75,6 +82,8 @@ pub struct ApiState {
     /// virtual time at which the API started, the origin [`sync_clock`]
     /// measures from.
     pub origin: Option<(i64, Millis)>,
+    /// Signed requests' times and nonces (with [`ApiConfig::replay_window_secs`]).
+    pub replay: Option<Arc<replay::Guard>>,
     /// Set once the server begins to shut down, so long polls answer at
     /// once instead of being cut off.
     shutdown: Arc<tokio::sync::watch::Sender<bool>>,
@@ -84,7 +93,11 @@ impl ApiState {
     /// The state for an API on `handle`.
     pub fn new(handle: Handle, config: ApiConfig) -> ApiState {
         let origin = config.wall_clock.then(|| (unix_ms(), handle.sim().now()));
+        let replay = config
+            .replay_window_secs
+            .map(|w| Arc::new(replay::Guard::new(w)));
         ApiState {
+            replay,
             handle,
             config: Arc::new(config),
             fnf: Arc::default(),

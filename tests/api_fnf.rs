@@ -75,6 +75,34 @@ async fn signed_server() -> Server {
     server_with(Mode::Step, Behaviour::Succeed, config).await
 }
 
+/// The wall clock as an RPC `Timestamp` (ISO 8601 UTC).
+fn now_iso8601() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+/// [`signed_server`] without the replay window: for known-answer
+/// signatures, computed once by other tools over a fixed `Timestamp`.
+async fn signed_server_without_replay_check() -> Server {
+    let config = ApiConfig {
+        credentials: Some(Credentials {
+            access_key_id: "testid".into(),
+            access_key_secret: "testsecret".into(),
+        }),
+        replay_window_secs: None,
+        ..ApiConfig::default()
+    };
+    server_with(Mode::Step, Behaviour::Succeed, config).await
+}
+
 /// The answer: status and JSON body.
 #[derive(Debug)]
 struct Reply {
@@ -248,11 +276,16 @@ impl<'a> Rpc<'a> {
             ("Version", "2019-03-15"),
             ("Format", "JSON"),
             ("RegionId", "cn-hangzhou"),
-            ("Timestamp", "2026-01-01T00:00:00Z"),
-            ("SignatureNonce", "5f0c2b5e-8d0e-4a53-9a43-7f3b6c7d2a10"),
         ] {
             query.insert(k.into(), v.into());
         }
+        // As the SDKs do: the time now and a fresh nonce (signed requests
+        // outside the replay window, or with a used nonce, are refused).
+        // A test that sets either sets it in `query`.
+        query.entry("Timestamp".into()).or_insert_with(now_iso8601);
+        query
+            .entry("SignatureNonce".into())
+            .or_insert_with(|| uuid::Uuid::new_v4().to_string());
         if let Some((id, secret)) = self.key {
             query.insert("AccessKeyId".into(), id.into());
             query.insert("SignatureMethod".into(), "HMAC-SHA1".into());
@@ -1225,7 +1258,7 @@ async fn signatures_are_checked_with_credentials() {
 /// ```
 #[tokio::test]
 async fn known_answer_signature_is_accepted() {
-    let s = signed_server().await;
+    let s = signed_server_without_replay_check().await;
     let query = "AccessKeyId=testid&Action=DescribeExecution&ExecutionName=e1&FlowName=my%20flow&Format=JSON&SignatureMethod=HMAC-SHA1&SignatureNonce=nonce-1&SignatureVersion=1.0&Timestamp=2019-01-01T00%3A00%3A00Z&Version=2019-03-15&Signature=O7Pc7EBnHlYYLaSxGxdB7c4pUAE%3D";
     let raw = format!("GET /?{query} HTTP/1.1\r\nHost: x\r\n\r\n");
     // The signature holds: the answer is about the flow, not the signature.
@@ -1248,7 +1281,7 @@ async fn known_answer_signature_is_accepted() {
 /// (`alibabacloud_tea_openapi.utils.Utils.get_authorization`, 0.4.6).
 #[tokio::test]
 async fn acs3_signed_requests_from_tea_clients() {
-    let s = signed_server().await;
+    let s = signed_server_without_replay_check().await;
     let body =
         "ExecutionName=acs3&FlowName=mns-topic-callback&Input=%7B%22messageBody%22%3A%22hi%22%7D";
     let raw = |signature: &str, body: &str| {
@@ -1451,4 +1484,120 @@ fn load_report_task_succeeded() {
         let rpc = Rpc::post("ReportTaskSucceeded", &[("TaskToken", &tokens[0])], &[]);
         c.send(&rpc.bytes()).await.error(400, "TaskAlreadyCompleted");
     });
+}
+
+/// Replay protection (RPC, signature version 1.0): a signed request whose
+/// `Timestamp` is more than 15 minutes from now is refused, and so is a
+/// `SignatureNonce` used before within the window. Unsigned servers check
+/// neither.
+#[tokio::test]
+async fn signed_rpc_requests_cannot_be_replayed() {
+    let s = signed_server().await;
+    let describe = |query: &'static [(&'static str, &'static str)]| {
+        Rpc::get("DescribeFlow", query).signed("testid", "testsecret")
+    };
+    // Fresh: fine (the flow exists).
+    call(&s, describe(&[("Name", FLOW)])).await.ok();
+    // A stale Timestamp, correctly signed.
+    let stale = call(
+        &s,
+        describe(&[("Name", FLOW), ("Timestamp", "2020-01-01T00:00:00Z")]),
+    )
+    .await;
+    let m = stale.error(400, "InvalidTimeStamp.Expired");
+    assert!(m.contains("900 s"), "{m}");
+    // Not a time at all.
+    call(&s, describe(&[("Name", FLOW), ("Timestamp", "yesterday")]))
+        .await
+        .error(400, "InvalidTimeStamp.Format");
+    // The same nonce twice: the first passes, the replay is refused.
+    const ONCE: &[(&str, &str)] = &[("Name", FLOW), ("SignatureNonce", "nonce-replayed-1")];
+    call(&s, describe(ONCE)).await.ok();
+    let m = call(&s, describe(ONCE)).await;
+    assert!(
+        m.error(400, "SignatureNonceUsed")
+            .contains("nonce-replayed-1")
+    );
+    // Without credentials, no time or nonce is required.
+    let open = server().await;
+    let mut rpc = Rpc::get(
+        "DescribeFlow",
+        &[("Name", FLOW), ("Timestamp", "2020-01-01T00:00:00Z")],
+    );
+    rpc.key = None;
+    call(&open, rpc).await.ok();
+}
+
+/// Replay protection for V3 (`ACS3-HMAC-SHA256`) requests: `x-acs-date`
+/// and `x-acs-signature-nonce` are checked like `Timestamp` and
+/// `SignatureNonce`.
+#[tokio::test]
+async fn signed_acs3_requests_cannot_be_replayed() {
+    use flowsim::api::acs3;
+    use hmac::{Hmac, Mac};
+    use sha2::{Digest, Sha256};
+    let s = signed_server().await;
+    let raw = |date: &str, nonce: &str| {
+        let body = format!("Name={FLOW}");
+        let hash = format!("{:x}", Sha256::digest(body.as_bytes()));
+        let mut headers = axum::http::HeaderMap::new();
+        for (k, v) in [
+            ("host", "fnf.test"),
+            ("x-acs-action", "DescribeFlow"),
+            ("x-acs-version", "2019-03-15"),
+            ("x-acs-date", date),
+            ("x-acs-signature-nonce", nonce),
+            ("x-acs-content-sha256", hash.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ] {
+            headers.insert(
+                axum::http::HeaderName::from_static(k),
+                axum::http::HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        let signed: Vec<String> = headers.keys().map(|k| k.as_str().to_owned()).collect();
+        let request = acs3::SignedRequest {
+            method: "POST",
+            path: "/",
+            query: &[],
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        let canonical = acs3::canonical_request(&request, &signed, &hash).unwrap();
+        let to_sign = format!(
+            "ACS3-HMAC-SHA256\n{:x}",
+            Sha256::digest(canonical.as_bytes())
+        );
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"testsecret").unwrap();
+        mac.update(to_sign.as_bytes());
+        let signature = format!("{:x}", mac.finalize().into_bytes());
+        let mut names = signed.clone();
+        names.sort();
+        let mut text = "POST / HTTP/1.1\r\n".to_owned();
+        for (k, v) in &headers {
+            text.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+        }
+        text.push_str(&format!(
+            "Authorization: ACS3-HMAC-SHA256 Credential=testid,SignedHeaders={},Signature={signature}\r\nContent-Length: {}\r\n\r\n{body}",
+            names.join(";"),
+            body.len()
+        ));
+        text
+    };
+    let now = now_iso8601();
+    Conn::open(s.addr)
+        .await
+        .send(raw(&now, "acs3-nonce-1").as_bytes())
+        .await
+        .ok();
+    Conn::open(s.addr)
+        .await
+        .send(raw(&now, "acs3-nonce-1").as_bytes())
+        .await
+        .error(400, "SignatureNonceUsed");
+    Conn::open(s.addr)
+        .await
+        .send(raw("2020-01-01T00:00:00Z", "acs3-nonce-2").as_bytes())
+        .await
+        .error(400, "InvalidTimeStamp.Expired");
 }

@@ -36,6 +36,11 @@ async fn server_with(config: SimConfig, creds: Option<Credentials>, mode: Mode) 
     server_api(config, api, mode).await
 }
 
+/// The wall clock as an HTTP `Date` (RFC 1123).
+fn now_http_date() -> String {
+    flowsim::mns::http_date(time::OffsetDateTime::now_utc().unix_timestamp() * 1000)
+}
+
 async fn server_api(config: SimConfig, api: ApiConfig, mode: Mode) -> Server {
     let creds = api.credentials.clone();
     let mut sim = Sim::new(config);
@@ -112,10 +117,12 @@ impl Server {
         body: &str,
         extra: &[(&str, &str)],
     ) -> Answer {
-        let mut headers: Vec<(&str, String)> = vec![
-            ("x-mns-version", "2015-06-06".into()),
-            ("date", "Thu, 01 Jan 2026 00:00:00 GMT".into()),
-        ];
+        let mut headers: Vec<(&str, String)> = vec![("x-mns-version", "2015-06-06".into())];
+        // The time now, as the SDKs send it (a signed request's Date must be
+        // within the replay window), unless the test sends its own.
+        if !extra.iter().any(|(k, _)| *k == "date") {
+            headers.push(("date", now_http_date()));
+        }
         if !signed_body.is_empty() {
             let hex = format!("{:x}", Md5::digest(signed_body.as_bytes()));
             headers.push((
@@ -740,6 +747,35 @@ async fn signatures_are_checked_when_credentials_are_set() {
         )
         .await;
     assert_error(&a, 403, "SignatureDoesNotMatch");
+}
+
+/// Replay protection: a signed request's `Date` must be within 15 minutes
+/// of the wall clock (403 `TimeExpired`) and readable (400
+/// `InvalidDateHeader`), even with a valid signature over it.
+#[tokio::test]
+async fn signed_requests_with_a_stale_date_are_refused() {
+    let creds = Credentials {
+        access_key_id: "AKID".into(),
+        access_key_secret: "secret".into(),
+    };
+    let s = server_with(SimConfig::default(), Some(creds), Mode::Run).await;
+    let a = s
+        .call_with(
+            "GET",
+            "/queues",
+            "",
+            &[("date", "Thu, 01 Jan 2026 00:00:00 GMT")],
+        )
+        .await;
+    assert_error(&a, 403, "TimeExpired");
+    assert!(a.text().contains("900 s"), "{}", a.text());
+    let a = s
+        .call_with("GET", "/queues", "", &[("date", "yesterday")])
+        .await;
+    assert_error(&a, 400, "InvalidDateHeader");
+    // Signed now, the same request passes.
+    let a = s.call_with("GET", "/queues", "", &[]).await;
+    assert_eq!(a.status, 200, "{}", a.text());
 }
 
 #[tokio::test]

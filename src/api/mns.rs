@@ -278,6 +278,9 @@ impl FromRequest<ApiState> for MnsRequest {
         let (parts, body) = req.into_parts();
         if let Some(creds) = &state.config.credentials {
             auth::verify(creds, &parts.method, &parts.headers, &parts.uri)?;
+            if let Some(guard) = &state.replay {
+                auth::check_date(guard, &parts.headers)?;
+            }
         }
         let query: HashMap<String, String> = Query::try_from_uri(&parts.uri)
             .map(|Query(q): Query<HashMap<String, String>>| q)
