@@ -33,7 +33,7 @@ use futures_util::StreamExt as _;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use crate::runtime::{Command, Handle, Mode, Reply};
+use crate::runtime::{Command, Handle, Mode, Reply, RunState};
 pub use action::{Action, map_key};
 pub use app::App;
 use theme::Theme;
@@ -120,10 +120,7 @@ async fn event_loop(
     loop {
         if dirty {
             let run = *state.borrow_and_update();
-            let sim = handle.sim();
-            app.sync(&sim, run);
-            let clock = run.clock_at(sim.now(), tokio::time::Instant::now());
-            terminal.draw(|f| ui::draw(f, &mut app, &sim, clock))?;
+            draw(terminal, &mut app, &handle, run)?;
             dirty = false;
         }
         if app.quit {
@@ -175,6 +172,32 @@ async fn event_loop(
             });
         }
     }
+}
+
+/// Draws a frame in two halves, so the terminal's I/O never holds the
+/// simulation's lock: the frame is rendered into ratatui's buffer under a
+/// short lock (with the app synced to the simulation first), then, the
+/// lock released, the difference from the last frame is written out. What
+/// [`ratatui::Terminal::draw`] does, with the lock released in between.
+fn draw(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    handle: &Handle,
+    run: RunState,
+) -> io::Result<()> {
+    // Queries the terminal's size (and clears it if that changed).
+    terminal.autoresize()?;
+    {
+        let sim = handle.sim();
+        app.sync(&sim, run);
+        let clock = run.clock_at(sim.now(), tokio::time::Instant::now());
+        let mut frame = terminal.get_frame();
+        ui::draw(&mut frame, app, &sim, clock);
+    }
+    // Writes the changed cells, hides the cursor (the UI never places it:
+    // the editor draws its own), swaps the buffers and flushes stdout.
+    terminal.apply_buffer()?;
+    Ok(())
 }
 
 /// Handles one terminal event; answers whether the screen must be redrawn.
