@@ -6,11 +6,14 @@
 //! answering in the upstream shapes. Everything it does to the simulation
 //! goes through the runtime [`Handle`] (commands, or short closures run by
 //! the runtime); it never touches the TUI or the headless front end.
+//! [`server`] binds, serves and stops it, for `flowsim serve` and
+//! `flowsim tui --listen` alike.
 
 pub mod acs3;
 pub mod fnf;
 pub mod mns;
 pub mod replay;
+pub mod server;
 
 use std::future::Future;
 use std::sync::Arc;

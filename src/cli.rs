@@ -551,25 +551,57 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
     let mut config = config;
     args.endpoints.apply(&mut config);
     check_speed(args.speed)?;
-    crate::tui::run(crate::tui::Options {
-        flows,
-        config,
-        mode: if args.step {
-            crate::runtime::Mode::Step
-        } else {
-            crate::runtime::Mode::Run
-        },
-        speed: args.speed,
-        log: args.log.unwrap_or_else(crate::tui::default_log_path),
-        api: match args.listen {
-            Some(listen) => Some(crate::tui::ApiOptions {
-                listen,
-                config: api_config(&args.credentials)?,
-            }),
+    let api = match args.listen {
+        Some(listen) => Some((listen, api_config(&args.credentials)?)),
+        None => None,
+    };
+    let mode = if args.step {
+        crate::runtime::Mode::Step
+    } else {
+        crate::runtime::Mode::Run
+    };
+    let log = args.log.unwrap_or_else(crate::tui::default_log_path);
+    init_logging(LogTo::File(&log))?;
+    let mut sim = Sim::new(config);
+    for flow in flows {
+        let name = flow.name.clone();
+        sim.add_flow(flow)
+            .map_err(|e| anyhow::anyhow!("flow `{name}` could not be added: {e}"))?;
+    }
+    tracing::info!("tui starting");
+    // Time, and I/O: the HTTP API (--listen) and pushes to real endpoints
+    // run on this runtime.
+    let rt = tokio_runtime()?;
+    rt.block_on(async move {
+        let handle = crate::runtime::spawn(sim, mode, args.speed);
+        // Bound before the terminal is taken, so an error reads plainly.
+        let server = match api {
+            Some((listen, config)) => {
+                let server = crate::api::server::start(&listen, config, handle.clone()).await?;
+                let addr = server.addr();
+                tracing::info!(%addr, "api: serving");
+                // Shown once the TUI quits (the alternate screen hides it
+                // until then).
+                eprintln!("flowsim: API served on http://{addr}");
+                Some(server)
+            }
             None => None,
-        },
-    })?;
-    Ok(ExitCode::SUCCESS)
+        };
+        let result = crate::tui::run(crate::tui::Options {
+            handle,
+            api: server.as_ref().map(crate::api::server::Running::addr),
+        })
+        .await;
+        // A long poll in flight must not hold up quitting.
+        if let Some(server) = server
+            && !server.stop(std::time::Duration::from_secs(1)).await
+        {
+            tracing::info!("api: requests still in flight at quit were dropped");
+        }
+        tracing::info!("tui stopped");
+        result?;
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -741,15 +773,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     check_speed(args.speed)?;
     let api = api_config(&args.credentials)?;
     // The request log (and the runtime's) on stderr.
-    let level = std::env::var("FLOWSIM_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_writer(io::stderr)
-        .with_ansi(false)
-        .with_max_level(level)
-        .try_init();
+    init_logging(LogTo::Stderr)?;
     let seed = config.seed;
     let handler = match args.sim.handler {
         HandlerArg::None => "none",
@@ -765,28 +789,23 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for flow in flows {
         sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio_runtime()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
-            .await
-            .with_context(|| format!("cannot listen on `{}`", args.listen))?;
-        let addr = listener.local_addr()?;
-        if !addr.ip().is_loopback() && api.credentials.is_none() {
-            eprintln!(
-                "flowsim: WARNING: listening on {addr}, which is not a loopback address, WITHOUT credentials:\n\
-                 flowsim: WARNING: anyone who can reach it can start, stop and report executions.\n\
-                 flowsim: WARNING: pass --access-key-id/--access-key-secret, or listen on 127.0.0.1."
-            );
-        }
-        // Before saying we serve: a SIGTERM right after must stop us cleanly.
-        let stop_signal = shutdown_signal();
+        let handle = crate::runtime::spawn(sim, crate::runtime::Mode::Run, args.speed);
         let signed = if api.credentials.is_some() {
             "signatures checked"
         } else {
             "signatures not checked"
         };
+        // Nobody pauses `serve`: virtual time keeps pace with the wall clock.
+        let api = crate::api::ApiConfig {
+            wall_clock: true,
+            ..api
+        };
+        let server = crate::api::server::start(&args.listen, api, handle).await?;
+        let addr = server.addr();
+        // Before saying we serve: a SIGTERM right after must stop us cleanly.
+        let stop_signal = shutdown_signal();
         println!("flowsim: serving on http://{addr}");
         println!(
             "flowsim: flows {}; handler {}; seed {seed}; speed {}x; {signed}",
@@ -798,38 +817,67 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             println!("flowsim: subscribed {s}");
         }
         io::stdout().flush()?;
-        let handle = crate::runtime::spawn(sim, crate::runtime::Mode::Run, args.speed);
-        // Nobody pauses `serve`: virtual time keeps pace with the wall clock.
-        let api = crate::api::ApiConfig {
-            wall_clock: true,
-            ..api
+        let shutdown = async {
+            stop_signal.await;
+            eprintln!("flowsim: shutting down");
         };
-        let state = crate::api::ApiState::new(handle, api);
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut server = tokio::spawn(crate::api::serve(listener, state, async move {
-            let _ = stop_rx.await;
-        }));
-        tokio::select! {
-            ended = &mut server => {
-                return match ended {
-                    Ok(Ok(())) => Ok(ExitCode::SUCCESS),
-                    Ok(Err(e)) => Err(anyhow::anyhow!("the server failed: {e}")),
-                    Err(e) => Err(anyhow::anyhow!("the server failed: {e}")),
-                };
-            }
-            () = stop_signal => {}
-        }
-        eprintln!("flowsim: shutting down");
-        let _ = stop_tx.send(());
         // Requests in flight (a long poll) get a moment to finish.
-        if tokio::time::timeout(std::time::Duration::from_secs(2), &mut server)
-            .await
-            .is_err()
-        {
-            server.abort();
-        }
+        server
+            .stop_on(shutdown, std::time::Duration::from_secs(2))
+            .await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Where [`init_logging`] sends the log.
+enum LogTo<'a> {
+    /// Standard error (`serve`: the request log).
+    Stderr,
+    /// A file, appended to, its folder created (`tui`: the screen is taken).
+    File(&'a Path),
+}
+
+/// Sets up logging for the commands that run a live simulation, at the
+/// level `FLOWSIM_LOG` names (INFO by default), without colours.
+fn init_logging(to: LogTo<'_>) -> anyhow::Result<()> {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+    let writer = match to {
+        LogTo::Stderr => BoxMakeWriter::new(io::stderr),
+        LogTo::File(path) => {
+            let open = || -> io::Result<std::fs::File> {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+            };
+            let file =
+                open().with_context(|| format!("cannot open the log file `{}`", path.display()))?;
+            BoxMakeWriter::new(std::sync::Mutex::new(file))
+        }
+    };
+    let level = std::env::var("FLOWSIM_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    // A subscriber already set (a second start in the same process: tests)
+    // stays.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_max_level(level)
+        .try_init();
+    Ok(())
+}
+
+/// The tokio runtime a live simulation runs on: one thread, with time and
+/// I/O.
+fn tokio_runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 /// A future that completes on Ctrl-C (SIGINT) or SIGTERM. The handlers are

@@ -269,6 +269,8 @@ enum Request {
 /// A front end's handle on the runtime. Cheap to clone.
 #[derive(Clone)]
 pub struct Handle {
+    /// The simulation, shared with the driver: see [`Handle::sim`] for what
+    /// may run under its lock.
     sim: Arc<Mutex<Sim>>,
     commands: mpsc::UnboundedSender<Request>,
     state: watch::Receiver<RunState>,
@@ -277,6 +279,23 @@ pub struct Handle {
 impl Handle {
     /// Locks the simulation for reading. Hold it briefly: the runtime waits
     /// for it to deliver the next envelope.
+    ///
+    /// The lock is a `std::sync::Mutex`, not tokio's (tokio's own advice
+    /// for data locked briefly and never across an `.await`): every
+    /// critical section is short and synchronous, so an async lock would
+    /// only add cost, and code that reads the `Sim` in a plain callback
+    /// (ratatui's rendering) could not await one. Never hold the guard
+    /// across an `.await`: in a `tokio::spawn`ed task that does not compile
+    /// (the guard is not `Send`), and anywhere on the single-threaded
+    /// runtime it would deadlock (the driver, blocked on the lock, would
+    /// hold the only thread).
+    ///
+    /// What may run under it: short reads and writes of the `Sim` (one
+    /// command, one batch of at most `BATCH` deliveries, a front end's
+    /// closure, a request's reads) and rendering a frame into ratatui's
+    /// buffer. What must not: terminal I/O (the TUI writes the frame out
+    /// after releasing it), network I/O (pushes to real endpoints are taken
+    /// out of the `Sim` and performed without it), sleeping or awaiting.
     pub fn sim(&self) -> MutexGuard<'_, Sim> {
         lock(&self.sim)
     }
@@ -381,6 +400,7 @@ fn advance(virt: Millis, elapsed: Duration, speed: f64) -> Millis {
 }
 
 struct Driver {
+    /// Locked only for whole, synchronous operations (see [`Handle::sim`]).
     sim: Arc<Mutex<Sim>>,
     state: watch::Sender<RunState>,
     mode: Mode,

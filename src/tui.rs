@@ -2,7 +2,8 @@
 //! the [`runtime`](crate::runtime) like any other.
 //!
 //! Owns the terminal (raw mode, alternate screen, restored on quit, Ctrl-C
-//! and panic), the event loop, and the log file. The loop selects over
+//! and panic) and the event loop; the log file, the runtime and the HTTP
+//! API it may show are set up by [`cli`](crate::cli). The loop selects over
 //! terminal events, runtime updates, command replies and a tick that runs
 //! only while the clock animates; it drains everything pending, then draws
 //! once, and only when something changed. Key -> [`Action`] ->
@@ -21,6 +22,7 @@ pub mod theme;
 pub mod ui;
 
 use std::io::{self, IsTerminal};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -31,32 +33,18 @@ use futures_util::StreamExt as _;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
 
-use crate::fdl::Flow;
-use crate::runtime::{self, Command, Handle, Mode, Reply};
-use crate::sim::{Sim, SimConfig};
+use crate::runtime::{Command, Handle, Mode, Reply, RunState};
 pub use action::{Action, map_key};
 pub use app::App;
 use theme::Theme;
 
-/// How the TUI starts.
-#[derive(Debug)]
+/// How the TUI starts: on a running simulation, inside the tokio runtime
+/// that drives it (the caller starts both, and the API if any).
 pub struct Options {
-    pub flows: Vec<Flow>,
-    pub config: SimConfig,
-    pub mode: Mode,
-    pub speed: f64,
-    /// Where logs go.
-    pub log: PathBuf,
-    /// Also serve the HTTP API on the TUI's runtime.
-    pub api: Option<ApiOptions>,
-}
-
-/// The HTTP API the TUI serves alongside (`flowsim tui --listen`).
-#[derive(Debug)]
-pub struct ApiOptions {
-    /// The address to listen on.
-    pub listen: String,
-    pub config: crate::api::ApiConfig,
+    /// The runtime of the simulation shown.
+    pub handle: Handle,
+    /// The address the HTTP API is served on alongside, for the header.
+    pub api: Option<SocketAddr>,
 }
 
 /// Why the TUI could not run. A variant with a cause keeps it as the
@@ -66,12 +54,6 @@ pub struct ApiOptions {
 pub enum TuiError {
     #[error("the TUI needs a terminal; use `flowsim run` for scripts and pipes")]
     NotATerminal,
-    #[error("cannot open the log file `{path}`")]
-    Log { path: String, source: io::Error },
-    #[error("flow `{0}` could not be added: {1}")]
-    Flow(String, String),
-    #[error("cannot listen on `{addr}`")]
-    Listen { addr: String, source: io::Error },
     #[error("terminal")]
     Io(#[from] io::Error),
 }
@@ -85,76 +67,20 @@ pub fn default_log_path() -> PathBuf {
     }
 }
 
-fn init_logging(path: &PathBuf) -> Result<(), TuiError> {
-    let err = |source| TuiError::Log {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(err)?;
-    let level = std::env::var("FLOWSIM_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
-    // A second TUI in the same process (tests) keeps the first subscriber.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::sync::Mutex::new(file))
-        .with_ansi(false)
-        .with_max_level(level)
-        .try_init();
-    Ok(())
-}
-
-/// Runs the TUI until the user quits.
-pub fn run(opts: Options) -> Result<(), TuiError> {
+/// Runs the TUI until the user quits. Must run on the tokio runtime of
+/// `opts.handle` (its clock, its tasks).
+pub async fn run(opts: Options) -> Result<(), TuiError> {
     if !io::stdout().is_terminal() {
         return Err(TuiError::NotATerminal);
     }
-    init_logging(&opts.log)?;
-    let mut sim = Sim::new(opts.config);
-    for flow in opts.flows {
-        let name = flow.name.clone();
-        sim.add_flow(flow)
-            .map_err(|e| TuiError::Flow(name, e.to_string()))?;
-    }
-    tracing::info!("tui starting");
-    // Time, and I/O: the HTTP API (--listen) and pushes to real endpoints
-    // run on this runtime.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
-        let handle = runtime::spawn(sim, opts.mode, opts.speed);
-        let server = match opts.api {
-            Some(api) => Some(start_api(api, handle.clone()).await?),
-            None => None,
-        };
-        let api_url = server.as_ref().map(|(_, _, url)| url.clone());
-        // Installs a panic hook that restores the terminal first.
-        let mut terminal = ratatui::try_init()?;
-        enable_paste()?;
-        let result = event_loop(&mut terminal, handle, api_url).await;
-        disable_paste();
-        ratatui::restore();
-        if let Some((stop, task, _)) = server {
-            let _ = stop.send(());
-            // A long poll in flight must not hold up quitting.
-            if tokio::time::timeout(Duration::from_secs(1), task)
-                .await
-                .is_err()
-            {
-                tracing::info!("api: requests still in flight at quit were dropped");
-            }
-        }
-        tracing::info!("tui stopped");
-        result
-    })
+    let api_url = opts.api.map(|addr| format!("http://{addr}"));
+    // Installs a panic hook that restores the terminal first.
+    let mut terminal = ratatui::try_init()?;
+    enable_paste()?;
+    let result = event_loop(&mut terminal, opts.handle, api_url).await;
+    disable_paste();
+    ratatui::restore();
+    result
 }
 
 /// Turns on bracketed paste (a paste arrives as one [`Event::Paste`], not
@@ -173,47 +99,6 @@ fn enable_paste() -> io::Result<()> {
 /// Turns bracketed paste off (best effort: the terminal may be gone).
 fn disable_paste() {
     let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
-}
-
-/// Binds the API's address (before the terminal is taken, so an error
-/// reads plainly) and serves it; answers the stop switch, the task and the
-/// URL it serves on (the real port when asked for port 0).
-async fn start_api(
-    api: ApiOptions,
-    handle: Handle,
-) -> Result<
-    (
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<()>,
-        String,
-    ),
-    TuiError,
-> {
-    let listener = tokio::net::TcpListener::bind(&api.listen)
-        .await
-        .map_err(|source| TuiError::Listen {
-            addr: api.listen.clone(),
-            source,
-        })?;
-    let addr = listener.local_addr()?;
-    if !addr.ip().is_loopback() && api.config.credentials.is_none() {
-        tracing::warn!(%addr, "api: listening on a non-loopback address without credentials");
-        eprintln!("flowsim: WARNING: the API on {addr} is not loopback and has no credentials");
-    }
-    tracing::info!(%addr, "api: serving");
-    // Shown once the TUI quits (the alternate screen hides it until then).
-    eprintln!("flowsim: API served on http://{addr}");
-    let state = crate::api::ApiState::new(handle, api.config);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.await;
-        };
-        if let Err(e) = crate::api::serve(listener, state, shutdown).await {
-            tracing::error!(error = %e, "api: server failed");
-        }
-    });
-    Ok((stop, task, format!("http://{addr}")))
 }
 
 async fn event_loop(
@@ -235,10 +120,7 @@ async fn event_loop(
     loop {
         if dirty {
             let run = *state.borrow_and_update();
-            let sim = handle.sim();
-            app.sync(&sim, run);
-            let clock = run.clock_at(sim.now(), tokio::time::Instant::now());
-            terminal.draw(|f| ui::draw(f, &mut app, &sim, clock))?;
+            draw(terminal, &mut app, &handle, run)?;
             dirty = false;
         }
         if app.quit {
@@ -290,6 +172,32 @@ async fn event_loop(
             });
         }
     }
+}
+
+/// Draws a frame in two halves, so the terminal's I/O never holds the
+/// simulation's lock: the frame is rendered into ratatui's buffer under a
+/// short lock (with the app synced to the simulation first), then, the
+/// lock released, the difference from the last frame is written out. What
+/// [`ratatui::Terminal::draw`] does, with the lock released in between.
+fn draw(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    handle: &Handle,
+    run: RunState,
+) -> io::Result<()> {
+    // Queries the terminal's size (and clears it if that changed).
+    terminal.autoresize()?;
+    {
+        let sim = handle.sim();
+        app.sync(&sim, run);
+        let clock = run.clock_at(sim.now(), tokio::time::Instant::now());
+        let mut frame = terminal.get_frame();
+        ui::draw(&mut frame, app, &sim, clock);
+    }
+    // Writes the changed cells, hides the cursor (the UI never places it:
+    // the editor draws its own), swaps the buffers and flushes stdout.
+    terminal.apply_buffer()?;
+    Ok(())
 }
 
 /// Handles one terminal event; answers whether the screen must be redrawn.

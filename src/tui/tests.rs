@@ -1006,18 +1006,3 @@ fn inspector_scrolling_stops_at_the_end_of_its_content() {
     assert_eq!(w.app.inspector_scroll, 0);
     assert!(!fits.contains("more: j/k"), "{fits}");
 }
-
-#[test]
-fn a_listen_error_names_its_cause_once() {
-    let source = "BADADDR".parse::<std::net::SocketAddr>().unwrap_err();
-    let err = crate::tui::TuiError::Listen {
-        addr: "BADADDR".into(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, source),
-    };
-    // How `flowsim` prints it: the message, then its cause chain.
-    let shown = format!("{:#}", anyhow::Error::new(err));
-    assert_eq!(
-        shown,
-        "cannot listen on `BADADDR`: invalid socket address syntax"
-    );
-}
