@@ -688,7 +688,7 @@ pub fn load_flows(paths: &[PathBuf]) -> anyhow::Result<Vec<Flow>> {
 // `flowsim serve`: the HTTP API on a running simulation.
 
 /// The AccessKey pair API requests must be signed with.
-#[derive(Debug, Args, Default, Clone)]
+#[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
     /// Check every API request's signature against this AccessKeyId (with
     /// --access-key-secret). Without both, requests are not checked.
@@ -702,6 +702,11 @@ pub struct CredentialArgs {
         value_name = "SECRET"
     )]
     pub access_key_secret: Option<String>,
+    /// With credentials: how far (seconds) a signed request's time may be
+    /// from the wall clock, and how long a signature nonce is remembered;
+    /// older, future or repeated requests are refused. 0 turns it off.
+    #[arg(long, default_value_t = crate::api::replay::DEFAULT_WINDOW_SECS, value_name = "SECONDS")]
+    pub replay_window: u64,
 }
 
 /// `flowsim serve`.
@@ -750,6 +755,7 @@ pub fn api_config(args: &CredentialArgs) -> anyhow::Result<crate::api::ApiConfig
     };
     Ok(crate::api::ApiConfig {
         credentials,
+        replay_window_secs: (args.replay_window > 0).then_some(args.replay_window),
         ..crate::api::ApiConfig::default()
     })
 }
