@@ -709,6 +709,16 @@ pub struct CredentialArgs {
     pub replay_window: u64,
 }
 
+impl Default for CredentialArgs {
+    fn default() -> Self {
+        CredentialArgs {
+            access_key_id: None,
+            access_key_secret: None,
+            replay_window: crate::api::replay::DEFAULT_WINDOW_SECS,
+        }
+    }
+}
+
 /// `flowsim serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
