@@ -10,6 +10,7 @@
 //! `flowsim tui --listen` alike.
 
 pub mod acs3;
+pub mod conns;
 pub mod fnf;
 pub mod mns;
 pub mod replay;
@@ -59,6 +60,13 @@ pub struct ApiConfig {
     /// `None`: no replay check (known-answer signature tests, which carry
     /// fixed times).
     pub replay_window_secs: Option<u64>,
+    /// Most connections open at once (see [`conns`]).
+    pub max_connections: usize,
+    /// Each request head must arrive within this of the connection being
+    /// ready for it (the first, and every keep-alive request after).
+    pub header_timeout: std::time::Duration,
+    /// A request body must arrive within this.
+    pub body_timeout: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -70,6 +78,9 @@ impl Default for ApiConfig {
             max_body_bytes: 256 * 1024,
             wall_clock: false,
             replay_window_secs: Some(replay::DEFAULT_WINDOW_SECS),
+            max_connections: conns::DEFAULT_MAX_CONNECTIONS,
+            header_timeout: conns::DEFAULT_HEADER_TIMEOUT,
+            body_timeout: conns::DEFAULT_BODY_TIMEOUT,
         }
     }
 }
@@ -192,6 +203,9 @@ pub enum BodyError {
     /// The client went away or sent a broken body.
     #[error("cannot read the request body: {0}")]
     Read(String),
+    /// The body did not arrive within the body timeout.
+    #[error("the request body did not arrive within {0:?}")]
+    Timeout(std::time::Duration),
 }
 
 /// Reads a request body of at most `limit` bytes, without trusting the
@@ -200,6 +214,7 @@ pub async fn read_body(
     headers: &axum::http::HeaderMap,
     body: axum::body::Body,
     limit: usize,
+    timeout: std::time::Duration,
 ) -> Result<axum::body::Bytes, BodyError> {
     let declared = headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -208,15 +223,18 @@ pub async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge(limit));
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // The only typed signal axum gives is the message of
-        // http-body-util's LengthLimitError.
-        if e.to_string().contains("length limit") {
-            BodyError::TooLarge(limit)
-        } else {
-            BodyError::Read(e.to_string())
-        }
-    })
+    tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| BodyError::Timeout(timeout))?
+        .map_err(|e| {
+            // The only typed signal axum gives is the message of
+            // http-body-util's LengthLimitError.
+            if e.to_string().contains("length limit") {
+                BodyError::TooLarge(limit)
+            } else {
+                BodyError::Read(e.to_string())
+            }
+        })
 }
 
 /// The request log: one line per request (method, path, FnF action,
@@ -269,11 +287,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let notify = state.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Long polls answer now, so in-flight requests finish at once.
-            notify.shut_down();
-        })
-        .await
+    let limits = conns::Limits {
+        max_connections: state.config.max_connections,
+        header_timeout: state.config.header_timeout,
+    };
+    conns::serve(listener, router(state), limits, async move {
+        shutdown.await;
+        // Long polls answer now, so in-flight requests finish at once.
+        notify.shut_down();
+    })
+    .await
 }

@@ -707,6 +707,18 @@ pub struct CredentialArgs {
     /// older, future or repeated requests are refused. 0 turns it off.
     #[arg(long, default_value_t = crate::api::replay::DEFAULT_WINDOW_SECS, value_name = "SECONDS")]
     pub replay_window: u64,
+    /// Most API connections open at once: beyond it a new connection closes
+    /// the one idle the longest, or gets 503 when all are busy (lowered to
+    /// fit the open-file limit).
+    #[arg(long, default_value_t = crate::api::conns::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    pub max_connections: usize,
+    /// Seconds a connection has to send each request head (the first, and
+    /// the next on a keep-alive connection): bounds idle connections too.
+    #[arg(long, default_value_t = crate::api::conns::DEFAULT_HEADER_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    pub header_timeout: u64,
+    /// Seconds a request body has to arrive (408 RequestTimeout after).
+    #[arg(long, default_value_t = crate::api::conns::DEFAULT_BODY_TIMEOUT.as_secs(), value_name = "SECONDS")]
+    pub body_timeout: u64,
 }
 
 impl Default for CredentialArgs {
@@ -715,6 +727,9 @@ impl Default for CredentialArgs {
             access_key_id: None,
             access_key_secret: None,
             replay_window: crate::api::replay::DEFAULT_WINDOW_SECS,
+            max_connections: crate::api::conns::DEFAULT_MAX_CONNECTIONS,
+            header_timeout: crate::api::conns::DEFAULT_HEADER_TIMEOUT.as_secs(),
+            body_timeout: crate::api::conns::DEFAULT_BODY_TIMEOUT.as_secs(),
         }
     }
 }
@@ -766,6 +781,9 @@ pub fn api_config(args: &CredentialArgs) -> anyhow::Result<crate::api::ApiConfig
     Ok(crate::api::ApiConfig {
         credentials,
         replay_window_secs: (args.replay_window > 0).then_some(args.replay_window),
+        max_connections: args.max_connections.max(1),
+        header_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
+        body_timeout: std::time::Duration::from_secs(args.body_timeout.max(1)),
         ..crate::api::ApiConfig::default()
     })
 }

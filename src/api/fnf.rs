@@ -268,12 +268,20 @@ async fn decode(
             "HTTP method {method} is not supported: the FnF API takes GET and POST"
         )));
     }
-    let bytes = super::read_body(headers, body, state.config.max_body_bytes)
-        .await
-        .map_err(|e| match e {
-            super::BodyError::TooLarge(_) => ApiError::too_large(e.to_string()),
-            super::BodyError::Read(_) => ApiError::invalid(e.to_string()),
-        })?;
+    let bytes = super::read_body(
+        headers,
+        body,
+        state.config.max_body_bytes,
+        state.config.body_timeout,
+    )
+    .await
+    .map_err(|e| match e {
+        super::BodyError::TooLarge(_) => ApiError::too_large(e.to_string()),
+        super::BodyError::Read(_) => ApiError::invalid(e.to_string()),
+        super::BodyError::Timeout(_) => {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "RequestTimeout", e.to_string())
+        }
+    })?;
     let mut params = BTreeMap::new();
     if let Some(q) = uri.query() {
         params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());

@@ -295,8 +295,19 @@ impl FromRequest<ApiState> for MnsRequest {
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();
         let limit = state.config.max_body_bytes;
-        let body = axum::body::to_bytes(body, limit)
+        let wait = state.config.body_timeout;
+        let body = tokio::time::timeout(wait, axum::body::to_bytes(body, limit))
             .await
+            .map_err(|_| {
+                MnsFail::new(
+                    408,
+                    "RequestTimeout",
+                    format!(
+                        "The request body did not arrive within {} s.",
+                        wait.as_secs()
+                    ),
+                )
+            })?
             .map_err(|e| body_error(&e, limit))?;
         check_content_md5(&parts.headers, &body)?;
         // `serve`: bring virtual time up to the wall clock first, so enqueue

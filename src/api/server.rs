@@ -61,6 +61,22 @@ pub async fn start(
              flowsim: WARNING: pass --access-key-id/--access-key-secret, or listen on 127.0.0.1."
         );
     }
+    let mut config = config;
+    // The connection cap, not the OS, should decide who is served: raise
+    // the soft open-file limit, and keep the cap under it (with room for
+    // pushes to real endpoints and the log).
+    if let Some(soft) = super::conns::raise_open_file_limit() {
+        let fit = usize::try_from(soft.saturating_sub(64))
+            .unwrap_or(usize::MAX)
+            .max(1);
+        if config.max_connections > fit {
+            tracing::info!(
+                max_connections = fit,
+                "api: connection cap lowered to fit the open-file limit ({soft})"
+            );
+            config.max_connections = fit;
+        }
+    }
     let state = ApiState::new(handle, config);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
