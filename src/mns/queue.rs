@@ -91,7 +91,7 @@ impl Mns {
             .get(name)
             .ok_or_else(|| MnsError::QueueNotExist(name.to_owned()))?;
         let mut c = QueueCounts::default();
-        for m in &q.messages {
+        for m in q.messages.iter().filter(|m| kept(q, m, now)) {
             if m.visible_at <= now {
                 c.active += 1;
             } else if m.dequeue_count == 0 {
@@ -118,6 +118,7 @@ impl Mns {
             .get_mut(queue)
             .ok_or_else(|| MnsError::QueueNotExist(queue.to_owned()))?;
         let now = ctx.now;
+        expire(ctx, q);
         let Some(m) = q
             .messages
             .iter_mut()
@@ -172,8 +173,11 @@ impl Mns {
             .queues
             .get(queue)
             .ok_or_else(|| MnsError::QueueNotExist(queue.to_owned()))?;
-        let mut visible: Vec<&QueuedMessage> =
-            q.messages.iter().filter(|m| m.visible_at <= now).collect();
+        let mut visible: Vec<&QueuedMessage> = q
+            .messages
+            .iter()
+            .filter(|m| m.visible_at <= now && kept(q, m, now))
+            .collect();
         visible.sort_by_key(|m| (m.priority, m.seq));
         Ok(visible
             .into_iter()
@@ -211,7 +215,7 @@ impl Mns {
         let i = q
             .messages
             .iter()
-            .position(|m| m.seq == seq)
+            .position(|m| m.seq == seq && kept(q, m, now))
             .ok_or_else(|| MnsError::MessageNotExist(queue.to_owned()))?;
         let m = &q.messages[i];
         if m.receipt.as_deref() != Some(handle) {
@@ -265,6 +269,27 @@ impl Mns {
         rewake(ctx, m, queue, delay);
         Ok((new, at))
     }
+}
+
+/// Whether a message is still kept at `now`: a queue keeps a message for
+/// its `MessageRetentionPeriod` after it was sent, then it is gone, received
+/// or not.
+fn kept(q: &Queue, m: &QueuedMessage, now: Millis) -> bool {
+    let retention = Millis::from(q.attributes.message_retention_period) * 1000;
+    m.enqueued.saturating_add(retention) > now
+}
+
+/// Drops the messages past their retention period (and their wake-ups).
+fn expire(ctx: &mut Ctx<'_>, q: &mut Queue) {
+    let now = ctx.now;
+    let retention = Millis::from(q.attributes.message_retention_period) * 1000;
+    q.messages.retain(|m| {
+        let keep = m.enqueued.saturating_add(retention) > now;
+        if !keep && let Some(k) = m.wake {
+            ctx.cancel(k);
+        }
+        keep
+    });
 }
 
 /// Schedules a wake-up when a queue message becomes visible, so virtual

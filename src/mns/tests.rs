@@ -591,3 +591,42 @@ fn exponential_decay_retry_schedule() {
     // About a day.
     assert!((80_000_000..90_000_000).contains(&total), "{total}");
 }
+
+/// `MessageRetentionPeriod`: a message is kept that long after it was
+/// sent, received or not; then receives, peeks, counts and its receipt
+/// handle no longer see it, and its wake-up leaves the bus.
+#[test]
+fn messages_expire_after_the_queue_retention_period() {
+    let mut w = World::new();
+    let attrs = QueueAttributes {
+        message_retention_period: 60,
+        visibility_timeout: 30,
+        ..QueueAttributes::default()
+    };
+    w.mns.create_queue("q", attrs, 0).unwrap();
+    w.send("q", "old", 8, 0);
+    w.now = 20_000;
+    w.send("q", "young", 8, 0);
+    let first = w.receive("q").unwrap();
+    assert_eq!(&*first.body, "old");
+    // At 60 s the first is gone (received and invisible, no matter), the
+    // second still there.
+    w.now = 60_000;
+    let counts = w.mns.queue_counts("q", w.now).unwrap();
+    assert_eq!((counts.active, counts.inactive), (1, 0), "{counts:?}");
+    let e = w
+        .op(|m, ctx| m.delete_message(ctx, "q", &first.receipt_handle))
+        .unwrap_err();
+    assert_eq!(e.code(), "MessageNotExist");
+    assert_eq!(w.mns.peek("q", w.now, 16).unwrap().len(), 1);
+    assert_eq!(&*w.receive("q").unwrap().body, "young");
+    assert_eq!(
+        w.mns.queue("q").unwrap().messages.len(),
+        1,
+        "the old one was dropped"
+    );
+    w.now = 80_000;
+    assert!(w.receive("q").is_none());
+    assert!(w.mns.queue("q").unwrap().messages.is_empty());
+    assert_eq!(wakeups(&w.bus), 0, "no wake-up outlives its message");
+}
