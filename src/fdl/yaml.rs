@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span};
 use serde_json::Value;
 
 use super::Diagnostic;
@@ -120,10 +120,208 @@ impl Node {
     }
 }
 
-fn pos_of(span: &Span) -> Pos {
+fn pos_at(line: usize, col: usize) -> Pos {
     Pos {
-        line: u32::try_from(span.start.line()).unwrap_or(u32::MAX),
-        col: u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+        col: u32::try_from(col.saturating_add(1)).unwrap_or(u32::MAX),
+    }
+}
+
+fn pos_of(m: &Marker) -> Pos {
+    pos_at(m.line(), m.col())
+}
+
+/// The source text, to find where a node's content starts.
+///
+/// An event's span starts at the node's properties (its anchor and tag) and
+/// ends at the end of its content token. Nodes are placed at their content,
+/// as they always have been (`&a [1]` is where `[` is, `!!str x` where `x`
+/// is): past properties, blanks, line breaks and comments.
+struct Source<'s> {
+    text: &'s str,
+    /// A character index and its byte offset, to go on from: events come in
+    /// source order, so finding the next one costs no rescan.
+    seen: (usize, usize),
+}
+
+impl<'s> Source<'s> {
+    fn new(text: &'s str) -> Self {
+        Source { text, seen: (0, 0) }
+    }
+}
+
+impl<'s> Source<'s> {
+    /// Where `m` is, with the text from there on.
+    fn place(&mut self, m: &Marker) -> Place<'s> {
+        let (mut i, mut b) = self.seen;
+        if m.index() < i {
+            let mut back = self.text.get(..b).unwrap_or_default().chars().rev();
+            while i > m.index() {
+                let Some(c) = back.next() else { break };
+                i -= 1;
+                b -= c.len_utf8();
+            }
+        } else {
+            let mut ahead = self.text.get(b..).unwrap_or_default().chars();
+            while i < m.index() {
+                let Some(c) = ahead.next() else { break };
+                i += 1;
+                b += c.len_utf8();
+            }
+        }
+        self.seen = (i, b);
+        Place {
+            index: i,
+            line: m.line(),
+            col: m.col(),
+            rest: self.text.get(b..).unwrap_or_default(),
+        }
+    }
+
+    /// The character at `index`.
+    fn char_at(&mut self, index: usize) -> Option<char> {
+        self.place(&Marker::new(index, 0, 0)).rest.chars().next()
+    }
+
+    /// Where the content of a node whose span starts at `start` with
+    /// `properties` anchors and tags starts.
+    fn content(&mut self, start: &Marker, properties: usize) -> Place<'s> {
+        let mut p = self.place(start);
+        for _ in 0..properties {
+            p.skip_property();
+            p.skip_separation();
+        }
+        p
+    }
+}
+
+/// A position in the source (0-based column) and the text from there on.
+#[derive(Clone)]
+struct Place<'s> {
+    /// The character index.
+    index: usize,
+    line: usize,
+    col: usize,
+    rest: &'s str,
+}
+
+impl Place<'_> {
+    fn pos(&self) -> Pos {
+        pos_at(self.line, self.col)
+    }
+
+    /// Moves past the first `len` bytes, which hold no line break and end on
+    /// a character boundary.
+    fn skip(&mut self, len: usize) {
+        if let (Some(skipped), Some(rest)) = (self.rest.get(..len), self.rest.get(len..)) {
+            let n = skipped.chars().count();
+            self.index += n;
+            self.col += n;
+            self.rest = rest;
+        }
+    }
+
+    /// Moves past an anchor (`&a`) or a tag (`!t`, `!!str`, `!<tag:x>`).
+    fn skip_property(&mut self) {
+        let len = if self.rest.starts_with("!<") {
+            self.rest.find('>').map_or(self.rest.len(), |i| i + 1)
+        } else {
+            self.rest
+                .find([' ', '\t', '\n', '\r', ',', '[', ']', '{', '}'])
+                .unwrap_or(self.rest.len())
+        };
+        self.skip(len);
+    }
+
+    /// From a block scalar's `|` or `>` to where the scanner starts its
+    /// token: the first content line, past its indentation (`block_indent`
+    /// is the indentation of the block holding the scalar); the header
+    /// itself when no line follows.
+    fn skip_block_scalar_header(&mut self, block_indent: isize) {
+        let header = self.clone();
+        let indicators = self
+            .rest
+            .find(|c: char| !matches!(c, '|' | '>' | '+' | '-' | '0'..='9'))
+            .unwrap_or(self.rest.len());
+        let increment = self
+            .rest
+            .get(..indicators)
+            .and_then(|h| h.chars().find_map(|c| c.to_digit(10)))
+            .and_then(|d| usize::try_from(d).ok())
+            .unwrap_or(0);
+        self.skip(indicators);
+        self.skip_blanks_to_eol();
+        if !self.skip_break() {
+            *self = header;
+            return;
+        }
+        // Without an indentation indicator, every leading space.
+        let indent = match usize::try_from(block_indent) {
+            _ if increment == 0 => usize::MAX,
+            Ok(block) => block.saturating_add(increment),
+            Err(_) => increment,
+        };
+        loop {
+            let spaces = self
+                .rest
+                .find(|c| c != ' ')
+                .unwrap_or(self.rest.len())
+                .min(indent.saturating_sub(self.col));
+            self.skip(spaces);
+            if !self.skip_break() {
+                break;
+            }
+        }
+        if self.rest.is_empty() {
+            *self = header;
+        }
+    }
+
+    /// Moves past a line break, if one is next.
+    fn skip_break(&mut self) -> bool {
+        match self
+            .rest
+            .strip_prefix("\r\n")
+            .or_else(|| self.rest.strip_prefix(['\n', '\r']))
+        {
+            Some(rest) => {
+                self.index += self.rest.len() - rest.len();
+                self.line += 1;
+                self.col = 0;
+                self.rest = rest;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Moves past blanks and a comment, up to the end of the line.
+    fn skip_blanks_to_eol(&mut self) {
+        let blanks = self
+            .rest
+            .find(|c| c != ' ' && c != '\t')
+            .unwrap_or(self.rest.len());
+        self.skip(blanks);
+        if self.rest.starts_with('#') {
+            self.skip(self.rest.find(['\n', '\r']).unwrap_or(self.rest.len()));
+        }
+    }
+
+    /// Moves past blanks, line breaks and comments.
+    fn skip_separation(&mut self) {
+        loop {
+            let blanks = self
+                .rest
+                .find(|c| c != ' ' && c != '\t')
+                .unwrap_or(self.rest.len());
+            self.skip(blanks);
+            if self.rest.starts_with('#') {
+                self.skip(self.rest.find(['\n', '\r']).unwrap_or(self.rest.len()));
+            }
+            if !self.skip_break() {
+                break;
+            }
+        }
     }
 }
 
@@ -138,6 +336,7 @@ pub fn parse(source: &str, diags: &mut Vec<Diagnostic>) -> Result<Option<Node>, 
         aliased: 0,
         docs: Vec::new(),
         diags,
+        src: Source::new(source),
     };
     for item in Parser::new_from_str(source) {
         let (event, span) = item.map_err(|e| scan_error(source, &e))?;
@@ -156,10 +355,7 @@ pub fn parse(source: &str, diags: &mut Vec<Diagnostic>) -> Result<Option<Node>, 
 
 fn scan_error(source: &str, e: &ScanError) -> Diagnostic {
     let m = e.marker();
-    let mut pos = Pos {
-        line: u32::try_from(m.line()).unwrap_or(u32::MAX),
-        col: u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
-    };
+    let mut pos = pos_of(m);
     // The scanner reports a tab after having skipped it: point at the tab.
     if e.info().contains("tab")
         && let Some(line) = source.lines().nth(m.line().saturating_sub(1))
@@ -173,6 +369,8 @@ fn scan_error(source: &str, e: &ScanError) -> Diagnostic {
 enum Open {
     Seq {
         pos: Pos,
+        /// The 0-based column of the entries' `-` in a block sequence.
+        dash_col: Option<usize>,
         anchor: usize,
         items: Vec<Node>,
     },
@@ -219,11 +417,125 @@ struct Builder<'d> {
     aliased: usize,
     docs: Vec<Node>,
     diags: &'d mut Vec<Diagnostic>,
+    src: Source<'d>,
 }
 
 impl Builder<'_> {
+    /// Where a node starts, whether it fits on one line, and the character
+    /// index of a collection's start token.
+    ///
+    /// Nodes are placed where the scanner's token for their content starts,
+    /// as they always have been; but an event's span now starts at the
+    /// node's properties (anchor and tag), so for a node that has some the
+    /// token is found in the source past them.
+    fn place(&mut self, event: &Event<'_>, span: &Span) -> (Pos, bool, usize) {
+        let one_line = span.start.line() == span.end.line();
+        let start = span.start.index();
+        let properties = |anchor: &usize, tag: bool| usize::from(*anchor != 0) + usize::from(tag);
+        match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                let n = properties(anchor, tag.is_some());
+                if n == 0 {
+                    return (pos_of(&span.start), one_line, start);
+                }
+                let mut content = self.src.content(&span.start, n);
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded) {
+                    content.skip_block_scalar_header(self.block_indent());
+                    return (content.pos(), false, start);
+                }
+                if text.is_empty() && *style == ScalarStyle::Plain {
+                    // A node with nothing but properties: where the next
+                    // token starts.
+                    return (self.next_token(content), true, start);
+                }
+                (content.pos(), content.line == span.end.line(), start)
+            }
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)
+                if properties(anchor, tag.is_some()) > 0 =>
+            {
+                // A flow collection starts at its `[` or `{`; a block one at
+                // its start token, an empty one that the span ends with (at
+                // its first key or `-`, or past that `-` and its blanks for
+                // a sequence as indented as the mapping holding it).
+                let content = self
+                    .src
+                    .content(&span.start, properties(anchor, tag.is_some()));
+                if content.rest.starts_with(['[', '{']) {
+                    (content.pos(), false, content.index)
+                } else {
+                    (pos_of(&span.end), false, span.end.index())
+                }
+            }
+            _ => (pos_of(&span.start), one_line, start),
+        }
+    }
+
+    /// Where the token at `p` starts, as the scanner places it: at the end
+    /// of the stream, on the line after the last one; for an entry of the
+    /// block sequence being built, past its `-` and blanks.
+    fn next_token(&self, mut p: Place<'_>) -> Pos {
+        if p.rest.is_empty() {
+            // Blocks indented further end where the last line does; then
+            // the stream ends, on a line of its own.
+            if isize::try_from(p.col).is_ok_and(|col| col < self.block_indent()) {
+                return p.pos();
+            }
+            if p.col != 0 {
+                p.line += 1;
+                p.col = 0;
+            }
+            return p.pos();
+        }
+        let entry = p
+            .rest
+            .strip_prefix('-')
+            .is_some_and(|after| after.is_empty() || after.starts_with([' ', '\t', '\n', '\r']));
+        let dash_col = match self.stack.last() {
+            Some(Open::Seq { dash_col, .. }) => *dash_col,
+            _ => None,
+        };
+        if entry && dash_col == Some(p.col) {
+            p.skip(1);
+            p.skip_blanks_to_eol();
+        }
+        p.pos()
+    }
+
+    /// The indentation of the block being built (-1 at the top).
+    fn block_indent(&self) -> isize {
+        let col = match self.stack.last() {
+            Some(Open::Map { pos, .. }) => {
+                usize::try_from(pos.col).ok().and_then(|c| c.checked_sub(1))
+            }
+            Some(Open::Seq { dash_col, .. }) => *dash_col,
+            None => None,
+        };
+        col.and_then(|c| isize::try_from(c).ok()).unwrap_or(-1)
+    }
+
+    /// The 0-based column of the `-` of a sequence starting at `pos`
+    /// (character `index`); `None` for a flow sequence.
+    fn dash_col(&mut self, pos: Pos, index: usize) -> Option<usize> {
+        if self.src.char_at(index) == Some('[') {
+            return None;
+        }
+        let col = usize::try_from(pos.col).ok()?.checked_sub(1)?;
+        // A block mapping's value may be a sequence as indented as its keys,
+        // which starts past its first `-` and blanks.
+        if let Some(Open::Map { pos: map, .. }) = self.stack.last()
+            && let Some(key_col) = usize::try_from(map.col).ok().and_then(|c| c.checked_sub(1))
+            && key_col < col
+            && index
+                .checked_sub(col - key_col)
+                .is_some_and(|i| self.src.char_at(i) == Some('-'))
+        {
+            return Some(key_col);
+        }
+        Some(col)
+    }
+
     fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), Diagnostic> {
-        let pos = pos_of(span);
+        let (pos, one_line, index) = self.place(&event, span);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let force_str = tag.as_ref().is_some_and(|t| t.suffix == "str");
@@ -232,7 +544,7 @@ impl Builder<'_> {
                 } else {
                     Data::Str(text.into_owned())
                 };
-                let inline_col = (span.start.line() == span.end.line()).then_some(match style {
+                let inline_col = one_line.then_some(match style {
                     ScalarStyle::Plain => Some(pos.col),
                     ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Some(pos.col + 1),
                     _ => None,
@@ -278,8 +590,10 @@ impl Builder<'_> {
                 ))
             }
             Event::SequenceStart(anchor, _) => {
+                let dash_col = self.dash_col(pos, index);
                 self.stack.push(Open::Seq {
                     pos,
+                    dash_col,
                     anchor,
                     items: Vec::new(),
                 });
@@ -295,7 +609,9 @@ impl Builder<'_> {
                 Ok(())
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Open::Seq { pos, anchor, items }) => self.finish(
+                Some(Open::Seq {
+                    pos, anchor, items, ..
+                }) => self.finish(
                     Node {
                         pos,
                         inline_col: None,
@@ -444,6 +760,34 @@ mod tests {
         assert_eq!(seq[0].pos, Pos { line: 3, col: 5 });
         assert_eq!(seq[1].data, Data::Str("y".into()));
         assert_eq!(seq[1].inline_col, Some(6));
+    }
+
+    #[test]
+    fn nodes_with_anchors_or_tags_are_placed_at_their_content() {
+        // The parser's spans start at a node's properties; positions stay
+        // where the content's token starts, as saphyr-parser 0.0.6 gave them.
+        let src = "a: &m {k: 1}\nb: !!str $.x > 1\nc: &s\n  - &e\n  - 1\n\
+                   d: &l |\n  text\ne: !!str\nf: &q\n- &i 1\n";
+        let (n, d) = tree(src);
+        assert!(d.is_empty(), "{d:?}");
+        let n = n.unwrap();
+        let m = n.as_map().unwrap();
+        let at = |line, col| Pos { line, col };
+        assert_eq!(m[0].value.pos, at(1, 7));
+        assert_eq!(m[1].value.pos, at(2, 10));
+        assert_eq!(m[1].value.pos_at(4), at(2, 14));
+        let seq = m[2].value.as_seq().unwrap();
+        assert_eq!(m[2].value.pos, at(4, 3));
+        // An empty node is where the next token starts: past the next `-`.
+        assert_eq!((seq[0].pos, &seq[0].data), (at(5, 5), &Data::Null));
+        assert_eq!(m[3].value.pos, at(7, 3));
+        assert_eq!(m[4].value.pos, at(9, 1));
+        // A sequence as indented as its key starts past its first `-`.
+        assert_eq!(m[5].value.pos, at(10, 3));
+        assert_eq!(m[5].value.as_seq().unwrap()[0].pos, at(10, 6));
+        // At the end of the stream, an empty node is on the next line.
+        let (n, _) = tree("a: &x");
+        assert_eq!(n.unwrap().as_map().unwrap()[0].value.pos, at(2, 1));
     }
 
     #[test]
