@@ -379,6 +379,9 @@ enum Open {
         anchor: usize,
         entries: Vec<Entry>,
         key: Option<(Node, bool)>,
+        /// Key -> index in `entries`, so a hostile file with many keys is
+        /// checked for duplicates in linear time.
+        seen: HashMap<String, usize>,
     },
 }
 
@@ -605,6 +608,7 @@ impl Builder<'_> {
                     anchor,
                     entries: Vec::new(),
                     key: None,
+                    seen: HashMap::new(),
                 });
                 Ok(())
             }
@@ -650,7 +654,9 @@ impl Builder<'_> {
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Open::Seq { items, .. }) => items.push(node),
-            Some(Open::Map { entries, key, .. }) => match key.take() {
+            Some(Open::Map {
+                entries, key, seen, ..
+            }) => match key.take() {
                 None => *key = Some((node, plain)),
                 Some((k, _)) => {
                     let name = match &k.data {
@@ -668,7 +674,7 @@ impl Builder<'_> {
                         ));
                         return Ok(());
                     };
-                    if let Some(first) = entries.iter().find(|e| e.key == name) {
+                    if let Some(first) = seen.get(&name).and_then(|&i| entries.get(i)) {
                         self.diags.push(Diagnostic::new(
                             k.pos,
                             format!(
@@ -678,6 +684,7 @@ impl Builder<'_> {
                         ));
                         return Ok(());
                     }
+                    seen.insert(name.clone(), entries.len());
                     entries.push(Entry {
                         key: name,
                         key_pos: k.pos,
