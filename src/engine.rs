@@ -21,6 +21,15 @@
 //! child once the operation is over. Nesting is bounded by
 //! [`SUBFLOW_DEPTH_LIMIT`], and the executions one root execution's tree
 //! may start in all by [`SUBFLOW_TREE_LIMIT`].
+//!
+//! This file keeps the [`Engine`] and its public API (flows, starting,
+//! reporting to and stopping executions, the envelopes addressed to the
+//! engine, queries), the public limits and error names, and the re-exports.
+//! The rest lives in `engine/`: `execution` (what an execution is, and the
+//! naming rule), `index` (lookup by name and by id), `subflow` (sub-flow
+//! tasks), `detail` (event-detail writers and parameter/time helpers),
+//! and `machine` (the interpreter: one operation on one running
+//! execution), whose task, fan-out and failure parts are in `machine/`.
 
 mod detail;
 mod execution;
