@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use hashbrown::HashTable;
+
 use super::Execution;
 use crate::kernel::ExecId;
 
@@ -39,75 +41,45 @@ impl std::hash::Hasher for IdHasher {
     }
 }
 
-/// A flow's executions by name: an open-addressing table (linear probing)
-/// of execution ids whose names live in [`Engine::execs`], so each retained
-/// execution costs a few bytes here rather than a second copy of its name
-/// and a map entry. Executions are never removed from it.
+/// A flow's executions by name: a [`HashTable`] of execution ids whose
+/// names live in [`Engine::execs`], so each retained execution costs a few
+/// bytes here rather than a second copy of its name and a map entry.
+/// Executions are never removed from it.
 ///
 /// [`Engine::execs`]: super::Engine::execs
 #[derive(Debug, Default)]
 pub(super) struct NameIndex {
-    /// `id + 1` per slot, 0 for empty; the length is 0 or a power of two.
-    slots: Vec<u32>,
-    len: usize,
+    table: HashTable<ExecId>,
 }
 
 impl NameIndex {
-    fn hash(name: &str) -> usize {
-        // FNV-1a, then a final mix so the low bits (the slot) depend on
-        // every byte. Deterministic; names are the user's own, so no
-        // protection against chosen collisions is needed.
+    fn hash(name: &str) -> u64 {
+        // FNV-1a, then a final mix so every bit (the table uses the low
+        // bits for the bucket, the high ones for its tag) depends on every
+        // byte. Deterministic; names are the user's own, so no protection
+        // against chosen collisions is needed.
         let mut h = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
         });
         h ^= h >> 33;
         h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
         h ^= h >> 33;
-        h as usize
+        h
     }
 
     /// The execution named `name`.
     pub(super) fn get(&self, name: &str, execs: &[Execution]) -> Option<ExecId> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = Self::hash(name) & mask;
-        loop {
-            let slot = *self.slots.get(i)?;
-            if slot == 0 {
-                return None;
-            }
-            let id = ExecId(slot - 1);
-            if execs.get(id.0 as usize).is_some_and(|x| &*x.name == name) {
-                return Some(id);
-            }
-            i = (i + 1) & mask;
-        }
+        self.table
+            .find(Self::hash(name), |id| {
+                execs.get(id.0 as usize).is_some_and(|x| &*x.name == name)
+            })
+            .copied()
     }
 
     /// Adds `id` (already in `execs`) under its name.
     pub(super) fn insert(&mut self, id: ExecId, execs: &[Execution]) {
-        // Grow at 3/4 full: probes stay short.
-        if (self.len + 1) * 4 > self.slots.len() * 3 {
-            let size = (self.slots.len() * 2).max(16);
-            let old = std::mem::replace(&mut self.slots, vec![0; size]);
-            for slot in old.into_iter().filter(|&s| s != 0) {
-                self.place(slot, execs);
-            }
-        }
-        self.place(id.0 + 1, execs);
-        self.len += 1;
-    }
-
-    fn place(&mut self, slot: u32, execs: &[Execution]) {
-        let name = execs.get(slot as usize - 1).map_or("", |x| &*x.name);
-        let mask = self.slots.len() - 1;
-        let mut i = Self::hash(name) & mask;
-        // The table is at most 3/4 full: an empty slot exists.
-        while self.slots[i] != 0 {
-            i = (i + 1) & mask;
-        }
-        self.slots[i] = slot;
+        let name_of = |id: &ExecId| execs.get(id.0 as usize).map_or("", |x| &*x.name);
+        self.table
+            .insert_unique(Self::hash(name_of(&id)), id, |id| Self::hash(name_of(id)));
     }
 }
