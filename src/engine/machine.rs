@@ -161,6 +161,8 @@ pub(super) struct Machine<'a, 'c, 'r> {
     pub(super) ctx: &'a mut Ctx<'c>,
     pub(super) key: &'r TokenKey,
     /// [`Engine::scratch`].
+    ///
+    /// [`Engine::scratch`]: super::Engine::scratch
     pub(super) scratch: &'a mut Vec<u8>,
     /// The block [`Machine::run_block`] runs next, set by a child block that
     /// finished (a tail call made iterative).
