@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::fc::{Behaviour, Received};
+use crate::kernel::Millis;
 use crate::sim::{Sim, SimConfig};
 
 fn sim_with(behaviour: Behaviour, flow: &str) -> Sim {

@@ -1,0 +1,385 @@
+//! engine::machine::task: task steps. Scheduling one attempt of a task
+//! (the TaskScheduled/TaskStarted events and the envelope to MNS, the
+//! function or the engine itself for a sub-flow), and what happens to an
+//! attempt in flight: submitted, succeeded, failed, timed out, or its
+//! sub-flow child started.
+//!
+//! Owns the task attempts in flight ([`Run::tasks`](super::Run::tasks))
+//! and the child executions they wait for
+//! ([`Run::children`](super::Run::children)). What a failed attempt leads
+//! to (retry, catch, failing the block) is [`super::failure`]'s; the child
+//! execution itself is the engine's.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{Cancel, Machine};
+use crate::engine::TASK_TIMEOUT;
+use crate::engine::detail::{
+    detail_field, json_of, param_text, param_value, utf8, write_json, write_json_str,
+};
+use crate::engine::history::EventType;
+use crate::engine::mapping;
+use crate::engine::subflow::subflow_request;
+use crate::fdl::{ParamValue, Pattern, Resource, StepId, StepKind, Task};
+use crate::kernel::{Component, Dest, ExecId, Msg, TaskError};
+
+impl Machine<'_, '_, '_> {
+    /// Schedules one attempt of a task step.
+    ///
+    /// Hot path: the mapped input is serialised once per attempt (on the
+    /// first attempt it is already in the StepEntered detail) and that text
+    /// is reused for `$` in the TaskScheduled detail, the message body and
+    /// the invocation payload; the detail is written straight into the
+    /// scratch buffer.
+    pub(super) fn start_task(
+        &mut self,
+        b: usize,
+        step_id: StepId,
+        task: &Task,
+        token: Option<String>,
+    ) {
+        let flow = self.flow;
+        let step = flow.step(step_id);
+        let scheduled = self.next_event_id();
+        let Some(cur) = self
+            .run
+            .blocks
+            .get(b)
+            .and_then(Option::as_ref)
+            .and_then(|bl| bl.current.as_ref())
+        else {
+            return;
+        };
+        let entered = cur.entered;
+        // The first attempt's TaskScheduled comes right after StepEntered,
+        // whose detail is `{"input": <this input>}`; a retry mapped a fresh
+        // input (new token) and serialises it.
+        let logged = (scheduled == entered + 1)
+            .then(|| self.x.history.get(entered as usize - 1))
+            .flatten()
+            .filter(|e| e.kind == EventType::StepEntered)
+            .map(|e| detail_field(&e.detail, "input"));
+        let fresh: Box<str>;
+        let text: &str = match logged {
+            Some(t) => t,
+            None => {
+                fresh = json_of(self.scratch, &cur.input);
+                &fresh
+            }
+        };
+        let mut buf = std::mem::take(self.scratch);
+        buf.clear();
+        buf.extend_from_slice(b"{\"resourceArn\":");
+        write_json_str(&mut buf, &task.resource_arn);
+        buf.extend_from_slice(b",\"pattern\":");
+        write_json_str(&mut buf, task.pattern.as_str());
+        if let Some(t) = task.timeout_seconds {
+            buf.extend_from_slice(b",\"timeoutSeconds\":");
+            buf.extend_from_slice(t.to_string().as_bytes());
+        }
+        buf.extend_from_slice(b",\"serviceParams\":{");
+        for (i, (k, p)) in task.service_params.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            write_json_str(&mut buf, k);
+            buf.push(b':');
+            match p {
+                ParamValue::Path(path) if path.segments.is_empty() && cur.input.is_object() => {
+                    buf.extend_from_slice(text.as_bytes());
+                }
+                ParamValue::Path(path) => {
+                    write_json(&mut buf, &path.lookup(&cur.input).unwrap_or(Value::Null));
+                }
+                ParamValue::Const(c) => write_json(&mut buf, c),
+            }
+        }
+        buf.extend_from_slice(b"}}");
+        let scheduled_detail = utf8(&buf);
+        *self.scratch = buf;
+        // What the resource receives, from the same text.
+        let params = &task.service_params;
+        let action = match &task.resource {
+            Resource::MnsTopic { .. } | Resource::MnsQueue { .. } => Action::Publish {
+                body: param_text(params, "MessageBody", &cur.input, text)
+                    .map(|t| Arc::from(&*t))
+                    .unwrap_or_else(|| Arc::from("")),
+                tag: param_text(params, "MessageTag", &cur.input, text)
+                    .filter(|t| !t.is_empty())
+                    .map(|t| t.into_owned().into_boxed_str()),
+                // Absent: the queue's default delay; an explicit 0: none.
+                delay_seconds: param_value(params, "DelaySeconds", &cur.input)
+                    .and_then(|v| v.as_u64()),
+            },
+            Resource::Function { .. } => Action::Invoke(Arc::from(text)),
+            Resource::Flow { .. } => {
+                let params = mapping::service_params(params, &cur.input);
+                Action::Subflow(subflow_request(
+                    &params,
+                    text.to_owned(),
+                    &self.x.name,
+                    &step.name,
+                    scheduled,
+                ))
+            }
+        };
+        self.log(
+            EventType::TaskScheduled,
+            Some(step_id),
+            entered,
+            scheduled_detail,
+        );
+        let started_detail = match &token {
+            // A token is base64: nothing in it needs escaping.
+            Some(t) => format!("{{\"taskToken\":\"{t}\"}}"),
+            None => "{}".to_owned(),
+        };
+        self.log(
+            EventType::TaskStarted,
+            Some(step_id),
+            scheduled,
+            started_detail,
+        );
+        let tref = self.task_ref(scheduled);
+        self.run.tasks.push((scheduled, b));
+        let timer = task.timeout_seconds.map(|t| {
+            self.ctx.send(
+                t.saturating_mul(1000),
+                Component::Engine,
+                Component::Engine,
+                Msg::TaskTimeout(tref),
+            )
+        });
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.task = Some(scheduled);
+            cur.timer = timer;
+        }
+        match (&task.resource, action) {
+            (
+                Resource::MnsTopic { .. } | Resource::MnsQueue { .. },
+                Action::Publish {
+                    body,
+                    tag,
+                    delay_seconds,
+                },
+            ) => {
+                let dest = match &task.resource {
+                    Resource::MnsQueue { queue } => Dest::Queue(queue.clone()),
+                    Resource::MnsTopic { topic } => Dest::Topic(topic.clone()),
+                    _ => return,
+                };
+                self.ctx.send(
+                    0,
+                    Component::Engine,
+                    Component::Mns,
+                    Msg::Publish {
+                        dest,
+                        body,
+                        tag,
+                        delay_seconds,
+                        origin: Some(tref),
+                    },
+                );
+            }
+            (
+                Resource::Function {
+                    service, function, ..
+                },
+                Action::Invoke(payload),
+            ) => {
+                self.ctx.send(
+                    0,
+                    Component::Engine,
+                    Component::Fc,
+                    Msg::Invoke {
+                        task: tref,
+                        function: format!("{service}/{function}").into(),
+                        payload,
+                    },
+                );
+            }
+            (Resource::Flow { flow: child }, Action::Subflow(request)) => match request {
+                Ok((name, input)) => {
+                    self.ctx.send(
+                        0,
+                        Component::Engine,
+                        Component::Engine,
+                        Msg::StartSubflow {
+                            task: tref,
+                            step: step_id,
+                            pattern: task.pattern,
+                            flow: child.as_str().into(),
+                            name: name.into(),
+                            input: input.into(),
+                        },
+                    );
+                }
+                Err(cause) => {
+                    self.task_failed(
+                        scheduled,
+                        TaskError {
+                            error: "FnF.InvalidArgument".into(),
+                            cause,
+                        },
+                        EventType::TaskSubmitFailed,
+                    );
+                }
+            },
+            // `action` was made from `task.resource` above.
+            _ => {}
+        }
+    }
+
+    /// A sub-flow task's child execution started (`info` is the
+    /// StartExecution-style result): requestResponse completes with it;
+    /// sync and waitForCallback are submitted and wait for the child.
+    pub(in crate::engine) fn subflow_started(
+        &mut self,
+        task: u32,
+        child: ExecId,
+        info: Value,
+        pattern: Pattern,
+    ) {
+        let Some(b) = self.pending(task) else { return };
+        let Some((step, _)) = self.current_step(b) else {
+            return;
+        };
+        if pattern == Pattern::RequestResponse {
+            self.task_succeeded(task, info);
+            return;
+        }
+        self.run.children.push((task, child));
+        let detail = json_of(self.scratch, &info);
+        self.log(EventType::TaskSubmitted, Some(step), task, detail);
+    }
+
+    /// The task attempt `task` ends without its child execution: stop the
+    /// child (after this operation).
+    pub(super) fn cancel_child(&mut self, task: u32, error: &'static str, cause: String) {
+        if let Some(i) = self.run.children.iter().position(|&(t, _)| t == task) {
+            let (_, exec) = self.run.children.swap_remove(i);
+            self.run.cancel.push(Cancel { exec, error, cause });
+        }
+    }
+
+    /// Block and step of a task attempt in flight.
+    fn pending(&self, task: u32) -> Option<usize> {
+        self.run
+            .tasks
+            .iter()
+            .find(|&&(t, _)| t == task)
+            .map(|&(_, b)| b)
+    }
+
+    /// Forgets a task attempt: it is no longer in flight, its timer is off.
+    fn settle(&mut self, task: u32) -> Option<usize> {
+        let i = self.run.tasks.iter().position(|&(t, _)| t == task)?;
+        let (_, b) = self.run.tasks.swap_remove(i);
+        // Its child execution (if any) ended or reported: nothing to stop.
+        self.run.children.retain(|&(t, _)| t != task);
+        let mut timer = None;
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.task = None;
+            timer = cur.timer.take();
+        }
+        if let Some(k) = timer {
+            self.ctx.cancel(k);
+        }
+        Some(b)
+    }
+
+    /// MNS accepted a publish, or a function returned. For waitForCallback
+    /// tasks that only means the task was submitted; otherwise the task is
+    /// done with `result` as its local.
+    pub(in crate::engine) fn submitted(
+        &mut self,
+        task: u32,
+        result: Result<Value, TaskError>,
+        fail_kind: EventType,
+    ) {
+        let Some(b) = self.pending(task) else { return };
+        let Some((step, _)) = self.current_step(b) else {
+            return;
+        };
+        let pattern = match &self.flow.step(step).kind {
+            StepKind::Task(t) => t.pattern,
+            _ => Pattern::RequestResponse,
+        };
+        match result {
+            Err(e) => {
+                self.task_failed(task, e, fail_kind);
+            }
+            Ok(local) if pattern == Pattern::WaitForCallback => {
+                let detail = json_of(self.scratch, &local);
+                self.log(EventType::TaskSubmitted, Some(step), task, detail);
+            }
+            Ok(local) => {
+                self.task_succeeded(task, local);
+            }
+        }
+    }
+
+    /// A task attempt succeeded with `local`. Answers the TaskSucceeded id.
+    pub(in crate::engine) fn task_succeeded(&mut self, task: u32, local: Value) -> Option<u32> {
+        let b = self.settle(task)?;
+        let (step, _) = self.current_step(b)?;
+        let id = self.log_value(EventType::TaskSucceeded, Some(step), task, "output", &local);
+        self.complete_step(b, local);
+        self.run_block(b);
+        Some(id)
+    }
+
+    /// A task attempt failed. Answers the id of the failure event.
+    pub(in crate::engine) fn task_failed(
+        &mut self,
+        task: u32,
+        err: TaskError,
+        kind: EventType,
+    ) -> Option<u32> {
+        let b = self.settle(task)?;
+        let (step, _) = self.current_step(b)?;
+        let detail = json!({"error": err.error, "cause": err.cause}).to_string();
+        let id = self.log(kind, Some(step), task, detail);
+        self.fail_step(b, err);
+        self.run_block(b);
+        Some(id)
+    }
+
+    pub(in crate::engine) fn task_timed_out(&mut self, task: u32) {
+        let Some(b) = self.pending(task) else { return };
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.timer = None; // it just fired
+        }
+        let Some((step, _)) = self.current_step(b) else {
+            return;
+        };
+        let secs = match &self.flow.step(step).kind {
+            StepKind::Task(t) => t.timeout_seconds.unwrap_or(0),
+            _ => 0,
+        };
+        let cause = format!(
+            "its parent task `{}` of execution `{}` timed out after {secs} seconds",
+            self.flow.step(step).name,
+            self.x.name
+        );
+        self.cancel_child(task, TASK_TIMEOUT, cause);
+        let err = TaskError {
+            error: TASK_TIMEOUT.into(),
+            cause: format!("task timed out after {secs} seconds without a callback"),
+        };
+        self.task_failed(task, err, EventType::TaskTimedOut);
+    }
+}
+
+/// What a task attempt sends to its resource.
+enum Action {
+    Publish {
+        body: Arc<str>,
+        tag: Option<Box<str>>,
+        delay_seconds: Option<u64>,
+    },
+    Invoke(Arc<str>),
+    Subflow(Result<(String, String), String>),
+}
