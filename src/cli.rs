@@ -134,6 +134,9 @@ pub struct EndpointArgs {
     /// Subscribe a real http:// endpoint to a topic at start (repeatable):
     /// TOPIC=URL[,format=JSON|XML|SIMPLIFIED][,strategy=BACKOFF_RETRY|EXPONENTIAL_DECAY_RETRY][,name=NAME].
     /// The default format is JSON, the default strategy BACKOFF_RETRY.
+    // The doc above is clap's help, printed as is: its brackets are not
+    // rustdoc links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long = "subscribe", value_name = "TOPIC=URL[,OPTION=VALUE...]")]
     pub subscribe: Vec<SubscribeSpec>,
 }
@@ -753,6 +756,9 @@ pub struct ServeArgs {
     /// Subscribe a real http:// endpoint to a topic at start (repeatable):
     /// TOPIC=URL[,format=JSON|XML|SIMPLIFIED][,strategy=BACKOFF_RETRY|EXPONENTIAL_DECAY_RETRY][,name=NAME].
     /// With --handler none it is the only subscriber.
+    // The doc above is clap's help, printed as is: its brackets are not
+    // rustdoc links.
+    #[allow(rustdoc::broken_intra_doc_links)]
     #[arg(long = "subscribe", value_name = "TOPIC=URL[,OPTION=VALUE...]")]
     pub subscribe: Vec<SubscribeSpec>,
     #[command(flatten)]

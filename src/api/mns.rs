@@ -8,7 +8,7 @@
 //! the synchronous methods of [`crate::mns::Mns`]), so a message published
 //! here reaches a flow's subscribers exactly like a task's publish.
 //!
-//! Every answer passes through [`finish`]: it adds the request id header
+//! Every answer passes through `finish`: it adds the request id header
 //! and turns every failure (ours, or an axum rejection) into the upstream
 //! `<Error><Code/><Message/><RequestId/><HostId/></Error>` body.
 

@@ -6,7 +6,7 @@
 //! then the resource: the path with its query, as sent. Errors as
 //! upstream: 400 `MissingAuthorizationHeader` / `InvalidAuthorizationHeader`,
 //! 403 `InvalidAccessKeyId` / `SignatureDoesNotMatch`. The signed `Date`
-//! must be within the replay window of the wall clock ([`check_date`]).
+//! must be within the replay window of the wall clock (`check_date`).
 
 use axum::http::{HeaderMap, Method, Uri, header};
 use base64::Engine as _;
