@@ -128,36 +128,16 @@ impl Mns {
             return Ok(None);
         };
         if peek {
-            return Ok(Some(ReceivedMessage {
-                id: m.id.clone(),
-                receipt_handle: String::new(),
-                body: m.body.clone(),
-                md5: m.md5.clone(),
-                priority: m.priority,
-                enqueued: m.enqueued,
-                first_dequeued: m.first_dequeued.unwrap_or(0),
-                dequeue_count: m.dequeue_count,
-                next_visible: m.visible_at,
-            }));
+            return Ok(Some(received(m, String::new())));
         }
         let handle = format!("{:X}-{}", m.seq, random_hex(ctx.rng, 12));
         m.receipt = Some(handle.clone());
         m.dequeue_count += 1;
-        let first = *m.first_dequeued.get_or_insert(now);
+        m.first_dequeued.get_or_insert(now);
         let timeout = Millis::from(q.attributes.visibility_timeout) * 1000;
         m.visible_at = now.saturating_add(timeout);
         rewake(ctx, m, queue, timeout);
-        let received = ReceivedMessage {
-            id: m.id.clone(),
-            receipt_handle: handle,
-            body: m.body.clone(),
-            md5: m.md5.clone(),
-            priority: m.priority,
-            enqueued: m.enqueued,
-            first_dequeued: first,
-            dequeue_count: m.dequeue_count,
-            next_visible: m.visible_at,
-        };
+        let received = received(m, handle);
         Ok(Some(received))
     }
 
@@ -182,17 +162,7 @@ impl Mns {
         Ok(visible
             .into_iter()
             .take(n)
-            .map(|m| ReceivedMessage {
-                id: m.id.clone(),
-                receipt_handle: String::new(),
-                body: m.body.clone(),
-                md5: m.md5.clone(),
-                priority: m.priority,
-                enqueued: m.enqueued,
-                first_dequeued: m.first_dequeued.unwrap_or(0),
-                dequeue_count: m.dequeue_count,
-                next_visible: m.visible_at,
-            })
+            .map(|m| received(m, String::new()))
             .collect())
     }
 
@@ -268,6 +238,22 @@ impl Mns {
         let at = m.visible_at;
         rewake(ctx, m, queue, delay);
         Ok((new, at))
+    }
+}
+
+/// What a receive (with its receipt handle) or a peek (with none) answers
+/// about a message.
+fn received(m: &QueuedMessage, receipt_handle: String) -> ReceivedMessage {
+    ReceivedMessage {
+        id: m.id.clone(),
+        receipt_handle,
+        body: m.body.clone(),
+        md5: m.md5.clone(),
+        priority: m.priority,
+        enqueued: m.enqueued,
+        first_dequeued: m.first_dequeued.unwrap_or(0),
+        dequeue_count: m.dequeue_count,
+        next_visible: m.visible_at,
     }
 }
 
