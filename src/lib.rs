@@ -3,6 +3,8 @@
 //!
 //! Module map (see ARCHITECTURE in the README):
 //! - [`fdl`]: flow definitions: parse, validate, lay out as a graph. Pure.
+//! - [`cloudflow`]: the CloudFlow spec's front end (`Type: StateMachine`):
+//!   parse, validate, and the expression language. Pure.
 //! - [`sim`]: the deterministic kernel: virtual clock, the bus of envelopes,
 //!   and the [`sim::Sim`] that owns the three simulated components:
 //!   - [`engine`]: executions, history, task tokens;
@@ -23,6 +25,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod cloudflow;
 pub mod engine;
 pub mod fc;
 pub mod fdl;
