@@ -600,13 +600,21 @@ impl Builder {
         };
         let frame = self.frames.pop()?;
         let start = start?;
+        // States with no usable name (missing, or a duplicate reported
+        // above) cannot be targeted: saying they are unreachable too would
+        // report one mistake twice.
+        let nameless: Vec<bool> = frame
+            .names
+            .iter()
+            .map(|(n, _)| n.starts_with('\u{0}'))
+            .collect();
         let block = Block {
             start_at: start,
             states: built,
             pos: f.pos,
         };
         if !frame.broken {
-            graph::check(&block, &mut self.d);
+            graph::check(&block, &nameless, &mut self.d);
         }
         Some(block)
     }

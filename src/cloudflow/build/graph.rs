@@ -37,7 +37,7 @@ fn is_terminal(block: &Block, i: usize) -> bool {
     matches!(s.next, Next::End) || matches!(s.kind, StateKind::Succeed | StateKind::Fail(_))
 }
 
-pub(super) fn check(block: &Block, d: &mut Diags) {
+pub(super) fn check(block: &Block, nameless: &[bool], d: &mut Diags) {
     let n = block.states.len();
     let out = edges(block);
     // Forward reachability from StartAt.
@@ -51,7 +51,7 @@ pub(super) fn check(block: &Block, d: &mut Diags) {
         queue.extend(out[i].iter().copied());
     }
     for (i, s) in block.states.iter().enumerate() {
-        if !reached[i] {
+        if !reached[i] && !nameless.get(i).copied().unwrap_or(false) {
             d.err(
                 s.pos,
                 format!(
@@ -103,17 +103,16 @@ pub(super) fn check(block: &Block, d: &mut Diags) {
             .iter()
             .map(|&i| format!("\"{}\"", block.states[i].name))
             .collect();
-        let (subject, verb) = match names.as_slice() {
-            [one] => (format!("state {one}"), "loops"),
-            [rest @ .., last] => (format!("states {} and {last}", rest.join(", ")), "loop"),
+        let subject = match names.as_slice() {
+            [one] => format!("state {one}"),
+            [rest @ .., last] => format!("states {} or {last}", rest.join(", ")),
             [] => continue,
         };
         d.warn(
             block.states[start].pos,
             format!(
-                "{subject} {verb} with no way out: no path from {} leads to an `End`, a Succeed or a Fail, \
-                 so an execution that gets there runs until it is stopped or times out",
-                if names.len() == 1 { "it" } else { "them" }
+                "a loop with no way out: no path from {subject} leads to an `End`, a Succeed or a Fail, \
+                 so an execution that gets there runs until it is stopped or times out"
             ),
         );
     }
