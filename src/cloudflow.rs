@@ -51,6 +51,8 @@ pub mod model;
 
 mod build;
 #[cfg(test)]
+use build::task;
+#[cfg(test)]
 mod tests;
 
 pub use constructor::{Constructor, Field, Template};

@@ -11,7 +11,7 @@
 //! and catch live in [`task`]; the graph checks in [`graph`].
 
 mod graph;
-mod task;
+pub(crate) mod task;
 
 use std::collections::HashSet;
 
@@ -134,7 +134,9 @@ pub(crate) fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
                 *c,
             )
         })
-        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
+        // Close, but not merely as far as a one-letter name is from any
+        // other ("b" is not a misspelling of "a").
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1) && *d < c.len().min(word.len()))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -815,6 +817,11 @@ impl Builder {
                 None => Next::None,
             },
             (None, Some(true)) => Next::End,
+            (None, None) if f.get("End").is_some() => {
+                // `End` is there but not a boolean: reported above.
+                self.mark_broken();
+                Next::None
+            }
             (None, _) => {
                 self.err(
                     f.pos,

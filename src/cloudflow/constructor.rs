@@ -102,16 +102,11 @@ impl Template {
     }
 }
 
-/// Whether a plain string looks like an expression, so a key without
-/// `.$` holding it is probably a mistake.
+/// Whether a plain string reads as a whole expression reading data or
+/// calling a function (`$Input.x`, `uuid()`), so a key without `.$`
+/// holding it is probably a mistake.
 fn looks_like_expression(s: &str) -> bool {
-    let s = s.trim_start();
-    ["$Input", "$Output", "$Context"].iter().any(|r| {
-        s.strip_prefix(r)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
-    }) || s
-        .split_once('(')
-        .is_some_and(|(name, _)| super::functions::lookup(name).is_some() && s.ends_with(')'))
+    (s.contains('$') || s.contains('(')) && Expression::parse(s).is_ok()
 }
 
 /// Parses a constructor mapping; `field` names it in messages. Problems go
