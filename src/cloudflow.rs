@@ -51,8 +51,6 @@ pub mod model;
 
 mod build;
 #[cfg(test)]
-use build::task;
-#[cfg(test)]
 mod tests;
 
 pub use constructor::{Constructor, Field, Template};

@@ -217,3 +217,114 @@ fn loading_never_panics_on_prefixes_of_valid_and_invalid_flows() {
         let _ = cloudflow::is_state_machine(junk);
     }
 }
+
+#[test]
+fn seeded_mutations_of_the_examples_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2024);
+    // Characters that matter to YAML and to expressions.
+    let alphabet: Vec<char> = " \n\t-:[]{}$.,'\"`()!=<>&|#*&?%@\\0123456789aZ.名"
+        .chars()
+        .collect();
+    let sources: Vec<Vec<char>> = yaml_files("flows/cloudflow")
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap().chars().collect())
+        .collect();
+    for _ in 0..1_500 {
+        let mut s = sources[rng.random_range(0..sources.len())].clone();
+        for _ in 0..rng.random_range(1..6) {
+            let i = rng.random_range(0..s.len());
+            match rng.random_range(0..3) {
+                0 => {
+                    s.remove(i);
+                }
+                1 => s.insert(i, alphabet[rng.random_range(0..alphabet.len())]),
+                _ => s[i] = alphabet[rng.random_range(0..alphabet.len())],
+            }
+        }
+        let text: String = s.into_iter().collect();
+        if let Ok(loaded) = cloudflow::load("m", &text) {
+            // Whatever loads can be evaluated on odd data without panicking.
+            let input =
+                serde_json::json!({"messageBody": [1], "recipients": "x", "delaySeconds": -1});
+            let scope = cloudflow::Scope::new(&input);
+            for st in loaded.machine.all_states() {
+                for c in [&st.input_constructor, &st.output_constructor]
+                    .into_iter()
+                    .flatten()
+                {
+                    let _ = c.build(&scope, &mut rng);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn random_expression_soup_never_panics() {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let pieces = [
+        "$Input",
+        "$Output",
+        "$Context",
+        ".a",
+        ".Current",
+        ".Input",
+        "[0]",
+        "[\"k\"]",
+        "(",
+        ")",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "\"s\"",
+        "'t'",
+        "`u`",
+        "1",
+        "-2.5",
+        "1e3",
+        "true",
+        "null",
+        "==",
+        "!=",
+        "<",
+        ">=",
+        "&&",
+        "||",
+        "!",
+        "-",
+        "in",
+        "length(",
+        "format(",
+        "hash(",
+        "uuid()",
+        "randomInt(",
+        "split(",
+        "get(",
+        "intAdd(",
+        "jsonMerge(",
+        "toArray(",
+        "regexMatchString(",
+        "\"(a|b)*\"",
+        "stringToJson(",
+        "\"[1]\"",
+        " ",
+    ];
+    let input = serde_json::json!({"a": [1, {"k": "v"}], "s": "x,y"});
+    for _ in 0..20_000 {
+        let n = rng.random_range(1..14);
+        let text: String = (0..n)
+            .map(|_| pieces[rng.random_range(0..pieces.len())])
+            .collect();
+        if let Ok(e) = cloudflow::Expression::parse(&text) {
+            let _ = e.eval(&cloudflow::Scope::new(&input), &mut rng);
+        }
+        if let Ok(c) = cloudflow::Condition::parse(&text) {
+            let _ = c.eval(&cloudflow::Scope::new(&input));
+        }
+    }
+}

@@ -3,6 +3,7 @@
 use rand::SeedableRng;
 use serde_json::{Value, json};
 
+use super::build::task;
 use super::*;
 
 fn rng() -> rand_chacha::ChaCha8Rng {

@@ -580,7 +580,7 @@ impl Parser<'_> {
 
     fn posix(&mut self, at: usize) -> Result<Vec<(char, char)>, RegexError> {
         let rest: String = self.chars[self.i..].iter().take(12).collect();
-        let Some(end) = rest.find(":]") else {
+        let Some(end) = rest.get(2..).and_then(|r| r.find(":]")).map(|e| e + 2) else {
             return rerr(at, "unterminated `[:name:]` class");
         };
         let name = &rest[2..end];
@@ -791,6 +791,20 @@ mod tests {
 
     #[test]
     fn never_panics_on_prefixes() {
+        for odd in [
+            "[[:]",
+            "[[:",
+            "[[:x",
+            "[[:alpha:",
+            "\\x{",
+            "\\x{110000}",
+            "(?P<",
+            "a{2,",
+            "a{,2}",
+            "[\\d-z]",
+        ] {
+            let _ = Regex::new(odd).map(|r| r.is_match("abc"));
+        }
         let p = "^(?i)[a-z\\d_]{2,8}(?:x|y)*\\x{263A}[^[:space:]]\\.$";
         let chars: Vec<char> = p.chars().collect();
         for n in 0..=chars.len() {
