@@ -11,7 +11,7 @@ pub mod condition;
 pub mod layout;
 pub mod model;
 pub mod path;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use model::*;
 

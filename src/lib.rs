@@ -4,6 +4,8 @@
 //! Module map (the floors, their rules and where new code goes are in
 //! CONTRIBUTING.md; `src/layering.rs` tests the rules):
 //! - [`fdl`]: flow definitions: parse, validate, lay out as a graph. Pure.
+//! - [`cloudflow`]: the CloudFlow spec's front end (`Type: StateMachine`):
+//!   parse, validate, and the expression language. Pure.
 //! - [`kernel`]: virtual time, the bus of envelopes, the context and the
 //!   messages (with the ids and errors they carry) every component speaks.
 //! - [`engine`], [`mns`], [`fc`]: the three simulated components, side by
@@ -26,6 +28,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod cloudflow;
 pub mod engine;
 pub mod fc;
 pub mod fdl;
