@@ -318,7 +318,7 @@ pub fn load_flow(path: Option<&Path>) -> anyhow::Result<Flow> {
                 diagnostics: d,
             })
         }),
-        Some(p) => Ok(fdl::load_file(p)?),
+        Some(p) => load_runnable(p),
     }
 }
 
@@ -390,7 +390,7 @@ fn subflow_names(flow: &Flow) -> Vec<&str> {
 pub fn load_flow_set(flow: Option<&Path>, with: &[PathBuf]) -> anyhow::Result<Vec<Flow>> {
     let mut flows = vec![load_flow(flow)?];
     for p in expand_flow_paths(with)? {
-        let f = fdl::load_file(&p)?;
+        let f = load_runnable(&p)?;
         if flows.iter().any(|g| g.name == f.name) {
             bail!(
                 "two flows are named `{}` (flows are named after their file)",
@@ -419,7 +419,7 @@ pub fn load_flow_set(flow: Option<&Path>, with: &[PathBuf]) -> anyhow::Result<Ve
                     .find(|p| p.is_file())
             });
             match found {
-                Some(p) => flows.push(fdl::load_file(&p)?),
+                Some(p) => flows.push(load_runnable(&p)?),
                 None => missing.push((flows[i].name.clone(), name)),
             }
         }
@@ -511,6 +511,25 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let files = expand_flow_paths(&args.flows)?;
     let mut bad = 0;
     for f in &files {
+        if is_cloudflow_file(f) {
+            // The CloudFlow spec: validated fully; its warnings (a loop with
+            // no way out...) are printed but do not fail the file.
+            match crate::cloudflow::load_file(f) {
+                Ok(loaded) => {
+                    let n = loaded.machine.all_states().len();
+                    let s = if n == 1 { "" } else { "s" };
+                    for w in &loaded.warnings {
+                        eprintln!("{}:{}: warning: {}", f.display(), w.pos, w.message);
+                    }
+                    println!("{}: ok (CloudFlow, {n} state{s})", f.display());
+                }
+                Err(e) => {
+                    bad += 1;
+                    eprintln!("{e}");
+                }
+            }
+            continue;
+        }
         match fdl::load_file(f) {
             Ok(flow) => {
                 let n = flow.steps.len();
@@ -667,6 +686,29 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Whether a file holds a CloudFlow state machine (`Type: StateMachine`).
+fn is_cloudflow_file(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|t| crate::cloudflow::is_state_machine(&t))
+}
+
+/// Loads an FDL v1 flow file for running. A CloudFlow state machine is
+/// validated, then refused with a message saying what flowsim can do with
+/// it today.
+fn load_runnable(path: &std::path::Path) -> anyhow::Result<Flow> {
+    if is_cloudflow_file(path) {
+        if let Err(e) = crate::cloudflow::load_file(path) {
+            bail!("{e}");
+        }
+        bail!(
+            "{}: a CloudFlow state machine (`Type: StateMachine`): flowsim validates this spec \
+             (`flowsim validate {}`) but does not run it yet; run its FDL v1 version",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(fdl::load_file(path)?)
+}
+
 /// Loads flow files (folders: every flow in them), or the bundled seed
 /// flow when `paths` is empty. Every problem of every file at once.
 pub fn load_flows(paths: &[PathBuf]) -> anyhow::Result<Vec<Flow>> {
@@ -676,9 +718,9 @@ pub fn load_flows(paths: &[PathBuf]) -> anyhow::Result<Vec<Flow>> {
     let mut flows = Vec::new();
     let mut problems = Vec::new();
     for p in expand_flow_paths(paths)? {
-        match fdl::load_file(&p) {
+        match load_runnable(&p) {
             Ok(f) => flows.push(f),
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => problems.push(format!("{e:#}")),
         }
     }
     if !problems.is_empty() {

@@ -953,6 +953,19 @@ async fn create_describe_list_and_delete_flows() {
     assert!(r.error(400, "InvalidArgument").contains("Type"));
     let r = call(&s, Rpc::post("CreateFlow", &[], &[("Name", "t")])).await;
     assert!(r.error(400, "MissingRequiredParams").contains("Definition"));
+    // A CloudFlow state machine: validated (its problems positioned), then
+    // refused with what flowsim can do with it today.
+    let state_machine =
+        "Type: StateMachine\nStartAt: a\nStates:\n  - Type: Pass\n    Name: a\n    End: true\n";
+    let r = call(&s, create("sm", state_machine)).await;
+    let m = r.error(400, "InvalidArgument");
+    assert!(m.contains("valid CloudFlow state machine"), "{m}");
+    assert!(m.contains("does not run yet"), "{m}");
+    let broken =
+        "Type: StateMachine\nStartAt: a\nStates:\n  - Type: Pass\n    Name: a\n    Next: nowhere\n";
+    let r = call(&s, create("sm", broken)).await;
+    let m = r.error(400, "InvalidArgument");
+    assert!(m.contains("Definition:6:"), "{m}");
 
     let r = call(&s, Rpc::get("DescribeFlow", &[("Name", "other")])).await;
     assert_eq!(r.ok()["Description"], "made by the test");

@@ -397,3 +397,38 @@ fn odd_but_harmless_flow_files_load() {
         .success()
         .stdout(predicate::str::contains("Succeeded"));
 }
+
+/// CloudFlow state machines validate side by side with FDL v1 flows; a
+/// problem in one is positioned like any flow's; running one says plainly
+/// that flowsim does not run this spec yet.
+#[test]
+fn cloudflow_files_validate_and_running_one_says_what_flowsim_can_do() {
+    flowsim()
+        .args(["validate", "flows", "flows/cloudflow"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "flows/cloudflow/mns-topic-callback.yaml: ok (CloudFlow, 1 state)",
+        ))
+        .stdout(predicate::str::contains(
+            "flows/mns-topic-callback.yaml: ok (1 step)",
+        ));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "Type: StateMachine\nStartAt: a\nStates:\n  - Type: Pass\n    Name: a\n    Next: nowhere\n",
+    )
+    .unwrap();
+    flowsim()
+        .args(["validate", bad.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.yaml:6:11:"))
+        .stderr(predicate::str::contains("nowhere"));
+    run(&["flows/cloudflow/mns-topic-callback.yaml"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "a CloudFlow state machine (`Type: StateMachine`): flowsim validates this spec",
+        ));
+}

@@ -352,6 +352,25 @@ async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
         )));
     }
     let description = rpc.optional("Description").unwrap_or("").to_owned();
+    if crate::cloudflow::is_state_machine(definition) {
+        // Validated like a file, so its author sees every problem; valid
+        // or not, flowsim does not run this spec yet.
+        let shown = |diagnostics| fdl::LoadError::Invalid {
+            file: "Definition".into(),
+            diagnostics,
+        };
+        return Err(ApiError::invalid(
+            match crate::cloudflow::load(&name, definition) {
+                Err(diagnostics) => format!(
+                    "Definition is not a valid CloudFlow state machine:\n{}",
+                    shown(diagnostics)
+                ),
+                Ok(_) => "Definition is a valid CloudFlow state machine (Type: StateMachine), \
+                      which flowsim validates but does not run yet: create its FDL v1 version"
+                    .to_owned(),
+            },
+        ));
+    }
     let flow = fdl::load(&name, definition).map_err(|diagnostics| {
         ApiError::invalid(format!(
             "Definition is not a valid flow:\n{}",
