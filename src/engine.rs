@@ -315,6 +315,9 @@ pub struct Engine {
     /// A buffer event details are serialised into, reused so each detail
     /// costs one exact allocation (the retained `Box<str>`).
     scratch: Vec<u8>,
+    /// Operations that ended a task attempt or an execution (see
+    /// [`Engine::task_ends`]).
+    task_ends: u64,
 }
 
 impl Engine {
@@ -328,6 +331,7 @@ impl Engine {
             counts: [0; 6],
             descendants: IdMap::default(),
             scratch: Vec::with_capacity(1024),
+            task_ends: 0,
         }
     }
 
@@ -396,6 +400,27 @@ impl Engine {
     pub fn token_for(&self, task: TaskRef) -> Option<String> {
         let x = self.execution(task.exec)?;
         Some(self.key.mint(&x.flow.name, &x.name, x.id.0, task.task))
+    }
+
+    /// Changes (grows) whenever an operation ended a task attempt or an
+    /// execution: a cheap way to know whether what waited may have stopped
+    /// waiting (the simulated function releases its held notifications).
+    pub fn task_ends(&self) -> u64 {
+        self.task_ends
+    }
+
+    /// Whether the task attempt `task` is still in flight (a report on its
+    /// token would be accepted).
+    pub fn task_pending(&self, task: TaskRef) -> bool {
+        self.runs
+            .get(&task.exec)
+            .is_some_and(|r| r.tasks.iter().any(|&(t, _)| t == task.task))
+    }
+
+    /// Whether the task a token names is still in flight (a report on it
+    /// would be accepted); false for a token that does not decode.
+    pub fn token_pending(&self, token: &str) -> bool {
+        self.task_for_token(token).is_ok()
     }
 
     /// The tokens of the tasks of `exec` that are waiting for a callback.
@@ -678,6 +703,10 @@ impl Engine {
         };
         let r = f(&mut m);
         m.check_event_limit();
+        if run.task_ends > 0 || run.ended.is_some() {
+            run.task_ends = 0;
+            self.task_ends += 1;
+        }
         let cancel = std::mem::take(&mut run.cancel);
         if let Some(status) = run.ended {
             self.runs.remove(&id);
@@ -1465,6 +1494,9 @@ struct Run {
     /// no more blocks run, and the execution fails when the operation
     /// ends (see [`Machine::check_event_limit`]).
     over_limit: Option<Option<StepId>>,
+    /// Task attempts that stopped being in flight during the current
+    /// operation (see [`Engine::task_ends`]).
+    task_ends: u32,
 }
 
 /// A child execution to stop, and why.
@@ -2263,6 +2295,7 @@ impl Machine<'_, '_, '_> {
     fn settle(&mut self, task: u32) -> Option<usize> {
         let i = self.run.tasks.iter().position(|&(t, _)| t == task)?;
         let (_, b) = self.run.tasks.swap_remove(i);
+        self.run.task_ends += 1;
         // Its child execution (if any) ended or reported: nothing to stop.
         self.run.children.retain(|&(t, _)| t != task);
         let mut timer = None;
@@ -2607,6 +2640,7 @@ impl Machine<'_, '_, '_> {
             }
             if let Some(t) = cur.task {
                 self.run.tasks.retain(|&(x, _)| x != t);
+                self.run.task_ends += 1;
                 let cause = format!(
                     "its parent task `{}` of execution `{}` was cancelled",
                     self.flow.step(cur.step).name,
