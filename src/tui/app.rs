@@ -10,20 +10,28 @@
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
+use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::{Position, Rect};
 use serde_json::Value;
 
 use super::action::{Action, Focus, KeyContext, Tab};
-use super::editor::{DEFAULT_OUTPUT, Editor, Purpose, Target};
+use super::editor::{DEFAULT_OUTPUT, Editor, Field, Purpose, Target};
+use super::graph::{BoxState, box_states};
 use super::theme::Theme;
-use crate::engine::{EventType, ExecId, Execution, StepState, TaskRef};
+use crate::engine::{EventType, ExecId, Execution, TaskRef, history};
 use crate::fc::{Answer, Behaviour, Held, Received};
 use crate::fdl::layout::{Graph, NodeKind, layout};
 use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind};
 use crate::runtime::{Command, CommandError, Mode, Outcome, Reply, RunState, SPEEDS};
 use crate::sim::Sim;
 
-/// The input the first new execution is prefilled with.
-pub const FIRST_INPUT: &str = r#"{"messageBody": "hello world"}"#;
+/// The input a new execution of a flow without a sample input line (and
+/// not started before) is prefilled with.
+pub const EMPTY_INPUT: &str = "{}";
+
+/// How many newest rows [`App::sync`] looks through for the newest
+/// execution started from outside (not a sub-flow's child) to follow.
+const FOLLOW_SCAN: usize = 1_000;
 
 /// The executions list, newest first, optionally filtered by name.
 ///
@@ -121,6 +129,43 @@ struct Pending {
 pub struct StatusLine {
     pub text: String,
     pub error: bool,
+    /// A passing note (an execution started): what the selected execution
+    /// waits for, if anything, is shown instead.
+    pub passing: bool,
+}
+
+/// Where the panes were drawn last, for the mouse (set while drawing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Regions {
+    /// The executions pane, and the rows inside it.
+    pub list: Rect,
+    pub list_rows: Rect,
+    /// The graph pane; where the graph's cell (0, 0) would be drawn
+    /// (scroll included, may be off the pane).
+    pub graph: Rect,
+    pub graph_origin: (i32, i32),
+    /// The inspector pane and its tab titles.
+    pub inspector: Rect,
+    pub tabs: [Rect; 4],
+    /// History tab: the event rows and the first event shown on them; the
+    /// detail below.
+    pub history_rows: Rect,
+    pub history_first: usize,
+    pub history_detail: Rect,
+}
+
+/// The question `x` asks before stopping an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    pub flow: String,
+    pub name: String,
+}
+
+/// The flow picker (`F`): a filter and the picked row among the matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picker {
+    pub filter: Field,
+    pub sel: usize,
 }
 
 /// The whole state of the TUI.
@@ -135,6 +180,10 @@ pub struct App {
     pub help: bool,
     pub help_scroll: u16,
     pub editor: Option<Editor>,
+    /// `x` asks before it stops.
+    pub confirm: Option<Confirm>,
+    /// The flow picker, when open.
+    pub picker: Option<Picker>,
     /// Typing the filter.
     pub filtering: bool,
     pub list: ExecList,
@@ -156,11 +205,22 @@ pub struct App {
     pub held_sel: usize,
     /// Scroll of the inspector's content.
     pub inspector_scroll: u16,
+    /// Scroll of the History tab's event detail.
+    pub detail_scroll: u16,
+    /// The History tab shows the selected event's detail alone.
+    pub detail_zoom: bool,
     /// Scroll of the graph (x, y), adjusted when drawing.
     pub graph_scroll: (u16, u16),
+    /// The wheel scrolled the graph: it stays where it was put instead of
+    /// following the picked (or active) step, until a step is picked.
+    pub graph_free: bool,
     pub status: Option<StatusLine>,
-    /// The last input a new execution started with.
-    pub last_input: String,
+    /// The last input each flow started with (by flow name).
+    pub inputs: HashMap<String, String>,
+    /// Text to put on the clipboard (OSC 52), written after the next frame.
+    pub clipboard: Option<String>,
+    /// Where the panes were drawn last (for the mouse).
+    pub regions: Regions,
     /// The runtime's last published state, with the settings this App
     /// asked for and the runtime has not confirmed yet laid over it.
     pub run: RunState,
@@ -188,6 +248,8 @@ impl App {
             help: false,
             help_scroll: 0,
             editor: None,
+            confirm: None,
+            picker: None,
             filtering: false,
             list: ExecList::default(),
             selected: None,
@@ -199,9 +261,14 @@ impl App {
             step_sel: None,
             held_sel: 0,
             inspector_scroll: 0,
+            detail_scroll: 0,
+            detail_zoom: false,
             graph_scroll: (0, 0),
+            graph_free: false,
             status: None,
-            last_input: FIRST_INPUT.into(),
+            inputs: HashMap::new(),
+            clipboard: None,
+            regions: Regions::default(),
             run,
             pending: Pending::default(),
             quit: false,
@@ -219,6 +286,10 @@ impl App {
     pub fn key_context(&self) -> KeyContext {
         if self.editor.is_some() {
             KeyContext::Editor
+        } else if self.confirm.is_some() {
+            KeyContext::Confirm
+        } else if self.picker.is_some() {
+            KeyContext::Picker
         } else if self.help {
             KeyContext::Help
         } else if self.filtering {
@@ -260,11 +331,37 @@ impl App {
             self.messages_seen = m.seq + 1;
         }
         if self.follow || self.selected.is_none() {
-            let newest = self.list.at(0);
+            let newest = self.newest_root(sim);
             if newest != self.selected {
                 self.select(newest);
             }
         }
+    }
+
+    /// The execution following selects: the newest listed that was started
+    /// from outside (a sub-flow's child is reached from its parent, `c`),
+    /// else the newest.
+    fn newest_root(&self, sim: &Sim) -> Option<ExecId> {
+        (0..self.list.len().min(FOLLOW_SCAN))
+            .filter_map(|row| self.list.at(row))
+            .find(|id| {
+                sim.engine
+                    .execution(*id)
+                    .is_some_and(|x| x.parent().is_none())
+            })
+            .or_else(|| self.list.at(0))
+    }
+
+    /// The input `n` prefills for `flow`: the last one it started with,
+    /// else its sample input line, else `{}` (never another flow's).
+    pub fn input_for(&self, flow: &str, sim: &Sim) -> String {
+        if let Some(last) = self.inputs.get(flow) {
+            return last.clone();
+        }
+        sim.engine
+            .flow(flow)
+            .and_then(|f| f.sample_input())
+            .unwrap_or_else(|| EMPTY_INPUT.to_owned())
     }
 
     fn select(&mut self, id: Option<ExecId>) {
@@ -274,6 +371,8 @@ impl App {
             self.step_sel = None;
             self.held_sel = 0;
             self.inspector_scroll = 0;
+            self.detail_scroll = 0;
+            self.graph_free = false;
             // Another execution (maybe another flow): the graph scrolls
             // from its top to the step that matters.
             self.graph_scroll = (0, 0);
@@ -456,6 +555,7 @@ impl App {
         self.status = Some(StatusLine {
             text: text.into(),
             error: false,
+            passing: false,
         });
     }
 
@@ -463,6 +563,7 @@ impl App {
         self.status = Some(StatusLine {
             text: text.into(),
             error: true,
+            passing: false,
         });
     }
 
@@ -474,6 +575,13 @@ impl App {
         }
         if self.editor.is_some() {
             return self.update_editor(action);
+        }
+        if self.confirm.is_some() {
+            return self.update_confirm(action);
+        }
+        if self.picker.is_some() {
+            self.update_picker(action);
+            return None;
         }
         if self.help {
             match action {
@@ -501,6 +609,10 @@ impl App {
             | Action::PageDown
             | Action::Top
             | Action::Bottom => self.move_in_focus(action, sim),
+            Action::ScrollDown | Action::ScrollUp => {
+                let down = action == Action::ScrollDown;
+                self.scroll_text(down, 1);
+            }
             Action::Left | Action::Right => match self.focus {
                 Focus::Inspector => {
                     self.tab = if action == Action::Left {
@@ -535,12 +647,25 @@ impl App {
                 Focus::Inspector if self.tab == Tab::Step && self.inspects_subflow(sim) => {
                     self.go_child(sim)
                 }
+                // The History tab: the selected event's detail alone, or
+                // back to the events.
+                Focus::Inspector if self.tab == Tab::History => {
+                    self.detail_zoom = !self.detail_zoom;
+                    self.detail_scroll = 0;
+                }
                 Focus::Inspector => {}
             },
             Action::GoChild => self.go_child(sim),
             Action::GoParent => self.go_parent(sim),
+            // Esc: one thing at a time: back to live, else the filter off;
+            // the status line goes either way.
             Action::Live => {
-                self.cursor = None;
+                if self.cursor.is_some() || self.detail_zoom {
+                    self.cursor = None;
+                    self.detail_zoom = false;
+                } else if !self.list.text.is_empty() {
+                    self.set_filter(String::new(), sim);
+                }
                 self.status = None;
             }
             Action::ShowTab(t) => {
@@ -550,14 +675,23 @@ impl App {
             Action::StartFilter => {
                 self.filtering = true;
             }
-            Action::CycleFlow if !self.flows.is_empty() => {
-                self.flow_idx = (self.flow_idx + 1) % self.flows.len();
-                let f = self.flows[self.flow_idx].clone();
-                self.set_status(format!("new executions start flow {f}"));
+            Action::PickFlow if self.flows.len() > 1 => {
+                // The current flow picked, with no filter.
+                self.picker = Some(Picker {
+                    filter: Field::new("Flow", "", false),
+                    sel: self.flow_idx,
+                });
             }
+            Action::PickFlow => self.set_error(match self.flows.first() {
+                Some(f) => format!(
+                    "only one flow is loaded ({f}): name more (flowsim tui FLOW... or a folder) to pick"
+                ),
+                None => "no flow is loaded".to_owned(),
+            }),
             Action::NewExecution => match self.current_flow() {
                 Some(flow) => {
-                    self.editor = Some(Editor::new_execution(flow, &self.last_input));
+                    let input = self.input_for(flow, sim);
+                    self.editor = Some(Editor::new_execution(flow, &input));
                 }
                 None => self.set_error("no flow is loaded"),
             },
@@ -608,11 +742,16 @@ impl App {
                     self.set_error("no execution selected");
                     return None;
                 };
-                return Some(Command::StopExecution {
+                if x.status.is_final() {
+                    self.set_error(format!(
+                        "ExecutionAlreadyCompleted: execution {} has already ended ({})",
+                        x.name, x.status
+                    ));
+                    return None;
+                }
+                self.confirm = Some(Confirm {
                     flow: x.flow.name.clone(),
                     name: x.name.to_string(),
-                    error: "Stopped".into(),
-                    cause: "stopped from the TUI".into(),
                 });
             }
             Action::ReportSuccess | Action::ReportSuccessDefault | Action::ReportFailure => {
@@ -633,6 +772,21 @@ impl App {
                     _ => return Some(success_command(target, DEFAULT_OUTPUT)),
                 }
             }
+            Action::AnswerHeld | Action::AnswerHeldFailure => {
+                let (target, what) = match self.held_target(sim) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.set_error(e);
+                        return None;
+                    }
+                };
+                self.editor = Some(if action == Action::AnswerHeld {
+                    Editor::report_success(target, &what)
+                } else {
+                    Editor::report_failure(target, &what)
+                });
+            }
+            Action::Copy => self.copy(sim),
             Action::HistoryBack | Action::HistoryForward => {
                 let x = self.selected.and_then(|id| sim.engine.execution(id))?;
                 let len = x.history.len();
@@ -644,10 +798,181 @@ impl App {
                 } else {
                     Some(cur + 1)
                 };
+                self.detail_scroll = 0;
             }
             _ => {}
         }
         None
+    }
+
+    /// `J`/`K` (and the wheel over text): scroll the inspector's text, or
+    /// on the History tab the event's detail.
+    fn scroll_text(&mut self, down: bool, by: u16) {
+        let scroll = if self.tab == Tab::History {
+            &mut self.detail_scroll
+        } else {
+            &mut self.inspector_scroll
+        };
+        *scroll = if down {
+            scroll.saturating_add(by)
+        } else {
+            scroll.saturating_sub(by)
+        };
+    }
+
+    /// The stop question: yes stops, no keeps it running.
+    fn update_confirm(&mut self, action: Action) -> Option<Command> {
+        match action {
+            Action::Submit => {
+                let c = self.confirm.take()?;
+                Some(Command::StopExecution {
+                    flow: c.flow,
+                    name: c.name,
+                    error: "Stopped".into(),
+                    cause: "stopped from the TUI".into(),
+                })
+            }
+            Action::Cancel => {
+                self.confirm = None;
+                self.set_status("not stopped");
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// The flows the picker lists: those matching its filter (any case),
+    /// as indexes into `flows`.
+    pub fn picker_matches(&self) -> Vec<usize> {
+        let Some(p) = &self.picker else {
+            return Vec::new();
+        };
+        let needle = p.filter.text.to_lowercase();
+        (0..self.flows.len())
+            .filter(|&i| self.flows[i].to_lowercase().contains(&needle))
+            .collect()
+    }
+
+    fn update_picker(&mut self, action: Action) {
+        let matches = self.picker_matches();
+        let Some(p) = self.picker.as_mut() else {
+            return;
+        };
+        // The picked row: the flow `sel` names, else the first match.
+        let row = matches.iter().position(|&i| i == p.sel).unwrap_or(0);
+        match action {
+            Action::Cancel => {
+                self.picker = None;
+                return;
+            }
+            Action::Up => p.sel = matches[..row].last().copied().unwrap_or(p.sel),
+            Action::Down => p.sel = matches.get(row + 1).copied().unwrap_or(p.sel),
+            Action::Submit => {
+                let Some(&i) = matches.get(row) else {
+                    return; // nothing matches: nothing to pick
+                };
+                self.picker = None;
+                self.flow_idx = i;
+                let f = self.flows[i].clone();
+                self.set_status(format!("new executions start flow {f} (n)"));
+                return;
+            }
+            Action::Insert(c) => p.filter.insert(c),
+            Action::Backspace => p.filter.backspace(),
+            Action::Delete => p.filter.delete(),
+            Action::Left => p.filter.left(),
+            Action::Right => p.filter.right(),
+            Action::Top => p.filter.home(),
+            Action::Bottom => p.filter.end(),
+            Action::KillToStart => p.filter.kill_to_start(),
+            Action::KillToEnd => p.filter.kill_to_end(),
+            Action::KillWord => p.filter.kill_word(),
+            _ => {}
+        }
+        // Typing may hide the picked flow: then the first match is picked.
+        let matches = self.picker_matches();
+        if let Some(p) = self.picker.as_mut()
+            && !matches.contains(&p.sel)
+            && let Some(&first) = matches.first()
+        {
+            p.sel = first;
+        }
+    }
+
+    /// `C`: the text to copy: on the History tab the selected event (in the
+    /// GetExecutionHistory shape), else the task token of the picked (else
+    /// the waiting, else the inspected) step. Written to the clipboard
+    /// with OSC 52 after the next frame.
+    fn copy(&mut self, sim: &Sim) {
+        let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
+            self.set_error("nothing to copy: no execution selected");
+            return;
+        };
+        if self.tab == Tab::History && !x.history.is_empty() {
+            let n = x.history.len();
+            let e = &x.history[self.shown_events(x).clamp(1, n) - 1];
+            let json = history::event_json(&x.flow, e, sim.epoch_ms()).to_string();
+            self.set_status(format!(
+                "copied event {} ({}) to the clipboard ({} characters, OSC 52)",
+                e.id,
+                e.kind,
+                json.chars().count()
+            ));
+            self.clipboard = Some(json);
+            return;
+        }
+        let waiting = sim.engine.waiting_tasks(x.id);
+        let live = waiting
+            .iter()
+            .find(|(s, ..)| Some(*s) == self.step_sel)
+            .or_else(|| {
+                if self.step_sel.is_none() {
+                    waiting.first()
+                } else {
+                    None
+                }
+            })
+            .map(|(s, _, tok)| (*s, tok.clone()));
+        // Else the inspected step's last token as of the shown events
+        // (it may have ended: a report on it shows the upstream error).
+        let found = live.or_else(|| {
+            let step = self.inspected_step(x)?;
+            x.history[..self.shown_events(x)]
+                .iter()
+                .rev()
+                .filter(|e| e.step == Some(step) && e.kind == EventType::TaskStarted)
+                .find_map(|e| detail_token(&e.detail))
+                .map(|t| (step, t))
+        });
+        match found {
+            Some((step, token)) => {
+                self.set_status(format!(
+                    "copied the task token of {} to the clipboard (OSC 52)",
+                    x.flow.step(step).name
+                ));
+                self.clipboard = Some(token);
+            }
+            None => self.set_error(format!(
+                "nothing to copy: step {} has no task token (History tab: C copies an event)",
+                self.inspected_step(x)
+                    .map(|s| x.flow.step(s).name.as_str())
+                    .unwrap_or("—")
+            )),
+        }
+    }
+
+    /// Sets the executions filter; keeps the selection if still listed,
+    /// else the newest.
+    fn set_filter(&mut self, text: String, sim: &Sim) {
+        if text == self.list.text {
+            return;
+        }
+        self.list.set_text(text, sim.engine.executions());
+        self.list_offset = 0;
+        if self.selected.and_then(|id| self.list.row_of(id)).is_none() {
+            self.select(self.list.at(0));
+        }
+        self.follow = self.selected.is_some() && self.selected == self.newest_root(sim);
     }
 
     fn update_filter(&mut self, action: Action, sim: &Sim) {
@@ -657,6 +982,7 @@ impl App {
             Action::Backspace => {
                 text.pop();
             }
+            Action::KillToStart | Action::KillWord => text.clear(),
             Action::Submit => {
                 self.filtering = false;
                 return;
@@ -667,15 +993,7 @@ impl App {
             }
             _ => return,
         }
-        if text != self.list.text {
-            self.list.set_text(text, sim.engine.executions());
-            self.list_offset = 0;
-            // Keep the selection if it is still listed, else the newest.
-            if self.selected.and_then(|id| self.list.row_of(id)).is_none() {
-                self.select(self.list.at(0));
-            }
-            self.follow = self.selected == self.list.at(0);
-        }
+        self.set_filter(text, sim);
     }
 
     /// A bracketed paste: inserted into the open editor's field as text
@@ -683,15 +1001,17 @@ impl App {
     /// never submits); ignored when no editor is open. Answers whether
     /// anything changed.
     pub fn paste(&mut self, text: &str) -> bool {
-        let Some(editor) = self.editor.as_mut() else {
-            return false;
+        let field = match (self.editor.as_mut(), self.picker.as_mut()) {
+            (Some(editor), _) => editor.field(),
+            (None, Some(picker)) => &mut picker.filter,
+            (None, None) => return false,
         };
         let clean: String = text
             .replace("\r\n", "\n")
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        editor.field().insert_str(&clean);
+        field.insert_str(&clean);
         !clean.is_empty()
     }
 
@@ -709,6 +1029,9 @@ impl App {
             Action::Right => editor.field().right(),
             Action::Top => editor.field().home(),
             Action::Bottom => editor.field().end(),
+            Action::KillToStart => editor.field().kill_to_start(),
+            Action::KillToEnd => editor.field().kill_to_end(),
+            Action::KillWord => editor.field().kill_word(),
             Action::NextField => editor.next_field(),
             Action::Submit => {
                 if let Err(e) = editor.check() {
@@ -725,7 +1048,7 @@ impl App {
                 };
                 return Some(match editor.purpose {
                     Purpose::NewExecution { flow } => {
-                        self.last_input = text(0);
+                        self.inputs.insert(flow.clone(), text(0));
                         Command::StartExecution {
                             flow,
                             name: None,
@@ -754,24 +1077,43 @@ impl App {
         None
     }
 
-    /// What `y`/`Y`/`f` answer: on the Messages tab with something held,
-    /// the picked held notification; else the selected execution's waiting
-    /// task (the picked step's first); else its last callback task, even if
-    /// it already ended, so the upstream error shows.
+    /// What `a`/`A` answer: the held push picked on the Messages tab
+    /// (the first, until one is picked) among those the function holds for
+    /// the selected execution.
+    fn held_target(&self, sim: &Sim) -> Result<(Target, String), String> {
+        let id = self
+            .selected
+            .ok_or("no execution selected: press n to start one")?;
+        let x = sim.engine.execution(id).ok_or("no execution selected")?;
+        let held = self.held_of(sim);
+        let Some(h) = held.get(self.held_sel.min(held.len().saturating_sub(1))) else {
+            return Err(if self.handler(sim) == Behaviour::Manual {
+                format!(
+                    "the function holds nothing for execution {}: a answers a held push; Y / f report on the token",
+                    x.name
+                )
+            } else {
+                format!(
+                    "the function is {}, not manual: it holds no push (h cycles it); Y / f report on the token",
+                    self.handler(sim).as_str()
+                )
+            });
+        };
+        let what = match &h.received {
+            Received::Push(n) => format!("push #{n}"),
+            Received::Invoke(_) => "invocation".to_owned(),
+        };
+        Ok((Target::Held { id: h.id() }, format!("{} / {what}", x.name)))
+    }
+
+    /// What `y`/`Y`/`f` report on: the selected execution's waiting task
+    /// (the picked step's first); else its last callback task, even if it
+    /// already ended, so the upstream error shows.
     fn report_target(&self, sim: &Sim) -> Result<(Target, String), String> {
         let id = self
             .selected
             .ok_or("no execution selected: press n to start one")?;
         let x = sim.engine.execution(id).ok_or("no execution selected")?;
-        if self.tab == Tab::Messages {
-            let held = self.held_of(sim);
-            if let Some(h) = held.get(self.held_sel.min(held.len().saturating_sub(1))) {
-                return Ok((
-                    Target::Held { id: h.id() },
-                    format!("{} / held notification #{}", x.name, h.id()),
-                ));
-            }
-        }
         let waiting = sim.engine.waiting_tasks(id);
         let pick = waiting
             .iter()
@@ -831,7 +1173,7 @@ impl App {
                     _ => n - 1,
                 };
                 self.select(self.list.at(row));
-                self.follow = row == 0;
+                self.follow = self.selected == self.newest_root(sim);
             }
             Focus::Graph => {
                 let delta = match action {
@@ -862,6 +1204,7 @@ impl App {
                         _ => len,
                     };
                     self.cursor = if next >= len { None } else { Some(next.max(1)) };
+                    self.detail_scroll = 0;
                 }
                 Tab::Messages
                     if matches!(action, Action::Up | Action::Down)
@@ -886,6 +1229,131 @@ impl App {
                 }
             },
         }
+    }
+
+    /// A mouse event: a left click selects what is under it (an execution,
+    /// a tab, a history event, a step) and focuses its pane; the wheel
+    /// scrolls the pane under it. Overlays take no clicks (the help
+    /// scrolls). Answers whether anything changed.
+    pub fn mouse(&mut self, ev: MouseEvent, sim: &Sim) -> bool {
+        let at = Position::new(ev.column, ev.row);
+        let down = match ev.kind {
+            MouseEventKind::ScrollDown => Some(true),
+            MouseEventKind::ScrollUp => Some(false),
+            _ => None,
+        };
+        if self.help {
+            return match down {
+                Some(true) => {
+                    self.help_scroll = self.help_scroll.saturating_add(3);
+                    true
+                }
+                Some(false) => {
+                    self.help_scroll = self.help_scroll.saturating_sub(3);
+                    true
+                }
+                None => false,
+            };
+        }
+        if self.editor.is_some() || self.confirm.is_some() || self.picker.is_some() {
+            return false;
+        }
+        match (ev.kind, down) {
+            (MouseEventKind::Down(MouseButton::Left), _) => self.click(at, sim),
+            (_, Some(down)) => self.wheel(at, down, sim),
+            _ => false,
+        }
+    }
+
+    fn click(&mut self, at: Position, sim: &Sim) -> bool {
+        let r = self.regions;
+        if r.list_rows.contains(at) {
+            let row = self.list_offset + usize::from(at.y - r.list_rows.y);
+            if let Some(id) = self.list.at(row) {
+                self.select(Some(id));
+                self.follow = self.selected == self.newest_root(sim);
+            }
+            self.focus = Focus::List;
+            return true;
+        }
+        if let Some(i) = r.tabs.iter().position(|t| t.contains(at)) {
+            self.tab = Tab::ALL[i];
+            self.inspector_scroll = 0;
+            self.focus = Focus::Inspector;
+            return true;
+        }
+        if self.tab == Tab::History && r.history_rows.contains(at) {
+            let idx = r.history_first + usize::from(at.y - r.history_rows.y);
+            if let Some(x) = self.selected.and_then(|id| sim.engine.execution(id))
+                && idx < x.history.len()
+            {
+                self.cursor = (idx + 1 < x.history.len()).then_some(idx + 1);
+                self.detail_scroll = 0;
+            }
+            self.focus = Focus::Inspector;
+            return true;
+        }
+        if r.graph.contains(at) {
+            self.focus = Focus::Graph;
+            let gx = i32::from(at.x) - r.graph_origin.0;
+            let gy = i32::from(at.y) - r.graph_origin.1;
+            if let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) {
+                let flow = x.flow.clone();
+                let graph = self.graph(&flow);
+                let hit = graph.nodes.iter().find_map(|n| match n.kind {
+                    NodeKind::Step(s)
+                        if (i32::from(n.x)..i32::from(n.x) + i32::from(n.w)).contains(&gx)
+                            && (i32::from(n.y)..i32::from(n.y) + i32::from(n.h)).contains(&gy) =>
+                    {
+                        Some(s)
+                    }
+                    _ => None,
+                });
+                if let Some(s) = hit {
+                    self.step_sel = Some(s);
+                    self.inspector_scroll = 0;
+                }
+            }
+            return true;
+        }
+        if r.inspector.contains(at) {
+            self.focus = Focus::Inspector;
+            return true;
+        }
+        if r.list.contains(at) {
+            self.focus = Focus::List;
+            return true;
+        }
+        false
+    }
+
+    fn wheel(&mut self, at: Position, down: bool, sim: &Sim) -> bool {
+        let r = self.regions;
+        let step = if down { Action::Down } else { Action::Up };
+        if r.list.contains(at) {
+            let focus = std::mem::replace(&mut self.focus, Focus::List);
+            self.move_in_focus(step, sim);
+            self.focus = focus;
+        } else if r.graph.contains(at) {
+            // Scrolled by hand: the graph stays put (clamped when drawn).
+            self.graph_free = true;
+            self.graph_scroll.1 = if down {
+                self.graph_scroll.1.saturating_add(2)
+            } else {
+                self.graph_scroll.1.saturating_sub(2)
+            };
+        } else if r.inspector.contains(at) {
+            if self.tab == Tab::History && !r.history_detail.contains(at) {
+                let focus = std::mem::replace(&mut self.focus, Focus::Inspector);
+                self.move_in_focus(step, sim);
+                self.focus = focus;
+            } else {
+                self.scroll_text(down, 3);
+            }
+        } else {
+            return false;
+        }
+        true
     }
 
     /// Moves the picked step through the graph's step nodes.
@@ -918,6 +1386,7 @@ impl App {
         };
         self.step_sel = Some(steps[next as usize]);
         self.inspector_scroll = 0;
+        self.graph_free = false;
     }
 
     /// Takes in a command's reply.
@@ -934,6 +1403,10 @@ impl App {
                     .map(|x| x.name.to_string())
                     .unwrap_or_default();
                 self.set_status(format!("started execution {name}"));
+                // Until the execution waits for something to say.
+                if let Some(s) = self.status.as_mut() {
+                    s.passing = true;
+                }
             }
             Ok(Outcome::Reported(ev)) => {
                 self.set_status(format!("report accepted (event {ev})"));
@@ -959,6 +1432,12 @@ impl App {
                 if self.pending.inflight == 0 {
                     self.pending = Pending::default();
                 }
+            }
+            // `t` with envelopes due now: the runtime's message says how
+            // many and what to do, and fits 80 columns; its code would
+            // push its end off the line.
+            Err(CommandError { code, message }) if code == "EnvelopesDue" => {
+                self.set_error(message)
             }
             Err(CommandError { code, message }) => self.set_error(format!("{code}: {message}")),
         }
@@ -1024,7 +1503,13 @@ pub fn format_age(ms: u64) -> String {
     }
 }
 
-/// Each step's state as of the shown history prefix.
-pub fn states_at(x: &Execution, shown: usize) -> Vec<StepState> {
-    crate::engine::step_states(&x.flow, &x.history[..shown.min(x.history.len())])
+/// Each step's box (state and progress) as of the shown history prefix.
+pub fn boxes_at(x: &Execution, shown: usize) -> Vec<BoxState> {
+    box_states(&x.flow, &x.history[..shown.min(x.history.len())])
+}
+
+/// The `taskToken` of a `TaskStarted` detail.
+fn detail_token(detail: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(detail).ok()?;
+    v.get("taskToken")?.as_str().map(str::to_owned)
 }

@@ -58,6 +58,15 @@ impl World {
         self.app.sync(&self.sim, run);
     }
 
+    /// `F`, the name typed into the picker's filter, Enter.
+    fn pick_flow(&mut self, name: &str) {
+        self.act(Action::PickFlow);
+        assert!(self.app.picker.is_some(), "{:?}", self.app.status);
+        self.type_text(name);
+        self.act(Action::Submit);
+        assert_eq!(self.app.current_flow(), Some(name));
+    }
+
     fn type_text(&mut self, text: &str) {
         for c in text.chars() {
             self.act(Action::Insert(c));
@@ -170,7 +179,10 @@ fn the_next_input_is_the_last_one() {
     }
     w.type_text(r#"!"}"#);
     w.act(Action::Submit);
-    assert_eq!(w.app.last_input, r#"{"messageBody": "hello world!"}"#);
+    assert_eq!(
+        w.app.inputs["mns-topic-callback"],
+        r#"{"messageBody": "hello world!"}"#
+    );
     w.act(Action::NewExecution);
     assert_eq!(
         w.app.editor.as_ref().unwrap().fields[0].text,
@@ -204,14 +216,14 @@ fn manual_notifications_are_answered_from_the_messages_tab() {
     w.act(Action::ShowTab(Tab::Messages));
     let screen = w.screen();
     assert!(screen.contains("Held by function"), "{screen}");
-    w.act(Action::ReportSuccess);
+    w.act(Action::AnswerHeld);
     assert!(
         w.app
             .editor
             .as_ref()
             .unwrap()
             .title
-            .contains("held notification")
+            .contains("Answer as the function")
     );
     w.act(Action::Submit);
     assert!(w.sim.fc.inbox().is_empty());
@@ -261,10 +273,18 @@ fn handler_cycles_and_stop_stops() {
     assert_eq!(w.sim.fc.config.behaviour, Behaviour::Fail);
     w.act(Action::NewExecution);
     w.act(Action::Submit);
+    // x asks first; n keeps it running, y stops it.
     w.act(Action::StopExecution);
+    assert!(w.app.confirm.is_some());
+    assert!(w.screen().contains("cannot be undone"));
+    w.act(Action::Cancel);
     let id = w.app.selected.unwrap();
+    assert_eq!(w.sim.engine.execution(id).unwrap().status, Status::Running);
+    w.act(Action::StopExecution);
+    w.act(Action::Submit);
     assert_eq!(w.sim.engine.execution(id).unwrap().status, Status::Stopped);
     w.act(Action::StopExecution);
+    assert!(w.app.confirm.is_none(), "nothing to ask: it has ended");
     assert!(
         w.app
             .status
@@ -576,11 +596,13 @@ fn world_with_a_child() -> (World, ExecId, ExecId) {
             .unwrap();
     }
     w.app = App::new(&w.sim, w.app.run, Theme::COLOR);
-    while w.app.current_flow() != Some("subflow-approval") {
-        w.act(Action::CycleFlow);
-    }
-    w.app.last_input = r#"{"requestId": "r-42", "amount": 1200}"#.into();
+    w.pick_flow("subflow-approval");
     w.act(Action::NewExecution);
+    // The flow's own sample input line.
+    assert_eq!(
+        w.app.editor.as_ref().unwrap().fields[0].text,
+        r#"{"requestId": "r-42", "amount": 1200}"#
+    );
     w.act(Action::Submit);
     let parent = w.app.selected.unwrap();
     for _ in 0..20 {
@@ -601,17 +623,25 @@ fn world_with_a_child() -> (World, ExecId, ExecId) {
             .exec,
         parent
     );
+    // Following the newest execution started from outside: the parent,
+    // not its child (reached with c).
+    assert_eq!(w.app.selected, Some(parent));
+    assert!(w.app.follow);
+    // Then the child, as most tests want it.
+    w.act(Action::GoChild);
+    assert_eq!(w.app.selected, Some(child));
     (w, parent, child)
 }
 
 #[test]
 fn a_child_execution_is_marked_and_names_its_parent() {
     let (mut w, parent, child) = world_with_a_child();
-    // Following the newest: the child.
     assert_eq!(w.app.selected, Some(child));
     let parent_name = w.sim.engine.execution(parent).unwrap().name.to_string();
     let screen = w.screen();
-    assert!(screen.contains("↳_88db"), "{screen}");
+    // Listed by what tells it from its siblings: the name past the parent's.
+    assert!(screen.contains("lead-review-3 ask-reviewer"), "{screen}");
+    assert!(!screen.contains("↳_88db"), "{screen}");
     assert!(
         screen.contains(&format!("Parent  ↰ {parent_name}")),
         "{screen}"
@@ -734,7 +764,7 @@ fn help_scrolls_to_its_last_line_and_no_further_at_80x24() {
     assert!(last.contains("⊘ timed out"), "{last}");
     assert!(last.contains("c / p"), "{last}");
     assert!(!last.contains("↓ more"), "{last}");
-    assert!(w.app.help_scroll < 20, "clamped: {}", w.app.help_scroll);
+    assert!(w.app.help_scroll < 50, "clamped: {}", w.app.help_scroll);
     // One step up shows the line above again at once.
     w.act(Action::Up);
     let up = screen_at(&mut w, 80, 24);
@@ -905,13 +935,13 @@ fn the_messages_tab_holds_only_the_selected_executions_notifications() {
     w.act(Action::ShowTab(Tab::Messages));
     let screen = screen_at(&mut w, 200, 40);
     assert!(
-        screen.contains("for this execution (1): y answers success"),
+        screen.contains("for this execution (1): a answers success"),
         "{screen}"
     );
     assert!(screen.contains("(1 held for other executions)"), "{screen}");
     // The seed's message has a messageBody; shown as the body.
     assert!(screen.contains("body hello world"), "{screen}");
-    w.act(Action::ReportSuccess);
+    w.act(Action::AnswerHeld);
     let name = w.sim.engine.execution(first).unwrap().name.to_string();
     let title = w.app.editor.as_ref().unwrap().title.clone();
     assert!(title.contains(&name), "{title}");
@@ -927,9 +957,17 @@ fn the_messages_tab_holds_only_the_selected_executions_notifications() {
         w.sim.engine.execution(second).unwrap().status,
         Status::Running
     );
-    // Nothing is held for the first any more: said, and y/f open nothing.
+    // Nothing is held for the first any more: said, and a/A, y/f open
+    // nothing.
     let screen = screen_at(&mut w, 200, 40);
     assert!(screen.contains("nothing for this execution"), "{screen}");
+    w.act(Action::AnswerHeld);
+    assert!(w.app.editor.is_none());
+    let status = w.app.status.clone().unwrap();
+    assert!(
+        status.error && status.text.contains("holds nothing"),
+        "{status:?}"
+    );
     for a in [Action::ReportSuccess, Action::ReportFailure] {
         w.act(a);
         assert!(w.app.editor.is_none());
@@ -1005,4 +1043,439 @@ fn inspector_scrolling_stops_at_the_end_of_its_content() {
     let fits = screen_at(&mut w, 200, 60);
     assert_eq!(w.app.inspector_scroll, 0);
     assert!(!fits.contains("more: j/k"), "{fits}");
+}
+
+/// A world on the example flows named (from `flows/`), function manual.
+fn world_with_flows(names: &[&str]) -> World {
+    let mut w = World::new(Behaviour::Manual);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+    for f in names {
+        w.sim
+            .add_flow(crate::fdl::load_file(&dir.join(format!("{f}.yaml"))).unwrap())
+            .unwrap();
+    }
+    w.app = App::new(&w.sim, w.app.run, Theme::COLOR);
+    w
+}
+
+/// Steps until nothing is due now (what STEP mode's `s` would deliver).
+fn settle(w: &mut World) {
+    while w.sim.next_due().is_some_and(|d| d <= w.sim.now()) {
+        w.act(Action::Step);
+    }
+}
+
+#[test]
+fn n_prefills_each_flows_sample_input_then_its_last_input() {
+    let mut w = world_with_flows(&["foreach-fanout", "wait-then-publish"]);
+    let editor_text = |w: &World| w.app.editor.as_ref().unwrap().fields[0].text.clone();
+    w.pick_flow("foreach-fanout");
+    w.act(Action::NewExecution);
+    assert_eq!(editor_text(&w), r#"{"recipients": ["ann", "bo", "cy"]}"#);
+    w.act(Action::Cancel);
+    w.pick_flow("wait-then-publish");
+    w.act(Action::NewExecution);
+    assert_eq!(
+        editor_text(&w),
+        r#"{"delaySeconds": 90, "text": "stand-up"}"#
+    );
+    w.act(Action::Bottom);
+    w.act(Action::KillWord); // `"stand-up"}` goes: a word is what has no space
+    w.type_text(r#""later"}"#);
+    w.act(Action::Submit);
+    // The flow's last input from now on; another flow keeps its own.
+    w.act(Action::NewExecution);
+    assert_eq!(editor_text(&w), r#"{"delaySeconds": 90, "text": "later"}"#);
+    w.act(Action::Cancel);
+    w.pick_flow("foreach-fanout");
+    w.act(Action::NewExecution);
+    assert_eq!(editor_text(&w), r#"{"recipients": ["ann", "bo", "cy"]}"#);
+    w.act(Action::Cancel);
+    // A flow without a sample input line: `{}`, never another flow's.
+    let mut bare = crate::sim::testing::seed_flow();
+    bare.name = "bare".into();
+    bare.definition = "version: v1\n".into();
+    w.sim.add_flow(bare).unwrap();
+    w.app = App::new(&w.sim, w.app.run, Theme::COLOR);
+    w.pick_flow("bare");
+    w.act(Action::NewExecution);
+    assert_eq!(editor_text(&w), "{}");
+}
+
+#[test]
+fn the_flow_picker_filters_moves_and_picks() {
+    let mut w = world_with_flows(&["foreach-fanout", "retry-then-catch"]);
+    let screen = screen_at(&mut w, 80, 24);
+    assert!(screen.contains("F flow"), "{screen}");
+    w.act(Action::PickFlow);
+    let screen = screen_at(&mut w, 80, 24);
+    assert!(screen.contains("New executions start flow"), "{screen}");
+    // Flows in name order, the current one picked and marked.
+    assert!(screen.contains("› foreach-fanout  • now"), "{screen}");
+    w.act(Action::Down);
+    w.act(Action::Submit);
+    let picked = w.app.current_flow().unwrap().to_owned();
+    assert_eq!(picked, "mns-topic-callback");
+    // Typing filters; Esc closes without picking.
+    w.act(Action::PickFlow);
+    w.type_text("RETRY");
+    let screen = screen_at(&mut w, 80, 24);
+    assert!(screen.contains("› retry-then-catch"), "{screen}");
+    assert!(!screen.contains("  foreach-fanout"), "{screen}");
+    w.act(Action::Cancel);
+    assert!(w.app.picker.is_none());
+    assert_eq!(w.app.current_flow(), Some(picked.as_str()));
+    // With one flow there is nothing to pick: said, and no `F flow`.
+    let mut one = World::new(Behaviour::Manual);
+    assert!(!one.screen().contains("F flow"));
+    one.act(Action::PickFlow);
+    assert!(one.app.picker.is_none());
+    assert!(
+        one.app
+            .status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("only one flow")
+    );
+}
+
+#[test]
+fn a_foreach_box_shows_progress_until_every_iteration_is_done() {
+    let mut w = world_with_flows(&["foreach-fanout"]);
+    w.pick_flow("foreach-fanout");
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    settle(&mut w);
+    let id = w.app.selected.unwrap();
+    // Three invocations held by the manual function (an FC task counts as
+    // submitted when its invocation returns: until then it runs).
+    let waiting = w.sim.engine.waiting_tasks(id);
+    assert_eq!(waiting.len(), 3);
+    let big = |w: &mut World| screen_at(w, 120, 50);
+    let screen = big(&mut w);
+    assert_eq!(screen.matches("running 0/3").count(), 2, "{screen}");
+    // One iteration answered: the body step still runs for the others.
+    w.sim
+        .report_succeeded(&waiting[0].2, r#"{"status": "success"}"#)
+        .unwrap();
+    settle(&mut w);
+    let screen = big(&mut w);
+    assert_eq!(screen.matches("running 1/3").count(), 2, "{screen}");
+    assert!(!screen.contains("succeeded 1/3"), "{screen}");
+    assert!(!screen.contains("─ succeeded ─"), "{screen}");
+    for (_, _, token) in &waiting[1..] {
+        w.sim
+            .report_succeeded(token, r#"{"status": "success"}"#)
+            .unwrap();
+    }
+    settle(&mut w);
+    let screen = big(&mut w);
+    assert_eq!(screen.matches("succeeded 3/3").count(), 2, "{screen}");
+    assert_eq!(
+        w.sim.engine.execution(id).unwrap().status,
+        Status::Succeeded
+    );
+}
+
+#[test]
+fn a_parallel_box_counts_its_branches() {
+    let mut w = world_with_flows(&["order-parallel-callbacks"]);
+    w.pick_flow("order-parallel-callbacks");
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    settle(&mut w);
+    let id = w.app.selected.unwrap();
+    let waiting = w.sim.engine.waiting_tasks(id);
+    assert_eq!(waiting.len(), 2);
+    w.sim
+        .report_succeeded(&waiting[0].2, r#"{"status": "success"}"#)
+        .unwrap();
+    settle(&mut w);
+    let screen = screen_at(&mut w, 140, 40);
+    assert!(screen.contains("running 1/2"), "{screen}");
+}
+
+#[test]
+fn a_stopped_execution_shows_its_task_cancelled_not_waiting() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    w.act(Action::StopExecution);
+    w.act(Action::Submit);
+    let screen = w.screen();
+    assert!(screen.contains("■ mns-topic-task"), "{screen}");
+    assert!(screen.contains("cancelled"), "{screen}");
+    assert!(!screen.contains("waiting"), "{screen}");
+    // The held push went with it.
+    assert!(w.sim.fc.inbox().is_empty());
+}
+
+#[test]
+fn y_reports_on_the_token_and_a_answers_the_held_push_one_key_one_meaning() {
+    let mut w = World::new(Behaviour::Manual);
+    let id = start_and_hold(&mut w);
+    let screen = w.screen();
+    assert!(screen.contains("a answer push"), "{screen}");
+    // On the Messages tab too, Y reports on the token (not the push)...
+    w.act(Action::ShowTab(Tab::Messages));
+    w.act(Action::ReportSuccessDefault);
+    assert_eq!(
+        w.sim.engine.execution(id).unwrap().status,
+        Status::Succeeded
+    );
+    // ...and the held push is let go at once, answered 200: never re-pushed.
+    assert!(w.sim.fc.inbox().is_empty());
+    for _ in 0..10 {
+        w.act(Action::JumpClock);
+        settle(&mut w);
+    }
+    assert_eq!(w.sim.mns.messages()[0].attempts.len(), 1);
+    assert_eq!(w.sim.fc.received(), 1);
+}
+
+#[test]
+fn esc_clears_a_filter_and_an_empty_filtered_list_says_how() {
+    let mut w = World::new(Behaviour::Manual);
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    w.act(Action::StartFilter);
+    w.type_text("xyz");
+    w.act(Action::Submit);
+    let screen = screen_at(&mut w, 80, 24);
+    assert!(screen.contains("No execution matches `xyz`."), "{screen}");
+    assert!(screen.contains("Esc clears the filter."), "{screen}");
+    assert!(screen.contains("Esc clear filter"), "{screen}");
+    assert!(!screen.contains("Press n"), "{screen}");
+    w.act(Action::Live);
+    assert!(w.app.list.text.is_empty());
+    assert_eq!(w.app.list.len(), 1);
+}
+
+/// At 80 columns the footer keeps `? help` and `q quit` whatever else
+/// applies, dropping the less important hints.
+#[test]
+fn the_footer_keeps_help_and_quit_at_80_columns() {
+    let (mut w, _, _) = world_with_a_child();
+    for tab in Tab::ALL {
+        w.act(Action::ShowTab(tab));
+        let screen = screen_at(&mut w, 80, 24);
+        let footer = screen.lines().last().unwrap();
+        assert!(footer.contains("? help"), "{footer}");
+        assert!(footer.contains("q quit"), "{footer}");
+        assert!(
+            footer.contains("Y success") && footer.contains("f fail"),
+            "{footer}"
+        );
+    }
+    let mut w = World::new(Behaviour::Manual);
+    w.act(Action::ToggleMode);
+    let footer = screen_at(&mut w, 80, 24).lines().last().unwrap().to_owned();
+    assert!(
+        footer.contains("? help") && footer.contains("q quit"),
+        "{footer}"
+    );
+}
+
+/// The History tab's detail (the event's JSON) is shown whole when it
+/// fits, and scrolls with J/K (saying so) when it does not; Enter shows it
+/// alone.
+#[test]
+fn the_history_detail_is_visible_or_scrollable_at_80x24_and_100x30() {
+    let mut w = World::new(Behaviour::Manual);
+    w.start_and_wait();
+    w.act(Action::ReportSuccessDefault);
+    w.act(Action::ShowTab(Tab::History));
+    w.app.focus = Focus::Inspector;
+    // TaskScheduled: the longest detail (the service params with the token).
+    let x = w.sim.engine.execution(w.app.selected.unwrap()).unwrap();
+    let scheduled = x
+        .history
+        .iter()
+        .position(|e| e.kind == crate::engine::EventType::TaskScheduled)
+        .unwrap();
+    w.app.cursor = Some(scheduled + 1);
+    for (width, height) in [(80, 24), (100, 30)] {
+        w.app.detail_scroll = 0;
+        let top = screen_at(&mut w, width, height);
+        assert!(top.contains("Event 3 TaskScheduled"), "{top}");
+        assert!(top.contains("more: J/K"), "{top}");
+        if height >= 30 {
+            assert!(top.contains("\"resourceArn\":"), "{top}");
+        }
+        for _ in 0..100 {
+            w.act(Action::ScrollDown);
+        }
+        // Scrolled to its last line (the closing brace), no further.
+        let bottom = screen_at(&mut w, width, height);
+        let max = w.app.detail_scroll;
+        assert!(max > 0, "{bottom}");
+        assert!(bottom.contains("┃}  "), "{bottom}");
+        w.act(Action::ScrollUp);
+        assert_eq!(w.app.detail_scroll, max - 1);
+    }
+    // Enter: the detail alone.
+    w.act(Action::Select);
+    assert!(w.app.detail_zoom);
+    w.app.detail_scroll = 0;
+    let zoomed = screen_at(&mut w, 100, 30);
+    assert!(zoomed.contains("\"resourceArn\""), "{zoomed}");
+    // A short detail fits without a hint.
+    w.act(Action::Live);
+    assert!(!w.app.detail_zoom);
+    w.app.cursor = None;
+    let last = screen_at(&mut w, 100, 30);
+    assert!(last.contains("ExecutionSucceeded"), "{last}");
+    assert!(!last.contains("more: J/K"), "{last}");
+}
+
+/// On the Messages tab, j/k pick a held push: the hint names J/K, which
+/// scroll.
+#[test]
+fn the_messages_hint_names_the_keys_that_scroll() {
+    let mut w = World::new(Behaviour::Manual);
+    start_and_hold(&mut w);
+    w.act(Action::ShowTab(Tab::Messages));
+    w.app.focus = Focus::Inspector;
+    let screen = screen_at(&mut w, 80, 24);
+    // The inspector's bottom border (the graph's says j/k: j/k pick steps).
+    let border = screen.lines().nth(21).unwrap();
+    assert!(border.contains("more: J/K"), "{screen}");
+    w.act(Action::ScrollDown);
+    assert_eq!(w.app.inspector_scroll, 1);
+    w.act(Action::Down);
+    assert_eq!(w.app.inspector_scroll, 1, "j picks, it does not scroll");
+}
+
+#[test]
+fn c_copies_the_token_or_the_history_event() {
+    let mut w = World::new(Behaviour::Manual);
+    w.act(Action::Copy);
+    assert!(w.app.clipboard.is_none());
+    w.start_and_wait();
+    let id = w.app.selected.unwrap();
+    let token = w.sim.engine.waiting_tasks(id)[0].2.clone();
+    w.act(Action::Copy);
+    assert_eq!(w.app.clipboard.take().as_deref(), Some(token.as_str()));
+    assert!(
+        w.app
+            .status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("copied the task token")
+    );
+    w.act(Action::ShowTab(Tab::History));
+    w.act(Action::Copy);
+    let json: serde_json::Value = serde_json::from_str(&w.app.clipboard.take().unwrap()).unwrap();
+    assert!(
+        json["Type"].is_string() && json["EventDetail"].is_string(),
+        "{json}"
+    );
+    assert_eq!(
+        super::osc52("hi"),
+        "\u{1b}]52;c;aGk=\u{7}",
+        "OSC 52 with the text in base64"
+    );
+}
+
+#[test]
+fn the_mouse_selects_executions_tabs_and_events_and_the_wheel_scrolls() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let mouse = |kind, column, row| MouseEvent {
+        kind,
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    let click = |c, r| mouse(MouseEventKind::Down(MouseButton::Left), c, r);
+    let mut w = World::new(Behaviour::Manual);
+    let first = start_and_hold(&mut w);
+    let second = start_and_hold(&mut w);
+    w.screen();
+    assert_eq!(w.app.selected, Some(second));
+    // The second row of the list: the first execution.
+    let rows = w.app.regions.list_rows;
+    assert!(w.app.mouse(click(rows.x + 3, rows.y + 1), &w.sim));
+    assert_eq!(w.app.selected, Some(first));
+    assert_eq!(w.app.focus, Focus::List);
+    // A tab title.
+    w.screen();
+    let tab = w.app.regions.tabs[2];
+    assert!(w.app.mouse(click(tab.x + 1, tab.y), &w.sim));
+    assert_eq!(w.app.tab, Tab::History);
+    assert_eq!(w.app.focus, Focus::Inspector);
+    // A history event: the first row is event 1.
+    w.screen();
+    let ev = w.app.regions.history_rows;
+    let first_shown = w.app.regions.history_first;
+    assert!(w.app.mouse(click(ev.x + 2, ev.y), &w.sim));
+    assert_eq!(w.app.cursor, Some(first_shown + 1));
+    // The wheel over the list moves the selection there.
+    w.screen();
+    assert!(
+        w.app
+            .mouse(mouse(MouseEventKind::ScrollUp, rows.x + 2, rows.y), &w.sim)
+    );
+    assert_eq!(w.app.selected, Some(second));
+    // Over the graph: scrolled by hand, it stays put.
+    let g = w.app.regions.graph;
+    assert!(
+        w.app
+            .mouse(mouse(MouseEventKind::ScrollDown, g.x + 2, g.y + 2), &w.sim)
+    );
+    assert!(w.app.graph_free);
+    // Overlays take no clicks.
+    w.act(Action::NewExecution);
+    assert!(!w.app.mouse(click(rows.x + 3, rows.y), &w.sim));
+}
+
+#[test]
+fn t_with_envelopes_due_says_how_many_on_one_line_at_80_columns() {
+    let mut w = World::new(Behaviour::Manual);
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    w.act(Action::JumpClock);
+    let status = w.app.status.clone().unwrap();
+    assert!(status.error, "{status:?}");
+    let screen = screen_at(&mut w, 80, 24);
+    let line = screen.lines().nth(22).unwrap();
+    assert!(
+        line.contains("envelopes are due now: deliver them first (s steps, space runs), then jump"),
+        "{line}"
+    );
+}
+
+#[test]
+fn the_editor_marks_its_field_and_takes_readline_keys() {
+    let mut w = World::new(Behaviour::Manual);
+    w.act(Action::NewExecution);
+    let screen = w.screen();
+    assert!(screen.contains("› Input"), "{screen}");
+    assert!(!screen.contains("Tab next field"), "{screen}");
+    w.act(Action::KillToStart);
+    assert_eq!(w.app.editor.as_ref().unwrap().fields[0].text, "");
+    w.type_text(r#"{"a": 1}"#);
+    w.act(Action::Top);
+    w.act(Action::KillToEnd);
+    assert_eq!(w.app.editor.as_ref().unwrap().fields[0].text, "");
+    w.act(Action::Cancel);
+    // Two fields: the hint names Tab; the second field marked once picked.
+    w.start_and_wait();
+    w.act(Action::ReportFailure);
+    w.act(Action::NextField);
+    let screen = w.screen();
+    assert!(screen.contains("Tab next field"), "{screen}");
+    assert!(screen.contains("› Cause"), "{screen}");
+    assert!(screen.contains("  Error"), "{screen}");
+}
+
+#[test]
+fn n_selects_the_started_parent_not_its_child() {
+    let (w, parent, child) = world_with_a_child();
+    // world_with_a_child checked the parent was selected after `n`; the
+    // child starting later did not take the selection.
+    assert_ne!(parent, child);
+    assert!(w.sim.engine.execution(child).unwrap().parent().is_some());
 }

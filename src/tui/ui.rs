@@ -35,7 +35,7 @@ use footer::{render_footer, render_status};
 use header::render_header;
 use inspector::render_inspector;
 use list::render_list;
-use overlays::{render_editor, render_help};
+use overlays::{render_confirm, render_editor, render_help, render_picker};
 
 // The tests check how a field scrolls.
 #[cfg(test)]
@@ -102,6 +102,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
     if app.help {
         render_help(app, area, buf);
     }
+    if app.picker.is_some() {
+        render_picker(app, area, buf);
+    }
+    if app.confirm.is_some() {
+        render_confirm(app, area, buf);
+    }
     if app.editor.is_some() {
         render_editor(app, area, buf);
     }
@@ -136,9 +142,10 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-/// `more: j/k` on the bottom border of a pane whose content is cut.
-fn more_hint(area: Rect, buf: &mut Buffer, t: Theme) {
-    let hint = Span::styled(" more: j/k ", t.dim());
+/// `more: KEYS` on the bottom border of a pane whose content is cut, KEYS
+/// being what scrolls it (`j/k`, or `J/K` where j/k pick something).
+fn more_hint(area: Rect, keys: &str, buf: &mut Buffer, t: Theme) {
+    let hint = Span::styled(format!(" more: {keys} "), t.dim());
     let w = hint.width() as u16;
     if area.width > w + 2 && area.height > 0 {
         hint.render(
