@@ -82,7 +82,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
     let buf = frame.buffer_mut();
     render_header(app, sim, clock, header, buf);
     render_list(app, sim, left, buf);
-    // The graph takes what it needs up to about half of the right column.
+    // The graph takes what it needs up to 3/5 of the right column (2/5
+    // when the inspector has the focus).
     // The selected execution's flow, else the flow `n` would start.
     let shown_flow = match app.selected.and_then(|id| sim.engine.execution(id)) {
         Some(x) => Some(x.flow.clone()),
@@ -92,7 +93,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
         Some(flow) => app.graph(flow).height + 2,
         None => 5,
     };
-    let graph_h = graph_h.min(right.height * 3 / 5).max(5);
+    // With the inspector focused (reading history, messages), the graph
+    // yields it more room.
+    let share = if app.focus == super::action::Focus::Inspector {
+        2
+    } else {
+        3
+    };
+    let graph_h = graph_h.min(right.height * share / 5).max(5);
     let [graph_area, inspector] =
         Layout::vertical([Constraint::Length(graph_h), Constraint::Fill(1)]).areas(right);
     render_graph(app, sim, graph_area, buf);

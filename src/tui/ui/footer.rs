@@ -46,13 +46,8 @@ pub(super) fn render_status(app: &App, sim: &Sim, area: Rect, buf: &mut Buffer) 
             } else {
                 String::new()
             };
-            let held = if app.held_of(sim).is_empty() {
-                ""
-            } else {
-                ", a answers the held push"
-            };
             let text = format!(
-                "◷ {} waits, token {}{more}: Y reports success, f failure{held}",
+                "◷ {} waits, token {}{more}: Y reports success, f failure",
                 x.flow.step(*step).name,
                 short_token(token),
             );
