@@ -221,6 +221,10 @@ pub struct App {
     pub clipboard: Option<String>,
     /// Where the panes were drawn last (for the mouse).
     pub regions: Regions,
+    /// Tokens reported and not answered yet: a second `Y` before the
+    /// runtime answers the first reports on the next waiting task.
+    reporting: HashSet<String>,
+    reports_inflight: usize,
     /// The runtime's last published state, with the settings this App
     /// asked for and the runtime has not confirmed yet laid over it.
     pub run: RunState,
@@ -269,6 +273,8 @@ impl App {
             inputs: HashMap::new(),
             clipboard: None,
             regions: Regions::default(),
+            reporting: HashSet::new(),
+            reports_inflight: 0,
             run,
             pending: Pending::default(),
             quit: false,
@@ -569,6 +575,17 @@ impl App {
 
     /// Applies an action; answers the command for the runtime, if any.
     pub fn update(&mut self, action: Action, sim: &Sim) -> Option<Command> {
+        let command = self.apply(action, sim);
+        if let Some(Command::ReportSucceeded { token, .. } | Command::ReportFailed { token, .. }) =
+            &command
+        {
+            self.reporting.insert(token.clone());
+            self.reports_inflight += 1;
+        }
+        command
+    }
+
+    fn apply(&mut self, action: Action, sim: &Sim) -> Option<Command> {
         if action == Action::Quit {
             self.quit = true;
             return None;
@@ -1115,9 +1132,16 @@ impl App {
             .ok_or("no execution selected: press n to start one")?;
         let x = sim.engine.execution(id).ok_or("no execution selected")?;
         let waiting = sim.engine.waiting_tasks(id);
-        let pick = waiting
+        // Not one reported a moment ago (its answer is on its way).
+        let open: Vec<_> = waiting
             .iter()
+            .filter(|(.., token)| !self.reporting.contains(token))
+            .collect();
+        let pick = open
+            .iter()
+            .copied()
             .find(|(s, ..)| Some(*s) == self.step_sel)
+            .or_else(|| open.first().copied())
             .or_else(|| waiting.first());
         if let Some((step, _, token)) = pick {
             let name = x.flow.step(*step).name.clone();
@@ -1391,6 +1415,14 @@ impl App {
 
     /// Takes in a command's reply.
     pub fn on_reply(&mut self, reply: Reply, sim: &Sim) {
+        // A report answered (an error may be one): once none is left in
+        // flight, the tokens reported are the engine's business again.
+        if self.reports_inflight > 0 && matches!(reply, Ok(Outcome::Reported(_)) | Err(_)) {
+            self.reports_inflight -= 1;
+            if self.reports_inflight == 0 {
+                self.reporting.clear();
+            }
+        }
         match reply {
             Ok(Outcome::Started(id)) => {
                 self.follow = true;

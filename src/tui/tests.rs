@@ -1215,7 +1215,7 @@ fn y_reports_on_the_token_and_a_answers_the_held_push_one_key_one_meaning() {
     let mut w = World::new(Behaviour::Manual);
     let id = start_and_hold(&mut w);
     let screen = w.screen();
-    assert!(screen.contains("a answer push"), "{screen}");
+    assert!(screen.contains("a answer held"), "{screen}");
     // On the Messages tab too, Y reports on the token (not the push)...
     w.act(Action::ShowTab(Tab::Messages));
     w.act(Action::ReportSuccessDefault);
@@ -1630,4 +1630,29 @@ fn real_endpoint_messages() -> String {
     let last = out.iter().rposition(|l| l.contains("push ")).unwrap();
     out.truncate(last + 1);
     out.join("\n") + "\n"
+}
+
+/// Two `Y` in one burst, before the runtime answers the first: the second
+/// reports on the next waiting task, not the same one again.
+#[test]
+fn quick_reports_take_the_next_waiting_task() {
+    let mut w = world_with_flows(&["foreach-fanout"]);
+    w.pick_flow("foreach-fanout");
+    w.act(Action::NewExecution);
+    w.act(Action::Submit);
+    settle(&mut w);
+    let id = w.app.selected.unwrap();
+    let a = w.app.update(Action::ReportSuccessDefault, &w.sim).unwrap();
+    let b = w.app.update(Action::ReportSuccessDefault, &w.sim).unwrap();
+    let token = |c: &Command| match c {
+        Command::ReportSucceeded { token, .. } => token.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_ne!(token(&a), token(&b));
+    for c in [a, b] {
+        let reply = runtime::apply(&mut w.sim, c);
+        assert!(reply.is_ok(), "{reply:?}");
+        w.app.on_reply(reply, &w.sim);
+    }
+    assert_eq!(w.sim.engine.waiting_tasks(id).len(), 1);
 }

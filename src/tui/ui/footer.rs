@@ -103,7 +103,7 @@ fn footer_keys(app: &App, sim: &Sim) -> Vec<Hint> {
         keys.extend([("Y", "success", 1), ("f", "fail", 1)]);
     }
     if !app.held_of(sim).is_empty() {
-        keys.push(("a", "answer push", 2));
+        keys.push(("a", "answer held", 2));
     }
     if !app.list.text.is_empty() {
         keys.push(("Esc", "clear filter", 2));
