@@ -276,14 +276,30 @@ fn the_first_run_waits_for_you_and_one_key_succeeds() {
         footer.contains("? help") && footer.contains("q quit"),
         "{screen}"
     );
+    // C copies the token with OSC 52: tmux keeps it (set-clipboard on).
+    tmux(&s.0, &["set-option", "-g", "set-clipboard", "on"]);
+    s.keys(&["C"]);
+    s.wait_for("the copy", |t| t.contains("copied the task token"));
+    let copied = tmux(&s.0, &["show-buffer"]);
+    assert!(copied.starts_with("djEjbW5z"), "{copied}");
     s.keys(&["Y"]);
     let screen = s.wait_for("success", |t| {
         t.contains("Succeeded") && t.contains("✓ mns-topic-task")
     });
     assert!(screen.contains("✓1 succeeded"), "{screen}");
+    // Resized while running, then quit: nothing of the TUI stays behind.
+    tmux(
+        &s.0,
+        &["resize-window", "-t", &s.0, "-x", "120", "-y", "40"],
+    );
+    s.wait_for("the wider screen", |t| t.contains("✓ Succeeded 88db"));
+    tmux(&s.0, &["resize-window", "-t", &s.0, "-x", "80", "-y", "24"]);
+    s.wait_for("the narrower screen", |t| !t.contains("✓ Succeeded 88db"));
     s.keys(&["q"]);
     let screen = s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
-    assert!(!screen.contains("Executions"), "{screen}");
+    for tui in ["Executions", "flowsim │", "? help", "mns-topic-task", "━━━"] {
+        assert!(!screen.contains(tui), "{tui} left on the screen:\n{screen}");
+    }
     let _ = std::fs::remove_file(log);
 }
 

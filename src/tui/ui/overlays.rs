@@ -200,8 +200,6 @@ pub(super) fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
 pub(super) fn render_confirm(app: &App, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
     let Some(c) = &app.confirm else { return };
-    let r = centered(area, 64, 7);
-    Clear.render(r, buf);
     let lines = vec![
         Line::from(vec![
             Span::raw("Stop execution "),
@@ -224,16 +222,20 @@ pub(super) fn render_confirm(app: &App, area: Rect, buf: &mut Buffer) {
             Span::raw(" keeps it running"),
         ]),
     ];
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: true })
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Rounded)
-                .border_style(t.error())
-                .title(Line::styled(" Stop? ", t.error())),
-        )
-        .render(r, buf);
+    let p = Paragraph::new(lines).wrap(Wrap { trim: true });
+    // As tall as the wrapped text (a child's name is long).
+    let w = 64.min(area.width.saturating_sub(2));
+    let h = u16::try_from(p.line_count(w.saturating_sub(2))).unwrap_or(u16::MAX);
+    let r = centered(area, w, h.saturating_add(2));
+    Clear.render(r, buf);
+    p.block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_type(BorderType::Rounded)
+            .border_style(t.error())
+            .title(Line::styled(" Stop? ", t.error())),
+    )
+    .render(r, buf);
 }
 
 /// `F`: the flows, filtered by what is typed, the picked one marked `›`
