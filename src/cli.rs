@@ -74,7 +74,8 @@ Keys (press ? in the TUI for this list):
   f             report failure on the token: error name and cause
   a / A         manual: answer the held push as the function, with success / a failure
                 (a push still held when its task ends is answered HTTP 200 and let go)
-  C             copy the task token (History tab: the selected event's JSON) to the clipboard (OSC 52)
+  C             copy the task token (History tab: the selected event's JSON) to the clipboard
+                (with OSC 52: the terminal must allow it; in tmux, set-clipboard on)
   h             cycle the function: manual, succeed, fail, error, drop
                 (with --handler none there is no simulated function: h says so)
   x             stop the selected execution (asks first: it cannot be undone)
