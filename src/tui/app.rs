@@ -6,24 +6,36 @@
 //! both updated incrementally from what is new. `App::update` turns an
 //! action into view changes and maybe a [`Command`] for the runtime; it
 //! reads the `Sim` but never mutates it.
+//!
+//! Submodules, each an `impl App` block or a value it holds: `list` (the
+//! executions list index), `forms` (the editor, the stop question, the
+//! flow picker, the filter), `report` (what the callback keys and `C`
+//! act on), `mouse` (clicks and the wheel), `format` (times, speeds).
+
+mod format;
+mod forms;
+mod list;
+mod mouse;
+mod report;
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
-use ratatui::layout::{Position, Rect};
-use serde_json::Value;
-
 use super::action::{Action, Focus, KeyContext, Tab};
-use super::editor::{DEFAULT_OUTPUT, Editor, Field, Purpose, Target};
+use super::editor::{DEFAULT_OUTPUT, Editor, Field};
 use super::graph::{BoxState, box_states};
 use super::theme::Theme;
-use crate::engine::{EventType, ExecId, Execution, TaskRef, history};
-use crate::fc::{Answer, Behaviour, Held, Received};
+use crate::engine::{EventType, ExecId, Execution, TaskRef};
+use crate::fc::{Behaviour, Held, Received};
 use crate::fdl::layout::{Graph, NodeKind, layout};
-use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind};
+use crate::fdl::{Flow, Resource, StepId, StepKind};
 use crate::runtime::{Command, CommandError, Mode, Outcome, Reply, RunState, SPEEDS};
 use crate::sim::Sim;
+pub use format::{format_age, format_clock, format_speed};
+pub use forms::{Confirm, Picker};
+pub use list::ExecList;
+pub use mouse::Regions;
+use report::success_command;
 
 /// The input a new execution of a flow without a sample input line (and
 /// not started before) is prefilled with.
@@ -32,86 +44,6 @@ pub const EMPTY_INPUT: &str = "{}";
 /// How many newest rows [`App::sync`] looks through for the newest
 /// execution started from outside (not a sub-flow's child) to follow.
 const FOLLOW_SCAN: usize = 1_000;
-
-/// The executions list, newest first, optionally filtered by name.
-///
-/// Unfiltered, row `r` is execution `len - 1 - r`: no index at all. With a
-/// filter, `matches` holds the matching ids in ascending order and grows by
-/// scanning only executions added since the last sync.
-#[derive(Debug, Default, Clone)]
-pub struct ExecList {
-    /// The filter text (empty: no filter).
-    pub text: String,
-    matches: Vec<ExecId>,
-    scanned: usize,
-    total: usize,
-}
-
-impl ExecList {
-    fn matches(text: &str, x: &Execution) -> bool {
-        x.name.contains(text) || x.flow.name.contains(text)
-    }
-
-    /// Catches up with executions added since the last call.
-    pub fn sync(&mut self, execs: &[Execution]) {
-        self.total = execs.len();
-        if self.text.is_empty() {
-            self.scanned = execs.len();
-            return;
-        }
-        for x in execs.get(self.scanned..).unwrap_or(&[]) {
-            if ExecList::matches(&self.text, x) {
-                self.matches.push(x.id);
-            }
-        }
-        self.scanned = execs.len();
-    }
-
-    /// Sets the filter text and rescans.
-    pub fn set_text(&mut self, text: String, execs: &[Execution]) {
-        self.text = text;
-        self.matches.clear();
-        self.scanned = 0;
-        self.sync(execs);
-    }
-
-    /// Rows in the list.
-    pub fn len(&self) -> usize {
-        if self.text.is_empty() {
-            self.total
-        } else {
-            self.matches.len()
-        }
-    }
-
-    /// Whether the list has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The execution on row `row` (0: newest).
-    pub fn at(&self, row: usize) -> Option<ExecId> {
-        let n = self.len();
-        if row >= n {
-            return None;
-        }
-        if self.text.is_empty() {
-            Some(ExecId((n - 1 - row) as u32))
-        } else {
-            self.matches.get(n - 1 - row).copied()
-        }
-    }
-
-    /// The row of an execution, if listed.
-    pub fn row_of(&self, id: ExecId) -> Option<usize> {
-        let n = self.len();
-        if self.text.is_empty() {
-            ((id.0 as usize) < n).then(|| n - 1 - id.0 as usize)
-        } else {
-            self.matches.binary_search(&id).ok().map(|i| n - 1 - i)
-        }
-    }
-}
 
 /// Settings (mode, speed, the function's behaviour) asked of the runtime
 /// and not answered yet: what the App shows and builds on meanwhile.
@@ -132,40 +64,6 @@ pub struct StatusLine {
     /// A passing note (an execution started): what the selected execution
     /// waits for, if anything, is shown instead.
     pub passing: bool,
-}
-
-/// Where the panes were drawn last, for the mouse (set while drawing).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Regions {
-    /// The executions pane, and the rows inside it.
-    pub list: Rect,
-    pub list_rows: Rect,
-    /// The graph pane; where the graph's cell (0, 0) would be drawn
-    /// (scroll included, may be off the pane).
-    pub graph: Rect,
-    pub graph_origin: (i32, i32),
-    /// The inspector pane and its tab titles.
-    pub inspector: Rect,
-    pub tabs: [Rect; 4],
-    /// History tab: the event rows and the first event shown on them; the
-    /// detail below.
-    pub history_rows: Rect,
-    pub history_first: usize,
-    pub history_detail: Rect,
-}
-
-/// The question `x` asks before stopping an execution.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Confirm {
-    pub flow: String,
-    pub name: String,
-}
-
-/// The flow picker (`F`): a filter and the picked row among the matches.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Picker {
-    pub filter: Field,
-    pub sel: usize,
 }
 
 /// The whole state of the TUI.
@@ -837,345 +735,6 @@ impl App {
         };
     }
 
-    /// The stop question: yes stops, no keeps it running.
-    fn update_confirm(&mut self, action: Action) -> Option<Command> {
-        match action {
-            Action::Submit => {
-                let c = self.confirm.take()?;
-                Some(Command::StopExecution {
-                    flow: c.flow,
-                    name: c.name,
-                    error: "Stopped".into(),
-                    cause: "stopped from the TUI".into(),
-                })
-            }
-            Action::Cancel => {
-                self.confirm = None;
-                self.set_status("not stopped");
-                None
-            }
-            _ => None,
-        }
-    }
-
-    /// The flows the picker lists: those matching its filter (any case),
-    /// as indexes into `flows`.
-    pub fn picker_matches(&self) -> Vec<usize> {
-        let Some(p) = &self.picker else {
-            return Vec::new();
-        };
-        let needle = p.filter.text.to_lowercase();
-        (0..self.flows.len())
-            .filter(|&i| self.flows[i].to_lowercase().contains(&needle))
-            .collect()
-    }
-
-    fn update_picker(&mut self, action: Action) {
-        let matches = self.picker_matches();
-        let Some(p) = self.picker.as_mut() else {
-            return;
-        };
-        // The picked row: the flow `sel` names, else the first match.
-        let row = matches.iter().position(|&i| i == p.sel).unwrap_or(0);
-        match action {
-            Action::Cancel => {
-                self.picker = None;
-                return;
-            }
-            Action::Up => p.sel = matches[..row].last().copied().unwrap_or(p.sel),
-            Action::Down => p.sel = matches.get(row + 1).copied().unwrap_or(p.sel),
-            Action::Submit => {
-                let Some(&i) = matches.get(row) else {
-                    return; // nothing matches: nothing to pick
-                };
-                self.picker = None;
-                self.flow_idx = i;
-                let f = self.flows[i].clone();
-                self.set_status(format!("new executions start flow {f} (n)"));
-                return;
-            }
-            Action::Insert(c) => p.filter.insert(c),
-            Action::Backspace => p.filter.backspace(),
-            Action::Delete => p.filter.delete(),
-            Action::Left => p.filter.left(),
-            Action::Right => p.filter.right(),
-            Action::Top => p.filter.home(),
-            Action::Bottom => p.filter.end(),
-            Action::KillToStart => p.filter.kill_to_start(),
-            Action::KillToEnd => p.filter.kill_to_end(),
-            Action::KillWord => p.filter.kill_word(),
-            _ => {}
-        }
-        // Typing may hide the picked flow: then the first match is picked.
-        let matches = self.picker_matches();
-        if let Some(p) = self.picker.as_mut()
-            && !matches.contains(&p.sel)
-            && let Some(&first) = matches.first()
-        {
-            p.sel = first;
-        }
-    }
-
-    /// `C`: the text to copy: on the History tab the selected event (in the
-    /// GetExecutionHistory shape), else the task token of the picked (else
-    /// the waiting, else the inspected) step. Written to the clipboard
-    /// with OSC 52 after the next frame.
-    fn copy(&mut self, sim: &Sim) {
-        let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
-            self.set_error("nothing to copy: no execution selected");
-            return;
-        };
-        if self.tab == Tab::History && !x.history.is_empty() {
-            let n = x.history.len();
-            let e = &x.history[self.shown_events(x).clamp(1, n) - 1];
-            let json = history::event_json(&x.flow, e, sim.epoch_ms()).to_string();
-            self.set_status(format!(
-                "copied event {} ({}) to the clipboard ({} characters, OSC 52)",
-                e.id,
-                e.kind,
-                json.chars().count()
-            ));
-            self.clipboard = Some(json);
-            return;
-        }
-        let waiting = sim.engine.waiting_tasks(x.id);
-        let live = waiting
-            .iter()
-            .find(|(s, ..)| Some(*s) == self.step_sel)
-            .or_else(|| {
-                if self.step_sel.is_none() {
-                    waiting.first()
-                } else {
-                    None
-                }
-            })
-            .map(|(s, _, tok)| (*s, tok.clone()));
-        // Else the inspected step's last token as of the shown events
-        // (it may have ended: a report on it shows the upstream error).
-        let found = live.or_else(|| {
-            let step = self.inspected_step(x)?;
-            x.history[..self.shown_events(x)]
-                .iter()
-                .rev()
-                .filter(|e| e.step == Some(step) && e.kind == EventType::TaskStarted)
-                .find_map(|e| detail_token(&e.detail))
-                .map(|t| (step, t))
-        });
-        match found {
-            Some((step, token)) => {
-                self.set_status(format!(
-                    "copied the task token of {} to the clipboard (OSC 52)",
-                    x.flow.step(step).name
-                ));
-                self.clipboard = Some(token);
-            }
-            None => self.set_error(format!(
-                "nothing to copy: step {} has no task token (History tab: C copies an event)",
-                self.inspected_step(x)
-                    .map(|s| x.flow.step(s).name.as_str())
-                    .unwrap_or("—")
-            )),
-        }
-    }
-
-    /// Sets the executions filter; keeps the selection if still listed,
-    /// else the newest.
-    fn set_filter(&mut self, text: String, sim: &Sim) {
-        if text == self.list.text {
-            return;
-        }
-        self.list.set_text(text, sim.engine.executions());
-        self.list_offset = 0;
-        if self.selected.and_then(|id| self.list.row_of(id)).is_none() {
-            self.select(self.list.at(0));
-        }
-        self.follow = self.selected.is_some() && self.selected == self.newest_root(sim);
-    }
-
-    fn update_filter(&mut self, action: Action, sim: &Sim) {
-        let mut text = self.list.text.clone();
-        match action {
-            Action::Insert(c) => text.push(c),
-            Action::Backspace => {
-                text.pop();
-            }
-            Action::KillToStart | Action::KillWord => text.clear(),
-            Action::Submit => {
-                self.filtering = false;
-                return;
-            }
-            Action::Cancel => {
-                self.filtering = false;
-                text.clear();
-            }
-            _ => return,
-        }
-        self.set_filter(text, sim);
-    }
-
-    /// A bracketed paste: inserted into the open editor's field as text
-    /// (line breaks and tabs become spaces: a field is one line and a paste
-    /// never submits); ignored when no editor is open. Answers whether
-    /// anything changed.
-    pub fn paste(&mut self, text: &str) -> bool {
-        let field = match (self.editor.as_mut(), self.picker.as_mut()) {
-            (Some(editor), _) => editor.field(),
-            (None, Some(picker)) => &mut picker.filter,
-            (None, None) => return false,
-        };
-        let clean: String = text
-            .replace("\r\n", "\n")
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        field.insert_str(&clean);
-        !clean.is_empty()
-    }
-
-    fn update_editor(&mut self, action: Action) -> Option<Command> {
-        let editor = self.editor.as_mut()?;
-        match action {
-            Action::Cancel => {
-                self.editor = None;
-                self.set_status("cancelled");
-            }
-            Action::Insert(c) => editor.field().insert(c),
-            Action::Backspace => editor.field().backspace(),
-            Action::Delete => editor.field().delete(),
-            Action::Left => editor.field().left(),
-            Action::Right => editor.field().right(),
-            Action::Top => editor.field().home(),
-            Action::Bottom => editor.field().end(),
-            Action::KillToStart => editor.field().kill_to_start(),
-            Action::KillToEnd => editor.field().kill_to_end(),
-            Action::KillWord => editor.field().kill_word(),
-            Action::NextField => editor.next_field(),
-            Action::Submit => {
-                if let Err(e) = editor.check() {
-                    self.set_error(format!("cannot submit: {e}"));
-                    return None;
-                }
-                let editor = self.editor.take()?;
-                let text = |i: usize| {
-                    editor
-                        .fields
-                        .get(i)
-                        .map(|f| f.text.clone())
-                        .unwrap_or_default()
-                };
-                return Some(match editor.purpose {
-                    Purpose::NewExecution { flow } => {
-                        self.inputs.insert(flow.clone(), text(0));
-                        Command::StartExecution {
-                            flow,
-                            name: None,
-                            input: text(0),
-                        }
-                    }
-                    Purpose::ReportSuccess { target } => success_command(target, &text(0)),
-                    Purpose::ReportFailure { target } => match target {
-                        Target::Task { token, .. } => Command::ReportFailed {
-                            token,
-                            error: text(0),
-                            cause: text(1),
-                        },
-                        Target::Held { id } => Command::AnswerHeld {
-                            id,
-                            answer: Answer::Fail {
-                                error: text(0),
-                                cause: text(1),
-                            },
-                        },
-                    },
-                });
-            }
-            _ => {}
-        }
-        None
-    }
-
-    /// What `a`/`A` answer: the held push picked on the Messages tab
-    /// (the first, until one is picked) among those the function holds for
-    /// the selected execution.
-    fn held_target(&self, sim: &Sim) -> Result<(Target, String), String> {
-        let id = self
-            .selected
-            .ok_or("no execution selected: press n to start one")?;
-        let x = sim.engine.execution(id).ok_or("no execution selected")?;
-        let held = self.held_of(sim);
-        let Some(h) = held.get(self.held_sel.min(held.len().saturating_sub(1))) else {
-            return Err(if self.handler(sim) == Behaviour::Manual {
-                format!(
-                    "the function holds nothing for execution {}: a answers a held push; Y / f report on the token",
-                    x.name
-                )
-            } else {
-                format!(
-                    "the function is {}, not manual: it holds no push (h cycles it); Y / f report on the token",
-                    self.handler(sim).as_str()
-                )
-            });
-        };
-        let what = match &h.received {
-            Received::Push(n) => format!("push #{n}"),
-            Received::Invoke(_) => "invocation".to_owned(),
-        };
-        Ok((Target::Held { id: h.id() }, format!("{} / {what}", x.name)))
-    }
-
-    /// What `y`/`Y`/`f` report on: the selected execution's waiting task
-    /// (the picked step's first); else its last callback task, even if it
-    /// already ended, so the upstream error shows.
-    fn report_target(&self, sim: &Sim) -> Result<(Target, String), String> {
-        let id = self
-            .selected
-            .ok_or("no execution selected: press n to start one")?;
-        let x = sim.engine.execution(id).ok_or("no execution selected")?;
-        let waiting = sim.engine.waiting_tasks(id);
-        // Not one reported a moment ago (its answer is on its way).
-        let open: Vec<_> = waiting
-            .iter()
-            .filter(|(.., token)| !self.reporting.contains(token))
-            .collect();
-        let pick = open
-            .iter()
-            .copied()
-            .find(|(s, ..)| Some(*s) == self.step_sel)
-            .or_else(|| open.first().copied())
-            .or_else(|| waiting.first());
-        if let Some((step, _, token)) = pick {
-            let name = x.flow.step(*step).name.clone();
-            return Ok((
-                Target::Task {
-                    token: token.clone(),
-                    step: name.clone(),
-                },
-                format!("{} / {name}", x.name),
-            ));
-        }
-        // Nothing waits: say at once why nothing can be reported, with the
-        // error the engine would answer a report with.
-        let had_callback = x.history.iter().any(|e| {
-            e.kind == EventType::TaskScheduled
-                && e.step.is_some_and(|s| {
-                    matches!(&x.flow.step(s).kind, StepKind::Task(t) if t.pattern == Pattern::WaitForCallback)
-                })
-        });
-        Err(if !had_callback {
-            format!("no task of execution {} waits for a callback", x.name)
-        } else if x.status.is_final() {
-            format!(
-                "TaskAlreadyCompleted: execution {} has already ended ({}): nothing to report",
-                x.name, x.status
-            )
-        } else {
-            format!(
-                "TaskAlreadyCompleted: no task of execution {} waits for a callback now",
-                x.name
-            )
-        })
-    }
-
     fn move_in_focus(&mut self, action: Action, sim: &Sim) {
         match self.focus {
             Focus::List => {
@@ -1253,131 +812,6 @@ impl App {
                 }
             },
         }
-    }
-
-    /// A mouse event: a left click selects what is under it (an execution,
-    /// a tab, a history event, a step) and focuses its pane; the wheel
-    /// scrolls the pane under it. Overlays take no clicks (the help
-    /// scrolls). Answers whether anything changed.
-    pub fn mouse(&mut self, ev: MouseEvent, sim: &Sim) -> bool {
-        let at = Position::new(ev.column, ev.row);
-        let down = match ev.kind {
-            MouseEventKind::ScrollDown => Some(true),
-            MouseEventKind::ScrollUp => Some(false),
-            _ => None,
-        };
-        if self.help {
-            return match down {
-                Some(true) => {
-                    self.help_scroll = self.help_scroll.saturating_add(3);
-                    true
-                }
-                Some(false) => {
-                    self.help_scroll = self.help_scroll.saturating_sub(3);
-                    true
-                }
-                None => false,
-            };
-        }
-        if self.editor.is_some() || self.confirm.is_some() || self.picker.is_some() {
-            return false;
-        }
-        match (ev.kind, down) {
-            (MouseEventKind::Down(MouseButton::Left), _) => self.click(at, sim),
-            (_, Some(down)) => self.wheel(at, down, sim),
-            _ => false,
-        }
-    }
-
-    fn click(&mut self, at: Position, sim: &Sim) -> bool {
-        let r = self.regions;
-        if r.list_rows.contains(at) {
-            let row = self.list_offset + usize::from(at.y - r.list_rows.y);
-            if let Some(id) = self.list.at(row) {
-                self.select(Some(id));
-                self.follow = self.selected == self.newest_root(sim);
-            }
-            self.focus = Focus::List;
-            return true;
-        }
-        if let Some(i) = r.tabs.iter().position(|t| t.contains(at)) {
-            self.tab = Tab::ALL[i];
-            self.inspector_scroll = 0;
-            self.focus = Focus::Inspector;
-            return true;
-        }
-        if self.tab == Tab::History && r.history_rows.contains(at) {
-            let idx = r.history_first + usize::from(at.y - r.history_rows.y);
-            if let Some(x) = self.selected.and_then(|id| sim.engine.execution(id))
-                && idx < x.history.len()
-            {
-                self.cursor = (idx + 1 < x.history.len()).then_some(idx + 1);
-                self.detail_scroll = 0;
-            }
-            self.focus = Focus::Inspector;
-            return true;
-        }
-        if r.graph.contains(at) {
-            self.focus = Focus::Graph;
-            let gx = i32::from(at.x) - r.graph_origin.0;
-            let gy = i32::from(at.y) - r.graph_origin.1;
-            if let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) {
-                let flow = x.flow.clone();
-                let graph = self.graph(&flow);
-                let hit = graph.nodes.iter().find_map(|n| match n.kind {
-                    NodeKind::Step(s)
-                        if (i32::from(n.x)..i32::from(n.x) + i32::from(n.w)).contains(&gx)
-                            && (i32::from(n.y)..i32::from(n.y) + i32::from(n.h)).contains(&gy) =>
-                    {
-                        Some(s)
-                    }
-                    _ => None,
-                });
-                if let Some(s) = hit {
-                    self.step_sel = Some(s);
-                    self.inspector_scroll = 0;
-                }
-            }
-            return true;
-        }
-        if r.inspector.contains(at) {
-            self.focus = Focus::Inspector;
-            return true;
-        }
-        if r.list.contains(at) {
-            self.focus = Focus::List;
-            return true;
-        }
-        false
-    }
-
-    fn wheel(&mut self, at: Position, down: bool, sim: &Sim) -> bool {
-        let r = self.regions;
-        let step = if down { Action::Down } else { Action::Up };
-        if r.list.contains(at) {
-            let focus = std::mem::replace(&mut self.focus, Focus::List);
-            self.move_in_focus(step, sim);
-            self.focus = focus;
-        } else if r.graph.contains(at) {
-            // Scrolled by hand: the graph stays put (clamped when drawn).
-            self.graph_free = true;
-            self.graph_scroll.1 = if down {
-                self.graph_scroll.1.saturating_add(2)
-            } else {
-                self.graph_scroll.1.saturating_sub(2)
-            };
-        } else if r.inspector.contains(at) {
-            if self.tab == Tab::History && !r.history_detail.contains(at) {
-                let focus = std::mem::replace(&mut self.focus, Focus::Inspector);
-                self.move_in_focus(step, sim);
-                self.focus = focus;
-            } else {
-                self.scroll_text(down, 3);
-            }
-        } else {
-            return false;
-        }
-        true
     }
 
     /// Moves the picked step through the graph's step nodes.
@@ -1476,72 +910,12 @@ impl App {
     }
 }
 
-fn success_command(target: Target, output: &str) -> Command {
-    match target {
-        Target::Task { token, .. } => Command::ReportSucceeded {
-            token,
-            output: output.to_owned(),
-        },
-        Target::Held { id } => Command::AnswerHeld {
-            id,
-            answer: Answer::Succeed(
-                serde_json::from_str(output).unwrap_or(Value::Object(Default::default())),
-            ),
-        },
-    }
-}
-
 /// Whether a step is a sub-flow task (`acs:fnf:::flow/...`).
 pub fn is_subflow_task(kind: &StepKind) -> bool {
     matches!(kind, StepKind::Task(t) if matches!(t.resource, Resource::Flow { .. }))
 }
 
-/// `1x`, `0.25x`, `1h/s`... for the header.
-pub fn format_speed(s: f64) -> String {
-    if s >= 86400.0 {
-        format!("{}d/s", s / 86400.0)
-    } else if s >= 3600.0 {
-        format!("{}h/s", s / 3600.0)
-    } else if s >= 60.0 {
-        format!("{}m/s", s / 60.0)
-    } else {
-        format!("{s}x")
-    }
-}
-
-/// Virtual time as `+HH:MM:SS.mmm` (days prefixed when needed).
-pub fn format_clock(t: u64) -> String {
-    let ms = t % 1000;
-    let s = t / 1000;
-    let (d, h, m, s) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
-    if d > 0 {
-        format!("+{d}d{h:02}:{m:02}:{s:02}.{ms:03}")
-    } else {
-        format!("+{h:02}:{m:02}:{s:02}.{ms:03}")
-    }
-}
-
-/// A compact age: `0s`, `42s`, `3m`, `5h`, `2d`.
-pub fn format_age(ms: u64) -> String {
-    let s = ms / 1000;
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else if s < 86400 {
-        format!("{}h", s / 3600)
-    } else {
-        format!("{}d", s / 86400)
-    }
-}
-
 /// Each step's box (state and progress) as of the shown history prefix.
 pub fn boxes_at(x: &Execution, shown: usize) -> Vec<BoxState> {
     box_states(&x.flow, &x.history[..shown.min(x.history.len())])
-}
-
-/// The `taskToken` of a `TaskStarted` detail.
-fn detail_token(detail: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(detail).ok()?;
-    v.get("taskToken")?.as_str().map(str::to_owned)
 }
