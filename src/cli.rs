@@ -58,31 +58,45 @@ pub enum Command {
 /// The key reference `flowsim tui --help` prints (the help overlay, `?`,
 /// shows the same).
 pub const TUI_KEYS: &str = "\
+The function is manual by default here: it holds each push and you answer (--handler succeed
+answers by itself, as in run, bench and serve). n starts an execution with the flow's sample
+input line (# input: {...} in its leading comment).
+
 Keys (press ? in the TUI for this list):
   n             new execution: edit the input (JSON, checked as you type), Enter starts, Esc cancels
   space         toggle RUN / STEP mode
   s             STEP mode: deliver exactly one envelope
   + / -         RUN mode: faster / slower
-  t             jump the clock to the next due timer (timeouts, waits, push retries)
-  y             report success for the selected waiting task (edit the output)
-  Y             report success at once with {\"status\": \"success\"}
-  f             report failure: error name and cause
-                (with the function in manual, y / f on the Messages tab answer the held notification)
-  h             cycle the function: succeed, fail, error, drop, manual
+  t             jump the clock to the next due timer (timeouts, waits, push retries);
+                refused, saying how many, while envelopes are due now (s delivers them)
+  Y             report success on the waiting task's token at once ({\"status\": \"success\"})
+  y             report success, editing the output first
+  f             report failure on the token: error name and cause
+  a / A         manual: answer the held push as the function, with success / a failure
+                (a push still held when its task ends is answered HTTP 200 and let go)
+  C             copy the task token (History tab: the selected event's JSON) to the clipboard
+                (with OSC 52: the terminal must allow it; in tmux, set-clipboard on)
+  h             cycle the function: manual, succeed, fail, error, drop
                 (with --handler none there is no simulated function: h says so)
-  x             stop the selected execution
-  F             next loaded flow for new executions
+  x             stop the selected execution (asks first: it cannot be undone)
+  F             pick the flow new executions start (with two or more flows loaded)
   Tab / S-Tab   focus the next / previous pane (executions, graph, inspector)
   Up Down j k   move in the focused pane; Left Right switch inspector tabs
+  J K           scroll the inspector's text (History: the selected event's detail)
   1 2 3 4       inspector tab: Step, Messages, History, Bus
-  Enter         select (execution -> graph, step -> Step tab, sub-flow task -> its child)
+  Enter         select (execution -> graph, step -> Step tab, sub-flow task -> its child;
+                History tab: the event's detail alone)
   c / p         sub-flows: to the child execution of the picked task / to the parent
   PgUp PgDn g G page up / down, first / last
   /             filter executions by name (Enter keeps, Esc clears)
   [ / ]         time travel: one history event back / forward (the graph shows that moment)
-  Esc           back to the live state
+  Esc           back to the live state, else clear the filter
+  mouse         click an execution, a tab, a history event or a step; the wheel scrolls
+                the pane under the pointer (--no-mouse leaves the mouse to the terminal)
   ?             help overlay
   q / Ctrl-C    quit
+  In editors:   Ctrl-A / Ctrl-E start / end, Ctrl-U / Ctrl-K delete to start / end,
+                Ctrl-W delete a word
 
 Logs go to $XDG_STATE_HOME/flowsim/tui.log (else the temp dir's flowsim-tui.log) or --log FILE;
 FLOWSIM_LOG=debug|trace for more. NO_COLOR=1 turns colours off (glyphs stay).";
@@ -117,19 +131,24 @@ pub struct TuiArgs {
     /// runs; executions it starts show live. API logs go to the log file.
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// Leave the mouse to the terminal (its own text selection) instead of
+    /// clicks selecting and the wheel scrolling.
+    #[arg(long)]
+    pub no_mouse: bool,
     #[command(flatten)]
     pub credentials: CredentialArgs,
 }
 
-/// Who answers pushes: the simulated function, and/or real endpoints.
-/// Shared by the commands that run a live simulation (`tui`, `serve`).
+/// Who answers pushes in the TUI: the simulated function, and/or real
+/// endpoints. (`serve` has its own, with `succeed` as the default.)
 #[derive(Debug, Args, Clone, Default)]
 pub struct EndpointArgs {
-    /// What the simulated function does with each push: succeed, fail,
-    /// error, drop, manual (hold it until you answer with y / f), or none:
+    /// What the simulated function does with each push: manual (the
+    /// TUI's default: it holds each push and you answer, Y / f on the
+    /// token or a on the held push), succeed, fail, error, drop, or none:
     /// leave the simulated function out (no subscription to the flows'
     /// topics, no queue consumer) so only real endpoints answer.
-    #[arg(long, default_value = "succeed", value_parser = parse_handler, value_name = "BEHAVIOUR|none")]
+    #[arg(long, default_value = "manual", value_parser = parse_handler, value_name = "BEHAVIOUR|none")]
     pub handler: HandlerChoice,
     /// Subscribe a real http:// endpoint to a topic at start (repeatable):
     /// TOPIC=URL[,format=JSON|XML|SIMPLIFIED][,strategy=BACKOFF_RETRY|EXPONENTIAL_DECAY_RETRY][,name=NAME].
@@ -150,8 +169,9 @@ pub enum HandlerChoice {
 }
 
 impl Default for HandlerChoice {
+    /// The TUI's: you answer the callbacks.
     fn default() -> Self {
-        HandlerChoice::Simulated(Behaviour::default())
+        HandlerChoice::Simulated(Behaviour::Manual)
     }
 }
 
@@ -612,6 +632,7 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
         let result = crate::tui::run(crate::tui::Options {
             handle,
             api: server.as_ref().map(crate::api::server::Running::addr),
+            mouse: !args.no_mouse,
         })
         .await;
         // A long poll in flight must not hold up quitting.
@@ -1033,7 +1054,10 @@ mod tests {
 
     #[test]
     fn handler_none_and_subscribe_flags() {
+        // The TUI's default is manual: you answer the callbacks.
         let e = endpoints(&[]).unwrap();
+        assert_eq!(e.handler, HandlerChoice::Simulated(Behaviour::Manual));
+        let e = endpoints(&["--handler", "succeed"]).unwrap();
         assert_eq!(e.handler, HandlerChoice::Simulated(Behaviour::Succeed));
         assert!(e.subscribe.is_empty());
         let e = endpoints(&[

@@ -87,6 +87,9 @@ pub struct Engine {
     /// A buffer event details are serialised into, reused so each detail
     /// costs one exact allocation (the retained `Box<str>`).
     scratch: Vec<u8>,
+    /// Operations that ended a task attempt or an execution (see
+    /// [`Engine::task_ends`]).
+    task_ends: u64,
 }
 
 impl Engine {
@@ -100,6 +103,7 @@ impl Engine {
             counts: [0; 6],
             descendants: IdMap::default(),
             scratch: Vec::with_capacity(1024),
+            task_ends: 0,
         }
     }
 
@@ -168,6 +172,27 @@ impl Engine {
     pub fn token_for(&self, task: TaskRef) -> Option<String> {
         let x = self.execution(task.exec)?;
         Some(self.key.mint(&x.flow.name, &x.name, x.id.0, task.task))
+    }
+
+    /// Changes (grows) whenever an operation ended a task attempt or an
+    /// execution: a cheap way to know whether what waited may have stopped
+    /// waiting (the simulated function releases its held notifications).
+    pub fn task_ends(&self) -> u64 {
+        self.task_ends
+    }
+
+    /// Whether the task attempt `task` is still in flight (a report on its
+    /// token would be accepted).
+    pub fn task_pending(&self, task: TaskRef) -> bool {
+        self.runs
+            .get(&task.exec)
+            .is_some_and(|r| r.tasks.iter().any(|&(t, _)| t == task.task))
+    }
+
+    /// Whether the task a token names is still in flight (a report on it
+    /// would be accepted); false for a token that does not decode.
+    pub fn token_pending(&self, token: &str) -> bool {
+        self.task_for_token(token).is_ok()
     }
 
     /// The tokens of the tasks of `exec` that are waiting for a callback.
@@ -450,6 +475,10 @@ impl Engine {
         };
         let r = f(&mut m);
         m.check_event_limit();
+        if run.task_ends > 0 || run.ended.is_some() {
+            run.task_ends = 0;
+            self.task_ends += 1;
+        }
         let cancel = std::mem::take(&mut run.cancel);
         if let Some(status) = run.ended {
             self.runs.remove(&id);

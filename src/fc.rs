@@ -427,6 +427,40 @@ impl Fc {
         );
     }
 
+    /// Releases what the function holds for tasks that no longer wait
+    /// (`waiting` answers whether a held notification's task still does):
+    /// a push is answered HTTP 200 without a report (the task already
+    /// ended: there is nothing to report, and MNS must not push it again),
+    /// an invocation is let go (its task no longer takes a result). In
+    /// inbox order, so deterministic. Answers how many were released.
+    pub fn release_held(&mut self, ctx: &mut Ctx<'_>, waiting: impl Fn(&Held) -> bool) -> usize {
+        let mut released = 0;
+        let mut i = 0;
+        while i < self.inbox.len() {
+            if waiting(&self.inbox[i]) {
+                i += 1;
+                continue;
+            }
+            let held = self.inbox.remove(i);
+            released += 1;
+            let outcome = match held.received {
+                Received::Push(n) => {
+                    self.answer_push(ctx, n, 200);
+                    "released: its task no longer waits; answered HTTP 200"
+                }
+                Received::Invoke(_) => "released: its task no longer waits",
+            };
+            self.record(
+                ctx.now,
+                held.received,
+                held.body,
+                held.token,
+                Cow::Borrowed(outcome),
+            );
+        }
+        released
+    }
+
     /// Answers a held notification or invocation (by [`Held::id`]).
     pub fn answer_held(
         &mut self,

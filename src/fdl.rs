@@ -77,6 +77,48 @@ pub fn load(name: &str, source: &str) -> Result<Flow, Vec<Diagnostic>> {
     build::build(name, source)
 }
 
+/// The prefix of a *sample input line*: a line of a flow file's leading
+/// comment that reads `# input: {"requestId": "r-42"}`. The TUI's `n`
+/// prefills it as the new execution's input.
+pub const SAMPLE_INPUT_PREFIX: &str = "input:";
+
+/// The flow's *sample input line*, if its leading comment has one: the
+/// first line of the comment block at the top of `source` (lines starting
+/// with `#`, blank lines between them allowed) that reads `# input: JSON`
+/// with JSON an object. The JSON text is answered as written (trimmed);
+/// a line whose JSON is not an object is not a sample input. Pure.
+pub fn sample_input(source: &str) -> Option<String> {
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    for line in source.lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some(comment) = line.strip_prefix('#') else {
+            return None; // the leading comment is over
+        };
+        let Some(json) = comment.trim_start().strip_prefix(SAMPLE_INPUT_PREFIX) else {
+            continue;
+        };
+        let json = json.trim();
+        if matches!(
+            serde_json::from_str::<serde_json::Value>(json),
+            Ok(serde_json::Value::Object(_))
+        ) {
+            return Some(json.to_owned());
+        }
+    }
+    None
+}
+
+impl Flow {
+    /// The sample input of the flow's leading comment (see
+    /// [`sample_input`]), if any.
+    pub fn sample_input(&self) -> Option<String> {
+        sample_input(&self.definition)
+    }
+}
+
 /// Reads and loads a flow file; the flow is named after the file's stem.
 pub fn load_file(path: &std::path::Path) -> Result<Flow, LoadError> {
     let shown = path.display().to_string();
@@ -110,4 +152,42 @@ pub fn load_file(path: &std::path::Path) -> Result<Flow, LoadError> {
         file: shown,
         diagnostics,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sample_input_line_is_read_from_the_leading_comment() {
+        let src = "# A flow.\n#\n#   input:  {\"a\": 1}  \nversion: v1\n";
+        assert_eq!(sample_input(src).as_deref(), Some(r#"{"a": 1}"#));
+        // After the comment block: not a sample input.
+        assert_eq!(sample_input("version: v1\n# input: {\"a\": 1}\n"), None);
+        // Not an object, or not JSON: skipped; a later line may still be one.
+        let src = "# input: [1]\n# input: nope\n# input: {}\nversion: v1\n";
+        assert_eq!(sample_input(src).as_deref(), Some("{}"));
+        let bom = "\u{feff}\n\n# input: {\"b\": 2}\n";
+        assert_eq!(sample_input(bom).as_deref(), Some(r#"{"b": 2}"#));
+        assert_eq!(sample_input(""), None);
+    }
+
+    #[test]
+    fn every_example_flow_has_a_sample_input() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "yaml") {
+                let flow = load_file(&p).unwrap();
+                assert!(
+                    flow.sample_input().is_some(),
+                    "{}: no sample input line (# input: {{...}})",
+                    p.display()
+                );
+                n += 1;
+            }
+        }
+        assert!(n >= 8, "{n} flows");
+    }
 }

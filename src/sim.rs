@@ -24,7 +24,7 @@ pub use crate::kernel::{
 };
 
 use crate::engine::Engine;
-use crate::fc::{Behaviour, Fc, HandlerConfig};
+use crate::fc::{Behaviour, Fc, HandlerConfig, Received};
 use crate::fdl::{Flow, Resource, StepKind};
 use crate::kernel::{ExecId, FnfError};
 use crate::mns::{HttpPush, Mns, MnsError, SubscribeSpec};
@@ -104,6 +104,9 @@ pub struct Sim {
     delivered: u64,
     /// Pushes to real HTTP endpoints waiting for the shell to perform them.
     outbox: Vec<HttpPush>,
+    /// [`Engine::task_ends`] when the function's held notifications were
+    /// last checked (see [`Sim::release_held`]).
+    task_ends_seen: u64,
 }
 
 impl Sim {
@@ -126,6 +129,7 @@ impl Sim {
             subscribe_handler: config.subscribe_handler,
             delivered: 0,
             outbox: Vec::new(),
+            task_ends_seen: 0,
         };
         for spec in &config.subscriptions {
             if let Err(e) = sim.subscribe_endpoint(spec) {
@@ -259,7 +263,9 @@ impl Sim {
     /// `ReportTaskSucceeded`; answers the `EventId` of `TaskSucceeded`.
     pub fn report_succeeded(&mut self, token: &str, output: &str) -> Result<u32, FnfError> {
         let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
-        self.engine.report_succeeded(&mut ctx, token, output)
+        let r = self.engine.report_succeeded(&mut ctx, token, output);
+        self.release_held(false);
+        r
     }
 
     /// `ReportTaskFailed`; answers the `EventId` of `TaskFailed`.
@@ -270,7 +276,9 @@ impl Sim {
         cause: &str,
     ) -> Result<u32, FnfError> {
         let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
-        self.engine.report_failed(&mut ctx, token, error, cause)
+        let r = self.engine.report_failed(&mut ctx, token, error, cause);
+        self.release_held(false);
+        r
     }
 
     /// `StopExecution`.
@@ -282,8 +290,11 @@ impl Sim {
         cause: &str,
     ) -> Result<ExecId, FnfError> {
         let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
-        self.engine
-            .stop_execution(&mut ctx, flow, name, error, cause)
+        let r = self
+            .engine
+            .stop_execution(&mut ctx, flow, name, error, cause);
+        self.release_held(false);
+        r
     }
 
     /// Sets what the simulated function does from now on.
@@ -349,6 +360,47 @@ impl Sim {
     }
 
     fn dispatch(&mut self, env: Envelope) {
+        let to_fc = env.to == Component::Fc;
+        self.deliver(env);
+        self.release_held(to_fc);
+    }
+
+    /// The function holds notifications for a person (manual); one whose
+    /// task no longer waits (reported, timed out, stopped...) is released
+    /// at once (see [`Fc::release_held`]), so MNS does not push it again
+    /// after its execution ended. Checked when an operation ended a task
+    /// ([`Engine::task_ends`]), and after each delivery to the function
+    /// (`to_fc`: a push redelivered for a task that already ended). Cheap
+    /// when nothing is held.
+    fn release_held(&mut self, to_fc: bool) {
+        let ends = self.engine.task_ends();
+        if self.fc.inbox().is_empty() || (ends == self.task_ends_seen && !to_fc) {
+            self.task_ends_seen = ends;
+            return;
+        }
+        self.task_ends_seen = ends;
+        let Sim {
+            now,
+            epoch_ms,
+            bus,
+            rng,
+            engine,
+            fc,
+            ..
+        } = self;
+        let mut ctx = Ctx {
+            now: *now,
+            epoch_ms: *epoch_ms,
+            rng,
+            bus,
+        };
+        fc.release_held(&mut ctx, |h| match &h.received {
+            Received::Invoke(task) => engine.task_pending(*task),
+            Received::Push(_) => h.token.as_deref().is_some_and(|t| engine.token_pending(t)),
+        });
+    }
+
+    fn deliver(&mut self, env: Envelope) {
         let Sim {
             now,
             epoch_ms,

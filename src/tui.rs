@@ -1,8 +1,10 @@
 //! tui: the terminal front end (ratatui + crossterm on tokio), a client of
 //! the [`runtime`](crate::runtime) like any other.
 //!
-//! Owns the terminal (raw mode, alternate screen, restored on quit, Ctrl-C
-//! and panic) and the event loop; the log file, the runtime and the HTTP
+//! Owns the terminal (raw mode, alternate screen, bracketed paste, mouse
+//! capture, all restored on quit, Ctrl-C and panic; cleared on resize and
+//! before leaving, so nothing of it stays on screen), the clipboard (OSC
+//! 52, written after a frame) and the event loop; the log file, the runtime and the HTTP
 //! API it may show are set up by [`cli`](crate::cli). The loop selects over
 //! terminal events, runtime updates, command replies and a tick that runs
 //! only while the clock animates; it drains everything pending, then draws
@@ -27,7 +29,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{
-    DisableBracketedPaste, EnableBracketedPaste, Event, EventStream, KeyEventKind,
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture, Event,
+    EventStream, KeyEventKind,
 };
 use futures_util::StreamExt as _;
 use ratatui::DefaultTerminal;
@@ -45,6 +48,9 @@ pub struct Options {
     pub handle: Handle,
     /// The address the HTTP API is served on alongside, for the header.
     pub api: Option<SocketAddr>,
+    /// Capture the mouse (clicks select, the wheel scrolls); off leaves
+    /// the terminal's own selection alone (`--no-mouse`).
+    pub mouse: bool,
 }
 
 /// Why the TUI could not run. A variant with a cause keeps it as the
@@ -76,29 +82,49 @@ pub async fn run(opts: Options) -> Result<(), TuiError> {
     let api_url = opts.api.map(|addr| format!("http://{addr}"));
     // Installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
-    enable_paste()?;
+    enable_input_modes(opts.mouse)?;
     let result = event_loop(&mut terminal, opts.handle, api_url).await;
-    disable_paste();
+    // Blank the screen before leaving it: a terminal that resized (or has
+    // no alternate screen) keeps nothing of the TUI.
+    let _ = terminal.clear();
+    disable_input_modes();
     ratatui::restore();
     result
 }
 
 /// Turns on bracketed paste (a paste arrives as one [`Event::Paste`], not
-/// as keys that could submit a form) and chains a panic hook that turns it
-/// off again before ratatui's hook restores the terminal.
-fn enable_paste() -> io::Result<()> {
+/// as keys that could submit a form) and, if asked, mouse capture, and
+/// chains a panic hook that turns them off again before ratatui's hook
+/// restores the terminal.
+fn enable_input_modes(mouse: bool) -> io::Result<()> {
     crossterm::execute!(io::stdout(), EnableBracketedPaste)?;
+    if mouse {
+        crossterm::execute!(io::stdout(), EnableMouseCapture)?;
+    }
     let restore = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        disable_paste();
+        disable_input_modes();
         restore(info);
     }));
     Ok(())
 }
 
-/// Turns bracketed paste off (best effort: the terminal may be gone).
-fn disable_paste() {
-    let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
+/// Turns bracketed paste and mouse capture off (best effort: the terminal
+/// may be gone; turning off what was never on is harmless).
+fn disable_input_modes() {
+    let _ = crossterm::execute!(io::stdout(), DisableMouseCapture, DisableBracketedPaste);
+}
+
+/// The OSC 52 sequence that asks the terminal to put `text` on the system
+/// clipboard (`c`). Terminals that do not support it ignore it; tmux needs
+/// `set-clipboard on` (its default, `external`, passes it to the outer
+/// terminal).
+pub fn osc52(text: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "\x1b]52;c;{}\x07",
+        base64::engine::general_purpose::STANDARD.encode(text)
+    )
 }
 
 async fn event_loop(
@@ -122,6 +148,13 @@ async fn event_loop(
             let run = *state.borrow_and_update();
             draw(terminal, &mut app, &handle, run)?;
             dirty = false;
+            // After the frame, outside the sim lock: the clipboard.
+            if let Some(text) = app.clipboard.take() {
+                use std::io::Write as _;
+                let backend = terminal.backend_mut();
+                backend.write_all(osc52(&text).as_bytes())?;
+                backend.flush()?;
+            }
         }
         if app.quit {
             return Ok(());
@@ -131,7 +164,7 @@ async fn event_loop(
         let mut send: Vec<Command> = Vec::new();
         tokio::select! {
             ev = events.next() => match ev {
-                Some(Ok(ev)) => dirty |= on_event(&mut app, &handle, ev, &mut send),
+                Some(Ok(ev)) => dirty |= on_event(terminal, &mut app, &handle, ev, &mut send)?,
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
             },
@@ -152,7 +185,7 @@ async fn event_loop(
         // behind the stream's wake-up thread, 1 KiB per later key.
         loop {
             match tokio::time::timeout(Duration::ZERO, events.next()).await {
-                Ok(Some(Ok(ev))) => dirty |= on_event(&mut app, &handle, ev, &mut send),
+                Ok(Some(Ok(ev))) => dirty |= on_event(terminal, &mut app, &handle, ev, &mut send)?,
                 Ok(Some(Err(e))) => return Err(e.into()),
                 Ok(None) => return Ok(()),
                 Err(_) => break, // nothing more is pending
@@ -201,11 +234,17 @@ fn draw(
 }
 
 /// Handles one terminal event; answers whether the screen must be redrawn.
-fn on_event(app: &mut App, handle: &Handle, ev: Event, send: &mut Vec<Command>) -> bool {
-    match ev {
+fn on_event(
+    terminal: &mut DefaultTerminal,
+    app: &mut App,
+    handle: &Handle,
+    ev: Event,
+    send: &mut Vec<Command>,
+) -> io::Result<bool> {
+    Ok(match ev {
         Event::Key(key) if key.kind != KeyEventKind::Release => {
             let Some(action) = map_key(app.key_context(), key) else {
-                return false;
+                return Ok(false);
             };
             tracing::debug!(?action, "key");
             let command = {
@@ -219,9 +258,19 @@ fn on_event(app: &mut App, handle: &Handle, ev: Event, send: &mut Vec<Command>) 
         }
         // Bracketed paste: text for the open editor, never a submit.
         Event::Paste(text) => app.paste(&text),
-        Event::Resize(..) => true,
+        Event::Mouse(m) => {
+            let sim = handle.sim();
+            app.mouse(m, &sim)
+        }
+        // Redraw every cell at the new size: a terminal that reflowed the
+        // old frame keeps none of it.
+        Event::Resize(..) => {
+            terminal.autoresize()?;
+            terminal.clear()?;
+            true
+        }
         _ => false,
-    }
+    })
 }
 
 #[cfg(test)]

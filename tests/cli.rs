@@ -74,6 +74,7 @@ fn the_tuis_options_work_without_the_tui_command() {
             "t=http://127.0.0.1:9/cb",
         ],
         &["flows/", "--speed", "2"],
+        &["--no-mouse", "--handler", "succeed"],
     ] {
         flowsim()
             .args(args)
@@ -100,6 +101,27 @@ fn the_tuis_options_work_without_the_tui_command() {
         .stdout(predicate::str::contains("flowsim --seed 7 --step"))
         .stdout(predicate::str::contains("--listen"));
     run(&["--handler", "fail"]).code(1);
+}
+
+#[test]
+fn the_tuis_help_says_the_function_is_manual_and_names_the_keys() {
+    flowsim()
+        .args(["tui", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[default: manual]"))
+        .stdout(predicate::str::contains("--no-mouse"))
+        .stdout(predicate::str::contains("sample"))
+        .stdout(predicate::str::contains("a / A"))
+        .stdout(predicate::str::contains("to the clipboard"));
+    // run, bench and serve keep the function that answers by itself.
+    for cmd in ["run", "serve"] {
+        flowsim()
+            .args([cmd, "--help"])
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("[default: succeed]"));
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The TUI end to end in a real terminal: the `flowsim` binary in a detached
-//! tmux session at 100x30, driven with send-keys and read with capture-pane.
+//! tmux session (80x24 to 120x40), driven with send-keys and read with
+//! capture-pane.
 //! Skipped (with a message) when tmux is not installed, except under CI
 //! (`CI` set), where .ci/run installs it and its absence fails the test.
 //!
@@ -238,4 +239,162 @@ fn a_pipe_is_told_to_use_run() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("flowsim run"), "{err}");
+}
+
+/// The first five minutes: `flowsim` with no arguments but determinism
+/// (seed, epoch, log), at 80x24. The function is manual by default: the
+/// first `n` Enter leaves the task waiting for its callback, its token on
+/// screen and the footer naming the key that reports success; that key
+/// ends the execution Succeeded.
+#[test]
+fn the_first_run_waits_for_you_and_one_key_succeeds() {
+    if !have_tmux() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_flowsim");
+    let name = format!("flowsim-e2e-first-{}", std::process::id());
+    let log = std::env::temp_dir().join(format!("{name}.log"));
+    let cmd = format!(
+        "{bin} --seed 7 --epoch 2026-01-01T00:00:00Z --log {}; echo FLOWSIM-EXITED-$?; sleep 60",
+        log.display()
+    );
+    let s = start(&name, 80, 24, &cmd);
+    let screen = s.wait_for("the TUI", |t| t.contains("No executions yet"));
+    assert!(screen.contains("function manual"), "{screen}");
+    s.keys(&["n"]);
+    s.wait_for("the input editor", |t| {
+        t.contains("New execution") && t.contains(r#"{"messageBody": "hello world"}"#)
+    });
+    s.keys(&["Enter"]);
+    let screen = s.wait_for("the task waiting with its token", |t| {
+        t.contains("◷ mns-topic-task") && t.contains("waiting djE")
+    });
+    let footer = screen.lines().last().unwrap_or("");
+    assert!(footer.contains("Y success"), "{screen}");
+    assert!(footer.contains("f fail"), "{screen}");
+    assert!(
+        footer.contains("? help") && footer.contains("q quit"),
+        "{screen}"
+    );
+    // C copies the token with OSC 52: tmux keeps it (set-clipboard on).
+    tmux(&s.0, &["set-option", "-g", "set-clipboard", "on"]);
+    s.keys(&["C"]);
+    s.wait_for("the copy", |t| t.contains("copied the task token"));
+    let copied = tmux(&s.0, &["show-buffer"]);
+    assert!(copied.starts_with("djEjbW5z"), "{copied}");
+    s.keys(&["Y"]);
+    let screen = s.wait_for("success", |t| {
+        t.contains("Succeeded") && t.contains("✓ mns-topic-task")
+    });
+    assert!(screen.contains("✓1 succeeded"), "{screen}");
+    // Resized while running, then quit: nothing of the TUI stays behind.
+    tmux(
+        &s.0,
+        &["resize-window", "-t", &s.0, "-x", "120", "-y", "40"],
+    );
+    s.wait_for("the wider screen", |t| t.contains("✓ Succeeded 88db"));
+    tmux(&s.0, &["resize-window", "-t", &s.0, "-x", "80", "-y", "24"]);
+    s.wait_for("the narrower screen", |t| !t.contains("✓ Succeeded 88db"));
+    s.keys(&["q"]);
+    let screen = s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
+    for tui in ["Executions", "flowsim │", "? help", "mns-topic-task", "━━━"] {
+        assert!(!screen.contains(tui), "{tui} left on the screen:\n{screen}");
+    }
+    let _ = std::fs::remove_file(log);
+}
+
+/// Time: two executions of approval-with-timeout waiting on a manual
+/// function, `t` jumps from timer to timer (refused while envelopes are
+/// due now, saying how many: `s` delivers them) until the first one's
+/// `request-approval` times out. Its History tab shows TaskTimedOut exactly
+/// one hour after TaskScheduled (the task's `timeoutSeconds: 3600`), not at
+/// the flow's day.
+#[test]
+fn t_and_s_reach_a_task_timeout_one_hour_after_it_was_scheduled() {
+    if !have_tmux() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_flowsim");
+    let name = format!("flowsim-e2e-time-{}", std::process::id());
+    let log = std::env::temp_dir().join(format!("{name}.log"));
+    let cmd = format!(
+        "{bin} tui flows/approval-with-timeout.yaml --step --seed 7 \
+         --epoch 2026-01-01T00:00:00Z --log {}; echo FLOWSIM-EXITED-$?; sleep 60",
+        log.display()
+    );
+    let s = start(&name, 120, 40, &cmd);
+    s.wait_for("the TUI", |t| t.contains("No executions yet"));
+    for n in 1..=2 {
+        s.keys(&["n"]);
+        s.wait_for("the input editor", |t| {
+            t.contains("New execution") && t.contains(r#""requestId": "r-42""#)
+        });
+        s.keys(&["Enter"]);
+        s.wait_for("the execution", |t| {
+            t.contains(&format!("Executions ({n})"))
+        });
+    }
+    // The status line (second to last): what the last key did.
+    let status = |t: &str| t.lines().rev().nth(1).unwrap_or("").to_owned();
+    let mut refusals = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let screen = s.screen();
+        // The first execution escalates (and succeeds) once its task timed out.
+        if screen.contains("✓1 succeeded") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never timed out:\n{screen}");
+        let before = status(&screen);
+        let due = before.contains("due now");
+        if due {
+            refusals += 1;
+            assert!(
+                before.contains("envelopes are due now: deliver them first")
+                    || before.contains("envelope is due now: deliver it first"),
+                "{screen}"
+            );
+        }
+        s.keys(&[if due { "s" } else { "t" }]);
+        // Until the key is handled (the status line changes), briefly.
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until && status(&s.screen()) == before {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    assert!(refusals > 0, "t was never refused with envelopes due");
+    // The first execution (the oldest: the last row), its History tab, the
+    // events walked from the last up.
+    s.keys(&["G", "3", "Tab", "Tab"]);
+    s.wait_for("the history", |t| t.contains("ExecutionSucceeded"));
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..30 {
+        let screen = s.screen();
+        seen.extend(
+            screen
+                .lines()
+                .filter(|l| l.contains("TaskTimedOut") || l.contains("TaskScheduled"))
+                .map(str::to_owned),
+        );
+        if seen.iter().any(|l| l.contains("TaskScheduled")) {
+            break;
+        }
+        s.keys(&["k"]);
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    let all = seen.join("\n");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("+00:00:00.000 TaskScheduled") && l.contains("request-approval")),
+        "{all}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("+01:00:00.000 TaskTimedOut") && l.contains("request-approval")),
+        "{all}"
+    );
+    assert!(!all.contains("+1d"), "a day later:\n{all}");
+    s.keys(&["q"]);
+    s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
+    let _ = std::fs::remove_file(log);
 }

@@ -6,10 +6,11 @@ line: it parses the MNS push, reads the task token and reports
 `{"status": "success"}` with the official SDK (aliyun-python-sdk-core +
 aliyun-python-sdk-fnf).
 
-Run it as a local stand-in for FC's HTTP trigger:
+Run it as a local stand-in for FC's HTTP trigger (in a venv: `.venv/` is
+git-ignored):
 
-    pip install aliyun-python-sdk-core aliyun-python-sdk-fnf
-    python3 assets/handler/handler.py --listen 127.0.0.1:9000 \
+    python3 -m venv .venv && .venv/bin/pip install -r assets/handler/requirements.txt
+    .venv/bin/python assets/handler/handler.py --listen 127.0.0.1:9000 \
         --fnf-endpoint 127.0.0.1:8080
 
 and subscribe it to the flow's topic: `flowsim serve --handler none
@@ -27,6 +28,10 @@ Credentials come from `environ['fc.context']` like on FC; this stand-in
 fills it from ALIBABA_CLOUD_ACCESS_KEY_ID / ALIBABA_CLOUD_ACCESS_KEY_SECRET
 (and ALIBABA_CLOUD_SECURITY_TOKEN), which must match flowsim's
 `--access-key-id/--access-key-secret` when it checks signatures.
+
+A report flowsim refuses is printed with its code and message, e.g.
+`Report refused: HTTP 400 TaskAlreadyCompleted: ...` (the task already ended:
+someone else reported, or it timed out), then the push fails (HTTP 500).
 """
 
 import argparse
@@ -36,6 +41,7 @@ import sys
 from types import SimpleNamespace
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.auth.credentials import AccessKeyCredential, StsTokenCredential
 from aliyunsdkcore.client import AcsClient
 from aliyunsdkfnf.request.v20190315.ReportTaskSucceededRequest import (
@@ -79,7 +85,16 @@ def handler(environ, start_response):
     req = ReportTaskSucceededRequest()
     req.set_TaskToken(task_token)
     req.set_Output('{"status": "success"}')
-    resp = fnf_client.do_action_with_exception(req)
+    try:
+        resp = fnf_client.do_action_with_exception(req)
+    except ServerException as e:
+        # Refused (the task already ended, a bad token, a wrong signature...):
+        # say why, with the service's own code and message, then fail the
+        # push like any unhandled error (FC answers 500, MNS retries).
+        print('Report refused: HTTP {} {}: {} (RequestId {})'.format(
+            e.get_http_status(), e.get_error_code(), e.get_error_msg(),
+            e.get_request_id()), flush=True)
+        raise
     print('Report task response: {}'.format(resp), flush=True)
 
     # Response to http request

@@ -97,6 +97,9 @@ pub enum StepState {
     Succeeded,
     Failed,
     TimedOut,
+    /// Running or waiting when its execution ended (stopped, timed out):
+    /// it never finished.
+    Cancelled,
 }
 
 impl StepState {
@@ -108,7 +111,13 @@ impl StepState {
             StepState::Succeeded => "succeeded",
             StepState::Failed => "failed",
             StepState::TimedOut => "timed out",
+            StepState::Cancelled => "cancelled",
         }
+    }
+
+    /// Whether the step is under way (running or waiting).
+    pub fn is_active(self) -> bool {
+        matches!(self, StepState::Running | StepState::Waiting)
     }
 }
 
@@ -116,7 +125,20 @@ impl StepState {
 pub fn step_states(flow: &Flow, events: &[HistoryEvent]) -> Vec<StepState> {
     let mut states = vec![StepState::NotReached; flow.steps.len()];
     for ev in events {
-        let Some(step) = ev.step else { continue };
+        let Some(step) = ev.step else {
+            // The execution ended around steps still under way.
+            if matches!(
+                ev.kind,
+                EventType::ExecutionStopped
+                    | EventType::ExecutionTimedOut
+                    | EventType::ExecutionFailed
+            ) {
+                for s in states.iter_mut().filter(|s| s.is_active()) {
+                    *s = StepState::Cancelled;
+                }
+            }
+            continue;
+        };
         let Some(state) = states.get_mut(step.index()) else {
             continue;
         };

@@ -143,6 +143,9 @@ pub(super) struct Run {
     /// no more blocks run, and the execution fails when the operation
     /// ends (see [`Machine::check_event_limit`]).
     over_limit: Option<Option<StepId>>,
+    /// Task attempts that stopped being in flight during the current
+    /// operation (see [`Engine::task_ends`](super::Engine::task_ends)).
+    pub(in crate::engine) task_ends: u32,
 }
 
 /// A child execution to stop, and why.

@@ -247,11 +247,27 @@ impl Mns {
         let Some(n) = self.notifications.get_mut(&id) else {
             return; // a late answer to a push that already timed out
         };
+        let (seq, attempt, strategy) = (n.seq, n.attempt, n.strategy);
+        let subscription = n.subscription.clone();
+        // An attempt is answered once: an answer after it timed out (a
+        // person answering a held push late) is too late, whatever it says;
+        // the retry already scheduled goes out.
+        let late = self.record_mut(seq).is_some_and(|rec| {
+            rec.attempts
+                .iter()
+                .rev()
+                .find(|a| a.subscription == subscription && a.attempt == attempt)
+                .is_some_and(|a| a.outcome.is_some())
+        });
+        if late {
+            return;
+        }
+        let Some(n) = self.notifications.get_mut(&id) else {
+            return;
+        };
         if let Some(k) = n.timer.take() {
             ctx.cancel(k);
         }
-        let (seq, attempt, strategy) = (n.seq, n.attempt, n.strategy);
-        let subscription = n.subscription.clone();
         let delivered = outcome.delivered();
         if let Some(rec) = self.record_mut(seq)
             && let Some(a) = rec

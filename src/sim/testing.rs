@@ -36,7 +36,7 @@ pub fn seed_flow_with_timeout(timeout: Option<u64>) -> Flow {
         steps: vec![Step {
             id: StepId(0),
             name: "mns-topic-task".into(),
-            pos: Pos { line: 13, col: 5 },
+            pos: Pos { line: 16, col: 5 },
             parent: None,
             end: false,
             input_mappings: Some(vec![

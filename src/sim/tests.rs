@@ -338,3 +338,75 @@ fn a_retried_push_is_held_once() {
     assert!(sim.mns.messages()[0].attempts.len() >= 2);
     assert_eq!(sim.fc.inbox().len(), 1);
 }
+
+fn manual_seed(timeout: Option<u64>) -> (Sim, ExecId) {
+    let mut sim = Sim::new(SimConfig {
+        handler: crate::fc::HandlerConfig {
+            behaviour: crate::fc::Behaviour::Manual,
+            ..crate::fc::HandlerConfig::default()
+        },
+        ..SimConfig::default()
+    });
+    sim.add_flow(crate::sim::testing::seed_flow_with_timeout(timeout))
+        .unwrap();
+    let flow = sim.engine.flows().next().unwrap().name.clone();
+    let id = sim
+        .start_execution(&flow, None, Some(r#"{"messageBody":"x"}"#))
+        .unwrap();
+    // Deliver what is due now: the push reaches the function, which holds it.
+    while sim.next_due().is_some_and(|d| d <= sim.now()) {
+        sim.step();
+    }
+    assert_eq!(sim.fc.inbox().len(), 1);
+    (sim, id)
+}
+
+/// Manual: a report made with the token directly (not by answering the held
+/// push) ends the task; the function then lets its held push go, answered
+/// HTTP 200, so MNS never pushes it again after the execution ended.
+#[test]
+fn a_held_push_is_released_when_its_task_is_reported_directly() {
+    let (mut sim, id) = manual_seed(None);
+    let token = sim.engine.waiting_tasks(id)[0].2.clone();
+    sim.report_succeeded(&token, r#"{"status":"success"}"#)
+        .unwrap();
+    assert!(sim.fc.inbox().is_empty(), "released at once");
+    sim.advance_to(3_600_000);
+    let m = &sim.mns.messages()[0];
+    assert_eq!(m.attempts.len(), 1, "pushed once: {:?}", m.attempts);
+    assert_eq!(m.attempts[0].outcome, Some(PushOutcome::Status(200)));
+    assert!(sim.fc.inbox().is_empty());
+    assert_eq!(sim.engine.execution(id).unwrap().status, Status::Succeeded);
+    assert_eq!(sim.fc.received(), 1);
+}
+
+/// The same when the task ends otherwise: stopped, or timed out (after its
+/// push timed out and was retried: the late 200 does not count for the
+/// timed-out attempt, the retry is released as soon as it is held).
+#[test]
+fn a_held_push_is_released_when_its_task_is_stopped_or_times_out() {
+    let (mut sim, id) = manual_seed(None);
+    let (flow, name) = {
+        let x = sim.engine.execution(id).unwrap();
+        (x.flow.name.clone(), x.name.to_string())
+    };
+    sim.stop_execution(&flow, &name, "Stopped", "test").unwrap();
+    assert!(sim.fc.inbox().is_empty());
+    sim.advance_to(3_600_000);
+    assert_eq!(sim.mns.messages()[0].attempts.len(), 1);
+
+    let (mut sim, id) = manual_seed(Some(30));
+    sim.advance_to(3_600_000);
+    assert_eq!(sim.engine.execution(id).unwrap().status, Status::Failed);
+    assert!(sim.fc.inbox().is_empty());
+    let attempts = &sim.mns.messages()[0].attempts;
+    assert_eq!(attempts[0].outcome, Some(PushOutcome::Timeout));
+    assert_eq!(
+        attempts.last().unwrap().outcome,
+        Some(PushOutcome::Status(200)),
+        "{attempts:?}"
+    );
+    let n = attempts.len();
+    sim.advance_to(7_200_000);
+    assert_eq!(sim.mns.messages()[0].attempts.len(), n, "no more pushes");
+}

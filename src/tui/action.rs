@@ -93,6 +93,10 @@ pub enum KeyContext {
     Editor,
     /// The executions filter is being typed.
     Filter,
+    /// A question waits for yes or no (stopping an execution).
+    Confirm,
+    /// The flow picker is open (type to filter, arrows move).
+    Picker,
 }
 
 /// A UI intent decoded from a key.
@@ -123,12 +127,25 @@ pub enum Action {
     SpeedDown,
     /// `t`: jump the clock to the next due timer.
     JumpClock,
-    /// `y`: report success (editor).
+    /// `y`: ReportTaskSucceeded on the waiting task's token (editor).
     ReportSuccess,
-    /// `Y`: report success with the default output at once.
+    /// `Y`: ReportTaskSucceeded with the default output at once.
     ReportSuccessDefault,
-    /// `f`: report failure (editor).
+    /// `f`: ReportTaskFailed on the waiting task's token (editor).
     ReportFailure,
+    /// `a`: answer the push the function holds (manual) as the function:
+    /// it reports success (editor) and answers HTTP 200.
+    AnswerHeld,
+    /// `A`: answer the held push as the function: it reports a failure
+    /// (editor) and answers HTTP 200.
+    AnswerHeldFailure,
+    /// `C`: copy the task token (History tab: the selected event's JSON) to
+    /// the clipboard (OSC 52).
+    Copy,
+    /// `J`: scroll the inspector's text (the History tab's detail) down.
+    ScrollDown,
+    /// `K`: scroll it up.
+    ScrollUp,
     /// `h`: cycle the function's behaviour.
     CycleHandler,
     /// `x`: stop the selected execution.
@@ -143,8 +160,8 @@ pub enum Action {
     StartFilter,
     /// `1`..`4`: show a tab.
     ShowTab(Tab),
-    /// `F`: the next loaded flow for new executions.
-    CycleFlow,
+    /// `F`: pick the flow new executions start (a list with a filter).
+    PickFlow,
     /// `c`: to the child execution of the inspected sub-flow task.
     GoChild,
     /// `p`: to the parent execution of a sub-flow's child.
@@ -159,6 +176,12 @@ pub enum Action {
     Cancel,
     /// Tab in an editor: the next field.
     NextField,
+    /// Ctrl-U in an editor: delete to the start of the field.
+    KillToStart,
+    /// Ctrl-K in an editor: delete to the end of the field.
+    KillToEnd,
+    /// Ctrl-W in an editor: delete the word before the cursor.
+    KillWord,
 }
 
 /// Decodes a key in a context; `None` for keys that mean nothing there.
@@ -179,19 +202,43 @@ pub fn map_key(ctx: KeyContext, key: KeyEvent) -> Option<Action> {
             KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
             _ => None,
         },
-        KeyContext::Editor | KeyContext::Filter => match key.code {
-            KeyCode::Esc => Some(Action::Cancel),
-            KeyCode::Enter => Some(Action::Submit),
-            KeyCode::Tab | KeyCode::BackTab if ctx == KeyContext::Editor => Some(Action::NextField),
-            KeyCode::Backspace => Some(Action::Backspace),
-            KeyCode::Delete => Some(Action::Delete),
-            KeyCode::Left => Some(Action::Left),
-            KeyCode::Right => Some(Action::Right),
-            KeyCode::Home => Some(Action::Top),
-            KeyCode::End => Some(Action::Bottom),
-            KeyCode::Char(c) if !ctrl => Some(Action::Insert(c)),
+        KeyContext::Confirm => match key.code {
+            KeyCode::Enter | KeyCode::Char('y') | KeyCode::Char('Y') => Some(Action::Submit),
+            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('q') => {
+                Some(Action::Cancel)
+            }
             _ => None,
         },
+        KeyContext::Editor | KeyContext::Filter | KeyContext::Picker => {
+            // Readline's: start, end, delete to start / end / a word back.
+            if ctrl {
+                return match key.code {
+                    KeyCode::Char('a') => Some(Action::Top),
+                    KeyCode::Char('e') => Some(Action::Bottom),
+                    KeyCode::Char('u') => Some(Action::KillToStart),
+                    KeyCode::Char('k') => Some(Action::KillToEnd),
+                    KeyCode::Char('w') => Some(Action::KillWord),
+                    _ => None,
+                };
+            }
+            match key.code {
+                KeyCode::Esc => Some(Action::Cancel),
+                KeyCode::Enter => Some(Action::Submit),
+                KeyCode::Tab | KeyCode::BackTab if ctx == KeyContext::Editor => {
+                    Some(Action::NextField)
+                }
+                KeyCode::Up if ctx == KeyContext::Picker => Some(Action::Up),
+                KeyCode::Down if ctx == KeyContext::Picker => Some(Action::Down),
+                KeyCode::Backspace => Some(Action::Backspace),
+                KeyCode::Delete => Some(Action::Delete),
+                KeyCode::Left => Some(Action::Left),
+                KeyCode::Right => Some(Action::Right),
+                KeyCode::Home => Some(Action::Top),
+                KeyCode::End => Some(Action::Bottom),
+                KeyCode::Char(c) => Some(Action::Insert(c)),
+                _ => None,
+            }
+        }
         KeyContext::Normal(_focus) => {
             if ctrl {
                 return match key.code {
@@ -224,6 +271,11 @@ pub fn map_key(ctx: KeyContext, key: KeyEvent) -> Option<Action> {
                 KeyCode::Char('y') => Action::ReportSuccess,
                 KeyCode::Char('Y') => Action::ReportSuccessDefault,
                 KeyCode::Char('f') => Action::ReportFailure,
+                KeyCode::Char('a') => Action::AnswerHeld,
+                KeyCode::Char('A') => Action::AnswerHeldFailure,
+                KeyCode::Char('C') => Action::Copy,
+                KeyCode::Char('J') => Action::ScrollDown,
+                KeyCode::Char('K') => Action::ScrollUp,
                 KeyCode::Char('h') => Action::CycleHandler,
                 KeyCode::Char('x') => Action::StopExecution,
                 KeyCode::Char('[') => Action::HistoryBack,
@@ -233,7 +285,7 @@ pub fn map_key(ctx: KeyContext, key: KeyEvent) -> Option<Action> {
                 KeyCode::Char('2') => Action::ShowTab(Tab::Messages),
                 KeyCode::Char('3') => Action::ShowTab(Tab::History),
                 KeyCode::Char('4') => Action::ShowTab(Tab::Bus),
-                KeyCode::Char('F') => Action::CycleFlow,
+                KeyCode::Char('F') => Action::PickFlow,
                 KeyCode::Char('c') => Action::GoChild,
                 KeyCode::Char('p') => Action::GoParent,
                 _ => return None,
@@ -261,40 +313,68 @@ pub const HELP: &[(&str, &[KeyHelp])] = &[
         &[
             k(
                 "n",
-                "new execution: edit the input (JSON), Enter starts, Esc cancels",
+                "new execution: edit the input (the flow's sample input line, else your last one), Enter starts, Esc cancels",
             ),
             k("space", "toggle RUN / STEP mode"),
             k("s", "STEP mode: deliver exactly one envelope"),
             k("+ / -", "RUN mode: faster / slower"),
             k(
                 "t",
-                "jump the clock to the next due timer (timeouts, waits, retries)",
+                "jump the clock to the next due timer (timeouts, waits, retries); refused while envelopes are due now",
             ),
             k(
                 "h",
-                "cycle the function (succeed, fail, error, drop, manual); not with none",
+                "cycle the function: manual (the TUI's default: you answer), succeed, fail, error, drop; not with none",
             ),
-            k("F", "next loaded flow for new executions"),
+            k(
+                "F",
+                "pick the flow new executions start (with 2 or more flows)",
+            ),
+            k(
+                "x",
+                "stop the selected execution (asks first: it cannot be undone)",
+            ),
         ],
     ),
     (
         "Callbacks",
         &[
-            k("y", "report success for the waiting task (edit the output)"),
-            k("Y", "report success at once with {\"status\": \"success\"}"),
-            k("f", "report failure: error name and cause"),
+            k(
+                "Y",
+                "report success on the waiting task's token at once: {\"status\": \"success\"}",
+            ),
+            k("y", "report success, editing the output first"),
+            k("f", "report failure on the token: error name and cause"),
+            k(
+                "a",
+                "manual: answer the held push as the function: it reports success (edit the output), then HTTP 200",
+            ),
+            k(
+                "A",
+                "manual: answer the held push as the function with a failure",
+            ),
             k(
                 "",
-                "in manual, y / f on the Messages tab answer its held notification",
+                "a push still held when its task ends (you reported with Y / f) is answered HTTP 200 and let go",
             ),
-            k("x", "stop the selected execution"),
+            k(
+                "C",
+                "copy the task token (History tab: the selected event's JSON) to the clipboard (OSC 52)",
+            ),
         ],
     ),
     (
         "Moving around",
         &[
             k("Tab / S-Tab", "focus the next / previous pane"),
-            k("↑ ↓ / j k", "move in the focused pane"),
+            k(
+                "↑ ↓ / j k",
+                "move in the focused pane: executions, graph steps, history events, held pushes",
+            ),
+            k(
+                "J / K",
+                "scroll the inspector's text (History: the event's detail)",
+            ),
             k(
                 "← →",
                 "inspector: previous / next tab; graph: previous / next step",
@@ -302,16 +382,30 @@ pub const HELP: &[(&str, &[KeyHelp])] = &[
             k("1 2 3 4", "inspector tab: Step, Messages, History, Bus"),
             k(
                 "Enter",
-                "select: execution -> graph, step -> Step tab, sub-flow task -> child",
+                "select: execution -> graph, step -> Step tab, sub-flow task -> child; History: detail only",
             ),
             k("c / p", "sub-flows: to the child execution / to the parent"),
             k("PgUp PgDn g G", "page up / down, first / last"),
             k("/", "filter executions by name (Enter keeps, Esc clears)"),
+            k("[ / ]", "time travel: one history event back / forward"),
             k(
-                "[ / ]",
-                "time travel: one history event back / forward (Esc: live)",
+                "Esc",
+                "back to live, else clear the filter, and the status line",
+            ),
+            k(
+                "mouse",
+                "click: an execution, a tab, a history event, a step; wheel: scroll the pane under it",
             ),
             k("? / q, Ctrl-C", "this help / quit"),
+        ],
+    ),
+    (
+        "In an editor",
+        &[
+            k("Enter / Esc", "submit / cancel"),
+            k("Ctrl-A Ctrl-E", "to the start / end (also Home / End)"),
+            k("Ctrl-U Ctrl-K", "delete to the start / end"),
+            k("Ctrl-W", "delete the word before the cursor"),
         ],
     ),
 ];
@@ -349,6 +443,35 @@ mod tests {
             Some(Action::ReportSuccessDefault)
         );
         assert_eq!(normal(KeyCode::Char('f')), Some(Action::ReportFailure));
+        assert_eq!(normal(KeyCode::Char('a')), Some(Action::AnswerHeld));
+        assert_eq!(normal(KeyCode::Char('A')), Some(Action::AnswerHeldFailure));
+        assert_eq!(normal(KeyCode::Char('C')), Some(Action::Copy));
+    }
+
+    #[test]
+    fn readline_keys_edit_fields() {
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        for ctx in [KeyContext::Editor, KeyContext::Filter, KeyContext::Picker] {
+            assert_eq!(map_key(ctx, ctrl('a')), Some(Action::Top));
+            assert_eq!(map_key(ctx, ctrl('e')), Some(Action::Bottom));
+            assert_eq!(map_key(ctx, ctrl('u')), Some(Action::KillToStart));
+            assert_eq!(map_key(ctx, ctrl('k')), Some(Action::KillToEnd));
+            assert_eq!(map_key(ctx, ctrl('w')), Some(Action::KillWord));
+        }
+        // In the picker, j and k are text; the arrows move.
+        let p = |c| map_key(KeyContext::Picker, key(c));
+        assert_eq!(p(KeyCode::Char('j')), Some(Action::Insert('j')));
+        assert_eq!(p(KeyCode::Down), Some(Action::Down));
+    }
+
+    #[test]
+    fn a_confirmation_takes_yes_or_no() {
+        let c = |k| map_key(KeyContext::Confirm, key(k));
+        assert_eq!(c(KeyCode::Char('y')), Some(Action::Submit));
+        assert_eq!(c(KeyCode::Enter), Some(Action::Submit));
+        assert_eq!(c(KeyCode::Char('n')), Some(Action::Cancel));
+        assert_eq!(c(KeyCode::Esc), Some(Action::Cancel));
+        assert_eq!(c(KeyCode::Char('x')), None);
     }
 
     #[test]
@@ -370,6 +493,9 @@ mod tests {
         assert_eq!(normal(KeyCode::Char('?')), Some(Action::ToggleHelp));
         assert_eq!(normal(KeyCode::Char('c')), Some(Action::GoChild));
         assert_eq!(normal(KeyCode::Char('p')), Some(Action::GoParent));
+        assert_eq!(normal(KeyCode::Char('J')), Some(Action::ScrollDown));
+        assert_eq!(normal(KeyCode::Char('K')), Some(Action::ScrollUp));
+        assert_eq!(normal(KeyCode::Char('F')), Some(Action::PickFlow));
         assert_eq!(normal(KeyCode::Char('z')), None);
     }
 

@@ -6,104 +6,44 @@
 //! both updated incrementally from what is new. `App::update` turns an
 //! action into view changes and maybe a [`Command`] for the runtime; it
 //! reads the `Sim` but never mutates it.
+//!
+//! Submodules, each an `impl App` block or a value it holds: `list` (the
+//! executions list index), `forms` (the editor, the stop question, the
+//! flow picker, the filter), `report` (what the callback keys and `C`
+//! act on), `mouse` (clicks and the wheel), `format` (times, speeds).
+
+mod format;
+mod forms;
+mod list;
+mod mouse;
+mod report;
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use serde_json::Value;
-
 use super::action::{Action, Focus, KeyContext, Tab};
-use super::editor::{DEFAULT_OUTPUT, Editor, Purpose, Target};
+use super::editor::{DEFAULT_OUTPUT, Editor, Field};
+use super::graph::{BoxState, box_states};
 use super::theme::Theme;
-use crate::engine::{EventType, ExecId, Execution, StepState, TaskRef};
-use crate::fc::{Answer, Behaviour, Held, Received};
+use crate::engine::{EventType, ExecId, Execution, TaskRef};
+use crate::fc::{Behaviour, Held, Received};
 use crate::fdl::layout::{Graph, NodeKind, layout};
-use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind};
+use crate::fdl::{Flow, Resource, StepId, StepKind};
 use crate::runtime::{Command, CommandError, Mode, Outcome, Reply, RunState, SPEEDS};
 use crate::sim::Sim;
+pub use format::{format_age, format_clock, format_speed};
+pub use forms::{Confirm, Picker};
+pub use list::ExecList;
+pub use mouse::Regions;
+use report::success_command;
 
-/// The input the first new execution is prefilled with.
-pub const FIRST_INPUT: &str = r#"{"messageBody": "hello world"}"#;
+/// The input a new execution of a flow without a sample input line (and
+/// not started before) is prefilled with.
+pub const EMPTY_INPUT: &str = "{}";
 
-/// The executions list, newest first, optionally filtered by name.
-///
-/// Unfiltered, row `r` is execution `len - 1 - r`: no index at all. With a
-/// filter, `matches` holds the matching ids in ascending order and grows by
-/// scanning only executions added since the last sync.
-#[derive(Debug, Default, Clone)]
-pub struct ExecList {
-    /// The filter text (empty: no filter).
-    pub text: String,
-    matches: Vec<ExecId>,
-    scanned: usize,
-    total: usize,
-}
-
-impl ExecList {
-    fn matches(text: &str, x: &Execution) -> bool {
-        x.name.contains(text) || x.flow.name.contains(text)
-    }
-
-    /// Catches up with executions added since the last call.
-    pub fn sync(&mut self, execs: &[Execution]) {
-        self.total = execs.len();
-        if self.text.is_empty() {
-            self.scanned = execs.len();
-            return;
-        }
-        for x in execs.get(self.scanned..).unwrap_or(&[]) {
-            if ExecList::matches(&self.text, x) {
-                self.matches.push(x.id);
-            }
-        }
-        self.scanned = execs.len();
-    }
-
-    /// Sets the filter text and rescans.
-    pub fn set_text(&mut self, text: String, execs: &[Execution]) {
-        self.text = text;
-        self.matches.clear();
-        self.scanned = 0;
-        self.sync(execs);
-    }
-
-    /// Rows in the list.
-    pub fn len(&self) -> usize {
-        if self.text.is_empty() {
-            self.total
-        } else {
-            self.matches.len()
-        }
-    }
-
-    /// Whether the list has no rows.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The execution on row `row` (0: newest).
-    pub fn at(&self, row: usize) -> Option<ExecId> {
-        let n = self.len();
-        if row >= n {
-            return None;
-        }
-        if self.text.is_empty() {
-            Some(ExecId((n - 1 - row) as u32))
-        } else {
-            self.matches.get(n - 1 - row).copied()
-        }
-    }
-
-    /// The row of an execution, if listed.
-    pub fn row_of(&self, id: ExecId) -> Option<usize> {
-        let n = self.len();
-        if self.text.is_empty() {
-            ((id.0 as usize) < n).then(|| n - 1 - id.0 as usize)
-        } else {
-            self.matches.binary_search(&id).ok().map(|i| n - 1 - i)
-        }
-    }
-}
+/// How many newest rows [`App::sync`] looks through for the newest
+/// execution started from outside (not a sub-flow's child) to follow.
+const FOLLOW_SCAN: usize = 1_000;
 
 /// Settings (mode, speed, the function's behaviour) asked of the runtime
 /// and not answered yet: what the App shows and builds on meanwhile.
@@ -121,6 +61,9 @@ struct Pending {
 pub struct StatusLine {
     pub text: String,
     pub error: bool,
+    /// A passing note (an execution started): what the selected execution
+    /// waits for, if anything, is shown instead.
+    pub passing: bool,
 }
 
 /// The whole state of the TUI.
@@ -135,6 +78,10 @@ pub struct App {
     pub help: bool,
     pub help_scroll: u16,
     pub editor: Option<Editor>,
+    /// `x` asks before it stops.
+    pub confirm: Option<Confirm>,
+    /// The flow picker, when open.
+    pub picker: Option<Picker>,
     /// Typing the filter.
     pub filtering: bool,
     pub list: ExecList,
@@ -156,11 +103,26 @@ pub struct App {
     pub held_sel: usize,
     /// Scroll of the inspector's content.
     pub inspector_scroll: u16,
+    /// Scroll of the History tab's event detail.
+    pub detail_scroll: u16,
+    /// The History tab shows the selected event's detail alone.
+    pub detail_zoom: bool,
     /// Scroll of the graph (x, y), adjusted when drawing.
     pub graph_scroll: (u16, u16),
+    /// The wheel scrolled the graph: it stays where it was put instead of
+    /// following the picked (or active) step, until a step is picked.
+    pub graph_free: bool,
     pub status: Option<StatusLine>,
-    /// The last input a new execution started with.
-    pub last_input: String,
+    /// The last input each flow started with (by flow name).
+    pub inputs: HashMap<String, String>,
+    /// Text to put on the clipboard (OSC 52), written after the next frame.
+    pub clipboard: Option<String>,
+    /// Where the panes were drawn last (for the mouse).
+    pub regions: Regions,
+    /// Tokens reported and not answered yet: a second `Y` before the
+    /// runtime answers the first reports on the next waiting task.
+    reporting: HashSet<String>,
+    reports_inflight: usize,
     /// The runtime's last published state, with the settings this App
     /// asked for and the runtime has not confirmed yet laid over it.
     pub run: RunState,
@@ -188,6 +150,8 @@ impl App {
             help: false,
             help_scroll: 0,
             editor: None,
+            confirm: None,
+            picker: None,
             filtering: false,
             list: ExecList::default(),
             selected: None,
@@ -199,9 +163,16 @@ impl App {
             step_sel: None,
             held_sel: 0,
             inspector_scroll: 0,
+            detail_scroll: 0,
+            detail_zoom: false,
             graph_scroll: (0, 0),
+            graph_free: false,
             status: None,
-            last_input: FIRST_INPUT.into(),
+            inputs: HashMap::new(),
+            clipboard: None,
+            regions: Regions::default(),
+            reporting: HashSet::new(),
+            reports_inflight: 0,
             run,
             pending: Pending::default(),
             quit: false,
@@ -219,6 +190,10 @@ impl App {
     pub fn key_context(&self) -> KeyContext {
         if self.editor.is_some() {
             KeyContext::Editor
+        } else if self.confirm.is_some() {
+            KeyContext::Confirm
+        } else if self.picker.is_some() {
+            KeyContext::Picker
         } else if self.help {
             KeyContext::Help
         } else if self.filtering {
@@ -260,11 +235,37 @@ impl App {
             self.messages_seen = m.seq + 1;
         }
         if self.follow || self.selected.is_none() {
-            let newest = self.list.at(0);
+            let newest = self.newest_root(sim);
             if newest != self.selected {
                 self.select(newest);
             }
         }
+    }
+
+    /// The execution following selects: the newest listed that was started
+    /// from outside (a sub-flow's child is reached from its parent, `c`),
+    /// else the newest.
+    fn newest_root(&self, sim: &Sim) -> Option<ExecId> {
+        (0..self.list.len().min(FOLLOW_SCAN))
+            .filter_map(|row| self.list.at(row))
+            .find(|id| {
+                sim.engine
+                    .execution(*id)
+                    .is_some_and(|x| x.parent().is_none())
+            })
+            .or_else(|| self.list.at(0))
+    }
+
+    /// The input `n` prefills for `flow`: the last one it started with,
+    /// else its sample input line, else `{}` (never another flow's).
+    pub fn input_for(&self, flow: &str, sim: &Sim) -> String {
+        if let Some(last) = self.inputs.get(flow) {
+            return last.clone();
+        }
+        sim.engine
+            .flow(flow)
+            .and_then(|f| f.sample_input())
+            .unwrap_or_else(|| EMPTY_INPUT.to_owned())
     }
 
     fn select(&mut self, id: Option<ExecId>) {
@@ -274,6 +275,8 @@ impl App {
             self.step_sel = None;
             self.held_sel = 0;
             self.inspector_scroll = 0;
+            self.detail_scroll = 0;
+            self.graph_free = false;
             // Another execution (maybe another flow): the graph scrolls
             // from its top to the step that matters.
             self.graph_scroll = (0, 0);
@@ -456,6 +459,7 @@ impl App {
         self.status = Some(StatusLine {
             text: text.into(),
             error: false,
+            passing: false,
         });
     }
 
@@ -463,17 +467,36 @@ impl App {
         self.status = Some(StatusLine {
             text: text.into(),
             error: true,
+            passing: false,
         });
     }
 
     /// Applies an action; answers the command for the runtime, if any.
     pub fn update(&mut self, action: Action, sim: &Sim) -> Option<Command> {
+        let command = self.apply(action, sim);
+        if let Some(Command::ReportSucceeded { token, .. } | Command::ReportFailed { token, .. }) =
+            &command
+        {
+            self.reporting.insert(token.clone());
+            self.reports_inflight += 1;
+        }
+        command
+    }
+
+    fn apply(&mut self, action: Action, sim: &Sim) -> Option<Command> {
         if action == Action::Quit {
             self.quit = true;
             return None;
         }
         if self.editor.is_some() {
             return self.update_editor(action);
+        }
+        if self.confirm.is_some() {
+            return self.update_confirm(action);
+        }
+        if self.picker.is_some() {
+            self.update_picker(action);
+            return None;
         }
         if self.help {
             match action {
@@ -501,6 +524,10 @@ impl App {
             | Action::PageDown
             | Action::Top
             | Action::Bottom => self.move_in_focus(action, sim),
+            Action::ScrollDown | Action::ScrollUp => {
+                let down = action == Action::ScrollDown;
+                self.scroll_text(down, 1);
+            }
             Action::Left | Action::Right => match self.focus {
                 Focus::Inspector => {
                     self.tab = if action == Action::Left {
@@ -535,12 +562,25 @@ impl App {
                 Focus::Inspector if self.tab == Tab::Step && self.inspects_subflow(sim) => {
                     self.go_child(sim)
                 }
+                // The History tab: the selected event's detail alone, or
+                // back to the events.
+                Focus::Inspector if self.tab == Tab::History => {
+                    self.detail_zoom = !self.detail_zoom;
+                    self.detail_scroll = 0;
+                }
                 Focus::Inspector => {}
             },
             Action::GoChild => self.go_child(sim),
             Action::GoParent => self.go_parent(sim),
+            // Esc: one thing at a time: back to live, else the filter off;
+            // the status line goes either way.
             Action::Live => {
-                self.cursor = None;
+                if self.cursor.is_some() || self.detail_zoom {
+                    self.cursor = None;
+                    self.detail_zoom = false;
+                } else if !self.list.text.is_empty() {
+                    self.set_filter(String::new(), sim);
+                }
                 self.status = None;
             }
             Action::ShowTab(t) => {
@@ -550,14 +590,23 @@ impl App {
             Action::StartFilter => {
                 self.filtering = true;
             }
-            Action::CycleFlow if !self.flows.is_empty() => {
-                self.flow_idx = (self.flow_idx + 1) % self.flows.len();
-                let f = self.flows[self.flow_idx].clone();
-                self.set_status(format!("new executions start flow {f}"));
+            Action::PickFlow if self.flows.len() > 1 => {
+                // The current flow picked, with no filter.
+                self.picker = Some(Picker {
+                    filter: Field::new("Flow", "", false),
+                    sel: self.flow_idx,
+                });
             }
+            Action::PickFlow => self.set_error(match self.flows.first() {
+                Some(f) => format!(
+                    "only one flow is loaded ({f}): name more (flowsim tui FLOW... or a folder) to pick"
+                ),
+                None => "no flow is loaded".to_owned(),
+            }),
             Action::NewExecution => match self.current_flow() {
                 Some(flow) => {
-                    self.editor = Some(Editor::new_execution(flow, &self.last_input));
+                    let input = self.input_for(flow, sim);
+                    self.editor = Some(Editor::new_execution(flow, &input));
                 }
                 None => self.set_error("no flow is loaded"),
             },
@@ -608,11 +657,16 @@ impl App {
                     self.set_error("no execution selected");
                     return None;
                 };
-                return Some(Command::StopExecution {
+                if x.status.is_final() {
+                    self.set_error(format!(
+                        "ExecutionAlreadyCompleted: execution {} has already ended ({})",
+                        x.name, x.status
+                    ));
+                    return None;
+                }
+                self.confirm = Some(Confirm {
                     flow: x.flow.name.clone(),
                     name: x.name.to_string(),
-                    error: "Stopped".into(),
-                    cause: "stopped from the TUI".into(),
                 });
             }
             Action::ReportSuccess | Action::ReportSuccessDefault | Action::ReportFailure => {
@@ -633,6 +687,21 @@ impl App {
                     _ => return Some(success_command(target, DEFAULT_OUTPUT)),
                 }
             }
+            Action::AnswerHeld | Action::AnswerHeldFailure => {
+                let (target, what) = match self.held_target(sim) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        self.set_error(e);
+                        return None;
+                    }
+                };
+                self.editor = Some(if action == Action::AnswerHeld {
+                    Editor::report_success(target, &what)
+                } else {
+                    Editor::report_failure(target, &what)
+                });
+            }
+            Action::Copy => self.copy(sim),
             Action::HistoryBack | Action::HistoryForward => {
                 let x = self.selected.and_then(|id| sim.engine.execution(id))?;
                 let len = x.history.len();
@@ -644,170 +713,26 @@ impl App {
                 } else {
                     Some(cur + 1)
                 };
+                self.detail_scroll = 0;
             }
             _ => {}
         }
         None
     }
 
-    fn update_filter(&mut self, action: Action, sim: &Sim) {
-        let mut text = self.list.text.clone();
-        match action {
-            Action::Insert(c) => text.push(c),
-            Action::Backspace => {
-                text.pop();
-            }
-            Action::Submit => {
-                self.filtering = false;
-                return;
-            }
-            Action::Cancel => {
-                self.filtering = false;
-                text.clear();
-            }
-            _ => return,
-        }
-        if text != self.list.text {
-            self.list.set_text(text, sim.engine.executions());
-            self.list_offset = 0;
-            // Keep the selection if it is still listed, else the newest.
-            if self.selected.and_then(|id| self.list.row_of(id)).is_none() {
-                self.select(self.list.at(0));
-            }
-            self.follow = self.selected == self.list.at(0);
-        }
-    }
-
-    /// A bracketed paste: inserted into the open editor's field as text
-    /// (line breaks and tabs become spaces: a field is one line and a paste
-    /// never submits); ignored when no editor is open. Answers whether
-    /// anything changed.
-    pub fn paste(&mut self, text: &str) -> bool {
-        let Some(editor) = self.editor.as_mut() else {
-            return false;
-        };
-        let clean: String = text
-            .replace("\r\n", "\n")
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-        editor.field().insert_str(&clean);
-        !clean.is_empty()
-    }
-
-    fn update_editor(&mut self, action: Action) -> Option<Command> {
-        let editor = self.editor.as_mut()?;
-        match action {
-            Action::Cancel => {
-                self.editor = None;
-                self.set_status("cancelled");
-            }
-            Action::Insert(c) => editor.field().insert(c),
-            Action::Backspace => editor.field().backspace(),
-            Action::Delete => editor.field().delete(),
-            Action::Left => editor.field().left(),
-            Action::Right => editor.field().right(),
-            Action::Top => editor.field().home(),
-            Action::Bottom => editor.field().end(),
-            Action::NextField => editor.next_field(),
-            Action::Submit => {
-                if let Err(e) = editor.check() {
-                    self.set_error(format!("cannot submit: {e}"));
-                    return None;
-                }
-                let editor = self.editor.take()?;
-                let text = |i: usize| {
-                    editor
-                        .fields
-                        .get(i)
-                        .map(|f| f.text.clone())
-                        .unwrap_or_default()
-                };
-                return Some(match editor.purpose {
-                    Purpose::NewExecution { flow } => {
-                        self.last_input = text(0);
-                        Command::StartExecution {
-                            flow,
-                            name: None,
-                            input: text(0),
-                        }
-                    }
-                    Purpose::ReportSuccess { target } => success_command(target, &text(0)),
-                    Purpose::ReportFailure { target } => match target {
-                        Target::Task { token, .. } => Command::ReportFailed {
-                            token,
-                            error: text(0),
-                            cause: text(1),
-                        },
-                        Target::Held { id } => Command::AnswerHeld {
-                            id,
-                            answer: Answer::Fail {
-                                error: text(0),
-                                cause: text(1),
-                            },
-                        },
-                    },
-                });
-            }
-            _ => {}
-        }
-        None
-    }
-
-    /// What `y`/`Y`/`f` answer: on the Messages tab with something held,
-    /// the picked held notification; else the selected execution's waiting
-    /// task (the picked step's first); else its last callback task, even if
-    /// it already ended, so the upstream error shows.
-    fn report_target(&self, sim: &Sim) -> Result<(Target, String), String> {
-        let id = self
-            .selected
-            .ok_or("no execution selected: press n to start one")?;
-        let x = sim.engine.execution(id).ok_or("no execution selected")?;
-        if self.tab == Tab::Messages {
-            let held = self.held_of(sim);
-            if let Some(h) = held.get(self.held_sel.min(held.len().saturating_sub(1))) {
-                return Ok((
-                    Target::Held { id: h.id() },
-                    format!("{} / held notification #{}", x.name, h.id()),
-                ));
-            }
-        }
-        let waiting = sim.engine.waiting_tasks(id);
-        let pick = waiting
-            .iter()
-            .find(|(s, ..)| Some(*s) == self.step_sel)
-            .or_else(|| waiting.first());
-        if let Some((step, _, token)) = pick {
-            let name = x.flow.step(*step).name.clone();
-            return Ok((
-                Target::Task {
-                    token: token.clone(),
-                    step: name.clone(),
-                },
-                format!("{} / {name}", x.name),
-            ));
-        }
-        // Nothing waits: say at once why nothing can be reported, with the
-        // error the engine would answer a report with.
-        let had_callback = x.history.iter().any(|e| {
-            e.kind == EventType::TaskScheduled
-                && e.step.is_some_and(|s| {
-                    matches!(&x.flow.step(s).kind, StepKind::Task(t) if t.pattern == Pattern::WaitForCallback)
-                })
-        });
-        Err(if !had_callback {
-            format!("no task of execution {} waits for a callback", x.name)
-        } else if x.status.is_final() {
-            format!(
-                "TaskAlreadyCompleted: execution {} has already ended ({}): nothing to report",
-                x.name, x.status
-            )
+    /// `J`/`K` (and the wheel over text): scroll the inspector's text, or
+    /// on the History tab the event's detail.
+    fn scroll_text(&mut self, down: bool, by: u16) {
+        let scroll = if self.tab == Tab::History {
+            &mut self.detail_scroll
         } else {
-            format!(
-                "TaskAlreadyCompleted: no task of execution {} waits for a callback now",
-                x.name
-            )
-        })
+            &mut self.inspector_scroll
+        };
+        *scroll = if down {
+            scroll.saturating_add(by)
+        } else {
+            scroll.saturating_sub(by)
+        };
     }
 
     fn move_in_focus(&mut self, action: Action, sim: &Sim) {
@@ -831,7 +756,7 @@ impl App {
                     _ => n - 1,
                 };
                 self.select(self.list.at(row));
-                self.follow = row == 0;
+                self.follow = self.selected == self.newest_root(sim);
             }
             Focus::Graph => {
                 let delta = match action {
@@ -862,6 +787,7 @@ impl App {
                         _ => len,
                     };
                     self.cursor = if next >= len { None } else { Some(next.max(1)) };
+                    self.detail_scroll = 0;
                 }
                 Tab::Messages
                     if matches!(action, Action::Up | Action::Down)
@@ -918,10 +844,19 @@ impl App {
         };
         self.step_sel = Some(steps[next as usize]);
         self.inspector_scroll = 0;
+        self.graph_free = false;
     }
 
     /// Takes in a command's reply.
     pub fn on_reply(&mut self, reply: Reply, sim: &Sim) {
+        // A report answered (an error may be one): once none is left in
+        // flight, the tokens reported are the engine's business again.
+        if self.reports_inflight > 0 && matches!(reply, Ok(Outcome::Reported(_)) | Err(_)) {
+            self.reports_inflight -= 1;
+            if self.reports_inflight == 0 {
+                self.reporting.clear();
+            }
+        }
         match reply {
             Ok(Outcome::Started(id)) => {
                 self.follow = true;
@@ -934,6 +869,10 @@ impl App {
                     .map(|x| x.name.to_string())
                     .unwrap_or_default();
                 self.set_status(format!("started execution {name}"));
+                // Until the execution waits for something to say.
+                if let Some(s) = self.status.as_mut() {
+                    s.passing = true;
+                }
             }
             Ok(Outcome::Reported(ev)) => {
                 self.set_status(format!("report accepted (event {ev})"));
@@ -960,23 +899,14 @@ impl App {
                     self.pending = Pending::default();
                 }
             }
+            // `t` with envelopes due now: the runtime's message says how
+            // many and what to do, and fits 80 columns; its code would
+            // push its end off the line.
+            Err(CommandError { code, message }) if code == "EnvelopesDue" => {
+                self.set_error(message)
+            }
             Err(CommandError { code, message }) => self.set_error(format!("{code}: {message}")),
         }
-    }
-}
-
-fn success_command(target: Target, output: &str) -> Command {
-    match target {
-        Target::Task { token, .. } => Command::ReportSucceeded {
-            token,
-            output: output.to_owned(),
-        },
-        Target::Held { id } => Command::AnswerHeld {
-            id,
-            answer: Answer::Succeed(
-                serde_json::from_str(output).unwrap_or(Value::Object(Default::default())),
-            ),
-        },
     }
 }
 
@@ -985,46 +915,7 @@ pub fn is_subflow_task(kind: &StepKind) -> bool {
     matches!(kind, StepKind::Task(t) if matches!(t.resource, Resource::Flow { .. }))
 }
 
-/// `1x`, `0.25x`, `1h/s`... for the header.
-pub fn format_speed(s: f64) -> String {
-    if s >= 86400.0 {
-        format!("{}d/s", s / 86400.0)
-    } else if s >= 3600.0 {
-        format!("{}h/s", s / 3600.0)
-    } else if s >= 60.0 {
-        format!("{}m/s", s / 60.0)
-    } else {
-        format!("{s}x")
-    }
-}
-
-/// Virtual time as `+HH:MM:SS.mmm` (days prefixed when needed).
-pub fn format_clock(t: u64) -> String {
-    let ms = t % 1000;
-    let s = t / 1000;
-    let (d, h, m, s) = (s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
-    if d > 0 {
-        format!("+{d}d{h:02}:{m:02}:{s:02}.{ms:03}")
-    } else {
-        format!("+{h:02}:{m:02}:{s:02}.{ms:03}")
-    }
-}
-
-/// A compact age: `0s`, `42s`, `3m`, `5h`, `2d`.
-pub fn format_age(ms: u64) -> String {
-    let s = ms / 1000;
-    if s < 60 {
-        format!("{s}s")
-    } else if s < 3600 {
-        format!("{}m", s / 60)
-    } else if s < 86400 {
-        format!("{}h", s / 3600)
-    } else {
-        format!("{}d", s / 86400)
-    }
-}
-
-/// Each step's state as of the shown history prefix.
-pub fn states_at(x: &Execution, shown: usize) -> Vec<StepState> {
-    crate::engine::step_states(&x.flow, &x.history[..shown.min(x.history.len())])
+/// Each step's box (state and progress) as of the shown history prefix.
+pub fn boxes_at(x: &Execution, shown: usize) -> Vec<BoxState> {
+    box_states(&x.flow, &x.history[..shown.min(x.history.len())])
 }

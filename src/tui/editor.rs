@@ -86,6 +86,35 @@ impl Field {
         self.cursor = self.text.chars().count();
     }
 
+    /// Deletes from the start of the field to the cursor (Ctrl-U).
+    pub fn kill_to_start(&mut self) {
+        let at = self.byte_at(self.cursor);
+        self.text.replace_range(..at, "");
+        self.cursor = 0;
+    }
+
+    /// Deletes from the cursor to the end of the field (Ctrl-K).
+    pub fn kill_to_end(&mut self) {
+        let at = self.byte_at(self.cursor);
+        self.text.truncate(at);
+    }
+
+    /// Deletes the word before the cursor and the spaces after it (Ctrl-W,
+    /// as readline: a word is a run of characters other than spaces).
+    pub fn kill_word(&mut self) {
+        let chars: Vec<char> = self.text.chars().collect();
+        let mut start = self.cursor.min(chars.len());
+        while start > 0 && chars[start - 1].is_whitespace() {
+            start -= 1;
+        }
+        while start > 0 && !chars[start - 1].is_whitespace() {
+            start -= 1;
+        }
+        let (from, to) = (self.byte_at(start), self.byte_at(self.cursor));
+        self.text.replace_range(from..to, "");
+        self.cursor = start;
+    }
+
     /// `Ok(())` when the field may be submitted, else why not.
     pub fn check(&self) -> Result<(), String> {
         if self.json {
@@ -162,22 +191,32 @@ impl Editor {
         }
     }
 
-    /// The form for ReportTaskSucceeded.
+    /// The form for ReportTaskSucceeded (on a token), or for answering a
+    /// held push with success (as the function).
     pub fn report_success(target: Target, what: &str) -> Editor {
+        let title = match target {
+            Target::Task { .. } => format!("ReportTaskSucceeded: {what}"),
+            Target::Held { .. } => format!("Answer as the function, success: {what}"),
+        };
         Editor {
-            title: format!("ReportTaskSucceeded: {what}"),
+            title,
             purpose: Purpose::ReportSuccess { target },
             fields: vec![Field::new("Output", DEFAULT_OUTPUT, true)],
             active: 0,
         }
     }
 
-    /// The form for ReportTaskFailed.
+    /// The form for ReportTaskFailed (on a token), or for answering a held
+    /// push with a failure (as the function).
     pub fn report_failure(target: Target, what: &str) -> Editor {
         let mut error = Field::new("Error", "UserError", false);
         error.required = true;
+        let title = match target {
+            Target::Task { .. } => format!("ReportTaskFailed: {what}"),
+            Target::Held { .. } => format!("Answer as the function, failure: {what}"),
+        };
         Editor {
-            title: format!("ReportTaskFailed: {what}"),
+            title,
             purpose: Purpose::ReportFailure { target },
             fields: vec![error, Field::new("Cause", "reported from the TUI", false)],
             active: 0,
@@ -249,6 +288,25 @@ mod tests {
         let ascii = Field::new("Input", r#"{"abc" x}"#, true);
         let e = ascii.check().unwrap_err();
         assert!(e.ends_with("at line 1 column 8"), "{e}");
+    }
+
+    #[test]
+    fn readline_deletes() {
+        let mut f = Field::new("x", "say hello  world", false);
+        f.kill_word();
+        assert_eq!((f.text.as_str(), f.cursor), ("say hello  ", 11));
+        f.kill_word();
+        assert_eq!((f.text.as_str(), f.cursor), ("say ", 4));
+        f.text = "aé bc".into();
+        f.cursor = 2;
+        f.kill_to_end();
+        assert_eq!(f.text, "aé");
+        f.text = "aé bc".into();
+        f.cursor = 3;
+        f.kill_to_start();
+        assert_eq!((f.text.as_str(), f.cursor), ("bc", 0));
+        f.kill_word();
+        assert_eq!(f.text, "bc");
     }
 
     #[test]

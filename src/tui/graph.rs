@@ -2,8 +2,11 @@
 //! module; this widget never lays anything out) as boxes and arrows, each
 //! step in its state's colour *and* glyph, scrolled to an offset.
 //!
-//! Owns drawing only: reads the graph, the step states and the tokens it is
-//! given, writes cells, and costs what is visible.
+//! Owns drawing, and what a box shows ([`box_states`]: each step's state
+//! and progress derived from history, per run of the step, so a foreach
+//! body step reads `k/n` until every iteration is done). Reads the graph,
+//! the states and the tokens it is given, writes cells, and costs what is
+//! visible.
 
 use std::collections::HashMap;
 
@@ -13,10 +16,169 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::Widget;
 
 use super::theme::Theme;
-use crate::engine::StepState;
-use crate::fdl::StepId;
+use crate::engine::{EventType, HistoryEvent, StepState};
 use crate::fdl::layout::{Graph, NodeKind};
+use crate::fdl::{Flow, StepId, StepKind};
 use crate::kernel::short_token;
+
+/// What a step's box shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BoxState {
+    pub state: StepState,
+    /// `(done, total)`: for a foreach or parallel step, its iterations or
+    /// branches finished out of all; for a step inside a foreach, its runs
+    /// finished out of the iterations to run.
+    pub progress: Option<(usize, usize)>,
+}
+
+/// How bad a finished state is: a step run several times (a foreach body)
+/// shows its worst run.
+fn severity(s: StepState) -> u8 {
+    match s {
+        StepState::Failed => 4,
+        StepState::TimedOut => 3,
+        StepState::Cancelled => 2,
+        _ => 1,
+    }
+}
+
+/// Each step's box after replaying `events` (indexed by [`StepId`]).
+///
+/// A step may run more than once (foreach iterations, side by side; a
+/// `goto` loop, one after the other): each run is followed on its own, from
+/// its `StepEntered` through the events it schedules. A box is under way
+/// while any run is (waiting first), and, inside a foreach, while
+/// iterations are still to run; then it shows its last run's state (inside
+/// a foreach: the worst). Steps under way when the execution ended
+/// (stopped, timed out) are cancelled.
+pub fn box_states(flow: &Flow, events: &[HistoryEvent]) -> Vec<BoxState> {
+    let n = flow.steps.len();
+    // Runs: StepEntered id -> (step, state); per step, its runs in order.
+    let mut runs: HashMap<u32, (StepId, StepState)> = HashMap::new();
+    let mut order: Vec<Vec<u32>> = vec![Vec::new(); n];
+    // TaskScheduled id -> the run it belongs to.
+    let mut tasks: HashMap<u32, u32> = HashMap::new();
+    // Foreach/parallel runs: (iterations or branches to run, finished).
+    let mut fans: HashMap<u32, (usize, usize)> = HashMap::new();
+    for ev in events {
+        let Some(step) = ev.step.filter(|s| s.index() < n) else {
+            if matches!(
+                ev.kind,
+                EventType::ExecutionStopped
+                    | EventType::ExecutionTimedOut
+                    | EventType::ExecutionFailed
+            ) {
+                for (_, st) in runs.values_mut() {
+                    if st.is_active() {
+                        *st = StepState::Cancelled;
+                    }
+                }
+            }
+            continue;
+        };
+        if ev.kind == EventType::StepEntered {
+            runs.insert(ev.id, (step, StepState::Running));
+            order[step.index()].push(ev.id);
+            let total = match &flow.step(step).kind {
+                StepKind::Parallel(p) => Some(p.branches.len()),
+                StepKind::Foreach(f) => serde_json::from_str::<serde_json::Value>(&ev.detail)
+                    .ok()
+                    .and_then(|d| f.collection.lookup(d.get("input")?))
+                    .and_then(|c| c.as_array().map(Vec::len)),
+                _ => None,
+            };
+            if let Some(total) = total {
+                fans.insert(ev.id, (total, 0));
+            }
+            continue;
+        }
+        // The run: scheduled by its StepEntered, or by one of its tasks.
+        let run = if runs.get(&ev.schedule_id).is_some_and(|r| r.0 == step) {
+            Some(ev.schedule_id)
+        } else if let Some(r) = tasks.get(&ev.schedule_id) {
+            Some(*r)
+        } else {
+            order[step.index()].last().copied()
+        };
+        let Some(run) = run else { continue };
+        match ev.kind {
+            EventType::TaskScheduled => {
+                tasks.insert(ev.id, run);
+            }
+            EventType::IterationExited | EventType::BranchExited => {
+                if let Some(f) = fans.get_mut(&run) {
+                    f.1 += 1;
+                }
+            }
+            _ => {}
+        }
+        let Some((_, state)) = runs.get_mut(&run) else {
+            continue;
+        };
+        *state = match ev.kind {
+            EventType::StepEntered | EventType::StepStarted => StepState::Running,
+            EventType::TaskSubmitted => match &flow.step(step).kind {
+                StepKind::Task(t) if t.pattern == crate::fdl::Pattern::WaitForCallback => {
+                    StepState::Waiting
+                }
+                _ => StepState::Running,
+            },
+            EventType::TaskTimedOut => StepState::TimedOut,
+            EventType::StepExited | EventType::StepSucceeded => StepState::Succeeded,
+            EventType::StepFailed if *state == StepState::TimedOut => StepState::TimedOut,
+            EventType::StepFailed => StepState::Failed,
+            EventType::TaskScheduled | EventType::TaskStarted => StepState::Running,
+            _ => *state,
+        };
+    }
+    let state_of = |id: &u32| runs.get(id).map_or(StepState::NotReached, |r| r.1);
+    let mut boxes = vec![BoxState::default(); n];
+    for (i, ids) in order.iter().enumerate() {
+        let Some(last) = ids.last() else { continue };
+        let step = &flow.steps[i];
+        // The innermost foreach around the step: its runs' iterations are
+        // this step's runs to come.
+        let mut up = step.parent;
+        let mut foreach = None;
+        while let Some(p) = up {
+            if matches!(flow.step(p).kind, StepKind::Foreach(_)) {
+                foreach = Some(p);
+                break;
+            }
+            up = flow.step(p).parent;
+        }
+        let outer = foreach.map(|f| {
+            let f_runs = &order[f.index()];
+            let total: usize = f_runs.iter().filter_map(|r| fans.get(r)).map(|f| f.0).sum();
+            (total, f_runs.iter().any(|r| state_of(r).is_active()))
+        });
+        let states: Vec<StepState> = ids.iter().map(state_of).collect();
+        let done = states.iter().filter(|s| !s.is_active()).count();
+        let state = if states.contains(&StepState::Waiting) {
+            StepState::Waiting
+        } else if states.contains(&StepState::Running) {
+            StepState::Running
+        } else if outer.is_some_and(|(total, active)| active && done < total) {
+            // Between iterations: more runs are to come.
+            StepState::Running
+        } else if outer.is_some() {
+            states
+                .iter()
+                .copied()
+                .max_by_key(|s| severity(*s))
+                .unwrap_or_default()
+        } else {
+            state_of(last)
+        };
+        let progress = match (fans.get(last), outer) {
+            (Some(&(total, finished)), _) => Some((finished, total)),
+            (None, Some((total, _))) if total > 0 => Some((done.min(total), total)),
+            _ => None,
+        };
+        boxes[i] = BoxState { state, progress };
+    }
+    boxes
+}
 
 /// How the execution as a whole stands, for the Start and End boxes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,6 +194,9 @@ pub struct GraphView<'a> {
     pub graph: &'a Graph,
     /// Each step's state, indexed by [`StepId`].
     pub states: &'a [StepState],
+    /// Progress per step (see [`BoxState::progress`]), indexed by
+    /// [`StepId`]; may be empty.
+    pub progress: &'a [Option<(usize, usize)>],
     /// Tokens of waiting tasks, shown in short form.
     pub tokens: &'a [(StepId, String)],
     pub ends: Ends,
@@ -174,12 +339,18 @@ impl Widget for GraphView<'_> {
             let (state, title, glyph, selected) = match n.kind {
                 NodeKind::Step(s) => {
                     let st = self.state(s);
-                    let word = match st {
-                        StepState::Waiting => match self.tokens.iter().find(|(id, _)| *id == s) {
-                            Some((_, tok)) => format!("waiting {}", short_token(tok)),
-                            None => "waiting".into(),
-                        },
-                        other => other.as_str().to_owned(),
+                    let progress = self.progress.get(s.index()).copied().flatten();
+                    let word = match (st, progress) {
+                        // Several runs: how far, rather than one token.
+                        (StepState::Waiting, Some((d, n))) => format!("waiting {d}/{n}"),
+                        (StepState::Waiting, None) => {
+                            match self.tokens.iter().find(|(id, _)| *id == s) {
+                                Some((_, tok)) => format!("waiting {}", short_token(tok)),
+                                None => "waiting".into(),
+                            }
+                        }
+                        (other, Some((d, n))) => format!("{} {d}/{n}", other.as_str()),
+                        (other, None) => other.as_str().to_owned(),
                     };
                     (
                         st,
@@ -288,6 +459,7 @@ mod tests {
         GraphView {
             graph: &g,
             states: &states,
+            progress: &[],
             tokens: &tokens,
             ends: Ends::default(),
             selected: None,
@@ -402,6 +574,7 @@ mod tests {
         GraphView {
             graph: &g,
             states: &[StepState::Running],
+            progress: &[],
             tokens: &[],
             ends: Ends::default(),
             selected: None,
@@ -456,6 +629,7 @@ mod tests {
         GraphView {
             graph: &g,
             states: &[StepState::Succeeded],
+            progress: &[],
             tokens: &[],
             ends: Ends::default(),
             selected: None,
@@ -498,6 +672,7 @@ mod tests {
         GraphView {
             graph: &g,
             states: &states,
+            progress: &[],
             tokens: &[],
             ends: Ends::default(),
             selected: None,
@@ -557,6 +732,7 @@ mod tests {
         GraphView {
             graph: &g,
             states: &states,
+            progress: &[],
             tokens: &[],
             ends: Ends::default(),
             selected: None,
@@ -603,6 +779,7 @@ mod tests {
             GraphView {
                 graph: &g,
                 states: &states,
+                progress: &[],
                 tokens: &[],
                 ends: Ends::default(),
                 selected: None,

@@ -58,6 +58,15 @@ impl World {
         self.app.sync(&self.sim, run);
     }
 
+    /// `F`, the name typed into the picker's filter, Enter.
+    fn pick_flow(&mut self, name: &str) {
+        self.act(Action::PickFlow);
+        assert!(self.app.picker.is_some(), "{:?}", self.app.status);
+        self.type_text(name);
+        self.act(Action::Submit);
+        assert_eq!(self.app.current_flow(), Some(name));
+    }
+
     fn type_text(&mut self, text: &str) {
         for c in text.chars() {
             self.act(Action::Insert(c));
@@ -170,7 +179,10 @@ fn the_next_input_is_the_last_one() {
     }
     w.type_text(r#"!"}"#);
     w.act(Action::Submit);
-    assert_eq!(w.app.last_input, r#"{"messageBody": "hello world!"}"#);
+    assert_eq!(
+        w.app.inputs["mns-topic-callback"],
+        r#"{"messageBody": "hello world!"}"#
+    );
     w.act(Action::NewExecution);
     assert_eq!(
         w.app.editor.as_ref().unwrap().fields[0].text,
@@ -204,14 +216,14 @@ fn manual_notifications_are_answered_from_the_messages_tab() {
     w.act(Action::ShowTab(Tab::Messages));
     let screen = w.screen();
     assert!(screen.contains("Held by function"), "{screen}");
-    w.act(Action::ReportSuccess);
+    w.act(Action::AnswerHeld);
     assert!(
         w.app
             .editor
             .as_ref()
             .unwrap()
             .title
-            .contains("held notification")
+            .contains("Answer as the function")
     );
     w.act(Action::Submit);
     assert!(w.sim.fc.inbox().is_empty());
@@ -261,10 +273,18 @@ fn handler_cycles_and_stop_stops() {
     assert_eq!(w.sim.fc.config.behaviour, Behaviour::Fail);
     w.act(Action::NewExecution);
     w.act(Action::Submit);
+    // x asks first; n keeps it running, y stops it.
     w.act(Action::StopExecution);
+    assert!(w.app.confirm.is_some());
+    assert!(w.screen().contains("cannot be undone"));
+    w.act(Action::Cancel);
     let id = w.app.selected.unwrap();
+    assert_eq!(w.sim.engine.execution(id).unwrap().status, Status::Running);
+    w.act(Action::StopExecution);
+    w.act(Action::Submit);
     assert_eq!(w.sim.engine.execution(id).unwrap().status, Status::Stopped);
     w.act(Action::StopExecution);
+    assert!(w.app.confirm.is_none(), "nothing to ask: it has ended");
     assert!(
         w.app
             .status
@@ -576,11 +596,13 @@ fn world_with_a_child() -> (World, ExecId, ExecId) {
             .unwrap();
     }
     w.app = App::new(&w.sim, w.app.run, Theme::COLOR);
-    while w.app.current_flow() != Some("subflow-approval") {
-        w.act(Action::CycleFlow);
-    }
-    w.app.last_input = r#"{"requestId": "r-42", "amount": 1200}"#.into();
+    w.pick_flow("subflow-approval");
     w.act(Action::NewExecution);
+    // The flow's own sample input line.
+    assert_eq!(
+        w.app.editor.as_ref().unwrap().fields[0].text,
+        r#"{"requestId": "r-42", "amount": 1200}"#
+    );
     w.act(Action::Submit);
     let parent = w.app.selected.unwrap();
     for _ in 0..20 {
@@ -601,17 +623,25 @@ fn world_with_a_child() -> (World, ExecId, ExecId) {
             .exec,
         parent
     );
+    // Following the newest execution started from outside: the parent,
+    // not its child (reached with c).
+    assert_eq!(w.app.selected, Some(parent));
+    assert!(w.app.follow);
+    // Then the child, as most tests want it.
+    w.act(Action::GoChild);
+    assert_eq!(w.app.selected, Some(child));
     (w, parent, child)
 }
 
 #[test]
 fn a_child_execution_is_marked_and_names_its_parent() {
     let (mut w, parent, child) = world_with_a_child();
-    // Following the newest: the child.
     assert_eq!(w.app.selected, Some(child));
     let parent_name = w.sim.engine.execution(parent).unwrap().name.to_string();
     let screen = w.screen();
-    assert!(screen.contains("↳_88db"), "{screen}");
+    // Listed by what tells it from its siblings: the name past the parent's.
+    assert!(screen.contains("lead-review-3 ask-reviewer"), "{screen}");
+    assert!(!screen.contains("↳_88db"), "{screen}");
     assert!(
         screen.contains(&format!("Parent  ↰ {parent_name}")),
         "{screen}"
@@ -734,7 +764,7 @@ fn help_scrolls_to_its_last_line_and_no_further_at_80x24() {
     assert!(last.contains("⊘ timed out"), "{last}");
     assert!(last.contains("c / p"), "{last}");
     assert!(!last.contains("↓ more"), "{last}");
-    assert!(w.app.help_scroll < 20, "clamped: {}", w.app.help_scroll);
+    assert!(w.app.help_scroll < 50, "clamped: {}", w.app.help_scroll);
     // One step up shows the line above again at once.
     w.act(Action::Up);
     let up = screen_at(&mut w, 80, 24);
@@ -905,13 +935,13 @@ fn the_messages_tab_holds_only_the_selected_executions_notifications() {
     w.act(Action::ShowTab(Tab::Messages));
     let screen = screen_at(&mut w, 200, 40);
     assert!(
-        screen.contains("for this execution (1): y answers success"),
+        screen.contains("for this execution (1): a answers success"),
         "{screen}"
     );
     assert!(screen.contains("(1 held for other executions)"), "{screen}");
     // The seed's message has a messageBody; shown as the body.
     assert!(screen.contains("body hello world"), "{screen}");
-    w.act(Action::ReportSuccess);
+    w.act(Action::AnswerHeld);
     let name = w.sim.engine.execution(first).unwrap().name.to_string();
     let title = w.app.editor.as_ref().unwrap().title.clone();
     assert!(title.contains(&name), "{title}");
@@ -927,9 +957,17 @@ fn the_messages_tab_holds_only_the_selected_executions_notifications() {
         w.sim.engine.execution(second).unwrap().status,
         Status::Running
     );
-    // Nothing is held for the first any more: said, and y/f open nothing.
+    // Nothing is held for the first any more: said, and a/A, y/f open
+    // nothing.
     let screen = screen_at(&mut w, 200, 40);
     assert!(screen.contains("nothing for this execution"), "{screen}");
+    w.act(Action::AnswerHeld);
+    assert!(w.app.editor.is_none());
+    let status = w.app.status.clone().unwrap();
+    assert!(
+        status.error && status.text.contains("holds nothing"),
+        "{status:?}"
+    );
     for a in [Action::ReportSuccess, Action::ReportFailure] {
         w.act(a);
         assert!(w.app.editor.is_none());
@@ -1006,3 +1044,6 @@ fn inspector_scrolling_stops_at_the_end_of_its_content() {
     assert_eq!(w.app.inspector_scroll, 0);
     assert!(!fits.contains("more: j/k"), "{fits}");
 }
+
+mod features;
+mod screens;

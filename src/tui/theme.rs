@@ -150,6 +150,7 @@ impl Theme {
             StepState::Succeeded => "✓",
             StepState::Failed => "✗",
             StepState::TimedOut => "⊘",
+            StepState::Cancelled => "■",
         }
     }
 
@@ -162,6 +163,7 @@ impl Theme {
             StepState::Succeeded => self.fg(Color::Green).add_modifier(Modifier::BOLD),
             StepState::Failed => self.fg(Color::Red).add_modifier(Modifier::BOLD),
             StepState::TimedOut => self.fg(Color::LightRed).add_modifier(Modifier::BOLD),
+            StepState::Cancelled => self.fg(Color::Gray).add_modifier(Modifier::DIM),
         }
     }
 }
@@ -179,6 +181,7 @@ mod tests {
             StepState::Succeeded,
             StepState::Failed,
             StepState::TimedOut,
+            StepState::Cancelled,
         ] {
             let st = Theme::MONO.step(s);
             assert_eq!(st.fg, None);
@@ -196,10 +199,11 @@ mod tests {
             StepState::Succeeded,
             StepState::Failed,
             StepState::TimedOut,
+            StepState::Cancelled,
         ]
         .into_iter()
         .map(Theme::step_glyph)
         .collect();
-        assert_eq!(glyphs.len(), 6);
+        assert_eq!(glyphs.len(), 7);
     }
 }

@@ -35,7 +35,7 @@ use footer::{render_footer, render_status};
 use header::render_header;
 use inspector::render_inspector;
 use list::render_list;
-use overlays::{render_editor, render_help};
+use overlays::{render_confirm, render_editor, render_help, render_picker};
 
 // The tests check how a field scrolls.
 #[cfg(test)]
@@ -82,7 +82,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
     let buf = frame.buffer_mut();
     render_header(app, sim, clock, header, buf);
     render_list(app, sim, left, buf);
-    // The graph takes what it needs up to about half of the right column.
+    // The graph takes what it needs up to 3/5 of the right column (2/5
+    // when the inspector has the focus).
     // The selected execution's flow, else the flow `n` would start.
     let shown_flow = match app.selected.and_then(|id| sim.engine.execution(id)) {
         Some(x) => Some(x.flow.clone()),
@@ -92,7 +93,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
         Some(flow) => app.graph(flow).height + 2,
         None => 5,
     };
-    let graph_h = graph_h.min(right.height * 3 / 5).max(5);
+    // With the inspector focused (reading history, messages), the graph
+    // yields it more room.
+    let share = if app.focus == super::action::Focus::Inspector {
+        2
+    } else {
+        3
+    };
+    let graph_h = graph_h.min(right.height * share / 5).max(5);
     let [graph_area, inspector] =
         Layout::vertical([Constraint::Length(graph_h), Constraint::Fill(1)]).areas(right);
     render_graph(app, sim, graph_area, buf);
@@ -101,6 +109,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App, sim: &Sim, clock: Millis) {
     render_footer(app, sim, footer, buf);
     if app.help {
         render_help(app, area, buf);
+    }
+    if app.picker.is_some() {
+        render_picker(app, area, buf);
+    }
+    if app.confirm.is_some() {
+        render_confirm(app, area, buf);
     }
     if app.editor.is_some() {
         render_editor(app, area, buf);
@@ -136,9 +150,10 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-/// `more: j/k` on the bottom border of a pane whose content is cut.
-fn more_hint(area: Rect, buf: &mut Buffer, t: Theme) {
-    let hint = Span::styled(" more: j/k ", t.dim());
+/// `more: KEYS` on the bottom border of a pane whose content is cut, KEYS
+/// being what scrolls it (`j/k`, or `J/K` where j/k pick something).
+fn more_hint(area: Rect, keys: &str, buf: &mut Buffer, t: Theme) {
+    let hint = Span::styled(format!(" more: {keys} "), t.dim());
     let w = hint.width() as u16;
     if area.width > w + 2 && area.height > 0 {
         hint.render(

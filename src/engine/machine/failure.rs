@@ -171,6 +171,7 @@ impl Machine<'_, '_, '_> {
             }
             if let Some(t) = cur.task {
                 self.run.tasks.retain(|&(x, _)| x != t);
+                self.run.task_ends += 1;
                 let cause = format!(
                     "its parent task `{}` of execution `{}` was cancelled",
                     self.flow.step(cur.step).name,

@@ -277,6 +277,7 @@ impl Machine<'_, '_, '_> {
     fn settle(&mut self, task: u32) -> Option<usize> {
         let i = self.run.tasks.iter().position(|&(t, _)| t == task)?;
         let (_, b) = self.run.tasks.swap_remove(i);
+        self.run.task_ends += 1;
         // Its child execution (if any) ended or reported: nothing to stop.
         self.run.children.retain(|&(t, _)| t != task);
         let mut timer = None;

@@ -13,11 +13,12 @@ use crate::engine::{EventType, HistoryEvent, StepState};
 use crate::fdl::StepId;
 use crate::sim::Sim;
 use crate::tui::action::Focus;
-use crate::tui::app::{App, states_at};
+use crate::tui::app::{App, boxes_at};
 use crate::tui::graph::{Ends, GraphView};
 
 pub(super) fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
+    app.regions.graph = area;
     let focused = app.focus == Focus::Graph;
     let Some(x) = app.selected.and_then(|id| sim.engine.execution(id)) else {
         // No execution yet: the flow `n` would start, every step not reached.
@@ -51,6 +52,7 @@ pub(super) fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffe
             &graph,
             &states,
             &[],
+            &[],
             Ends::default(),
             None,
             area,
@@ -74,7 +76,9 @@ pub(super) fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffe
     let inner = block.inner(area);
     block.render(area, buf);
     let graph = app.graph(&x.flow);
-    let states = states_at(x, shown);
+    let boxes = boxes_at(x, shown);
+    let states: Vec<StepState> = boxes.iter().map(|b| b.state).collect();
+    let progress: Vec<Option<(usize, usize)>> = boxes.iter().map(|b| b.progress).collect();
     // Tokens of waiting steps as of the shown events (from TaskStarted).
     let mut tokens: Vec<(StepId, String)> = Vec::new();
     for e in &x.history[..shown] {
@@ -95,7 +99,7 @@ pub(super) fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffe
     });
     let ends = ends_at(&x.history[..shown]);
     draw_graph(
-        app, &graph, &states, &tokens, ends, focus_step, area, inner, buf,
+        app, &graph, &states, &progress, &tokens, ends, focus_step, area, inner, buf,
     );
 }
 
@@ -106,6 +110,7 @@ fn draw_graph(
     app: &mut App,
     graph: &crate::fdl::layout::Graph,
     states: &[StepState],
+    progress: &[Option<(usize, usize)>],
     tokens: &[(StepId, String)],
     ends: Ends,
     focus_step: Option<StepId>,
@@ -115,6 +120,8 @@ fn draw_graph(
 ) {
     let t = app.theme;
     let (mut sx, mut sy) = app.graph_scroll;
+    // Scrolled by the wheel: left where it was put.
+    let focus_step = focus_step.filter(|_| !app.graph_free);
     if let Some(n) = focus_step
         .and_then(|s| graph.node_for_step(s))
         .and_then(|i| graph.nodes.get(i))
@@ -136,9 +143,14 @@ fn draw_graph(
     // Centre a graph narrower than the pane.
     let pad = inner.width.saturating_sub(graph.width) / 2;
     let garea = Rect::new(inner.x + pad, inner.y, inner.width - pad, inner.height);
+    app.regions.graph_origin = (
+        i32::from(garea.x) - i32::from(sx),
+        i32::from(garea.y) - i32::from(sy),
+    );
     GraphView {
         graph,
         states,
+        progress,
         tokens,
         ends,
         selected: app.step_sel,
@@ -147,7 +159,7 @@ fn draw_graph(
     }
     .render(garea, buf);
     if graph.height > inner.height || graph.width > inner.width {
-        more_hint(area, buf, t);
+        more_hint(area, "j/k", buf, t);
     }
 }
 
@@ -159,7 +171,8 @@ fn ends_at(events: &[HistoryEvent]) -> Ends {
     }
     ends.ended = match events.last().map(|e| e.kind) {
         Some(EventType::ExecutionSucceeded) => StepState::Succeeded,
-        Some(EventType::ExecutionFailed) | Some(EventType::ExecutionStopped) => StepState::Failed,
+        Some(EventType::ExecutionFailed) => StepState::Failed,
+        Some(EventType::ExecutionStopped) => StepState::Cancelled,
         Some(EventType::ExecutionTimedOut) => StepState::TimedOut,
         _ => StepState::NotReached,
     };

@@ -41,6 +41,13 @@ pub(super) fn render_header(app: &App, sim: &Sim, clock: Millis, area: Rect, buf
         Span::styled("function ", t.dim()),
         Span::styled(fn_text, fn_style),
     ]);
+    // Manual (the TUI's default): who answers, when it fits.
+    if sim.simulated_function()
+        && behaviour == Behaviour::Manual
+        && line1.width() + 14 <= area.width as usize
+    {
+        line1.push_span(Span::styled(" (you answer)", t.dim()));
+    }
     // Real endpoints (`--subscribe`, or created over the API): the first,
     // and how many more (the Messages tab lists them all).
     let mut endpoints = http_endpoints(sim);

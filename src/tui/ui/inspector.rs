@@ -24,11 +24,22 @@ use step::step_lines;
 
 pub(super) fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer) {
     let t = app.theme;
+    app.regions.inspector = area;
+    app.regions.history_rows = Rect::default();
+    app.regions.history_detail = Rect::default();
     let mut title = vec![Span::raw(" ")];
+    // The title starts after the corner and a space; each tab's cells are
+    // where a click shows it.
+    let mut x = area.x.saturating_add(2);
     for (i, tab) in Tab::ALL.into_iter().enumerate() {
         if i > 0 {
             title.push(Span::styled(" │ ", t.dim()));
+            x = x.saturating_add(3);
         }
+        let w = u16::try_from(format!("{} {}", i + 1, tab.title()).chars().count()).unwrap_or(0);
+        let w = w.min(area.right().saturating_sub(x));
+        app.regions.tabs[i] = Rect::new(x, area.y, w, 1.min(area.height));
+        x = x.saturating_add(w);
         let style = if tab == app.tab {
             t.tab_active()
         } else {
@@ -50,11 +61,17 @@ pub(super) fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut B
                     t.dim(),
                 )],
             };
-            scrolled(lines, &mut app.inspector_scroll, area, inner, buf, t);
+            scrolled(lines, &mut app.inspector_scroll, "j/k", area, inner, buf, t);
         }
         Tab::Messages => {
             let lines = message_lines(app, sim, x, t);
-            scrolled(lines, &mut app.inspector_scroll, area, inner, buf, t);
+            // j/k pick a held push when there are some: J/K scroll.
+            let keys = if app.held_of(sim).is_empty() {
+                "j/k"
+            } else {
+                "J/K"
+            };
+            scrolled(lines, &mut app.inspector_scroll, keys, area, inner, buf, t);
         }
         Tab::History => match x {
             Some(x) => render_history(app, sim, x, inner, buf),
@@ -68,11 +85,12 @@ pub(super) fn render_inspector(app: &mut App, sim: &Sim, area: Rect, buf: &mut B
 
 /// Wrapped lines in `inner`, scrolled by `scroll`, which is clamped to the
 /// content (`G` or `j` past the end show its last rows, never a blank
-/// pane); a `more: j/k` hint on the pane's (`outer`) border when the
+/// pane); a `more: KEYS` hint on the pane's (`outer`) border when the
 /// content is taller than the pane.
 fn scrolled(
     lines: Vec<Line<'_>>,
     scroll: &mut u16,
+    keys: &str,
     outer: Rect,
     inner: Rect,
     buf: &mut Buffer,
@@ -84,7 +102,7 @@ fn scrolled(
     *scroll = (*scroll).min(u16::try_from(hidden).unwrap_or(u16::MAX));
     p.scroll((*scroll, 0)).render(inner, buf);
     if hidden > 0 {
-        more_hint(outer, buf, t);
+        more_hint(outer, keys, buf, t);
     }
 }
 

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::{clip, pane};
+use crate::engine::Execution;
 use crate::sim::Sim;
 use crate::tui::action::Focus;
 use crate::tui::app::{App, format_age};
@@ -36,14 +37,19 @@ pub(super) fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer
     let block = pane(Line::from(title), app.focus == Focus::List, t);
     let inner = block.inner(area);
     block.render(area, buf);
+    app.regions.list = area;
+    app.regions.list_rows = inner;
     let rows = inner.height as usize;
     app.list_height = rows;
     let n = app.list.len();
     if n == 0 {
         let msg = if total == 0 {
-            "No executions yet.\nPress n to start one."
+            "No executions yet.\nPress n to start one.".to_owned()
         } else {
-            "No execution matches the filter.\nPress / then Esc to clear it."
+            format!(
+                "No execution matches `{}`.\nEsc clears the filter.",
+                app.list.text
+            )
         };
         Paragraph::new(msg)
             .style(t.dim())
@@ -93,16 +99,16 @@ pub(super) fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer
                 },
                 t.status(x.status),
             ),
-            // A sub-flow's child: `↳` before its name (the Step tab
-            // names the parent).
-            Span::raw(if x.parent().is_some() {
-                format!(
+            // A sub-flow's child: `↳` and what tells it from its siblings,
+            // its name past the parent's (`↳team-lead-review-3`); the
+            // Step tab names the parent.
+            Span::raw(match child_label(sim, x) {
+                Some(label) => format!(
                     "↳{:<w$} ",
-                    clip(&x.name, name_w.saturating_sub(1)),
+                    clip_start(&label, name_w.saturating_sub(1)),
                     w = name_w.saturating_sub(1)
-                )
-            } else {
-                format!("{:<name_w$} ", clip(&x.name, name_w))
+                ),
+                None => format!("{:<name_w$} ", clip(&x.name, name_w)),
             }),
             Span::styled(format!("{:<step_w$} ", clip(step, step_w)), t.dim()),
             Span::styled(format!("{age:>age_w$}"), t.dim()),
@@ -112,5 +118,38 @@ pub(super) fn render_list(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffer
         if Some(row) == sel {
             buf.set_style(r, t.selected());
         }
+    }
+}
+
+/// A sub-flow child's name as listed: past its parent's name (the default
+/// child name is `{parent}-{step}-{eventId}`, `_`-prefixed when the parent's
+/// starts with a digit), else whole. `None` for an execution that is not a
+/// child.
+fn child_label(sim: &Sim, x: &Execution) -> Option<String> {
+    let parent = sim.engine.execution(x.parent()?.task.exec)?;
+    let name: &str = &x.name;
+    let rest = name
+        .strip_prefix(&*parent.name)
+        .or_else(|| name.strip_prefix('_')?.strip_prefix(&*parent.name))
+        .and_then(|r| r.strip_prefix('-'))
+        .filter(|r| !r.is_empty());
+    Some(match rest {
+        Some(r) => r.to_owned(),
+        None => name.to_owned(),
+    })
+}
+
+/// At most `n` characters of `s`, keeping its end (`…` first when cut): a
+/// child's name differs from its siblings' at the end.
+fn clip_start(s: &str, n: usize) -> String {
+    let len = s.chars().count();
+    if len <= n {
+        s.to_owned()
+    } else if n == 0 {
+        String::new()
+    } else {
+        let mut out = String::from("…");
+        out.extend(s.chars().skip(len - (n - 1)));
+        out
     }
 }

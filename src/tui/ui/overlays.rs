@@ -1,10 +1,11 @@
-//! The overlays drawn over the layout: the help (every key, scrollable)
-//! and the editor forms (a new execution's input, a report's output or
-//! error), with their one-line text fields.
+//! The overlays drawn over the layout: the help (every key, scrollable),
+//! the flow picker, the stop confirmation and the editor forms (a new
+//! execution's input, a report's output or error), with their one-line
+//! text fields.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget, Wrap};
 
@@ -41,7 +42,7 @@ pub(super) fn render_help(app: &mut App, area: Rect, buf: &mut Buffer) {
         }
     }
     for part in wrap_words(
-        "Step states: ○ not reached  ▶ running  ◷ waiting for callback  ✓ succeeded  ✗ failed  ⊘ timed out",
+        "Step states: ○ not reached  ▶ running  ◷ waiting for callback  ✓ succeeded  ✗ failed  ⊘ timed out  ■ cancelled (its execution ended first); k/n: runs done of a foreach's iterations or a parallel's branches",
         inner_w.max(10),
     ) {
         lines.push(Line::styled(part, t.dim()));
@@ -140,30 +141,43 @@ pub(super) fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
     let h = ed.fields.len() as u16 * 2 + 4;
     let r = centered(area, 84, h);
     Clear.render(r, buf);
+    let hint = if ed.fields.len() > 1 {
+        " Enter submits · Esc cancels · Tab next field "
+    } else {
+        " Enter submits · Esc cancels "
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(t.border_focused())
         .title(Line::styled(format!(" {} ", ed.title), t.strong()))
-        .title_bottom(Line::styled(
-            " Enter submits · Esc cancels · Tab next field ",
-            t.dim(),
-        ));
+        .title_bottom(Line::styled(hint, t.dim()));
     let inner = block.inner(r);
     block.render(r, buf);
     let mut y = inner.y;
+    // The field with the cursor is marked `›` and bold, so it shows
+    // without colour too; its text is indented past the marker's column.
+    let text_x = inner.x.saturating_add(2);
+    let text_w = inner.width.saturating_sub(2);
     for (i, f) in ed.fields.iter().enumerate() {
         let active = i == ed.active;
-        let label_style = if active { t.key() } else { t.dim() };
-        Line::styled(f.label, label_style).render(Rect::new(inner.x, y, inner.width, 1), buf);
+        let label = if active {
+            Line::from(vec![
+                Span::styled("› ", t.key()),
+                Span::styled(f.label, t.key().add_modifier(Modifier::BOLD)),
+            ])
+        } else {
+            Line::styled(format!("  {}", f.label), t.dim())
+        };
+        label.render(Rect::new(inner.x, y, inner.width, 1), buf);
         y += 1;
-        let row = Rect::new(inner.x, y, inner.width, 1);
-        let (visible, cursor_x, cursor_w) = field_window(&f.text, f.cursor, inner.width as usize);
+        let row = Rect::new(text_x, y, text_w, 1);
+        let (visible, cursor_x, cursor_w) = field_window(&f.text, f.cursor, text_w as usize);
         Span::styled(visible, t.strong()).render(row, buf);
         if active {
             // The whole glyph under the cursor (two cells when wide).
             for dx in 0..cursor_w {
-                let cx = inner.x.saturating_add((cursor_x + dx) as u16);
+                let cx = text_x.saturating_add((cursor_x + dx) as u16);
                 if cx >= inner.right() {
                     break;
                 }
@@ -180,4 +194,116 @@ pub(super) fn render_editor(app: &App, area: Rect, buf: &mut Buffer) {
         Err(e) => Line::styled(format!("✗ {e}"), t.error()),
     };
     check.render(Rect::new(inner.x, y + 1, inner.width, 1), buf);
+}
+
+/// `x`: the question before stopping an execution.
+pub(super) fn render_confirm(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let Some(c) = &app.confirm else { return };
+    let lines = vec![
+        Line::from(vec![
+            Span::raw("Stop execution "),
+            Span::styled(c.name.clone(), t.strong()),
+            Span::raw(format!(" of {}?", c.flow)),
+        ]),
+        Line::styled(
+            "It cannot be undone: its steps under way are cancelled and it ends Stopped.",
+            t.dim(),
+        ),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled("y", t.key()),
+            Span::raw(" / "),
+            Span::styled("Enter", t.key()),
+            Span::raw(" stops it · "),
+            Span::styled("n", t.key()),
+            Span::raw(" / "),
+            Span::styled("Esc", t.key()),
+            Span::raw(" keeps it running"),
+        ]),
+    ];
+    let p = Paragraph::new(lines).wrap(Wrap { trim: true });
+    // As tall as the wrapped text (a child's name is long).
+    let w = 64.min(area.width.saturating_sub(2));
+    let h = u16::try_from(p.line_count(w.saturating_sub(2))).unwrap_or(u16::MAX);
+    let r = centered(area, w, h.saturating_add(2));
+    Clear.render(r, buf);
+    p.block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_type(BorderType::Rounded)
+            .border_style(t.error())
+            .title(Line::styled(" Stop? ", t.error())),
+    )
+    .render(r, buf);
+}
+
+/// `F`: the flows, filtered by what is typed, the picked one marked `›`
+/// and highlighted, the one new executions start now marked `•`.
+pub(super) fn render_picker(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = app.theme;
+    let Some(p) = &app.picker else { return };
+    let matches = app.picker_matches();
+    let h = (matches.len() as u16).clamp(1, 12) + 4;
+    let r = centered(area, 60, h);
+    Clear.render(r, buf);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(t.border_focused())
+        .title(Line::styled(" New executions start flow ", t.strong()))
+        .title_bottom(Line::styled(
+            " type filters · ↑↓ · Enter picks · Esc closes ",
+            t.dim(),
+        ));
+    let inner = block.inner(r);
+    block.render(r, buf);
+    if inner.height == 0 {
+        return;
+    }
+    let (visible, cursor_x, _) = field_window(
+        &p.filter.text,
+        p.filter.cursor,
+        inner.width.saturating_sub(8) as usize,
+    );
+    Line::from(vec![
+        Span::styled("Filter ", t.dim()),
+        Span::styled(visible, t.strong()),
+    ])
+    .render(Rect::new(inner.x, inner.y, inner.width, 1), buf);
+    let cx = inner.x.saturating_add(7).saturating_add(cursor_x as u16);
+    if cx < inner.right()
+        && let Some(cell) = buf.cell_mut((cx, inner.y))
+    {
+        cell.set_style(Style::new().add_modifier(Modifier::REVERSED));
+    }
+    let rows = inner.height.saturating_sub(2) as usize;
+    if matches.is_empty() {
+        Line::styled("no flow matches: Backspace", t.dim()).render(
+            Rect::new(
+                inner.x,
+                inner.y + 2,
+                inner.width,
+                1.min(inner.height.saturating_sub(2)),
+            ),
+            buf,
+        );
+        return;
+    }
+    let row = matches.iter().position(|&i| i == p.sel).unwrap_or(0);
+    let start = row.saturating_sub(rows.saturating_sub(1));
+    for (k, &i) in matches.iter().enumerate().skip(start).take(rows) {
+        let y = inner.y + 2 + (k - start) as u16;
+        let picked = k == row;
+        let line = Line::from(vec![
+            Span::styled(if picked { "› " } else { "  " }, t.key()),
+            Span::raw(app.flows[i].clone()),
+            Span::styled(if i == app.flow_idx { "  • now" } else { "" }, t.dim()),
+        ]);
+        let rr = Rect::new(inner.x, y, inner.width, 1);
+        line.render(rr, buf);
+        if picked {
+            buf.set_style(rr, t.selected());
+        }
+    }
 }

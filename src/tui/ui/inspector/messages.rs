@@ -22,7 +22,7 @@ pub(super) fn message_lines<'a>(
     let inbox = sim.fc.inbox();
     let manual = app.handler(sim) == Behaviour::Manual;
     if !inbox.is_empty() || manual {
-        // Only the selected execution's: `y`/`f` answer one of these.
+        // Only the selected execution's: `a`/`A` answer one of these.
         let held = app.held_of(sim);
         let others = inbox.len() - held.len();
         let others = if others > 0 {
@@ -38,7 +38,7 @@ pub(super) fn message_lines<'a>(
                 )
             } else {
                 format!(
-                    "Held by function {} for this execution ({}): y answers success, f failure{others}",
+                    "Held by function {} for this execution ({}): a answers success, A failure{others}",
                     sim.fc.name(),
                     held.len()
                 )

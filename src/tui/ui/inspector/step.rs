@@ -9,7 +9,7 @@ use super::kv;
 use crate::engine::{EventType, Execution, Status};
 use crate::fdl::StepKind;
 use crate::sim::Sim;
-use crate::tui::app::{App, is_subflow_task, states_at};
+use crate::tui::app::{App, boxes_at, is_subflow_task};
 use crate::tui::theme::Theme;
 use crate::tui::ui::detail_field;
 
@@ -76,8 +76,9 @@ pub(super) fn step_lines<'a>(app: &App, sim: &Sim, x: &'a Execution, t: Theme) -
         return lines;
     };
     let s = x.flow.step(step);
-    let states = states_at(x, shown);
-    let st = states.get(step.index()).copied().unwrap_or_default();
+    let boxes = boxes_at(x, shown);
+    let b = boxes.get(step.index()).copied().unwrap_or_default();
+    let st = b.state;
     let mut kind = s.kind.type_name().to_owned();
     if let StepKind::Task(task) = &s.kind {
         kind = format!("task · {} · {}", task.pattern.as_str(), task.resource_arn);
@@ -87,13 +88,27 @@ pub(super) fn step_lines<'a>(app: &App, sim: &Sim, x: &'a Execution, t: Theme) -
         Span::styled(s.name.clone(), t.strong()),
         Span::styled(format!("  {kind}"), t.dim()),
     ]));
-    lines.push(Line::from(vec![
+    let mut state = vec![
         Span::styled("State   ", t.dim()),
         Span::styled(
             format!("{} {}", Theme::step_glyph(st), st.as_str()),
             t.step(st),
         ),
-    ]));
+    ];
+    if let Some((done, total)) = b.progress {
+        let what = if matches!(s.kind, StepKind::Parallel(_)) {
+            "branches"
+        } else if matches!(s.kind, StepKind::Foreach(_)) {
+            "iterations"
+        } else {
+            "runs"
+        };
+        state.push(Span::styled(
+            format!(" · {done}/{total} {what} done"),
+            t.dim(),
+        ));
+    }
+    lines.push(Line::from(state));
     // A sub-flow task names the child execution it started (the last one,
     // after retries).
     if is_subflow_task(&s.kind) {
