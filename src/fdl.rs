@@ -11,9 +11,13 @@ pub mod condition;
 pub mod layout;
 pub mod model;
 pub mod path;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use model::*;
+
+/// The did-you-mean hint of flow diagnostics, for other positioned YAML
+/// readers (test files).
+pub(crate) use build::did_you_mean;
 
 use std::fmt;
 
