@@ -45,6 +45,9 @@ pub struct Options {
     pub handle: Handle,
     /// The address the HTTP API is served on alongside, for the header.
     pub api: Option<SocketAddr>,
+    /// Open with this execution selected (a flow test case replayed:
+    /// `flowsim tui --test FILE --case NAME`), instead of the newest.
+    pub open_at: Option<app::OpenAt>,
 }
 
 /// Why the TUI could not run. A variant with a cause keeps it as the
@@ -77,7 +80,7 @@ pub async fn run(opts: Options) -> Result<(), TuiError> {
     // Installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
     enable_paste()?;
-    let result = event_loop(&mut terminal, opts.handle, api_url).await;
+    let result = event_loop(&mut terminal, opts.handle, api_url, opts.open_at).await;
     disable_paste();
     ratatui::restore();
     result
@@ -105,13 +108,18 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     handle: Handle,
     api: Option<String>,
+    open_at: Option<app::OpenAt>,
 ) -> Result<(), TuiError> {
     let mut events = EventStream::new();
     let mut state = handle.state();
     let (reply_tx, mut replies) = mpsc::unbounded_channel::<Reply>();
     let mut app = {
         let sim = handle.sim();
-        App::new(&sim, *state.borrow_and_update(), Theme::from_env())
+        let mut app = App::new(&sim, *state.borrow_and_update(), Theme::from_env());
+        if let Some(at) = open_at {
+            app.open_at(&sim, at);
+        }
+        app
     };
     app.api = api;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
