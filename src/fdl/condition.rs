@@ -733,11 +733,9 @@ fn satisfying(op: CmpOp, lit: &Value) -> Option<Value> {
         (CmpOp::Ne, Value::Bool(b)) => Some(Value::Bool(!b)),
         (CmpOp::Ne, Value::Null) => Some(Value::String("something".into())),
         (CmpOp::Ne | CmpOp::Gt, Value::Number(n)) => {
-            Some(Value::from(n.as_f64()?.floor() + 1.0)).map(int_if_whole)
+            Some(int_if_whole(Value::from(n.as_f64()?.floor() + 1.0)))
         }
-        (CmpOp::Lt, Value::Number(n)) => {
-            Some(Value::from(n.as_f64()?.ceil() - 1.0)).map(int_if_whole)
-        }
+        (CmpOp::Lt, Value::Number(n)) => Some(int_if_whole(Value::from(n.as_f64()?.ceil() - 1.0))),
         (CmpOp::Gt, Value::String(s)) => Some(Value::String(format!("{s}z"))),
         (CmpOp::Lt, Value::String(s)) if !s.is_empty() => Some(Value::String(String::new())),
         _ => None,
