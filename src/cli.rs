@@ -758,8 +758,11 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     if let Some(n) = args.bench {
         let f = flowtest::bench(n, threads)?;
         println!(
-            "flowsim test --bench: {} cases of the seed flow on {} threads: {} passed",
-            f.cases, f.threads, f.passed
+            "flowsim test --bench: {} cases of the seed flow on {} thread{}: {} passed",
+            f.cases,
+            f.threads,
+            if f.threads == 1 { "" } else { "s" },
+            f.passed
         );
         println!("wall time       {:.3} s", f.seconds);
         println!("cases/s         {:.0}", f.cases_per_second());
