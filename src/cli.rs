@@ -599,7 +599,7 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
     if let (Some(file), Some(case)) = (&args.test, &args.case) {
         let defaults = crate::headless::flowtest::Defaults::default();
-        return tui_on_case(&args, file, case, &defaults);
+        return tui_on_case(args.log.clone(), args.speed, file, case, &defaults);
     }
     // The flows first: `flowsim frobnicate` (a mistyped command, taken as
     // a FLOW) says the file does not exist, terminal or not.
@@ -682,7 +682,8 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
 /// execution selected and, for a failing case, the diverging step picked
 /// and the history shown up to it.
 fn tui_on_case(
-    args: &TuiArgs,
+    log: Option<PathBuf>,
+    speed: f64,
     file: &Path,
     case: &str,
     defaults: &crate::headless::flowtest::Defaults,
@@ -697,22 +698,18 @@ fn tui_on_case(
         );
         return Ok(ExitCode::from(2));
     }
-    let log = args
-        .log
-        .clone()
-        .unwrap_or_else(crate::tui::default_log_path);
+    let log = log.unwrap_or_else(crate::tui::default_log_path);
     init_logging(LogTo::File(&log))?;
-    let status = match (&replay.diverged, replay.passed) {
-        (Some((step, _)), false) => {
-            let name = replay
-                .sim
-                .engine
-                .execution(replay.exec)
-                .map(|x| x.flow.step(*step).name.clone())
-                .unwrap_or_default();
-            format!("{} · diverged at step {name}", replay.headline)
+    let step = replay.diverged.and_then(|(step, _)| {
+        let x = replay.sim.engine.execution(replay.exec)?;
+        Some(x.flow.step(step).name.clone())
+    });
+    let status = match (&replay.failure, step) {
+        (None, _) => format!("test case \"{}\" passed", replay.case),
+        (Some(f), Some(step)) => {
+            format!("test case \"{}\" diverged at step {step}: {f}", replay.case)
         }
-        _ => replay.headline.clone(),
+        (Some(f), None) => format!("test case \"{}\" failed: {f}", replay.case),
     };
     let open_at = crate::tui::app::OpenAt {
         exec: replay.exec,
@@ -721,9 +718,8 @@ fn tui_on_case(
         status,
         error: !replay.passed,
     };
-    check_speed(args.speed)?;
+    check_speed(speed)?;
     let rt = tokio_runtime()?;
-    let speed = args.speed;
     rt.block_on(async move {
         let handle = crate::runtime::spawn(replay.sim, crate::runtime::Mode::Step, speed);
         crate::tui::run(crate::tui::Options {
@@ -816,7 +812,7 @@ fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
             .map(|f| &f.path)
             .collect();
         return match matching.as_slice() {
-            [one] => tui_on_case(&TuiArgs::default(), one, name, &defaults),
+            [one] => tui_on_case(None, 1.0, one, name, &defaults),
             [] => bail!("no test case is named \"{name}\""),
             many => bail!(
                 "several test files have a case named \"{name}\": {}; use `flowsim tui --test FILE --case NAME`",

@@ -491,8 +491,10 @@ pub struct Replay {
     pub exec: ExecId,
     pub diverged: Option<(StepId, usize)>,
     pub passed: bool,
-    /// One line: passed, or the first failure.
-    pub headline: String,
+    /// The case's name.
+    pub case: String,
+    /// The first failure, in one line (`None`: the case passed).
+    pub failure: Option<String>,
 }
 
 /// Runs one case of a test file again (deterministically) and keeps its
@@ -517,15 +519,12 @@ pub fn replay(path: &Path, case: &str, defaults: &Defaults) -> Result<Replay, Fl
     })?;
     let failures = check::check(c, &d);
     let diverged = check::divergence(&d, &failures);
-    let headline = match failures.first() {
-        None => format!("test case \"{}\" passed", c.name),
-        Some(f) => format!("test case \"{}\" failed: {}", c.name, f.line()),
-    };
     Ok(Replay {
         exec: d.exec,
         passed: failures.is_empty(),
         diverged,
-        headline,
+        case: c.name.clone(),
+        failure: failures.first().map(check::Failure::line),
         sim: d.sim,
     })
 }

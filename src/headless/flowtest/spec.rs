@@ -1,6 +1,6 @@
 //! spec: the flow test file format (`*.test.yaml`): what a loaded file
 //! is (flows, cases, answers, expectations), the entry points that load
-//! one ([`read`] does the reading and checking), and durations as test
+//! one (`read` does the reading and checking), and durations as test
 //! files write them. What comes out is fully resolved: the runner never
 //! looks at YAML. Runs nothing.
 

@@ -634,10 +634,10 @@ fn replay_finds_where_a_failing_case_diverged() {
     let (step, event) = r.diverged.unwrap();
     assert_eq!(x.flow.step(step).name, "refused");
     assert_eq!(x.history[event].step, Some(step));
+    let failure = r.failure.unwrap();
     assert!(
-        r.headline.contains("path: expected ask → decide → ok"),
-        "{}",
-        r.headline
+        failure.starts_with("path: expected ask → decide → ok"),
+        "{failure}"
     );
     let Err(FlowTestError::NoCase { hint, .. }) = replay(
         &d.path("approve.test.yaml"),
