@@ -45,10 +45,11 @@ pub struct CaseReport {
     /// Set when the execution could not even start.
     pub start_error: Option<String>,
     pub status: Option<Status>,
-    /// How it ended, in words.
+    /// How it ended, in words (a failed case only).
     pub ended: String,
-    /// Steps entered, in history order.
+    /// Steps entered, in history order (a failed case only).
     pub path: Vec<String>,
+    /// The last history events, as text (a failed case only).
     pub last_events: Vec<String>,
     pub notes: Vec<String>,
     pub elapsed: Millis,
@@ -88,7 +89,17 @@ impl CaseReport {
         wall: Duration,
     ) -> Self {
         let x = d.sim.engine.execution(d.exec);
+        // What only a failure shows is built only for one (most cases
+        // pass, and formatting events costs more than running them).
+        let failed = !failures.is_empty();
         let (path, last_events, ended, elapsed, status) = match x {
+            Some(x) if !failed => (
+                Vec::new(),
+                Vec::new(),
+                String::new(),
+                x.stopped.unwrap_or(d.sim.now()) - x.started,
+                Some(x.status),
+            ),
             Some(x) => {
                 let path = x
                     .history

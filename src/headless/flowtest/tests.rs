@@ -600,14 +600,20 @@ fn the_same_file_gives_the_same_result_on_any_number_of_threads() {
         );
         r.iter()
             .map(|c| {
+                let hits: Vec<String> = c
+                    .coverage
+                    .iter()
+                    .map(|(f, t)| format!("{f}:{:?}", t.hits))
+                    .collect();
                 format!(
-                    "{}/{} {} {:?} {} {}",
+                    "{}/{} {} {:?} {} {:?} {}",
                     c.file,
                     c.case,
                     c.name,
                     c.status,
-                    c.ended,
-                    c.last_events.join("|")
+                    c.elapsed,
+                    c.failures,
+                    hits.join(",")
                 )
             })
             .collect::<Vec<_>>()
