@@ -53,6 +53,77 @@ pub enum Command {
     Tui(TuiArgs),
     /// Serve the FnF OpenAPI (and MNS) over HTTP for real clients and SDKs.
     Serve(ServeArgs),
+    /// Run flow tests (*.test.yaml): scripted answers on virtual time,
+    /// assertions, coverage, JUnit XML.
+    #[command(after_help = TEST_HELP)]
+    Test(TestArgs),
+}
+
+const TEST_HELP: &str = "\
+Exit codes: 0 every case passed, 1 a case failed (or coverage is below --min-coverage), \
+2 a test file is invalid (reported as file:line:col: message; nothing runs).
+The test file format is in the README, section \"Testing your flows\".";
+
+/// `flowsim test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Test files, or folders to search (recursively) for *.test.yaml and
+    /// *.test.yml files; the current folder when absent.
+    pub paths: Vec<PathBuf>,
+    /// Run only the cases whose name contains TEXT.
+    #[arg(long, value_name = "TEXT")]
+    pub filter: Option<String>,
+    /// What the function does with tasks a case does not script (a file
+    /// or case may say otherwise with `handler:`).
+    #[arg(long, default_value = "succeed", value_parser = parse_test_handler, value_name = "succeed|fail|error|drop")]
+    pub handler: crate::headless::flowtest::spec::Handler,
+    /// The output `succeed` reports when a case gives none (JSON object).
+    #[arg(long, default_value = r#"{"status": "success"}"#, value_name = "JSON")]
+    pub handler_output: String,
+    /// The error `fail` reports when a case gives none.
+    #[arg(long, default_value = "HandlerError", value_name = "NAME")]
+    pub fail_error: String,
+    /// The cause `fail` reports when a case gives none.
+    #[arg(
+        long,
+        default_value = "the simulated handler reported a failure",
+        value_name = "TEXT"
+    )]
+    pub fail_cause: String,
+    /// Print, per flow, the share of its graph the cases exercised and
+    /// what they never did (steps, choice branches and defaults, catch
+    /// clauses, retries, parallel branches, foreach bodies).
+    #[arg(long)]
+    pub coverage: bool,
+    /// Write the coverage as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub coverage_json: Option<PathBuf>,
+    /// Fail (exit 1) when a flow's coverage is below PCT percent.
+    #[arg(long, value_name = "PCT")]
+    pub min_coverage: Option<f64>,
+    /// Write the results as JUnit XML to FILE (one testsuite per file).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a skeleton test file for FLOW (FLOW's name .test.yaml beside
+    /// it): one case per choice branch and per catch clause.
+    #[arg(long, value_name = "FLOW", conflicts_with_all = ["filter", "coverage", "coverage_json", "min_coverage", "junit", "open"])]
+    pub init: Option<PathBuf>,
+    /// Open the TUI on the case named NAME (of the test files found),
+    /// replayed, as `flowsim tui --test FILE --case NAME` does.
+    #[arg(long, value_name = "NAME")]
+    pub open: Option<String>,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Measure: run N generated cases of the seed flow, print cases/s.
+    #[arg(long, hide = true, value_name = "N")]
+    pub bench: Option<usize>,
+}
+
+fn parse_test_handler(s: &str) -> Result<crate::headless::flowtest::spec::Handler, String> {
+    crate::headless::flowtest::spec::Handler::parse(s).ok_or_else(|| {
+        format!("unknown handler `{s}`: a test's handler is succeed, fail, error or drop")
+    })
 }
 
 /// The key reference `flowsim tui --help` prints (the help overlay, `?`,
@@ -137,6 +208,14 @@ pub struct TuiArgs {
     pub no_mouse: bool,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+    /// Open on a flow test case (with --case): the case is replayed from
+    /// this test file (*.test.yaml), its execution selected and, when it
+    /// fails, the step where it diverged picked, in STEP mode.
+    #[arg(long, value_name = "FILE", requires = "case", conflicts_with = "flows")]
+    pub test: Option<PathBuf>,
+    /// The test case to open (see --test).
+    #[arg(long, value_name = "NAME", requires = "test")]
+    pub case: Option<String>,
 }
 
 /// Who answers pushes in the TUI: the simulated function, and/or real
@@ -319,6 +398,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Validate(args)) => validate(args),
         Some(Command::Bench(args)) => bench(args),
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Test(args)) => test(args),
     };
     match result {
         Ok(code) => code,
@@ -387,21 +467,6 @@ fn sim_config(args: &SimArgs) -> anyhow::Result<SimConfig> {
     })
 }
 
-/// The sub-flows a flow's tasks start (`acs:fnf:::flow/NAME`), each once,
-/// in step order.
-fn subflow_names(flow: &Flow) -> Vec<&str> {
-    let mut names: Vec<&str> = Vec::new();
-    for step in &flow.steps {
-        if let fdl::StepKind::Task(t) = &step.kind
-            && let fdl::Resource::Flow { flow: name } = &t.resource
-            && !names.contains(&name.as_str())
-        {
-            names.push(name);
-        }
-    }
-    names
-}
-
 /// Loads FLOW (the bundled seed flow when absent) first, then every
 /// `--with` flow, then, until nothing new is found, each sub-flow still
 /// missing from `NAME.yaml` or `NAME.yml` beside FLOW. Warns on stderr about
@@ -423,7 +488,8 @@ pub fn load_flow_set(flow: Option<&Path>, with: &[PathBuf]) -> anyhow::Result<Ve
     let mut missing: Vec<(String, String)> = Vec::new();
     let mut i = 0;
     while i < flows.len() {
-        let wanted: Vec<String> = subflow_names(&flows[i])
+        let wanted: Vec<String> = flows[i]
+            .subflow_names()
             .into_iter()
             .filter(|n| !flows.iter().any(|g| g.name == *n))
             .map(str::to_owned)
@@ -502,7 +568,8 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Expands folders to the .yaml/.yml files in them (sorted).
+/// Expands folders to the .yaml/.yml files in them (sorted), leaving out
+/// flow test files (`*.test.yaml`, `*.test.yml`: see `flowsim test`).
 pub fn expand_flow_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for p in paths {
@@ -511,6 +578,7 @@ pub fn expand_flow_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
                 .with_context(|| format!("cannot read folder `{}`", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .filter(|p| !headless::flowtest::is_test_file(p))
                 // Regular files only: a folder or a FIFO named x.yaml is not
                 // a flow (and reading a FIFO would block).
                 .filter(|p| p.is_file())
@@ -571,6 +639,10 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(file), Some(case)) = (&args.test, &args.case) {
+        let defaults = crate::headless::flowtest::Defaults::default();
+        return tui_on_case(args.log.clone(), args.speed, file, case, &defaults);
+    }
     // The flows first: `flowsim frobnicate` (a mistyped command, taken as
     // a FLOW) says the file does not exist, terminal or not.
     let flows = load_flows(&args.flows).context("cannot open the TUI")?;
@@ -633,6 +705,7 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
             handle,
             api: server.as_ref().map(crate::api::server::Running::addr),
             mouse: !args.no_mouse,
+            open_at: None,
         })
         .await;
         // A long poll in flight must not hold up quitting.
@@ -645,6 +718,172 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
         result?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `flowsim tui --test FILE --case NAME` (and `flowsim test --open`): the
+/// case replayed, the TUI opened on its simulation in STEP mode with its
+/// execution selected and, for a failing case, the diverging step picked
+/// and the history shown up to it.
+fn tui_on_case(
+    log: Option<PathBuf>,
+    speed: f64,
+    file: &Path,
+    case: &str,
+    defaults: &crate::headless::flowtest::Defaults,
+) -> anyhow::Result<ExitCode> {
+    let replay = crate::headless::flowtest::replay(file, case, defaults)
+        .context("cannot open the test case")?;
+    if !io::stdout().is_terminal() {
+        eprintln!(
+            "flowsim: the TUI needs a terminal (stdout is not one).\n\
+             Use `flowsim test {}` to run the case headless.",
+            file.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let log = log.unwrap_or_else(crate::tui::default_log_path);
+    init_logging(LogTo::File(&log))?;
+    let step = replay.diverged.and_then(|(step, _)| {
+        let x = replay.sim.engine.execution(replay.exec)?;
+        Some(x.flow.step(step).name.clone())
+    });
+    let status = match (&replay.failure, step) {
+        (None, _) => format!("test case \"{}\" passed", replay.case),
+        (Some(f), Some(step)) => {
+            format!("test case \"{}\" diverged at step {step}: {f}", replay.case)
+        }
+        (Some(f), None) => format!("test case \"{}\" failed: {f}", replay.case),
+    };
+    let open_at = crate::tui::app::OpenAt {
+        exec: replay.exec,
+        step: replay.diverged.map(|(s, _)| s),
+        event: replay.diverged.map(|(_, e)| e),
+        status,
+        error: !replay.passed,
+    };
+    check_speed(speed)?;
+    let rt = tokio_runtime()?;
+    rt.block_on(async move {
+        let handle = crate::runtime::spawn(replay.sim, crate::runtime::Mode::Step, speed);
+        crate::tui::run(crate::tui::Options {
+            handle,
+            api: None,
+            mouse: true,
+            open_at: Some(open_at),
+        })
+        .await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `flowsim test`.
+fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
+    use crate::headless::flowtest::{self, Defaults, Options};
+    let output: serde_json::Value = serde_json::from_str(&args.handler_output)
+        .with_context(|| "--handler-output is not valid JSON")?;
+    if !output.is_object() {
+        bail!("--handler-output must be a JSON object");
+    }
+    let defaults = Defaults {
+        handler: args.handler,
+        output,
+        fail_error: args.fail_error.clone(),
+        fail_cause: args.fail_cause.clone(),
+    };
+    let threads = match args.jobs {
+        Some(0) => bail!("--jobs must be at least 1"),
+        Some(n) => n,
+        None => flowtest::default_threads(),
+    };
+    if let Some(n) = args.bench {
+        let f = flowtest::bench(n, threads)?;
+        println!(
+            "flowsim test --bench: {} cases of the seed flow on {} thread{}: {} passed",
+            f.cases,
+            f.threads,
+            if f.threads == 1 { "" } else { "s" },
+            f.passed
+        );
+        println!("wall time       {:.3} s", f.seconds);
+        println!("cases/s         {:.0}", f.cases_per_second());
+        return Ok(if f.passed == f.cases {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
+    if let Some(flow) = &args.init {
+        let target = flowtest::init::default_path(flow);
+        if target.exists() {
+            bail!(
+                "{} already exists: move it away first (--init never overwrites)",
+                target.display()
+            );
+        }
+        let text = flowtest::init::skeleton(flow, &target, &defaults)?;
+        std::fs::write(&target, &text)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+        let cases = text.matches("\n  - name: ").count();
+        let todo = text.matches("# TODO").count();
+        println!(
+            "flowsim test: wrote {} ({cases} cases{}); run it with `flowsim test {}`",
+            target.display(),
+            if todo > 0 {
+                format!(", {todo} marked TODO to complete")
+            } else {
+                String::new()
+            },
+            target.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(min) = args.min_coverage
+        && !(0.0..=100.0).contains(&min)
+    {
+        bail!("--min-coverage {min} is out of range: it is a percentage, 0 to 100");
+    }
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    if let Some(name) = &args.open {
+        let files = flowtest::load_all(&flowtest::discover(&paths)?)
+            .map_err(flowtest::FlowTestError::Invalid)?;
+        let matching: Vec<&PathBuf> = files
+            .iter()
+            .filter(|f| f.cases.iter().any(|c| c.name == *name))
+            .map(|f| &f.path)
+            .collect();
+        return match matching.as_slice() {
+            [one] => tui_on_case(None, 1.0, one, name, &defaults),
+            [] => bail!("no test case is named \"{name}\""),
+            many => bail!(
+                "several test files have a case named \"{name}\": {}; use `flowsim tui --test FILE --case NAME`",
+                many.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+    }
+    let opts = Options {
+        filter: args.filter.clone(),
+        defaults,
+        coverage: args.coverage,
+        coverage_json: args.coverage_json.clone(),
+        min_coverage: args.min_coverage,
+        junit: args.junit.clone(),
+        color: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        threads,
+    };
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let stderr = io::stderr();
+    let mut err = stderr.lock();
+    let verdict = flowtest::test(&paths, &opts, &mut out, &mut err)?;
+    out.flush()?;
+    Ok(ExitCode::from(verdict.code()))
 }
 
 fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {

@@ -109,13 +109,19 @@ impl Engine {
 
     /// Adds a flow; fails if one of that name exists.
     pub fn add_flow(&mut self, flow: Flow) -> Result<(), FnfError> {
+        self.add_shared_flow(Arc::new(flow))
+    }
+
+    /// Adds a flow shared with other simulations (the flow test runner
+    /// runs each case on its own simulation of the same flows).
+    pub fn add_shared_flow(&mut self, flow: Arc<Flow>) -> Result<(), FnfError> {
         if self.flows.contains_key(&flow.name) {
-            return Err(FnfError::FlowAlreadyExists(flow.name));
+            return Err(FnfError::FlowAlreadyExists(flow.name.clone()));
         }
         self.flows.insert(
             flow.name.clone(),
             FlowEntry {
-                flow: Arc::new(flow),
+                flow,
                 executions: NameIndex::default(),
             },
         );
@@ -193,6 +199,19 @@ impl Engine {
     /// would be accepted); false for a token that does not decode.
     pub fn token_pending(&self, token: &str) -> bool {
         self.task_for_token(token).is_ok()
+    }
+
+    /// The task attempt a token names (its execution and TaskScheduled
+    /// event), whether or not it is still pending; `None` for a token this
+    /// engine did not issue.
+    pub fn task_of_token(&self, token: &str) -> Option<TaskRef> {
+        let exec = self.token_execution(token).ok()?;
+        let mut buf = String::new();
+        let claims = self.key.decode(token, &mut buf).ok()?;
+        Some(TaskRef {
+            exec,
+            task: claims.event_id,
+        })
     }
 
     /// The tokens of the tasks of `exec` that are waiting for a callback.

@@ -1,8 +1,11 @@
-//! headless: one execution to its end (`flowsim run`) and throughput
-//! measurement (`flowsim bench`), on virtual time, for scripts and CI.
+//! headless: one execution to its end (`flowsim run`), throughput
+//! measurement (`flowsim bench`) and flow tests (`flowsim test`, in
+//! [`flowtest`]), on virtual time, for scripts and CI.
 //!
 //! A client of the [`Sim`] like the TUI and the API: it issues commands and
 //! reads state, and never reaches into a component.
+
+pub mod flowtest;
 
 use std::io::{self, Write};
 use std::time::Instant;

@@ -212,6 +212,12 @@ impl Sim {
     /// configured otherwise) the simulated function subscribes to each topic
     /// and consumes each queue, so the flow runs with no setup.
     pub fn add_flow(&mut self, flow: Flow) -> Result<(), FnfError> {
+        self.add_shared_flow(std::sync::Arc::new(flow))
+    }
+
+    /// [`Sim::add_flow`] for a flow shared with other simulations (each
+    /// flow test case runs on a simulation of its own).
+    pub fn add_shared_flow(&mut self, flow: std::sync::Arc<Flow>) -> Result<(), FnfError> {
         for step in &flow.steps {
             if let StepKind::Task(task) = &step.kind {
                 match &task.resource {
@@ -231,7 +237,7 @@ impl Sim {
                 }
             }
         }
-        self.engine.add_flow(flow)
+        self.engine.add_shared_flow(flow)
     }
 
     /// Starts an execution (the `StartExecution` command).

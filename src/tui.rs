@@ -51,6 +51,9 @@ pub struct Options {
     /// Capture the mouse (clicks select, the wheel scrolls); off leaves
     /// the terminal's own selection alone (`--no-mouse`).
     pub mouse: bool,
+    /// Open with this execution selected (a flow test case replayed:
+    /// `flowsim tui --test FILE --case NAME`), instead of the newest.
+    pub open_at: Option<app::OpenAt>,
 }
 
 /// Why the TUI could not run. A variant with a cause keeps it as the
@@ -83,7 +86,7 @@ pub async fn run(opts: Options) -> Result<(), TuiError> {
     // Installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
     enable_input_modes(opts.mouse)?;
-    let result = event_loop(&mut terminal, opts.handle, api_url).await;
+    let result = event_loop(&mut terminal, opts.handle, api_url, opts.open_at).await;
     // Blank the screen before leaving it: a terminal that resized (or has
     // no alternate screen) keeps nothing of the TUI.
     let _ = terminal.clear();
@@ -131,13 +134,18 @@ async fn event_loop(
     terminal: &mut DefaultTerminal,
     handle: Handle,
     api: Option<String>,
+    open_at: Option<app::OpenAt>,
 ) -> Result<(), TuiError> {
     let mut events = EventStream::new();
     let mut state = handle.state();
     let (reply_tx, mut replies) = mpsc::unbounded_channel::<Reply>();
     let mut app = {
         let sim = handle.sim();
-        App::new(&sim, *state.borrow_and_update(), Theme::from_env())
+        let mut app = App::new(&sim, *state.borrow_and_update(), Theme::from_env());
+        if let Some(at) = open_at {
+            app.open_at(&sim, at);
+        }
+        app
     };
     app.api = api;
     let mut tick = tokio::time::interval(Duration::from_millis(200));

@@ -23,6 +23,8 @@ fn flow_files() -> Vec<std::path::PathBuf> {
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        // Flow test files (`flowsim test`) live beside the flows.
+        .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
         .collect();
     files.sort();
     files

@@ -23,6 +23,8 @@ fn yaml_files(dir: &str) -> Vec<PathBuf> {
         .expect("folder")
         .map(|e| e.expect("dir entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        // Flow tests (`flowsim test`) sit beside the flows.
+        .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
         .collect();
     files.sort();
     files

@@ -398,3 +398,56 @@ fn t_and_s_reach_a_task_timeout_one_hour_after_it_was_scheduled() {
     s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
     let _ = std::fs::remove_file(log);
 }
+
+/// `flowsim tui --test FILE --case NAME` on a failing case: the case is
+/// replayed, its execution selected, the step where it diverged picked and
+/// shown as of that moment, the failure on the status line; time travel
+/// works from there.
+#[test]
+fn a_failing_test_case_opens_at_the_step_where_it_diverged() {
+    if !have_tmux() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_flowsim");
+    let name = format!("flowsim-e2e-case-{}", std::process::id());
+    let dir = std::env::temp_dir().join(&name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/approval-with-timeout.yaml"),
+        dir.join("approval-with-timeout.yaml"),
+    )
+    .unwrap();
+    // The approver declines, the case expects an approval: the run goes
+    // to `rejected` where the case expected `approved`.
+    std::fs::write(
+        dir.join("approval.test.yaml"),
+        "flow: approval-with-timeout.yaml\ncases:\n  - name: expects an approval\n    input: {requestId: r-42, amount: 1200}\n    tasks:\n      request-approval:\n        - succeed: {status: declined}\n    expect:\n      status: Succeeded\n      path: [request-approval, decide, approved]\n",
+    )
+    .unwrap();
+    let cmd = format!(
+        "{bin} tui --test {} --case 'expects an approval' --log {}; echo FLOWSIM-EXITED-$?; sleep 60",
+        dir.join("approval.test.yaml").display(),
+        dir.join("tui.log").display()
+    );
+    let s = start(&name, 110, 32, &cmd);
+    let screen = s.wait_for("the case", |t| {
+        t.contains(
+            "test case \"expects an approval\" diverged at step rejected: status: expected Succeeded, got Failed",
+        )
+    });
+    // The case's execution, the diverging step on the Step tab, as of the
+    // event that entered it.
+    assert!(
+        screen.contains("approval-with-timeout · expects-an-approval"),
+        "{screen}"
+    );
+    assert!(screen.contains("Step    rejected  fail"), "{screen}");
+    assert!(screen.contains("▶ rejected"), "{screen}");
+    assert!(screen.contains("⟲ event 10 of 12"), "{screen}");
+    // Time travel goes on from there.
+    s.keys(&["]"]);
+    s.wait_for("the next event", |t| t.contains("⟲ event 11 of 12"));
+    s.keys(&["q"]);
+    s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -87,7 +87,7 @@ fn suggest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
         .map(|(_, c)| c)
 }
 
-fn did_you_mean(word: &str, candidates: &[&str]) -> String {
+pub(crate) fn did_you_mean(word: &str, candidates: &[&str]) -> String {
     match suggest(word, candidates) {
         Some(s) => format!("; did you mean \"{s}\"?"),
         None => format!(" (expected one of: {})", candidates.join(", ")),

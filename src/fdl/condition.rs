@@ -201,6 +201,16 @@ impl Condition {
         truth(&self.expr, input, Missing::Error)
     }
 
+    /// A step input that makes the condition true, for the common shapes
+    /// (comparisons of a path with a value, bare paths, `!`, `&&`, `||`);
+    /// `None` when it finds none. Checked with [`Condition::eval`] before
+    /// it is answered (`flowsim test --init` writes it as a case input).
+    pub fn witness(&self) -> Option<Value> {
+        let mut v = Value::Object(serde_json::Map::new());
+        witness(&self.expr, true, &mut v)?;
+        (self.eval(&v) == Ok(true)).then_some(v)
+    }
+
     /// The condition fully parenthesised, showing how it was read
     /// (`$.a > 1 && !$.b` reads `(($.a > 1) && !$.b)`).
     pub fn explain(&self) -> String {
@@ -653,6 +663,136 @@ fn need_bool(node: &Node) -> Result<(), ConditionError> {
             ),
         }),
         _ => Ok(()),
+    }
+}
+
+// ---- witnesses -------------------------------------------------------------
+
+/// Sets in `v` what makes `e` evaluate to `want`.
+fn witness(e: &Expr, want: bool, v: &mut Value) -> Option<()> {
+    match e {
+        Expr::Lit(Value::Bool(b)) => (*b == want).then_some(()),
+        Expr::Lit(_) => None,
+        Expr::Path(p) => set_path(v, p, Value::Bool(want)),
+        Expr::Not(a) => witness(a, !want, v),
+        Expr::And(a, b) if want => {
+            witness(a, true, v)?;
+            witness(b, true, v)
+        }
+        Expr::Or(a, b) if !want => {
+            witness(a, false, v)?;
+            witness(b, false, v)
+        }
+        Expr::And(a, b) | Expr::Or(a, b) => {
+            let mut first = v.clone();
+            if witness(a, want, &mut first).is_some() {
+                *v = first;
+                return Some(());
+            }
+            witness(b, want, v)
+        }
+        Expr::Cmp(op, a, b) => {
+            let (path, lit, op) = match (a.as_ref(), b.as_ref()) {
+                (Expr::Path(p), Expr::Lit(l)) => (p, l, *op),
+                (Expr::Lit(l), Expr::Path(p)) => (p, l, flip(*op)),
+                _ => return None,
+            };
+            let op = if want { op } else { negate(op) };
+            set_path(v, path, satisfying(op, lit)?)
+        }
+    }
+}
+
+/// `a op b` read as `b op' a`.
+fn flip(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        other => other,
+    }
+}
+
+fn negate(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Eq => CmpOp::Ne,
+        CmpOp::Ne => CmpOp::Eq,
+        CmpOp::Lt => CmpOp::Ge,
+        CmpOp::Le => CmpOp::Gt,
+        CmpOp::Gt => CmpOp::Le,
+        CmpOp::Ge => CmpOp::Lt,
+    }
+}
+
+/// A value `x` with `x op lit`.
+fn satisfying(op: CmpOp, lit: &Value) -> Option<Value> {
+    match (op, lit) {
+        (CmpOp::Eq | CmpOp::Le | CmpOp::Ge, l) => Some(l.clone()),
+        (CmpOp::Ne, Value::String(s)) => Some(Value::String(format!("not-{s}"))),
+        (CmpOp::Ne, Value::Bool(b)) => Some(Value::Bool(!b)),
+        (CmpOp::Ne, Value::Null) => Some(Value::String("something".into())),
+        (CmpOp::Ne | CmpOp::Gt, Value::Number(n)) => {
+            Some(int_if_whole(Value::from(n.as_f64()?.floor() + 1.0)))
+        }
+        (CmpOp::Lt, Value::Number(n)) => Some(int_if_whole(Value::from(n.as_f64()?.ceil() - 1.0))),
+        (CmpOp::Gt, Value::String(s)) => Some(Value::String(format!("{s}z"))),
+        (CmpOp::Lt, Value::String(s)) if !s.is_empty() => Some(Value::String(String::new())),
+        _ => None,
+    }
+}
+
+/// `2.0` as `2`: what a person would write.
+fn int_if_whole(v: Value) -> Value {
+    match v.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => Value::from(f as i64),
+        _ => v,
+    }
+}
+
+/// Sets `path` in `root` to `value`, building objects and arrays on the way;
+/// `None` on a wildcard or a clash with what is there.
+fn set_path(root: &mut Value, path: &Path, value: Value) -> Option<()> {
+    use super::model::Segment;
+    let mut cur = root;
+    for (i, seg) in path.segments.iter().enumerate() {
+        let last = i + 1 == path.segments.len();
+        let fresh = || {
+            if last {
+                Value::Null
+            } else {
+                match path.segments.get(i + 1) {
+                    Some(Segment::Index(_)) => Value::Array(Vec::new()),
+                    _ => Value::Object(serde_json::Map::new()),
+                }
+            }
+        };
+        cur = match seg {
+            Segment::Key(k) => {
+                let m = cur.as_object_mut()?;
+                if !m.contains_key(k.as_str()) {
+                    m.insert(k.clone(), fresh());
+                }
+                m.get_mut(k.as_str())?
+            }
+            Segment::Index(n) => {
+                let a = cur.as_array_mut()?;
+                while a.len() <= *n {
+                    a.push(Value::Null);
+                }
+                if a[*n].is_null() && !last {
+                    a[*n] = fresh();
+                }
+                a.get_mut(*n)?
+            }
+            Segment::Wildcard => return None,
+        };
+    }
+    if cur.is_null() || *cur == value {
+        *cur = value;
+        Some(())
+    } else {
+        None
     }
 }
 

@@ -62,6 +62,21 @@ impl Flow {
     pub fn step_by_name(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
     }
+
+    /// The flows its sub-flow tasks start (`acs:fnf:::flow/NAME`), each
+    /// once, in step order.
+    pub fn subflow_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for step in &self.steps {
+            if let StepKind::Task(t) = &step.kind
+                && let Resource::Flow { flow: name } = &t.resource
+                && !names.contains(&name.as_str())
+            {
+                names.push(name);
+            }
+        }
+        names
+    }
 }
 
 /// One step of a flow.

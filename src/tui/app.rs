@@ -66,6 +66,19 @@ pub struct StatusLine {
     pub passing: bool,
 }
 
+/// Where the TUI opens (see [`App::open_at`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenAt {
+    pub exec: ExecId,
+    /// The step to pick in the graph (and show on the Step tab).
+    pub step: Option<StepId>,
+    /// Time travel to just after this history event (an index).
+    pub event: Option<usize>,
+    /// The status line to open with, and whether it reports an error.
+    pub status: String,
+    pub error: bool,
+}
+
 /// The whole state of the TUI.
 pub struct App {
     pub theme: Theme,
@@ -184,6 +197,26 @@ impl App {
         };
         app.sync(sim, run);
         app
+    }
+
+    /// Selects an execution, picks a step and travels to an event, as a
+    /// flow test case replayed asks (`flowsim tui --test`): the graph has
+    /// the focus, the Step tab shows the step.
+    pub fn open_at(&mut self, sim: &Sim, at: OpenAt) {
+        if sim.engine.execution(at.exec).is_none() {
+            return;
+        }
+        self.select(Some(at.exec));
+        self.follow = false;
+        self.step_sel = at.step;
+        self.cursor = at.event.map(|e| e + 1);
+        self.tab = Tab::Step;
+        self.focus = Focus::Graph;
+        self.status = Some(StatusLine {
+            text: at.status,
+            error: at.error,
+            passing: false,
+        });
     }
 
     /// Where keys go now.

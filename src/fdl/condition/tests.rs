@@ -327,3 +327,26 @@ fn never_panics_on_prefixes() {
         }
     }
 }
+
+#[test]
+fn witnesses_make_the_condition_true() {
+    for (text, want) in [
+        ("$.decision == \"success\"", r#"{"decision":"success"}"#),
+        ("$.amount > 1000 && $.vip", r#"{"amount":1001,"vip":true}"#),
+        ("!$.flag", r#"{"flag":false}"#),
+        ("$.a.b[1] != 3", r#"{"a":{"b":[null,4]}}"#),
+        ("5 > $.n", r#"{"n":4}"#),
+        ("$.x == 1 || $.y == 2", r#"{"x":1}"#),
+        ("!($.s == \"ok\" || $.n <= 2)", r#"{"s":"not-ok","n":3}"#),
+    ] {
+        let c = Condition::parse(text).unwrap();
+        assert_eq!(
+            c.witness().map(|v| v.to_string()).as_deref(),
+            Some(want),
+            "{text}"
+        );
+    }
+    for text in ["$.x == 1 && $.x == 2", "$.xs[*] == 1", "$.a < true"] {
+        assert_eq!(Condition::parse(text).unwrap().witness(), None, "{text}");
+    }
+}

@@ -30,6 +30,8 @@ fn all_flows() -> Vec<Flow> {
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            // Flow test files (`flowsim test`) live beside the flows.
+            .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
             .collect();
         files.sort();
         out.extend(files.iter().map(|p| fdl::load_file(p).unwrap()));
