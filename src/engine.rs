@@ -35,6 +35,7 @@ mod detail;
 mod execution;
 pub mod history;
 mod index;
+mod intern;
 mod machine;
 pub mod mapping;
 mod subflow;
@@ -51,7 +52,8 @@ use detail::{detail_field, detail_of};
 pub use execution::{
     ErrorInfo, Execution, Origin, ParentTask, Status, is_valid_name, validate_execution_name,
 };
-pub use history::{EventType, HistoryEvent, StepState, step_states};
+pub use history::{Detail, EventType, HistoryEvent, StepState, step_states};
+use intern::Interner;
 use index::{IdMap, NameIndex};
 pub use machine::error_matches;
 use machine::{Cancel, Machine, Run};
@@ -85,8 +87,25 @@ pub struct Engine {
     /// [`SUBFLOW_TREE_LIMIT`]); roots without any are absent.
     descendants: IdMap<u32>,
     /// A buffer event details are serialised into, reused so each detail
-    /// costs one exact allocation (the retained `Box<str>`).
+    /// costs one exact allocation (the retained text).
     scratch: Vec<u8>,
+    /// Short texts shared between executions (details, inputs, outputs).
+    texts: Interner,
+    /// The input the last execution started with, parsed: executions
+    /// started with the same text (a bench, a client repeating itself)
+    /// share its value and texts instead of parsing it again.
+    last_input: Option<LastInput>,
+}
+
+/// An input already parsed (see [`Engine::last_input`]).
+struct LastInput {
+    /// As given (trimmed).
+    text: Box<str>,
+    value: Arc<Value>,
+    /// The ExecutionStarted detail.
+    started: Detail,
+    /// As stored on the execution (compact JSON).
+    stored: Arc<str>,
 }
 
 impl Engine {
@@ -100,6 +119,8 @@ impl Engine {
             counts: [0; 6],
             descendants: IdMap::default(),
             scratch: Vec::with_capacity(1024),
+            texts: Interner::default(),
+            last_input: None,
         }
     }
 
@@ -311,24 +332,43 @@ impl Engine {
                 input_text.len()
             )));
         }
-        let input: Value = serde_json::from_str(input_text)
-            .map_err(|e| FnfError::InvalidArgument(format!("Input is not valid JSON: {e}")))?;
-        if !input.is_object() {
-            return Err(FnfError::InvalidArgument(
-                "Input must be a JSON object".to_owned(),
-            ));
-        }
+        let (input, started, stored) = match &self.last_input {
+            Some(l) if *l.text == *input_text => {
+                (l.value.clone(), l.started.clone(), l.stored.clone())
+            }
+            _ => {
+                let input: Value = serde_json::from_str(input_text).map_err(|e| {
+                    FnfError::InvalidArgument(format!("Input is not valid JSON: {e}"))
+                })?;
+                if !input.is_object() {
+                    return Err(FnfError::InvalidArgument(
+                        "Input must be a JSON object".to_owned(),
+                    ));
+                }
+                // Normalise the stored input to compact JSON, serialised
+                // once for both the execution and its ExecutionStarted
+                // detail.
+                let started = detail_of(&mut self.scratch, &mut self.texts, "input", &input);
+                let stored = self.texts.text(detail_field(&started, "input"));
+                let l = LastInput {
+                    text: input_text.into(),
+                    value: Arc::new(input),
+                    started,
+                    stored,
+                };
+                let r = (l.value.clone(), l.started.clone(), l.stored.clone());
+                self.last_input = Some(l);
+                r
+            }
+        };
         let id = ExecId(self.execs.len() as u32);
         let flow = entry.flow.clone();
-        // Normalise the stored input to compact JSON, serialised once for
-        // both the execution and its ExecutionStarted detail.
-        let started = detail_of(&mut self.scratch, "input", &input);
         self.execs.push(Execution {
             id,
             name,
             flow: flow.clone(),
             status: Status::Running,
-            input: detail_field(&started, "input").into(),
+            input: stored,
             output: None,
             error: None,
             started: ctx.now,
@@ -355,6 +395,7 @@ impl Engine {
             ctx,
             key: &self.key,
             scratch: &mut self.scratch,
+            texts: &mut self.texts,
             tail: None,
         };
         m.log(EventType::ExecutionStarted, None, 0, started);
@@ -446,6 +487,7 @@ impl Engine {
             ctx,
             key: &self.key,
             scratch: &mut self.scratch,
+            texts: &mut self.texts,
             tail: None,
         };
         let r = f(&mut m);
@@ -630,10 +672,7 @@ impl Engine {
                 self.with_run(ctx, t.exec, |m| m.timer(t.task));
             }
             Msg::Published { task, result } => {
-                let result = result.map(|r| r.to_json());
-                self.with_run(ctx, task.exec, |m| {
-                    m.submitted(task.task, result, EventType::TaskSubmitFailed)
-                });
+                self.with_run(ctx, task.exec, |m| m.published(task.task, result));
             }
             Msg::FunctionResult { task, result } => {
                 self.with_run(ctx, task.exec, |m| {
