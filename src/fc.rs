@@ -172,6 +172,15 @@ struct Notification<'a> {
     message: Cow<'a, str>,
 }
 
+/// The message as the handler reads it when it only needs the token
+/// (named like [`Payload`] so errors read the same).
+#[derive(Deserialize)]
+#[serde(rename = "Payload")]
+struct TokenOnly<'a> {
+    #[serde(rename = "taskToken", borrow, default)]
+    task_token: Option<Cow<'a, str>>,
+}
+
 #[derive(Deserialize)]
 struct Payload<'a> {
     #[serde(rename = "taskToken", borrow, default)]
@@ -183,13 +192,7 @@ struct Payload<'a> {
 /// Reads the task token (and the original message body) the way the seed's
 /// handler does. `Err` says why the handler would have thrown.
 pub fn parse_push(body: &str, wrapped: bool) -> Result<(String, Option<String>), String> {
-    let message: Cow<'_, str> = if wrapped {
-        serde_json::from_str::<Notification<'_>>(body)
-            .map_err(|e| format!("push body is not a JSON notification with `Message`: {e}"))?
-            .message
-    } else {
-        Cow::Borrowed(body)
-    };
+    let message = push_message(body, wrapped)?;
     let payload: Payload<'_> = serde_json::from_str(&message)
         .map_err(|e| format!("`Message` is not a JSON object: {e}"))?;
     let token = payload
@@ -201,6 +204,30 @@ pub fn parse_push(body: &str, wrapped: bool) -> Result<(String, Option<String>),
         other => other.to_string(),
     });
     Ok((token, body))
+}
+
+/// The message a push carries: the notification's `Message`, or the body
+/// itself when not wrapped.
+fn push_message(body: &str, wrapped: bool) -> Result<Cow<'_, str>, String> {
+    Ok(if wrapped {
+        serde_json::from_str::<Notification<'_>>(body)
+            .map_err(|e| format!("push body is not a JSON notification with `Message`: {e}"))?
+            .message
+    } else {
+        Cow::Borrowed(body)
+    })
+}
+
+/// [`parse_push`] without the message body, for a handler that only
+/// reports (the hot path: the body is skipped, not built).
+pub fn push_token(body: &str, wrapped: bool) -> Result<String, String> {
+    let message = push_message(body, wrapped)?;
+    let payload: TokenOnly<'_> = serde_json::from_str(&message)
+        .map_err(|e| format!("`Message` is not a JSON object: {e}"))?;
+    payload
+        .task_token
+        .map(Cow::into_owned)
+        .ok_or_else(|| "`Message` has no `taskToken`".to_owned())
 }
 
 impl Fc {
@@ -269,7 +296,12 @@ impl Fc {
                 wrapped,
             } => {
                 self.received += 1;
-                let parsed = parse_push(&body, wrapped);
+                // Only a person (manual) reads the original message body.
+                let parsed = if self.config.behaviour == Behaviour::Manual {
+                    parse_push(&body, wrapped)
+                } else {
+                    push_token(&body, wrapped).map(|t| (t, None))
+                };
                 let token = parsed.as_ref().ok().map(|(t, _)| t.clone());
                 let received = Received::Push(notification);
                 let outcome = match (self.config.behaviour, parsed) {
@@ -400,16 +432,18 @@ impl Fc {
     }
 
     fn report_success(&self, ctx: &mut Ctx<'_>, token: String, output: &Value) {
-        // Serialised straight from the configured value (no clone); a
-        // `Value` always serialises.
-        let output = serde_json::to_string(output).unwrap_or_else(|_| "{}".to_owned());
+        // Serialised straight from the configured value (no clone), into
+        // one exact allocation.
+        let mut buf = Vec::with_capacity(64);
+        crate::kernel::json::push_value(&mut buf, output);
+        let output: Box<str> = String::from_utf8_lossy(&buf).into();
         ctx.send(
             self.config.latency_ms,
             Component::Fc,
             Component::Engine,
             Msg::ReportSucceeded {
                 token: token.into(),
-                output: output.into(),
+                output,
             },
         );
     }
