@@ -19,6 +19,8 @@ use crate::sim::{Sim, SimConfig};
 
 use crate::fdl::bundled::{SEED_FLOW, SEED_FLOW_NAME, SEED_INPUT};
 
+mod bench_api;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "flowsim",
@@ -285,6 +287,23 @@ pub struct BenchArgs {
     /// More flows to load for sub-flow tasks, as with `run --with`.
     #[arg(long = "with", value_name = "FLOW")]
     pub with: Vec<PathBuf>,
+    /// Measure the HTTP API instead: start the API on a loopback port,
+    /// create the seed flow, start N executions with the simulated
+    /// function off, report every task token over keep-alive connections,
+    /// check each execution ended exactly once; print requests/s and
+    /// latency percentiles.
+    #[arg(long)]
+    pub api: bool,
+    /// With --api: keep-alive connections the requests are spread over.
+    #[arg(long, short = 'c', default_value_t = 64, value_name = "K", requires = "api")]
+    pub connections: usize,
+    /// With --api: sign every request (HMAC-SHA1; replay checks on).
+    #[arg(long, requires = "api")]
+    pub signed: bool,
+    /// With --api: measure a running `flowsim serve --handler none` at
+    /// http://HOST:PORT instead of an in-process server.
+    #[arg(long, requires = "api", value_name = "URL", conflicts_with = "signed")]
+    pub url: Option<String>,
 }
 
 /// Runs the parsed command line.
@@ -608,6 +627,24 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.executions == 0 {
         bail!("--executions must be at least 1");
     }
+    if args.api {
+        if args.flow.is_some() || !args.with.is_empty() {
+            bail!("--api measures the bundled seed flow: give no FLOW and no --with");
+        }
+        let opts = bench_api::Options {
+            executions: usize::try_from(args.executions).unwrap_or(usize::MAX),
+            connections: args.connections.max(1),
+            signed: args.signed,
+            url: args.url,
+            input: read_input(&args.input)?,
+        };
+        let once = server_runtime()?.block_on(bench_api::run(opts))?;
+        return Ok(if once {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     let flows = load_flow_set(args.flow.as_deref(), &args.with)?;
     let input = read_input(&args.input)?;
     let name = flows[0].name.clone();
@@ -823,7 +860,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     for flow in flows {
         sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let rt = tokio_runtime()?;
+    let rt = server_runtime()?;
     rt.block_on(async move {
         let handle = crate::runtime::spawn(sim, crate::runtime::Mode::Run, args.speed);
         let signed = if api.credentials.is_some() {
@@ -908,6 +945,17 @@ fn init_logging(to: LogTo<'_>) -> anyhow::Result<()> {
 
 /// The tokio runtime a live simulation runs on: one thread, with time and
 /// I/O.
+/// The runtime of `serve` and `bench --api`: a worker per core, so HTTP
+/// parsing, signature checks and answers run beside the simulation (which
+/// stays one task behind the runtime's lock, see `runtime::Handle::sim`).
+fn server_runtime() -> io::Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+}
+
 fn tokio_runtime() -> io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -73,6 +73,10 @@ pub const MAX_SPEED: f64 = 86_400.0;
 /// (a thousand executions started at once) never starves a front end.
 const BATCH: usize = 4_096;
 
+/// Most front-end requests run in one tick (one publish of the state for
+/// all of them) before deliveries and the next tick get their turn.
+const COMMAND_BATCH: usize = 256;
+
 /// A request from a front end.
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -264,6 +268,9 @@ enum Request {
     /// Runs on the `Sim` under the runtime's lock, at the virtual time the
     /// user sees (the closure answers through its own channel).
     With(SimFn),
+    /// A front end changed the `Sim` itself ([`Handle::call_now`]): look
+    /// again at what is due, perform its pushes, publish the state.
+    Poke,
 }
 
 /// A front end's handle on the runtime. Cheap to clone.
@@ -329,6 +336,40 @@ impl Handle {
         }
         rx.await
             .map_err(|_| CommandError::runtime("the runtime has stopped"))
+    }
+
+    /// Like [`Handle::call`], but the command runs on the caller's thread,
+    /// under the lock, rather than as a request to the runtime's task: the
+    /// HTTP API's hot actions (StartExecution, ReportTaskSucceeded...) run
+    /// on every core and need no round trip. As the runtime does, it first
+    /// brings the clock up to the virtual time the user sees (RUN mode),
+    /// delivering what fell due; then it wakes the runtime to deliver what
+    /// the command set in motion. `SetMode` and `SetSpeed` (the runtime's
+    /// own state) still go to the runtime.
+    pub async fn call_now(&self, command: Command) -> Reply {
+        if matches!(command, Command::SetMode(_) | Command::SetSpeed(_)) {
+            return self.call(command).await;
+        }
+        tracing::debug!(?command, "command");
+        let run = *self.state.borrow();
+        let reply = {
+            let mut sim = self.sim();
+            if run.mode == Mode::Run {
+                let target = run.clock_at(sim.now(), Instant::now());
+                // As `Driver::catch_up`: nothing past the target, and the
+                // clock only up to the first due envelope.
+                let until = sim.next_due().map_or(target, |d| target.min(d));
+                let now = sim.now();
+                sim.advance_to(until.max(now));
+            }
+            apply(&mut sim, command)
+        };
+        if let Err(e) = &reply {
+            tracing::info!(code = %e.code, message = %e.message, "command refused");
+        }
+        // A closed channel: the runtime has stopped, nothing to wake.
+        let _ = self.commands.send(Request::Poke);
+        reply
     }
 
     /// Sends a command and waits for its reply.
@@ -425,15 +466,31 @@ impl Driver {
             };
             match request {
                 None => return, // every handle dropped
-                Some(Some(Request::Command(command, reply))) => {
-                    let answer = self.execute(command);
+                Some(Some(first)) => {
+                    // Requests that queued up meanwhile (many clients at
+                    // once, on other threads) run in this same tick, in
+                    // the order they came: one publish for all of them.
+                    let mut replies = Vec::new();
+                    let mut next = Some(first);
+                    let mut n = 0;
+                    while let Some(request) = next.take() {
+                        match request {
+                            Request::Command(command, reply) => {
+                                replies.push((reply, self.execute(command)));
+                            }
+                            Request::With(job) => self.execute_with(job),
+                            Request::Poke => {}
+                        }
+                        n += 1;
+                        if n < COMMAND_BATCH {
+                            next = rx.try_recv().ok();
+                        }
+                    }
                     self.publish();
-                    // The front end may have gone away; nothing to do then.
-                    let _ = reply.send(answer);
-                }
-                Some(Some(Request::With(job))) => {
-                    self.execute_with(job);
-                    self.publish();
+                    for (reply, answer) in replies {
+                        // The front end may have gone away; nothing to do then.
+                        let _ = reply.send(answer);
+                    }
                 }
                 Some(None) => {
                     let more = self.deliver_due();

@@ -87,7 +87,7 @@ async fn start_execution(state: &ApiState, rpc: &Rpc) -> Answer {
     let id = match rpc.optional("CallbackFnFTaskToken") {
         None => match state
             .handle
-            .call(Command::StartExecution { flow, name, input })
+            .call_now(Command::StartExecution { flow, name, input })
             .await?
         {
             Outcome::Started(id) => id,
@@ -285,7 +285,7 @@ async fn report_succeeded(state: &ApiState, rpc: &Rpc) -> Answer {
     event_answer(
         state
             .handle
-            .call(Command::ReportSucceeded { token, output })
+            .call_now(Command::ReportSucceeded { token, output })
             .await?,
     )
 }
@@ -297,7 +297,7 @@ async fn report_failed(state: &ApiState, rpc: &Rpc) -> Answer {
     event_answer(
         state
             .handle
-            .call(Command::ReportFailed {
+            .call_now(Command::ReportFailed {
                 token,
                 error,
                 cause,
