@@ -95,6 +95,8 @@ pub struct Engine {
     /// started with the same text (a bench, a client repeating itself)
     /// share its value and texts instead of parsing it again.
     last_input: Option<LastInput>,
+    /// Room a report's task token is decoded into, reused.
+    token_buf: String,
 }
 
 /// An input already parsed (see [`Engine::last_input`]).
@@ -121,6 +123,7 @@ impl Engine {
             scratch: Vec::with_capacity(1024),
             texts: Interner::default(),
             last_input: None,
+            token_buf: String::new(),
         }
     }
 
@@ -154,6 +157,15 @@ impl Engine {
     /// Flows in name order.
     pub fn flows(&self) -> impl Iterator<Item = &Arc<Flow>> {
         self.flows.values().map(|e| &e.flow)
+    }
+
+    /// Makes room for `additional` more executions at once, so that
+    /// starting them grows no table (a caller that knows how many it will
+    /// keep, like `flowsim bench`: each regrowth copies every execution
+    /// and leaves the old table to the allocator).
+    /// Asking for too much is not an error: the table then grows as usual.
+    pub fn reserve_executions(&mut self, additional: usize) {
+        let _ = self.execs.try_reserve_exact(additional);
     }
 
     /// Every execution, oldest first; index with [`ExecId`].
@@ -502,11 +514,18 @@ impl Engine {
         Some(r)
     }
 
-    /// Finds the task a token names; the error is the upstream one.
-    fn task_for_token(&self, token: &str) -> Result<TaskRef, FnfError> {
-        let mut buf = String::new();
+    /// Finds the task a token names; the error is the upstream one. The
+    /// token is decoded into a buffer kept for the next report.
+    fn task_for_token(&mut self, token: &str) -> Result<TaskRef, FnfError> {
+        let mut buf = std::mem::take(&mut self.token_buf);
+        let found = self.task_for_token_in(token, &mut buf);
+        self.token_buf = buf;
+        found
+    }
+
+    fn task_for_token_in(&self, token: &str, buf: &mut String) -> Result<TaskRef, FnfError> {
         let invalid = |e: TokenError| FnfError::InvalidArgument(e.to_string());
-        let claims = self.key.decode(token, &mut buf).map_err(invalid)?;
+        let claims = self.key.decode(token, buf).map_err(invalid)?;
         let entry = self.flows.get(claims.flow).ok_or_else(|| {
             FnfError::InvalidArgument(format!(
                 "TaskToken names flow `{}`, which does not exist",

@@ -656,6 +656,9 @@ impl Machine<'_, '_, '_> {
             return;
         }
         self.run.ended = Some(status);
+        // Retained from now on: no room for events that will never come
+        // (a no-op when the history filled its capacity exactly).
+        self.x.history.shrink_to_fit();
         self.x.output = output;
         self.x.error = error.map(Box::new);
         self.x.stopped = Some(self.ctx.now);

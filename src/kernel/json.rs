@@ -17,8 +17,11 @@ pub fn push_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
 }
 
-/// Whether any byte of `w` is `"`, `\` or a control character (< 0x20).
-fn needs_escape(w: u64) -> bool {
+/// The high bit of each byte of `w` (little-endian) that is `"`, `\` or
+/// a control character (< 0x20), at least for the lowest such byte: a
+/// borrow may also flag bytes above it, never below, so the lowest flag
+/// is exact.
+fn escapes(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
@@ -27,7 +30,26 @@ fn needs_escape(w: u64) -> bool {
     // A byte below 0x20: subtracting 0x20 borrows into its high bit
     // (bytes of 0x80 and above are excluded by `!w`).
     let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    (quote | backslash | control) != 0
+    quote | backslash | control
+}
+
+/// The index of the first `"`, `\` or control character (< 0x20) of
+/// `b` at or after `from`; `b.len()` when there is none.
+pub fn next_special(b: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let m = escapes(u64::from_le_bytes(w));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !matches!(b[i], b'"' | b'\\' | 0x00..=0x1f) {
+        i += 1;
+    }
+    i
 }
 
 /// `s` escaped as the inside of a JSON string, appended to `buf`.
@@ -39,10 +61,13 @@ pub fn push_str_contents(buf: &mut Vec<u8>, s: &str) {
         if i + 8 <= bytes.len() {
             let mut w = [0u8; 8];
             w.copy_from_slice(&bytes[i..i + 8]);
-            if !needs_escape(u64::from_le_bytes(w)) {
+            let m = escapes(u64::from_le_bytes(w));
+            if m == 0 {
                 i += 8;
                 continue;
             }
+            // Straight to the first byte to escape.
+            i += (m.trailing_zeros() / 8) as usize;
         }
         let b = bytes[i];
         let esc: &[u8] = match b {
@@ -139,6 +164,20 @@ mod tests {
             let mut buf = Vec::new();
             push_str(&mut buf, &s);
             assert_eq!(String::from_utf8(buf).unwrap(), serde_json::to_string(&s).unwrap());
+        }
+    }
+
+    #[test]
+    fn finds_the_first_byte_to_escape() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        for _ in 0..5_000 {
+            let s = random_string(&mut rng);
+            let b = s.as_bytes();
+            let from = rng.random_range(0..=b.len());
+            let want = (from..b.len())
+                .find(|&i| matches!(b[i], b'"' | b'\\' | 0x00..=0x1f))
+                .unwrap_or(b.len());
+            assert_eq!(next_special(b, from), want, "{s:?} from {from}");
         }
     }
 
