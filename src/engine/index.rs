@@ -46,10 +46,15 @@ impl std::hash::Hasher for IdHasher {
 /// bytes here rather than a second copy of its name and a map entry.
 /// Executions are never removed from it.
 ///
+/// Each entry keeps 32 bits of its name's hash: growing the table rehashes
+/// from them instead of reading every execution's name again (a cache miss
+/// or two per execution, most of the cost of a million), and a lookup reads
+/// a name only when those bits match.
+///
 /// [`Engine::execs`]: super::Engine::execs
 #[derive(Debug, Default)]
 pub(super) struct NameIndex {
-    table: HashTable<ExecId>,
+    table: HashTable<(ExecId, u32)>,
 }
 
 impl NameIndex {
@@ -67,19 +72,28 @@ impl NameIndex {
         h
     }
 
+    /// The table's hash of an entry whose name hashed to `short`.
+    fn full(short: u32) -> u64 {
+        // hashbrown takes the bucket from the low bits and a tag from the
+        // top seven: both come from the 32 bits kept.
+        (u64::from(short) << 32) | u64::from(short)
+    }
+
     /// The execution named `name`.
     pub(super) fn get(&self, name: &str, execs: &[Execution]) -> Option<ExecId> {
+        let short = Self::hash(name) as u32;
         self.table
-            .find(Self::hash(name), |id| {
-                execs.get(id.0 as usize).is_some_and(|x| &*x.name == name)
+            .find(Self::full(short), |&(id, h)| {
+                h == short && execs.get(id.0 as usize).is_some_and(|x| &*x.name == name)
             })
-            .copied()
+            .map(|&(id, _)| id)
     }
 
     /// Adds `id` (already in `execs`) under its name.
     pub(super) fn insert(&mut self, id: ExecId, execs: &[Execution]) {
-        let name_of = |id: &ExecId| execs.get(id.0 as usize).map_or("", |x| &*x.name);
+        let name = execs.get(id.0 as usize).map_or("", |x| &*x.name);
+        let short = Self::hash(name) as u32;
         self.table
-            .insert_unique(Self::hash(name_of(&id)), id, |id| Self::hash(name_of(id)));
+            .insert_unique(Self::full(short), (id, short), |&(_, h)| Self::full(h));
     }
 }
