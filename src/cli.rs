@@ -295,7 +295,13 @@ pub struct BenchArgs {
     #[arg(long)]
     pub api: bool,
     /// With --api: keep-alive connections the requests are spread over.
-    #[arg(long, short = 'c', default_value_t = 64, value_name = "K", requires = "api")]
+    #[arg(
+        long,
+        short = 'c',
+        default_value_t = 64,
+        value_name = "K",
+        requires = "api"
+    )]
     pub connections: usize,
     /// With --api: sign every request (HMAC-SHA1; replay checks on).
     #[arg(long, requires = "api")]

@@ -53,8 +53,8 @@ pub use execution::{
     ErrorInfo, Execution, Origin, ParentTask, Status, is_valid_name, validate_execution_name,
 };
 pub use history::{Detail, EventType, HistoryEvent, StepState, step_states};
-use intern::Interner;
 use index::{IdMap, NameIndex};
+use intern::Interner;
 pub use machine::error_matches;
 use machine::{Cancel, Machine, Run};
 pub use subflow::{

@@ -622,11 +622,16 @@ mod tests {
         let message = r#"{"messageBody":"hello \"world\"\n/é","taskToken":"T0K"}"#;
         let bodies = [
             json!({"TopicOwner": "1", "Message": message, "MessageTag": ""}).to_string(),
-            format!(" {{ \"Message\" : {} , \"x\":\"\\/\\t\\b\\f\\r\" }} ", json!(message)),
+            format!(
+                " {{ \"Message\" : {} , \"x\":\"\\/\\t\\b\\f\\r\" }} ",
+                json!(message)
+            ),
         ];
         for body in &bodies {
             let quick = quick_message(body).unwrap();
-            let slow = serde_json::from_str::<Notification<'_>>(body).unwrap().message;
+            let slow = serde_json::from_str::<Notification<'_>>(body)
+                .unwrap()
+                .message;
             assert_eq!(quick, slow, "{body}");
         }
         // Anything else is left to serde_json.

@@ -222,7 +222,7 @@ impl Mns {
         req: PublishRequest,
     ) -> Result<PublishReceipt, MnsError> {
         self.publish_inner(ctx, req, true)
-            .map(|r| r.unwrap_or_else(|| unreachable_receipt()))
+            .map(|r| r.unwrap_or_else(unreachable_receipt))
     }
 
     /// [`Mns::publish`]; the receipt is answered when `answer` (a task's

@@ -17,12 +17,7 @@ use crate::fdl::{MAX_WAIT_SECONDS, ParamValue};
 /// once into `buf` (reused between events), so the detail costs one exact
 /// allocation (none when an identical short detail exists, see
 /// [`Interner`]): no intermediate `String`, no growth, no shrink.
-pub(super) fn detail_of(
-    buf: &mut Vec<u8>,
-    texts: &mut Interner,
-    key: &str,
-    v: &Value,
-) -> Detail {
+pub(super) fn detail_of(buf: &mut Vec<u8>, texts: &mut Interner, key: &str, v: &Value) -> Detail {
     buf.clear();
     buf.extend_from_slice(b"{\"");
     buf.extend_from_slice(key.as_bytes());

@@ -110,9 +110,9 @@ impl TokenKey {
         buf.clear();
         let mut stack = [0u8; 768];
         match STANDARD.decode_slice(token, &mut stack) {
-            Ok(n) => buf.push_str(
-                std::str::from_utf8(&stack[..n]).map_err(|_| TokenError::Malformed)?,
-            ),
+            Ok(n) => {
+                buf.push_str(std::str::from_utf8(&stack[..n]).map_err(|_| TokenError::Malformed)?)
+            }
             Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
                 let bytes = STANDARD.decode(token).map_err(|_| TokenError::NotBase64)?;
                 *buf = String::from_utf8(bytes).map_err(|_| TokenError::Malformed)?;

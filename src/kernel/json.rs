@@ -163,7 +163,10 @@ mod tests {
             let s = random_string(&mut rng);
             let mut buf = Vec::new();
             push_str(&mut buf, &s);
-            assert_eq!(String::from_utf8(buf).unwrap(), serde_json::to_string(&s).unwrap());
+            assert_eq!(
+                String::from_utf8(buf).unwrap(),
+                serde_json::to_string(&s).unwrap()
+            );
         }
     }
 
@@ -190,6 +193,9 @@ mod tests {
         });
         let mut buf = Vec::new();
         push_value(&mut buf, &v);
-        assert_eq!(String::from_utf8(buf).unwrap(), serde_json::to_string(&v).unwrap());
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            serde_json::to_string(&v).unwrap()
+        );
     }
 }

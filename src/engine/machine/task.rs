@@ -352,9 +352,11 @@ impl Machine<'_, '_, '_> {
                 let detail = self.texts.detail_bytes(buf);
                 self.log(EventType::TaskSubmitted, Some(step), task, detail);
             }
-            (result, _) => {
-                self.submitted(task, result.map(|r| r.to_json()), EventType::TaskSubmitFailed)
-            }
+            (result, _) => self.submitted(
+                task,
+                result.map(|r| r.to_json()),
+                EventType::TaskSubmitFailed,
+            ),
         }
     }
 
