@@ -644,7 +644,15 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             url: args.url,
             input: read_input(&args.input)?,
         };
-        let once = server_runtime()?.block_on(bench_api::run(opts))?;
+        // Against a server of its own, one runtime for both; against
+        // another process, the client keeps to one thread, leaving the
+        // other cores to the server.
+        let rt = if opts.url.is_some() {
+            tokio_runtime()?
+        } else {
+            server_runtime()?
+        };
+        let once = rt.block_on(bench_api::run(opts))?;
         return Ok(if once {
             ExitCode::SUCCESS
         } else {
@@ -867,7 +875,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let rt = server_runtime()?;
-    rt.block_on(async move {
+    let served = rt.block_on(async move {
         let handle = crate::runtime::spawn(sim, crate::runtime::Mode::Run, args.speed);
         let signed = if api.credentials.is_some() {
             "signatures checked"
@@ -903,7 +911,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .stop_on(shutdown, std::time::Duration::from_secs(2))
             .await?;
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    flush_log();
+    served
 }
 
 /// Where [`init_logging`] sends the log.
@@ -914,12 +924,81 @@ enum LogTo<'a> {
     File(&'a Path),
 }
 
+/// Standard error for the request log of `serve`: lines gather in a
+/// buffer that a thread writes out every 50 ms (at once past 64 KiB, and
+/// at exit through [`flush_log`]), so logging a request costs the thread
+/// that answered it no system call.
+#[derive(Clone)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn take(&self) -> Vec<u8> {
+        let mut b = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *b)
+    }
+
+    fn write_out(&self) {
+        let bytes = self.take();
+        if !bytes.is_empty() {
+            // Nowhere to report a failing stderr.
+            let _ = io::stderr().write_all(&bytes);
+        }
+    }
+}
+
+impl io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let full = {
+            let mut b = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            b.extend_from_slice(buf);
+            b.len() > 64 * 1024
+        };
+        if full {
+            self.write_out();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_out();
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+/// The log buffer of this process, and its writer thread (started once).
+fn log_buffer() -> &'static LogBuffer {
+    static BUFFER: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    BUFFER.get_or_init(|| {
+        let buffer = LogBuffer(std::sync::Arc::default());
+        let writer = buffer.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                writer.write_out();
+            }
+        });
+        buffer
+    })
+}
+
+/// Writes out what the log buffer holds (before exiting).
+fn flush_log() {
+    log_buffer().write_out();
+}
+
 /// Sets up logging for the commands that run a live simulation, at the
 /// level `FLOWSIM_LOG` names (INFO by default), without colours.
 fn init_logging(to: LogTo<'_>) -> anyhow::Result<()> {
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
     let writer = match to {
-        LogTo::Stderr => BoxMakeWriter::new(io::stderr),
+        LogTo::Stderr => BoxMakeWriter::new(log_buffer().clone()),
         LogTo::File(path) => {
             let open = || -> io::Result<std::fs::File> {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -26,6 +26,7 @@
 
 pub mod push;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -281,6 +282,9 @@ pub struct Handle {
     sim: Arc<Mutex<Sim>>,
     commands: mpsc::UnboundedSender<Request>,
     state: watch::Receiver<RunState>,
+    /// Set while a [`Request::Poke`] waits in the channel: commands run
+    /// with [`Handle::call_now`] meanwhile need no poke of their own.
+    poke_pending: Arc<AtomicBool>,
 }
 
 impl Handle {
@@ -367,8 +371,12 @@ impl Handle {
         if let Err(e) = &reply {
             tracing::info!(code = %e.code, message = %e.message, "command refused");
         }
-        // A closed channel: the runtime has stopped, nothing to wake.
-        let _ = self.commands.send(Request::Poke);
+        // One poke at a time: the runtime looks at the `Sim` after clearing
+        // the flag, so it sees this command's changes either way. A closed
+        // channel: the runtime has stopped, nothing to wake.
+        if !self.poke_pending.swap(true, Ordering::AcqRel) {
+            let _ = self.commands.send(Request::Poke);
+        }
         reply
     }
 
@@ -406,6 +414,7 @@ pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
         anchor: None,
     };
     let (state_tx, state_rx) = watch::channel(initial);
+    let poke_pending = Arc::new(AtomicBool::new(false));
     let driver = Driver {
         sim: sim.clone(),
         state: state_tx,
@@ -414,9 +423,11 @@ pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
         anchor: None,
         version: 0,
         pushes: push_dispatcher(feedback),
+        poke_pending: poke_pending.clone(),
     };
     tokio::spawn(driver.run(rx));
     Handle {
+        poke_pending,
         sim,
         commands: tx,
         state: state_rx,
@@ -451,6 +462,8 @@ struct Driver {
     version: u64,
     /// Pushes to real endpoints, performed by [`push::dispatcher`].
     pushes: mpsc::UnboundedSender<crate::mns::HttpPush>,
+    /// See [`Handle::poke_pending`].
+    poke_pending: Arc<AtomicBool>,
 }
 
 impl Driver {
@@ -479,7 +492,7 @@ impl Driver {
                                 replies.push((reply, self.execute(command)));
                             }
                             Request::With(job) => self.execute_with(job),
-                            Request::Poke => {}
+                            Request::Poke => self.poke_pending.store(false, Ordering::Release),
                         }
                         n += 1;
                         if n < COMMAND_BATCH {

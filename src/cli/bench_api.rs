@@ -282,33 +282,42 @@ impl Client {
     }
 
     /// `n` requests (`params(i)` for request `i`) over `connections`
-    /// connections; every one must answer 200.
+    /// connections; every one must answer 200. The requests are written
+    /// (and signed) before the clock starts, so the client spends as
+    /// little of the shared cores as it can while it is measured.
     async fn phase(
         &self,
         name: &'static str,
         n: usize,
         connections: usize,
-        params: impl Fn(usize) -> Vec<(String, String)> + Send + Sync + 'static,
+        params: impl Fn(usize) -> Vec<(String, String)>,
     ) -> anyhow::Result<Answers> {
+        let requests: Arc<Vec<Vec<u8>>> = Arc::new(
+            (0..n)
+                .map(|i| {
+                    let p = params(i);
+                    let refs: Vec<(&str, &str)> =
+                        p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    self.request(&refs)
+                })
+                .collect(),
+        );
         let next = Arc::new(AtomicUsize::new(0));
-        let params = Arc::new(params);
         let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..connections.clamp(1, n.max(1)) {
-            let (client, next, params) = (self.clone(), next.clone(), params.clone());
+            let (client, next, requests) = (self.clone(), next.clone(), requests.clone());
             tasks.push(tokio::spawn(async move {
                 let mut conn = client.connect().await?;
                 let mut done = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
+                    let Some(request) = requests.get(i) else {
                         break;
-                    }
-                    let p = params(i);
-                    let refs: Vec<(&str, &str)> =
-                        p.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                    };
                     let t = Instant::now();
-                    let a = client.call(&mut conn, &refs).await?;
+                    conn.stream.write_all(request).await?;
+                    let a = conn.read_answer().await?;
                     let us = t.elapsed().as_micros() as u64;
                     if a.status != 200 {
                         bail!("{name} answered {}: {}", a.status, a.body);
@@ -337,8 +346,14 @@ impl Client {
         })
     }
 
-    /// One RPC request (POST, form body), signed if asked.
+    /// One RPC request and its answer.
     async fn call(&self, conn: &mut Conn, params: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        conn.stream.write_all(&self.request(params)).await?;
+        conn.read_answer().await
+    }
+
+    /// The bytes of one RPC request (POST, form body), signed if asked.
+    fn request(&self, params: &[(&str, &str)]) -> Vec<u8> {
         let mut all: BTreeMap<String, String> = params
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -367,14 +382,14 @@ impl Client {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(all.iter())
             .finish();
-        let head = format!(
+        let mut out = format!(
             "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
             self.host,
             body.len()
-        );
-        conn.stream.write_all(head.as_bytes()).await?;
-        conn.stream.write_all(body.as_bytes()).await?;
-        conn.read_answer().await
+        )
+        .into_bytes();
+        out.extend_from_slice(body.as_bytes());
+        out
     }
 }
 
@@ -390,8 +405,7 @@ impl Conn {
         loop {
             if let Some(end) = find(&self.buf, b"\r\n\r\n") {
                 let head = std::str::from_utf8(&self.buf[..end])
-                    .context("the answer's head is not UTF-8")?
-                    .to_owned();
+                    .context("the answer's head is not UTF-8")?;
                 let status: u16 = head
                     .split(' ')
                     .nth(1)
