@@ -351,6 +351,14 @@ impl Handle {
     /// the command set in motion. `SetMode` and `SetSpeed` (the runtime's
     /// own state) still go to the runtime.
     pub async fn call_now(&self, command: Command) -> Reply {
+        self.call_now_at(command, None).await
+    }
+
+    /// [`Handle::call_now`], first bringing the clock up to `wall` (the
+    /// virtual time the wall clock says it is, `flowsim serve`) when it
+    /// lags more than 20 ms behind, as `api::sync_clock` does, under the
+    /// same lock.
+    pub async fn call_now_at(&self, command: Command, wall: Option<Millis>) -> Reply {
         if matches!(command, Command::SetMode(_) | Command::SetSpeed(_)) {
             return self.call(command).await;
         }
@@ -358,6 +366,12 @@ impl Handle {
         let run = *self.state.borrow();
         let reply = {
             let mut sim = self.sim();
+            if let Some(target) = wall
+                && run.mode == Mode::Run
+                && target.saturating_sub(run.clock_at(sim.now(), Instant::now())) > 20
+            {
+                sim.advance_to(target);
+            }
             if run.mode == Mode::Run {
                 let target = run.clock_at(sim.now(), Instant::now());
                 // As `Driver::catch_up`: nothing past the target, and the
