@@ -121,7 +121,14 @@ pub struct TuiArgs {
     pub listen: Option<String>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+    /// Finished executions kept in memory; beyond it the oldest leave (0:
+    /// keep every one).
+    #[arg(long, default_value_t = DEFAULT_RETAIN, value_name = "N")]
+    pub retain: usize,
 }
+
+/// `--retain`'s default (serve, tui).
+pub const DEFAULT_RETAIN: usize = 100_000;
 
 /// Who answers pushes: the simulated function, and/or real endpoints.
 /// Shared by the commands that run a live simulation (`tui`, `serve`).
@@ -588,6 +595,8 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
     let log = args.log.unwrap_or_else(crate::tui::default_log_path);
     init_logging(LogTo::File(&log))?;
     let mut sim = Sim::new(config);
+    sim.engine
+        .set_retention((args.retain > 0).then_some(args.retain));
     for flow in flows {
         let name = flow.name.clone();
         sim.add_flow(flow)
@@ -808,6 +817,10 @@ pub struct ServeArgs {
     pub subscribe: Vec<SubscribeSpec>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+    /// Finished executions kept in memory; beyond it the oldest leave
+    /// (DescribeExecution answers ExecutionNotExists; 0: keep every one).
+    #[arg(long, default_value_t = DEFAULT_RETAIN, value_name = "N")]
+    pub retain: usize,
 }
 
 /// The API configuration the credential options ask for.
@@ -871,6 +884,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let names: Vec<String> = flows.iter().map(|f| f.name.clone()).collect();
     let mut sim = Sim::new(config);
+    sim.engine
+        .set_retention((args.retain > 0).then_some(args.retain));
     for flow in flows {
         sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
     }

@@ -64,7 +64,7 @@ pub use subflow::{
 pub use token::{TokenError, TokenKey};
 
 use crate::fdl::{Flow, Pattern, StepId, StepKind};
-use crate::kernel::{Component, Ctx, Msg, TaskError};
+use crate::kernel::{Component, Ctx, Millis, Msg, TaskError};
 
 /// Error name used when a task's `timeoutSeconds` elapses.
 pub const TASK_TIMEOUT: &str = "FnF.TaskTimeout";
@@ -97,6 +97,12 @@ pub struct Engine {
     last_input: Option<LastInput>,
     /// Room a report's task token is decoded into, reused.
     token_buf: String,
+    /// The id the next execution gets (ids are never reused).
+    next_id: u32,
+    /// Most finished executions kept (see [`Engine::set_retention`]).
+    retain: Option<usize>,
+    /// Finished executions evicted so far.
+    evicted: u64,
 }
 
 /// An input already parsed (see [`Engine::last_input`]).
@@ -124,6 +130,9 @@ impl Engine {
             texts: Interner::default(),
             last_input: None,
             token_buf: String::new(),
+            next_id: 0,
+            retain: None,
+            evicted: 0,
         }
     }
 
@@ -168,13 +177,93 @@ impl Engine {
         let _ = self.execs.try_reserve_exact(additional);
     }
 
-    /// Every execution, oldest first; index with [`ExecId`].
+    /// Keeps at most `retain` finished executions (`None`: every one, the
+    /// default). Beyond it, the oldest finished ones leave memory, with
+    /// their histories and their names (`DescribeExecution` then answers
+    /// `ExecutionNotExists`, a late report of one of their tokens
+    /// `InvalidArgument`), in batches of about an eighth of the limit, as
+    /// new executions start. Running executions are never evicted, nor an
+    /// execution whose end a parent or callback token has not heard of yet.
+    pub fn set_retention(&mut self, retain: Option<usize>) {
+        self.retain = retain;
+    }
+
+    /// How many finished executions were evicted (see
+    /// [`Engine::set_retention`]).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Evicts the oldest finished executions beyond the retention limit,
+    /// once they exceed it by a batch.
+    fn evict_finished(&mut self, now: Millis) {
+        let Some(keep) = self.retain else {
+            return;
+        };
+        let finished: usize = [
+            Status::Stopped,
+            Status::Succeeded,
+            Status::Failed,
+            Status::TimedOut,
+        ]
+        .into_iter()
+        .map(|s| self.count(s))
+        .sum();
+        if finished <= keep.saturating_add(keep / 8).saturating_add(16) {
+            return;
+        }
+        let mut excess = finished - keep;
+        let mut victims = Vec::new();
+        for x in &self.execs {
+            if excess == 0 {
+                break;
+            }
+            // A parent task or a callback token hears of the end through
+            // an envelope delivered at the same instant: keep the child
+            // until the clock has moved past it.
+            let heard = x.origin.as_ref().is_none_or(|o| {
+                o.callback_token.is_none() && o.parent.is_none_or(|p| p.pattern != Pattern::Sync)
+            }) || x.stopped.is_some_and(|t| t < now);
+            if x.status.is_final() && heard {
+                victims.push(x.id);
+                excess -= 1;
+            }
+        }
+        for &id in &victims {
+            if let Some(p) = index::position(&self.execs, id) {
+                let x = &self.execs[p];
+                self.counts[x.status as usize] -= 1;
+                if let Some(entry) = self.flows.get_mut(&x.flow.name) {
+                    entry.executions.remove(id, &x.name);
+                }
+            }
+            self.descendants.remove(&id);
+        }
+        let mut next = victims.iter().peekable();
+        self.execs.retain(|x| {
+            let evict = next.peek() == Some(&&x.id);
+            if evict {
+                next.next();
+            }
+            !evict
+        });
+        self.evicted += victims.len() as u64;
+    }
+
+    /// Every execution kept, oldest first (ids ascending; see
+    /// [`Engine::set_retention`] for the ones that are gone).
     pub fn executions(&self) -> &[Execution] {
         &self.execs
     }
 
     pub fn execution(&self, id: ExecId) -> Option<&Execution> {
-        self.execs.get(id.0 as usize)
+        index::position(&self.execs, id).map(|p| &self.execs[p])
+    }
+
+    /// The executions from `id` on (the newest, when `id` was evicted).
+    pub fn executions_from(&self, id: ExecId) -> &[Execution] {
+        let at = self.execs.partition_point(|x| x.id < id);
+        &self.execs[at..]
     }
 
     pub fn find_execution(&self, flow: &str, name: &str) -> Result<&Execution, FnfError> {
@@ -188,7 +277,11 @@ impl Engine {
                 execution: name.to_owned(),
             }
         })?;
-        Ok(&self.execs[id.0 as usize])
+        self.execution(id)
+            .ok_or_else(|| FnfError::ExecutionNotExists {
+                flow: flow.to_owned(),
+                execution: name.to_owned(),
+            })
     }
 
     /// How many executions are in `status`.
@@ -232,7 +325,10 @@ impl Engine {
     }
 
     fn set_status(&mut self, id: ExecId, status: Status) {
-        let x = &mut self.execs[id.0 as usize];
+        let Some(p) = index::position(&self.execs, id) else {
+            return;
+        };
+        let x = &mut self.execs[p];
         self.counts[x.status as usize] -= 1;
         self.counts[status as usize] += 1;
         x.status = status;
@@ -269,7 +365,9 @@ impl Engine {
                 let exec = self
                     .token_execution(token)
                     .map_err(|e| FnfError::InvalidArgument(format!("CallbackFnFTaskToken: {e}")))?;
-                let x = &self.execs[exec.0 as usize];
+                let x = self.execution(exec).ok_or_else(|| {
+                    FnfError::InvalidArgument("CallbackFnFTaskToken: no such execution".into())
+                })?;
                 Some(Box::new(Origin {
                     parent: None,
                     callback_token: Some(token.into()),
@@ -309,6 +407,7 @@ impl Engine {
         input: Option<&str>,
         origin: Option<Box<Origin>>,
     ) -> Result<ExecId, FnfError> {
+        self.evict_finished(ctx.now);
         let entry = self
             .flows
             .get_mut(flow_name)
@@ -316,8 +415,10 @@ impl Engine {
         let name: Box<str> = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 validate_execution_name(n)?;
-                if let Some(id) = entry.executions.get(n, &self.execs) {
-                    let x = &self.execs[id.0 as usize];
+                if let Some(id) = entry.executions.get(n, &self.execs)
+                    && let Some(p) = index::position(&self.execs, id)
+                {
+                    let x = &self.execs[p];
                     return if x.status.is_final() {
                         Err(FnfError::ExecutionAlreadyExists(n.to_owned()))
                     } else {
@@ -373,7 +474,8 @@ impl Engine {
                 r
             }
         };
-        let id = ExecId(self.execs.len() as u32);
+        let id = ExecId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
         let flow = entry.flow.clone();
         self.execs.push(Execution {
             id,
@@ -389,6 +491,7 @@ impl Engine {
             origin,
         });
         entry.executions.insert(id, &self.execs);
+        let p = self.execs.len() - 1;
         self.counts[Status::Running as usize] += 1;
         let mut run = Run::default();
         if let Some(t) = flow.timeout_seconds {
@@ -399,7 +502,7 @@ impl Engine {
                 Msg::FlowTimeout(id),
             ));
         }
-        let x = &mut self.execs[id.0 as usize];
+        let x = &mut self.execs[p];
         let mut m = Machine {
             x,
             run: &mut run,
@@ -437,11 +540,7 @@ impl Engine {
     /// task, or a callback token), tell it through the bus, so the parent
     /// moves on in its own delivery.
     fn ended(&mut self, ctx: &mut Ctx<'_>, id: ExecId) {
-        let Some(origin) = self
-            .execs
-            .get(id.0 as usize)
-            .and_then(|x| x.origin.as_ref())
-        else {
+        let Some(origin) = self.execution(id).and_then(|x| x.origin.as_ref()) else {
             return;
         };
         let waits = origin.callback_token.is_some()
@@ -460,10 +559,7 @@ impl Engine {
     /// timeout, cancelled branch, parent execution ended).
     fn cancel_children(&mut self, ctx: &mut Ctx<'_>, cancel: Vec<Cancel>) {
         for c in cancel {
-            let running = self
-                .execs
-                .get(c.exec.0 as usize)
-                .is_some_and(|x| !x.status.is_final());
+            let running = self.execution(c.exec).is_some_and(|x| !x.status.is_final());
             if !running {
                 continue;
             }
@@ -490,7 +586,8 @@ impl Engine {
         f: impl FnOnce(&mut Machine<'_, '_, '_>) -> R,
     ) -> Option<R> {
         let run = self.runs.get_mut(&id)?;
-        let x = &mut self.execs[id.0 as usize];
+        let p = index::position(&self.execs, id)?;
+        let x = &mut self.execs[p];
         let flow = x.flow.clone();
         let mut m = Machine {
             x,
@@ -546,7 +643,9 @@ impl Engine {
             exec,
             task: claims.event_id,
         };
-        let x = &self.execs[exec.0 as usize];
+        let x = self.execution(exec).ok_or_else(|| {
+            FnfError::TaskAlreadyCompleted("the task has already completed".into())
+        })?;
         if x.status.is_final() {
             return Err(FnfError::TaskAlreadyCompleted(format!(
                 "the task's execution `{}` has already ended ({})",

@@ -151,7 +151,7 @@ fn execution_status(sim: &Sim, id: ExecId) -> Status {
 fn stuck_reason(sim: &Sim, id: ExecId) -> String {
     // The deepest waiting step is the one to blame: a sub-flow task waits
     // for its child, which may wait for a callback.
-    let execs = sim.engine.executions().get(id.0 as usize..).unwrap_or(&[]);
+    let execs = sim.engine.executions_from(id);
     let waiting = execs
         .iter()
         .rev()
@@ -210,11 +210,7 @@ impl Printer {
         printed: &mut Vec<usize>,
         out: &mut dyn Write,
     ) -> io::Result<()> {
-        let all = sim.engine.executions();
-        let first = id.0 as usize;
-        let Some(execs) = all.get(first..) else {
-            return Ok(());
-        };
+        let execs = sim.engine.executions_from(id);
         printed.resize(execs.len(), 0);
         for (i, x) in execs.iter().enumerate() {
             if i > 0 && !descends_from(sim, x.id, id) {

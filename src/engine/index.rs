@@ -13,6 +13,21 @@ use hashbrown::HashTable;
 use super::Execution;
 use crate::kernel::ExecId;
 
+/// Where execution `id` is in `execs`: the engine keeps executions in id
+/// order, with gaps where finished ones were evicted (see
+/// `Engine::set_retention`), so an execution is at its id less the number
+/// of evicted executions before it: at its id when none were (the first
+/// guess), else found by bisection below that guess.
+pub(super) fn position(execs: &[Execution], id: ExecId) -> Option<usize> {
+    let first = execs.first()?.id.0;
+    let offset = id.0.checked_sub(first)? as usize;
+    let guess = offset.min(execs.len() - 1);
+    if execs[guess].id == id {
+        return Some(guess);
+    }
+    execs[..guess].binary_search_by_key(&id, |x| x.id).ok()
+}
+
 /// Live runs by execution id. Ids are small sequential integers the
 /// engine hands out itself, so a multiplicative hash spreads them well;
 /// SipHash's resistance to chosen keys buys nothing here and cost several
@@ -84,14 +99,22 @@ impl NameIndex {
         let short = Self::hash(name) as u32;
         self.table
             .find(Self::full(short), |&(id, h)| {
-                h == short && execs.get(id.0 as usize).is_some_and(|x| &*x.name == name)
+                h == short && position(execs, id).is_some_and(|p| &*execs[p].name == name)
             })
             .map(|&(id, _)| id)
     }
 
+    /// Forgets `id`, named `name` (an evicted execution).
+    pub(super) fn remove(&mut self, id: ExecId, name: &str) {
+        let short = Self::hash(name) as u32;
+        if let Ok(entry) = self.table.find_entry(Self::full(short), |&(i, _)| i == id) {
+            entry.remove();
+        }
+    }
+
     /// Adds `id` (already in `execs`) under its name.
     pub(super) fn insert(&mut self, id: ExecId, execs: &[Execution]) {
-        let name = execs.get(id.0 as usize).map_or("", |x| &*x.name);
+        let name = position(execs, id).map_or("", |p| &*execs[p].name);
         let short = Self::hash(name) as u32;
         self.table
             .insert_unique(Self::full(short), (id, short), |&(_, h)| Self::full(h));

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::action::{Action, Focus, KeyContext, Tab};
 use super::editor::{DEFAULT_OUTPUT, Editor, Purpose, Target};
 use super::theme::Theme;
-use crate::engine::{EventType, ExecId, Execution, StepState, TaskRef};
+use crate::engine::{Engine, EventType, ExecId, Execution, StepState, TaskRef};
 use crate::fc::{Answer, Behaviour, Held, Received};
 use crate::fdl::layout::{Graph, NodeKind, layout};
 use crate::fdl::{Flow, Pattern, Resource, StepId, StepKind};
@@ -27,16 +27,20 @@ pub const FIRST_INPUT: &str = r#"{"messageBody": "hello world"}"#;
 
 /// The executions list, newest first, optionally filtered by name.
 ///
-/// Unfiltered, row `r` is execution `len - 1 - r`: no index at all. With a
-/// filter, `matches` holds the matching ids in ascending order and grows by
-/// scanning only executions added since the last sync.
+/// `rows` holds the listed ids (every execution kept, or those matching
+/// the filter) in ascending order; it grows by scanning only executions
+/// added since the last sync, and drops the ones the engine evicted (see
+/// `Engine::set_retention`).
 #[derive(Debug, Default, Clone)]
 pub struct ExecList {
     /// The filter text (empty: no filter).
     pub text: String,
-    matches: Vec<ExecId>,
-    scanned: usize,
-    total: usize,
+    /// The executions listed (those matching the filter), ids ascending.
+    rows: Vec<ExecId>,
+    /// Executions from this id on are not scanned yet.
+    scanned: u32,
+    /// The engine's eviction count when last synced.
+    evicted: u64,
 }
 
 impl ExecList {
@@ -44,36 +48,31 @@ impl ExecList {
         x.name.contains(text) || x.flow.name.contains(text)
     }
 
-    /// Catches up with executions added since the last call.
-    pub fn sync(&mut self, execs: &[Execution]) {
-        self.total = execs.len();
-        if self.text.is_empty() {
-            self.scanned = execs.len();
-            return;
+    /// Catches up with executions added (and evicted) since the last call.
+    pub fn sync(&mut self, engine: &Engine) {
+        if engine.evicted() != self.evicted {
+            self.evicted = engine.evicted();
+            self.rows.retain(|&id| engine.execution(id).is_some());
         }
-        for x in execs.get(self.scanned..).unwrap_or(&[]) {
-            if ExecList::matches(&self.text, x) {
-                self.matches.push(x.id);
+        for x in engine.executions_from(ExecId(self.scanned)) {
+            if self.text.is_empty() || ExecList::matches(&self.text, x) {
+                self.rows.push(x.id);
             }
+            self.scanned = x.id.0.saturating_add(1);
         }
-        self.scanned = execs.len();
     }
 
     /// Sets the filter text and rescans.
-    pub fn set_text(&mut self, text: String, execs: &[Execution]) {
+    pub fn set_text(&mut self, text: String, engine: &Engine) {
         self.text = text;
-        self.matches.clear();
+        self.rows.clear();
         self.scanned = 0;
-        self.sync(execs);
+        self.sync(engine);
     }
 
     /// Rows in the list.
     pub fn len(&self) -> usize {
-        if self.text.is_empty() {
-            self.total
-        } else {
-            self.matches.len()
-        }
+        self.rows.len()
     }
 
     /// Whether the list has no rows.
@@ -87,21 +86,13 @@ impl ExecList {
         if row >= n {
             return None;
         }
-        if self.text.is_empty() {
-            Some(ExecId((n - 1 - row) as u32))
-        } else {
-            self.matches.get(n - 1 - row).copied()
-        }
+        self.rows.get(n - 1 - row).copied()
     }
 
     /// The row of an execution, if listed.
     pub fn row_of(&self, id: ExecId) -> Option<usize> {
         let n = self.len();
-        if self.text.is_empty() {
-            ((id.0 as usize) < n).then(|| n - 1 - id.0 as usize)
-        } else {
-            self.matches.binary_search(&id).ok().map(|i| n - 1 - i)
-        }
+        self.rows.binary_search(&id).ok().map(|i| n - 1 - i)
     }
 }
 
@@ -173,7 +164,8 @@ pub struct App {
     /// Sub-flow children by parent execution: (the parent's task step,
     /// the child), in start order.
     children: HashMap<ExecId, Vec<(StepId, ExecId)>>,
-    execs_seen: usize,
+    /// Executions from this id on have not been looked at yet.
+    execs_seen: u32,
 }
 
 impl App {
@@ -239,9 +231,9 @@ impl App {
         if let Some(speed) = self.pending.speed {
             self.run.speed = speed;
         }
-        let execs = sim.engine.executions();
-        self.list.sync(execs);
-        for x in execs.get(self.execs_seen..).unwrap_or(&[]) {
+        self.list.sync(&sim.engine);
+        for x in sim.engine.executions_from(ExecId(self.execs_seen)) {
+            self.execs_seen = x.id.0.saturating_add(1);
             if let Some(p) = x.parent() {
                 self.children
                     .entry(p.task.exec)
@@ -249,7 +241,6 @@ impl App {
                     .push((p.step, x.id));
             }
         }
-        self.execs_seen = execs.len();
         for m in sim.mns.messages() {
             if m.seq < self.messages_seen {
                 continue;
@@ -368,7 +359,7 @@ impl App {
     /// picked; clears a filter that would hide it.
     fn jump_to(&mut self, sim: &Sim, id: ExecId, step: Option<StepId>, what: &str) {
         if self.list.row_of(id).is_none() {
-            self.list.set_text(String::new(), sim.engine.executions());
+            self.list.set_text(String::new(), &sim.engine);
             self.list_offset = 0;
         }
         self.select(Some(id));
@@ -668,7 +659,7 @@ impl App {
             _ => return,
         }
         if text != self.list.text {
-            self.list.set_text(text, sim.engine.executions());
+            self.list.set_text(text, &sim.engine);
             self.list_offset = 0;
             // Keep the selection if it is still listed, else the newest.
             if self.selected.and_then(|id| self.list.row_of(id)).is_none() {
