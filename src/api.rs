@@ -152,15 +152,10 @@ fn unix_ms() -> i64 {
 /// change the simulation call this first, and every MNS request. Cheap
 /// when in step: one read lock, no round trip.
 pub async fn sync_clock(state: &ApiState) {
-    let Some((wall0, virt0)) = state.origin else {
+    let Some(target) = wall_target(state) else {
         return;
     };
     let run = *state.handle.state().borrow();
-    if run.mode != Mode::Run {
-        return;
-    }
-    let elapsed = unix_ms().saturating_sub(wall0).max(0) as f64;
-    let target = virt0.saturating_add((elapsed * run.speed) as Millis);
     let lag = {
         let sim = state.handle.sim();
         target.saturating_sub(run.clock_at(sim.now(), tokio::time::Instant::now()))
@@ -176,6 +171,20 @@ pub async fn sync_clock(state: &ApiState) {
             })
             .await;
     }
+}
+
+/// With [`ApiConfig::wall_clock`], in RUN mode: the virtual time the wall
+/// clock says it is (see [`sync_clock`]), for an action that brings the
+/// clock up to it itself, under the same lock as its command
+/// ([`Handle::call_now_at`](crate::runtime::Handle::call_now_at)).
+pub fn wall_target(state: &ApiState) -> Option<Millis> {
+    let (wall0, virt0) = state.origin?;
+    let run = *state.handle.state().borrow();
+    if run.mode != Mode::Run {
+        return None;
+    }
+    let elapsed = unix_ms().saturating_sub(wall0).max(0) as f64;
+    Some(virt0.saturating_add((elapsed * run.speed) as Millis))
 }
 
 /// The whole API: FnF RPC at `/`, MNS REST under `/topics` and `/queues`,

@@ -19,6 +19,8 @@ use crate::sim::{Sim, SimConfig};
 
 use crate::fdl::bundled::{SEED_FLOW, SEED_FLOW_NAME, SEED_INPUT};
 
+mod bench_api;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "flowsim",
@@ -216,7 +218,14 @@ pub struct TuiArgs {
     /// The test case to open (see --test).
     #[arg(long, value_name = "NAME", requires = "test")]
     pub case: Option<String>,
+    /// Finished executions kept in memory; beyond it the oldest leave (0:
+    /// keep every one).
+    #[arg(long, default_value_t = DEFAULT_RETAIN, value_name = "N")]
+    pub retain: usize,
 }
+
+/// `--retain`'s default (serve, tui).
+pub const DEFAULT_RETAIN: usize = 100_000;
 
 /// Who answers pushes in the TUI: the simulated function, and/or real
 /// endpoints. (`serve` has its own, with `succeed` as the default.)
@@ -387,6 +396,29 @@ pub struct BenchArgs {
     /// More flows to load for sub-flow tasks, as with `run --with`.
     #[arg(long = "with", value_name = "FLOW")]
     pub with: Vec<PathBuf>,
+    /// Measure the HTTP API instead: start the API on a loopback port,
+    /// create the seed flow, start N executions with the simulated
+    /// function off, report every task token over keep-alive connections,
+    /// check each execution ended exactly once; print requests/s and
+    /// latency percentiles.
+    #[arg(long)]
+    pub api: bool,
+    /// With --api: keep-alive connections the requests are spread over.
+    #[arg(
+        long,
+        short = 'c',
+        default_value_t = 64,
+        value_name = "K",
+        requires = "api"
+    )]
+    pub connections: usize,
+    /// With --api: sign every request (HMAC-SHA1; replay checks on).
+    #[arg(long, requires = "api")]
+    pub signed: bool,
+    /// With --api: measure a running `flowsim serve --handler none` at
+    /// http://HOST:PORT instead of an in-process server.
+    #[arg(long, requires = "api", value_name = "URL", conflicts_with = "signed")]
+    pub url: Option<String>,
 }
 
 /// Runs the parsed command line.
@@ -677,6 +709,8 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
     let log = args.log.unwrap_or_else(crate::tui::default_log_path);
     init_logging(LogTo::File(&log))?;
     let mut sim = Sim::new(config);
+    sim.engine
+        .set_retention((args.retain > 0).then_some(args.retain));
     for flow in flows {
         let name = flow.name.clone();
         sim.add_flow(flow)
@@ -890,6 +924,32 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     if args.executions == 0 {
         bail!("--executions must be at least 1");
     }
+    if args.api {
+        if args.flow.is_some() || !args.with.is_empty() {
+            bail!("--api measures the bundled seed flow: give no FLOW and no --with");
+        }
+        let opts = bench_api::Options {
+            executions: usize::try_from(args.executions).unwrap_or(usize::MAX),
+            connections: args.connections.max(1),
+            signed: args.signed,
+            url: args.url,
+            input: read_input(&args.input)?,
+        };
+        // Against a server of its own, one runtime for both; against
+        // another process, the client keeps to one thread, leaving the
+        // other cores to the server.
+        let rt = if opts.url.is_some() {
+            tokio_runtime()?
+        } else {
+            server_runtime()?
+        };
+        let once = rt.block_on(bench_api::run(opts))?;
+        return Ok(if once {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        });
+    }
     let flows = load_flow_set(args.flow.as_deref(), &args.with)?;
     let input = read_input(&args.input)?;
     let name = flows[0].name.clone();
@@ -1065,6 +1125,10 @@ pub struct ServeArgs {
     pub subscribe: Vec<SubscribeSpec>,
     #[command(flatten)]
     pub credentials: CredentialArgs,
+    /// Finished executions kept in memory; beyond it the oldest leave
+    /// (DescribeExecution answers ExecutionNotExists; 0: keep every one).
+    #[arg(long, default_value_t = DEFAULT_RETAIN, value_name = "N")]
+    pub retain: usize,
 }
 
 /// The API configuration the credential options ask for.
@@ -1128,11 +1192,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .collect();
     let names: Vec<String> = flows.iter().map(|f| f.name.clone()).collect();
     let mut sim = Sim::new(config);
+    sim.engine
+        .set_retention((args.retain > 0).then_some(args.retain));
     for flow in flows {
         sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let rt = tokio_runtime()?;
-    rt.block_on(async move {
+    let rt = server_runtime()?;
+    let served = rt.block_on(async move {
         let handle = crate::runtime::spawn(sim, crate::runtime::Mode::Run, args.speed);
         let signed = if api.credentials.is_some() {
             "signatures checked"
@@ -1168,7 +1234,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .stop_on(shutdown, std::time::Duration::from_secs(2))
             .await?;
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    flush_log();
+    served
 }
 
 /// Where [`init_logging`] sends the log.
@@ -1179,12 +1247,81 @@ enum LogTo<'a> {
     File(&'a Path),
 }
 
+/// Standard error for the request log of `serve`: lines gather in a
+/// buffer that a thread writes out every 50 ms (at once past 64 KiB, and
+/// at exit through [`flush_log`]), so logging a request costs the thread
+/// that answered it no system call.
+#[derive(Clone)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn take(&self) -> Vec<u8> {
+        let mut b = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *b)
+    }
+
+    fn write_out(&self) {
+        let bytes = self.take();
+        if !bytes.is_empty() {
+            // Nowhere to report a failing stderr.
+            let _ = io::stderr().write_all(&bytes);
+        }
+    }
+}
+
+impl io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let full = {
+            let mut b = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            b.extend_from_slice(buf);
+            b.len() > 64 * 1024
+        };
+        if full {
+            self.write_out();
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_out();
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> LogBuffer {
+        self.clone()
+    }
+}
+
+/// The log buffer of this process, and its writer thread (started once).
+fn log_buffer() -> &'static LogBuffer {
+    static BUFFER: std::sync::OnceLock<LogBuffer> = std::sync::OnceLock::new();
+    BUFFER.get_or_init(|| {
+        let buffer = LogBuffer(std::sync::Arc::default());
+        let writer = buffer.clone();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                writer.write_out();
+            }
+        });
+        buffer
+    })
+}
+
+/// Writes out what the log buffer holds (before exiting).
+fn flush_log() {
+    log_buffer().write_out();
+}
+
 /// Sets up logging for the commands that run a live simulation, at the
 /// level `FLOWSIM_LOG` names (INFO by default), without colours.
 fn init_logging(to: LogTo<'_>) -> anyhow::Result<()> {
     use tracing_subscriber::fmt::writer::BoxMakeWriter;
     let writer = match to {
-        LogTo::Stderr => BoxMakeWriter::new(io::stderr),
+        LogTo::Stderr => BoxMakeWriter::new(log_buffer().clone()),
         LogTo::File(path) => {
             let open = || -> io::Result<std::fs::File> {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -1216,6 +1353,17 @@ fn init_logging(to: LogTo<'_>) -> anyhow::Result<()> {
 
 /// The tokio runtime a live simulation runs on: one thread, with time and
 /// I/O.
+/// The runtime of `serve` and `bench --api`: a worker per core, so HTTP
+/// parsing, signature checks and answers run beside the simulation (which
+/// stays one task behind the runtime's lock, see `runtime::Handle::sim`).
+fn server_runtime() -> io::Result<tokio::runtime::Runtime> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+}
+
 fn tokio_runtime() -> io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -35,6 +35,7 @@ mod detail;
 mod execution;
 pub mod history;
 mod index;
+mod intern;
 mod machine;
 pub mod mapping;
 mod subflow;
@@ -51,8 +52,9 @@ use detail::{detail_field, detail_of};
 pub use execution::{
     ErrorInfo, Execution, Origin, ParentTask, Status, is_valid_name, validate_execution_name,
 };
-pub use history::{EventType, HistoryEvent, StepState, step_states};
+pub use history::{Detail, EventType, HistoryEvent, StepState, step_states};
 use index::{IdMap, NameIndex};
+use intern::Interner;
 pub use machine::error_matches;
 use machine::{Cancel, Machine, Run};
 pub use subflow::{
@@ -62,7 +64,7 @@ pub use subflow::{
 pub use token::{TokenError, TokenKey};
 
 use crate::fdl::{Flow, Pattern, StepId, StepKind};
-use crate::kernel::{Component, Ctx, Msg, TaskError};
+use crate::kernel::{Component, Ctx, Millis, Msg, TaskError};
 
 /// Error name used when a task's `timeoutSeconds` elapses.
 pub const TASK_TIMEOUT: &str = "FnF.TaskTimeout";
@@ -85,11 +87,36 @@ pub struct Engine {
     /// [`SUBFLOW_TREE_LIMIT`]); roots without any are absent.
     descendants: IdMap<u32>,
     /// A buffer event details are serialised into, reused so each detail
-    /// costs one exact allocation (the retained `Box<str>`).
+    /// costs one exact allocation (the retained text).
     scratch: Vec<u8>,
     /// Operations that ended a task attempt or an execution (see
     /// [`Engine::task_ends`]).
     task_ends: u64,
+    /// Short texts shared between executions (details, inputs, outputs).
+    texts: Interner,
+    /// The input the last execution started with, parsed: executions
+    /// started with the same text (a bench, a client repeating itself)
+    /// share its value and texts instead of parsing it again.
+    last_input: Option<LastInput>,
+    /// Room a report's task token is decoded into, reused.
+    token_buf: String,
+    /// The id the next execution gets (ids are never reused).
+    next_id: u32,
+    /// Most finished executions kept (see [`Engine::set_retention`]).
+    retain: Option<usize>,
+    /// Finished executions evicted so far.
+    evicted: u64,
+}
+
+/// An input already parsed (see [`Engine::last_input`]).
+struct LastInput {
+    /// As given (trimmed).
+    text: Box<str>,
+    value: Arc<Value>,
+    /// The ExecutionStarted detail.
+    started: Detail,
+    /// As stored on the execution (compact JSON).
+    stored: Arc<str>,
 }
 
 impl Engine {
@@ -104,6 +131,12 @@ impl Engine {
             descendants: IdMap::default(),
             scratch: Vec::with_capacity(1024),
             task_ends: 0,
+            texts: Interner::default(),
+            last_input: None,
+            token_buf: String::new(),
+            next_id: 0,
+            retain: None,
+            evicted: 0,
         }
     }
 
@@ -145,13 +178,102 @@ impl Engine {
         self.flows.values().map(|e| &e.flow)
     }
 
-    /// Every execution, oldest first; index with [`ExecId`].
+    /// Makes room for `additional` more executions at once, so that
+    /// starting them grows no table (a caller that knows how many it will
+    /// keep, like `flowsim bench`: each regrowth copies every execution
+    /// and leaves the old table to the allocator).
+    /// Asking for too much is not an error: the table then grows as usual.
+    pub fn reserve_executions(&mut self, additional: usize) {
+        let _ = self.execs.try_reserve_exact(additional);
+    }
+
+    /// Keeps at most `retain` finished executions (`None`: every one, the
+    /// default). Beyond it, the oldest finished ones leave memory, with
+    /// their histories and their names (`DescribeExecution` then answers
+    /// `ExecutionNotExists`, a late report of one of their tokens
+    /// `InvalidArgument`), in batches of about an eighth of the limit, as
+    /// new executions start. Running executions are never evicted, nor an
+    /// execution whose end a parent or callback token has not heard of yet.
+    pub fn set_retention(&mut self, retain: Option<usize>) {
+        self.retain = retain;
+    }
+
+    /// How many finished executions were evicted (see
+    /// [`Engine::set_retention`]).
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
+    /// Evicts the oldest finished executions beyond the retention limit,
+    /// once they exceed it by a batch.
+    fn evict_finished(&mut self, now: Millis) {
+        let Some(keep) = self.retain else {
+            return;
+        };
+        let finished: usize = [
+            Status::Stopped,
+            Status::Succeeded,
+            Status::Failed,
+            Status::TimedOut,
+        ]
+        .into_iter()
+        .map(|s| self.count(s))
+        .sum();
+        if finished <= keep.saturating_add(keep / 8).saturating_add(16) {
+            return;
+        }
+        let mut excess = finished - keep;
+        let mut victims = Vec::new();
+        for x in &self.execs {
+            if excess == 0 {
+                break;
+            }
+            // A parent task or a callback token hears of the end through
+            // an envelope delivered at the same instant: keep the child
+            // until the clock has moved past it.
+            let heard = x.origin.as_ref().is_none_or(|o| {
+                o.callback_token.is_none() && o.parent.is_none_or(|p| p.pattern != Pattern::Sync)
+            }) || x.stopped.is_some_and(|t| t < now);
+            if x.status.is_final() && heard {
+                victims.push(x.id);
+                excess -= 1;
+            }
+        }
+        for &id in &victims {
+            if let Some(p) = index::position(&self.execs, id) {
+                let x = &self.execs[p];
+                self.counts[x.status as usize] -= 1;
+                if let Some(entry) = self.flows.get_mut(&x.flow.name) {
+                    entry.executions.remove(id, &x.name);
+                }
+            }
+            self.descendants.remove(&id);
+        }
+        let mut next = victims.iter().peekable();
+        self.execs.retain(|x| {
+            let evict = next.peek() == Some(&&x.id);
+            if evict {
+                next.next();
+            }
+            !evict
+        });
+        self.evicted += victims.len() as u64;
+    }
+
+    /// Every execution kept, oldest first (ids ascending; see
+    /// [`Engine::set_retention`] for the ones that are gone).
     pub fn executions(&self) -> &[Execution] {
         &self.execs
     }
 
     pub fn execution(&self, id: ExecId) -> Option<&Execution> {
-        self.execs.get(id.0 as usize)
+        index::position(&self.execs, id).map(|p| &self.execs[p])
+    }
+
+    /// The executions from `id` on (the newest, when `id` was evicted).
+    pub fn executions_from(&self, id: ExecId) -> &[Execution] {
+        let at = self.execs.partition_point(|x| x.id < id);
+        &self.execs[at..]
     }
 
     pub fn find_execution(&self, flow: &str, name: &str) -> Result<&Execution, FnfError> {
@@ -165,7 +287,11 @@ impl Engine {
                 execution: name.to_owned(),
             }
         })?;
-        Ok(&self.execs[id.0 as usize])
+        self.execution(id)
+            .ok_or_else(|| FnfError::ExecutionNotExists {
+                flow: flow.to_owned(),
+                execution: name.to_owned(),
+            })
     }
 
     /// How many executions are in `status`.
@@ -198,7 +324,8 @@ impl Engine {
     /// Whether the task a token names is still in flight (a report on it
     /// would be accepted); false for a token that does not decode.
     pub fn token_pending(&self, token: &str) -> bool {
-        self.task_for_token(token).is_ok()
+        self.task_of_token(token)
+            .is_some_and(|task| self.task_pending(task))
     }
 
     /// The task attempt a token names (its execution and TaskScheduled
@@ -243,7 +370,10 @@ impl Engine {
     }
 
     fn set_status(&mut self, id: ExecId, status: Status) {
-        let x = &mut self.execs[id.0 as usize];
+        let Some(p) = index::position(&self.execs, id) else {
+            return;
+        };
+        let x = &mut self.execs[p];
         self.counts[x.status as usize] -= 1;
         self.counts[status as usize] += 1;
         x.status = status;
@@ -280,7 +410,9 @@ impl Engine {
                 let exec = self
                     .token_execution(token)
                     .map_err(|e| FnfError::InvalidArgument(format!("CallbackFnFTaskToken: {e}")))?;
-                let x = &self.execs[exec.0 as usize];
+                let x = self.execution(exec).ok_or_else(|| {
+                    FnfError::InvalidArgument("CallbackFnFTaskToken: no such execution".into())
+                })?;
                 Some(Box::new(Origin {
                     parent: None,
                     callback_token: Some(token.into()),
@@ -320,6 +452,7 @@ impl Engine {
         input: Option<&str>,
         origin: Option<Box<Origin>>,
     ) -> Result<ExecId, FnfError> {
+        self.evict_finished(ctx.now);
         let entry = self
             .flows
             .get_mut(flow_name)
@@ -327,8 +460,10 @@ impl Engine {
         let name: Box<str> = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
                 validate_execution_name(n)?;
-                if let Some(id) = entry.executions.get(n, &self.execs) {
-                    let x = &self.execs[id.0 as usize];
+                if let Some(id) = entry.executions.get(n, &self.execs)
+                    && let Some(p) = index::position(&self.execs, id)
+                {
+                    let x = &self.execs[p];
                     return if x.status.is_final() {
                         Err(FnfError::ExecutionAlreadyExists(n.to_owned()))
                     } else {
@@ -355,24 +490,44 @@ impl Engine {
                 input_text.len()
             )));
         }
-        let input: Value = serde_json::from_str(input_text)
-            .map_err(|e| FnfError::InvalidArgument(format!("Input is not valid JSON: {e}")))?;
-        if !input.is_object() {
-            return Err(FnfError::InvalidArgument(
-                "Input must be a JSON object".to_owned(),
-            ));
-        }
-        let id = ExecId(self.execs.len() as u32);
+        let (input, started, stored) = match &self.last_input {
+            Some(l) if *l.text == *input_text => {
+                (l.value.clone(), l.started.clone(), l.stored.clone())
+            }
+            _ => {
+                let input: Value = serde_json::from_str(input_text).map_err(|e| {
+                    FnfError::InvalidArgument(format!("Input is not valid JSON: {e}"))
+                })?;
+                if !input.is_object() {
+                    return Err(FnfError::InvalidArgument(
+                        "Input must be a JSON object".to_owned(),
+                    ));
+                }
+                // Normalise the stored input to compact JSON, serialised
+                // once for both the execution and its ExecutionStarted
+                // detail.
+                let started = detail_of(&mut self.scratch, &mut self.texts, "input", &input);
+                let stored = self.texts.text(detail_field(&started, "input"));
+                let l = LastInput {
+                    text: input_text.into(),
+                    value: Arc::new(input),
+                    started,
+                    stored,
+                };
+                let r = (l.value.clone(), l.started.clone(), l.stored.clone());
+                self.last_input = Some(l);
+                r
+            }
+        };
+        let id = ExecId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
         let flow = entry.flow.clone();
-        // Normalise the stored input to compact JSON, serialised once for
-        // both the execution and its ExecutionStarted detail.
-        let started = detail_of(&mut self.scratch, "input", &input);
         self.execs.push(Execution {
             id,
             name,
             flow: flow.clone(),
             status: Status::Running,
-            input: detail_field(&started, "input").into(),
+            input: stored,
             output: None,
             error: None,
             started: ctx.now,
@@ -381,6 +536,7 @@ impl Engine {
             origin,
         });
         entry.executions.insert(id, &self.execs);
+        let p = self.execs.len() - 1;
         self.counts[Status::Running as usize] += 1;
         let mut run = Run::default();
         if let Some(t) = flow.timeout_seconds {
@@ -391,7 +547,7 @@ impl Engine {
                 Msg::FlowTimeout(id),
             ));
         }
-        let x = &mut self.execs[id.0 as usize];
+        let x = &mut self.execs[p];
         let mut m = Machine {
             x,
             run: &mut run,
@@ -399,6 +555,7 @@ impl Engine {
             ctx,
             key: &self.key,
             scratch: &mut self.scratch,
+            texts: &mut self.texts,
             tail: None,
         };
         m.log(EventType::ExecutionStarted, None, 0, started);
@@ -428,11 +585,7 @@ impl Engine {
     /// task, or a callback token), tell it through the bus, so the parent
     /// moves on in its own delivery.
     fn ended(&mut self, ctx: &mut Ctx<'_>, id: ExecId) {
-        let Some(origin) = self
-            .execs
-            .get(id.0 as usize)
-            .and_then(|x| x.origin.as_ref())
-        else {
+        let Some(origin) = self.execution(id).and_then(|x| x.origin.as_ref()) else {
             return;
         };
         let waits = origin.callback_token.is_some()
@@ -451,10 +604,7 @@ impl Engine {
     /// timeout, cancelled branch, parent execution ended).
     fn cancel_children(&mut self, ctx: &mut Ctx<'_>, cancel: Vec<Cancel>) {
         for c in cancel {
-            let running = self
-                .execs
-                .get(c.exec.0 as usize)
-                .is_some_and(|x| !x.status.is_final());
+            let running = self.execution(c.exec).is_some_and(|x| !x.status.is_final());
             if !running {
                 continue;
             }
@@ -481,7 +631,8 @@ impl Engine {
         f: impl FnOnce(&mut Machine<'_, '_, '_>) -> R,
     ) -> Option<R> {
         let run = self.runs.get_mut(&id)?;
-        let x = &mut self.execs[id.0 as usize];
+        let p = index::position(&self.execs, id)?;
+        let x = &mut self.execs[p];
         let flow = x.flow.clone();
         let mut m = Machine {
             x,
@@ -490,6 +641,7 @@ impl Engine {
             ctx,
             key: &self.key,
             scratch: &mut self.scratch,
+            texts: &mut self.texts,
             tail: None,
         };
         let r = f(&mut m);
@@ -508,11 +660,18 @@ impl Engine {
         Some(r)
     }
 
-    /// Finds the task a token names; the error is the upstream one.
-    fn task_for_token(&self, token: &str) -> Result<TaskRef, FnfError> {
-        let mut buf = String::new();
+    /// Finds the task a token names; the error is the upstream one. The
+    /// token is decoded into a buffer kept for the next report.
+    fn task_for_token(&mut self, token: &str) -> Result<TaskRef, FnfError> {
+        let mut buf = std::mem::take(&mut self.token_buf);
+        let found = self.task_for_token_in(token, &mut buf);
+        self.token_buf = buf;
+        found
+    }
+
+    fn task_for_token_in(&self, token: &str, buf: &mut String) -> Result<TaskRef, FnfError> {
         let invalid = |e: TokenError| FnfError::InvalidArgument(e.to_string());
-        let claims = self.key.decode(token, &mut buf).map_err(invalid)?;
+        let claims = self.key.decode(token, buf).map_err(invalid)?;
         let entry = self.flows.get(claims.flow).ok_or_else(|| {
             FnfError::InvalidArgument(format!(
                 "TaskToken names flow `{}`, which does not exist",
@@ -533,7 +692,9 @@ impl Engine {
             exec,
             task: claims.event_id,
         };
-        let x = &self.execs[exec.0 as usize];
+        let x = self.execution(exec).ok_or_else(|| {
+            FnfError::TaskAlreadyCompleted("the task has already completed".into())
+        })?;
         if x.status.is_final() {
             return Err(FnfError::TaskAlreadyCompleted(format!(
                 "the task's execution `{}` has already ended ({})",
@@ -678,10 +839,7 @@ impl Engine {
                 self.with_run(ctx, t.exec, |m| m.timer(t.task));
             }
             Msg::Published { task, result } => {
-                let result = result.map(|r| r.to_json());
-                self.with_run(ctx, task.exec, |m| {
-                    m.submitted(task.task, result, EventType::TaskSubmitFailed)
-                });
+                self.with_run(ctx, task.exec, |m| m.published(task.task, result));
             }
             Msg::FunctionResult { task, result } => {
                 self.with_run(ctx, task.exec, |m| {

@@ -19,6 +19,7 @@ pub mod bus;
 mod ctx;
 mod error;
 mod ids;
+pub mod json;
 mod msg;
 
 use rand_chacha::ChaCha8Rng;

@@ -31,6 +31,7 @@ mod queue;
 mod topic;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use md5::{Digest, Md5};
@@ -52,7 +53,7 @@ pub use push::{ACCOUNT, API_VERSION, HttpPush, PUSH_TIMEOUT_MS, XMLNS, http_date
 pub use topic::SubscribeSpec;
 
 use check::check_range;
-use push::{Notification, notification_text};
+use push::{Notification, SeqHasher, Target, notification_text};
 use queue::rewake;
 
 /// How many published messages are kept for inspection.
@@ -65,9 +66,11 @@ pub struct Mns {
     queues: BTreeMap<String, Queue>,
     log: VecDeque<MessageRecord>,
     next_seq: u64,
-    notifications: HashMap<u64, Notification>,
+    notifications: HashMap<u64, Notification, BuildHasherDefault<SeqHasher>>,
     next_notification: u64,
     dropped: u64,
+    /// A buffer notify bodies are written into, reused.
+    scratch: Vec<u8>,
 }
 
 impl Mns {
@@ -124,7 +127,7 @@ impl Mns {
                 delay_seconds,
                 origin,
             } => {
-                let result = self.publish(
+                let result = self.publish_inner(
                     ctx,
                     PublishRequest {
                         dest,
@@ -134,6 +137,7 @@ impl Mns {
                         priority: None,
                         origin,
                     },
+                    false,
                 );
                 // Success was answered inside (before the pushes go out).
                 if let (Some(task), Err(e)) = (origin, result) {
@@ -217,6 +221,18 @@ impl Mns {
         ctx: &mut Ctx<'_>,
         req: PublishRequest,
     ) -> Result<PublishReceipt, MnsError> {
+        self.publish_inner(ctx, req, true)
+            .map(|r| r.unwrap_or_else(unreachable_receipt))
+    }
+
+    /// [`Mns::publish`]; the receipt is answered when `answer` (a task's
+    /// publish is told through the bus, and nothing else reads it).
+    fn publish_inner(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        req: PublishRequest,
+        answer: bool,
+    ) -> Result<Option<PublishReceipt>, MnsError> {
         self.check_publish(&req)?;
         let PublishRequest {
             dest,
@@ -227,7 +243,7 @@ impl Mns {
             origin,
         } = req;
         let priority = priority.unwrap_or(8);
-        let md5 = format!("{:X}", Md5::digest(body.as_bytes()));
+        let md5 = upper_hex(&Md5::digest(body.as_bytes()));
         let message_id = random_hex(ctx.rng, 16);
         let request_id = random_hex(ctx.rng, 12);
         let seq = self.next_seq;
@@ -237,31 +253,70 @@ impl Mns {
             message_body_md5: md5.clone(),
             request_id,
         };
-        if let Some(task) = origin {
+        let receipt = match origin {
             // The task learns it published before any push is answered.
-            ctx.send(
-                0,
-                Component::Mns,
-                Component::Engine,
-                Msg::Published {
-                    task,
-                    result: Ok(receipt.clone()),
+            Some(task) => {
+                let answered = answer.then(|| receipt.clone());
+                ctx.send(
+                    0,
+                    Component::Mns,
+                    Component::Engine,
+                    Msg::Published {
+                        task,
+                        result: Ok(receipt),
+                    },
+                );
+                answered
+            }
+            None => Some(receipt),
+        };
+        let publish_ms = ctx.wall_ms();
+        let mut shared_id: Option<Arc<str>> = None;
+        // Notifications are numbered in a row: the ones this publish makes
+        // are `first..self.next_notification`, pushed once it is logged.
+        let first = self.next_notification;
+        let mut delay = delay_seconds.unwrap_or(0).saturating_mul(1000);
+        let Mns {
+            topics,
+            queues,
+            notifications,
+            next_notification,
+            scratch,
+            ..
+        } = self;
+        let mut add = |target: Target, subscription: Arc<str>, strategy, format, body, wrapped| {
+            let id = *next_notification;
+            *next_notification += 1;
+            let message_id = shared_id
+                .get_or_insert_with(|| Arc::from(message_id.as_str()))
+                .clone();
+            notifications.insert(
+                id,
+                Notification {
+                    seq,
+                    target,
+                    subscription,
+                    strategy,
+                    format,
+                    body,
+                    wrapped,
+                    attempt: 0,
+                    timer: None,
+                    message_id,
+                    tag: tag.clone(),
                 },
             );
-        }
-        let publish_ms = ctx.wall_ms();
-        let shared_id: Arc<str> = Arc::from(message_id.as_str());
-        let mut targets = Vec::new();
-        let mut delay = delay_seconds.unwrap_or(0).saturating_mul(1000);
+        };
         match &dest {
             Dest::Topic(t) => {
-                if let Some(topic) = self.topics.get_mut(t) {
+                if let Some(topic) = topics.get_mut(t) {
                     topic.messages += 1;
                     for s in &topic.subscriptions {
                         if s.filter_tag.is_some() && s.filter_tag.as_deref() != tag.as_deref() {
                             continue;
                         }
                         let (text, wrapped) = notification_text(
+                            scratch,
                             s,
                             t,
                             &message_id,
@@ -270,31 +325,31 @@ impl Mns {
                             tag.as_deref(),
                             publish_ms,
                         );
-                        targets.push((
-                            s.endpoint.clone(),
-                            s.name.clone(),
+                        add(
+                            Target::of(&s.endpoint),
+                            Arc::from(s.name.as_str()),
                             s.strategy,
                             s.format,
                             text,
                             wrapped,
-                        ));
+                        );
                     }
                 }
             }
             Dest::Queue(q) => {
-                if let Some(queue) = self.queues.get_mut(q) {
+                if let Some(queue) = queues.get_mut(q) {
                     if delay_seconds.is_none() {
                         delay = Millis::from(queue.attributes.delay_seconds) * 1000;
                     }
                     match &queue.consumer {
-                        Some(f) => targets.push((
-                            Endpoint::Function(f.clone()),
-                            format!("{q}-consumer"),
+                        Some(_) => add(
+                            Target::Function,
+                            Arc::from(format!("{q}-consumer")),
                             NotifyStrategy::BackoffRetry,
                             NotifyFormat::Simplified,
                             body.clone(),
                             false,
-                        )),
+                        ),
                         None => {
                             let mut m = QueuedMessage {
                                 seq,
@@ -321,35 +376,17 @@ impl Mns {
         }
         self.log.push_back(MessageRecord {
             seq,
-            id: message_id.clone(),
+            id: message_id,
             dest,
             body,
-            md5: md5.clone(),
-            tag: tag.clone(),
+            md5,
+            tag,
             published: ctx.now,
             origin,
             attempts: Vec::new(),
             dropped: false,
         });
-        for (endpoint, subscription, strategy, format, body, wrapped) in targets {
-            let id = self.next_notification;
-            self.next_notification += 1;
-            self.notifications.insert(
-                id,
-                Notification {
-                    seq,
-                    endpoint,
-                    subscription,
-                    strategy,
-                    format,
-                    body,
-                    wrapped,
-                    attempt: 0,
-                    timer: None,
-                    message_id: shared_id.clone(),
-                    tag: tag.clone(),
-                },
-            );
+        for id in first..self.next_notification {
             if delay == 0 {
                 self.push(ctx, id);
             } else {
@@ -363,6 +400,27 @@ impl Mns {
         }
         Ok(receipt)
     }
+}
+
+/// Never built: [`Mns::publish_inner`] answers a receipt whenever asked.
+#[cold]
+fn unreachable_receipt() -> PublishReceipt {
+    PublishReceipt {
+        message_id: String::new(),
+        message_body_md5: String::new(),
+        request_id: String::new(),
+    }
+}
+
+/// `bytes` as upper-case hex (the `MessageBodyMD5`).
+fn upper_hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 /// `bytes` random bytes as upper-case hex (message ids, request ids,

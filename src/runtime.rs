@@ -26,6 +26,7 @@
 
 pub mod push;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -72,6 +73,10 @@ pub const MAX_SPEED: f64 = 86_400.0;
 /// Most envelopes delivered in one go before the runtime yields, so a burst
 /// (a thousand executions started at once) never starves a front end.
 const BATCH: usize = 4_096;
+
+/// Most front-end requests run in one tick (one publish of the state for
+/// all of them) before deliveries and the next tick get their turn.
+const COMMAND_BATCH: usize = 256;
 
 /// A request from a front end.
 #[derive(Debug, Clone)]
@@ -264,6 +269,9 @@ enum Request {
     /// Runs on the `Sim` under the runtime's lock, at the virtual time the
     /// user sees (the closure answers through its own channel).
     With(SimFn),
+    /// A front end changed the `Sim` itself ([`Handle::call_now`]): look
+    /// again at what is due, perform its pushes, publish the state.
+    Poke,
 }
 
 /// A front end's handle on the runtime. Cheap to clone.
@@ -274,6 +282,9 @@ pub struct Handle {
     sim: Arc<Mutex<Sim>>,
     commands: mpsc::UnboundedSender<Request>,
     state: watch::Receiver<RunState>,
+    /// Set while a [`Request::Poke`] waits in the channel: commands run
+    /// with [`Handle::call_now`] meanwhile need no poke of their own.
+    poke_pending: Arc<AtomicBool>,
 }
 
 impl Handle {
@@ -331,6 +342,58 @@ impl Handle {
             .map_err(|_| CommandError::runtime("the runtime has stopped"))
     }
 
+    /// Like [`Handle::call`], but the command runs on the caller's thread,
+    /// under the lock, rather than as a request to the runtime's task: the
+    /// HTTP API's hot actions (StartExecution, ReportTaskSucceeded...) run
+    /// on every core and need no round trip. As the runtime does, it first
+    /// brings the clock up to the virtual time the user sees (RUN mode),
+    /// delivering what fell due; then it wakes the runtime to deliver what
+    /// the command set in motion. `SetMode` and `SetSpeed` (the runtime's
+    /// own state) still go to the runtime.
+    pub async fn call_now(&self, command: Command) -> Reply {
+        self.call_now_at(command, None).await
+    }
+
+    /// [`Handle::call_now`], first bringing the clock up to `wall` (the
+    /// virtual time the wall clock says it is, `flowsim serve`) when it
+    /// lags more than 20 ms behind, as `api::sync_clock` does, under the
+    /// same lock.
+    pub async fn call_now_at(&self, command: Command, wall: Option<Millis>) -> Reply {
+        if matches!(command, Command::SetMode(_) | Command::SetSpeed(_)) {
+            return self.call(command).await;
+        }
+        tracing::debug!(?command, "command");
+        let run = *self.state.borrow();
+        let reply = {
+            let mut sim = self.sim();
+            if let Some(target) = wall
+                && run.mode == Mode::Run
+                && target.saturating_sub(run.clock_at(sim.now(), Instant::now())) > 20
+            {
+                sim.advance_to(target);
+            }
+            if run.mode == Mode::Run {
+                let target = run.clock_at(sim.now(), Instant::now());
+                // As `Driver::catch_up`: nothing past the target, and the
+                // clock only up to the first due envelope.
+                let until = sim.next_due().map_or(target, |d| target.min(d));
+                let now = sim.now();
+                sim.advance_to(until.max(now));
+            }
+            apply(&mut sim, command)
+        };
+        if let Err(e) = &reply {
+            tracing::info!(code = %e.code, message = %e.message, "command refused");
+        }
+        // One poke at a time: the runtime looks at the `Sim` after clearing
+        // the flag, so it sees this command's changes either way. A closed
+        // channel: the runtime has stopped, nothing to wake.
+        if !self.poke_pending.swap(true, Ordering::AcqRel) {
+            let _ = self.commands.send(Request::Poke);
+        }
+        reply
+    }
+
     /// Sends a command and waits for its reply.
     pub async fn call(&self, command: Command) -> Reply {
         self.send(command)
@@ -365,6 +428,7 @@ pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
         anchor: None,
     };
     let (state_tx, state_rx) = watch::channel(initial);
+    let poke_pending = Arc::new(AtomicBool::new(false));
     let driver = Driver {
         sim: sim.clone(),
         state: state_tx,
@@ -373,9 +437,11 @@ pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
         anchor: None,
         version: 0,
         pushes: push_dispatcher(feedback),
+        poke_pending: poke_pending.clone(),
     };
     tokio::spawn(driver.run(rx));
     Handle {
+        poke_pending,
         sim,
         commands: tx,
         state: state_rx,
@@ -410,6 +476,8 @@ struct Driver {
     version: u64,
     /// Pushes to real endpoints, performed by [`push::dispatcher`].
     pushes: mpsc::UnboundedSender<crate::mns::HttpPush>,
+    /// See [`Handle::poke_pending`].
+    poke_pending: Arc<AtomicBool>,
 }
 
 impl Driver {
@@ -425,15 +493,31 @@ impl Driver {
             };
             match request {
                 None => return, // every handle dropped
-                Some(Some(Request::Command(command, reply))) => {
-                    let answer = self.execute(command);
+                Some(Some(first)) => {
+                    // Requests that queued up meanwhile (many clients at
+                    // once, on other threads) run in this same tick, in
+                    // the order they came: one publish for all of them.
+                    let mut replies = Vec::new();
+                    let mut next = Some(first);
+                    let mut n = 0;
+                    while let Some(request) = next.take() {
+                        match request {
+                            Request::Command(command, reply) => {
+                                replies.push((reply, self.execute(command)));
+                            }
+                            Request::With(job) => self.execute_with(job),
+                            Request::Poke => self.poke_pending.store(false, Ordering::Release),
+                        }
+                        n += 1;
+                        if n < COMMAND_BATCH {
+                            next = rx.try_recv().ok();
+                        }
+                    }
                     self.publish();
-                    // The front end may have gone away; nothing to do then.
-                    let _ = reply.send(answer);
-                }
-                Some(Some(Request::With(job))) => {
-                    self.execute_with(job);
-                    self.publish();
+                    for (reply, answer) in replies {
+                        // The front end may have gone away; nothing to do then.
+                        let _ = reply.send(answer);
+                    }
                 }
                 Some(None) => {
                     let more = self.deliver_due();

@@ -454,3 +454,39 @@ fn cloudflow_files_validate_and_running_one_says_what_flowsim_can_do() {
             "a CloudFlow state machine (`Type: StateMachine`): flowsim validates this spec",
         ));
 }
+
+#[test]
+fn bench_api_reports_every_token_over_http_once() {
+    flowsim()
+        .args(["bench", "--api", "-n", "300", "-c", "4"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("StartExecution"))
+        .stdout(predicate::str::contains("ReportTaskSucceeded"))
+        .stdout(predicate::str::contains("req/s"))
+        .stdout(predicate::str::contains("p99"))
+        .stdout(predicate::str::contains(
+            "300 of 300 executions, each ended exactly once",
+        ));
+}
+
+#[test]
+fn bench_api_signs_every_request_when_asked() {
+    flowsim()
+        .args(["bench", "--api", "--signed", "-n", "100", "-c", "2"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("(signed, in-process server)"))
+        .stdout(predicate::str::contains(
+            "100 of 100 executions, each ended exactly once",
+        ));
+}
+
+#[test]
+fn bench_api_options_need_api() {
+    flowsim()
+        .args(["bench", "--signed", "-n", "10"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--api"));
+}

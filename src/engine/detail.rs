@@ -8,20 +8,23 @@
 
 use serde_json::Value;
 
+use super::history::Detail;
+use super::intern::Interner;
 use super::mapping;
 use crate::fdl::{MAX_WAIT_SECONDS, ParamValue};
 
 /// An event detail `{"<key>": v}` (`key` a plain identifier), serialised
 /// once into `buf` (reused between events), so the detail costs one exact
-/// allocation: no intermediate `String`, no growth, no shrink.
-pub(super) fn detail_of(buf: &mut Vec<u8>, key: &str, v: &Value) -> Box<str> {
+/// allocation (none when an identical short detail exists, see
+/// [`Interner`]): no intermediate `String`, no growth, no shrink.
+pub(super) fn detail_of(buf: &mut Vec<u8>, texts: &mut Interner, key: &str, v: &Value) -> Detail {
     buf.clear();
     buf.extend_from_slice(b"{\"");
     buf.extend_from_slice(key.as_bytes());
     buf.extend_from_slice(b"\":");
     write_json(buf, v);
     buf.push(b'}');
-    utf8(buf)
+    texts.detail_bytes(buf)
 }
 
 /// The text a string-typed service parameter carries (see
@@ -61,32 +64,19 @@ pub(super) fn param_value(
 
 /// Appends `s` as a JSON string.
 pub(super) fn write_json_str(buf: &mut Vec<u8>, s: &str) {
-    // As for `write_json`: writing to memory cannot fail.
-    let _ = serde_json::to_writer(&mut *buf, s);
+    crate::kernel::json::push_str(buf, s);
 }
 
 /// `v` as compact JSON, serialised through `buf` (see [`detail_of`]).
-pub(super) fn json_of(buf: &mut Vec<u8>, v: &Value) -> Box<str> {
+pub(super) fn json_of(buf: &mut Vec<u8>, texts: &mut Interner, v: &Value) -> Detail {
     buf.clear();
     write_json(buf, v);
-    utf8(buf)
+    texts.detail_bytes(buf)
 }
 
 /// Appends `v` as compact JSON.
 pub(super) fn write_json(buf: &mut Vec<u8>, v: &Value) {
-    // Serialising a `Value` into a `Vec` cannot fail (its map keys are
-    // strings, and writing to memory has no I/O error).
-    let _ = serde_json::to_writer(&mut *buf, v);
-}
-
-/// The text of a buffer serde_json wrote (always UTF-8; a lossy copy
-/// otherwise, rather than a panic).
-pub(super) fn utf8(buf: &[u8]) -> Box<str> {
-    // `from_utf8` validates several times faster than `from_utf8_lossy`.
-    match std::str::from_utf8(buf) {
-        Ok(s) => s.into(),
-        Err(_) => String::from_utf8_lossy(buf).into(),
-    }
+    crate::kernel::json::push_value(buf, v);
 }
 
 /// The value part of a detail made by [`detail_of`] with `key`.

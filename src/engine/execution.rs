@@ -78,10 +78,11 @@ pub struct Execution {
     pub name: Box<str>,
     pub flow: Arc<Flow>,
     pub status: Status,
-    /// The input as JSON text.
-    pub input: Box<str>,
-    /// The output as JSON text, once it succeeded.
-    pub output: Option<Box<str>>,
+    /// The input as JSON text (shared between executions started with the
+    /// same short input).
+    pub input: Arc<str>,
+    /// The output as JSON text, once it succeeded (shared like the input).
+    pub output: Option<Arc<str>>,
     pub error: Option<Box<ErrorInfo>>,
     pub started: Millis,
     pub stopped: Option<Millis>,

@@ -1,6 +1,8 @@
 //! Execution history: the append-only log of [`HistoryEvent`]s, with the
 //! upstream event types.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::fdl::{Flow, Pattern, StepId, StepKind};
@@ -66,10 +68,83 @@ impl std::fmt::Display for EventType {
     }
 }
 
+/// An event's `EventDetail`: a JSON object as text, read as a `str`.
+///
+/// Shared rather than owned: the engine keeps every history, and short
+/// details repeat (`{"output":{"status":"success"}}` ends most task steps,
+/// and the same input starts many executions), so identical short texts
+/// are one allocation (see `engine::intern`). Compares, hashes and prints
+/// (`{:?}` too) as its text.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Detail(Arc<str>);
+
+impl Detail {
+    /// The text, shared.
+    pub fn shared(&self) -> &Arc<str> {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Detail {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Detail {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for Detail {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for Detail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Arc<str>> for Detail {
+    fn from(s: Arc<str>) -> Detail {
+        Detail(s)
+    }
+}
+
+impl From<&str> for Detail {
+    fn from(s: &str) -> Detail {
+        Detail(Arc::from(s))
+    }
+}
+
+impl From<String> for Detail {
+    fn from(s: String) -> Detail {
+        Detail(Arc::from(s))
+    }
+}
+
+impl From<Box<str>> for Detail {
+    fn from(s: Box<str>) -> Detail {
+        Detail(Arc::from(s))
+    }
+}
+
 /// One entry of an execution's history.
 ///
-/// Kept compact (the engine retains every history): the detail is the
-/// `EventDetail` JSON object, serialised once when the event happens.
+/// Kept compact (the engine retains every history): 40 bytes and the
+/// detail, the `EventDetail` JSON object serialised once when the event
+/// happens (and shared when it repeats, see [`Detail`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryEvent {
     /// Sequential from 1 within an execution.
@@ -82,7 +157,7 @@ pub struct HistoryEvent {
     /// Virtual time.
     pub time: Millis,
     /// `EventDetail`: a JSON object as text.
-    pub detail: Box<str>,
+    pub detail: Detail,
 }
 
 /// The state of one step, derived from history (for the graph, and for

@@ -13,6 +13,21 @@ use hashbrown::HashTable;
 use super::Execution;
 use crate::kernel::ExecId;
 
+/// Where execution `id` is in `execs`: the engine keeps executions in id
+/// order, with gaps where finished ones were evicted (see
+/// `Engine::set_retention`), so an execution is at its id less the number
+/// of evicted executions before it: at its id when none were (the first
+/// guess), else found by bisection below that guess.
+pub(super) fn position(execs: &[Execution], id: ExecId) -> Option<usize> {
+    let first = execs.first()?.id.0;
+    let offset = id.0.checked_sub(first)? as usize;
+    let guess = offset.min(execs.len() - 1);
+    if execs[guess].id == id {
+        return Some(guess);
+    }
+    execs[..guess].binary_search_by_key(&id, |x| x.id).ok()
+}
+
 /// Live runs by execution id. Ids are small sequential integers the
 /// engine hands out itself, so a multiplicative hash spreads them well;
 /// SipHash's resistance to chosen keys buys nothing here and cost several
@@ -46,10 +61,15 @@ impl std::hash::Hasher for IdHasher {
 /// bytes here rather than a second copy of its name and a map entry.
 /// Executions are never removed from it.
 ///
+/// Each entry keeps 32 bits of its name's hash: growing the table rehashes
+/// from them instead of reading every execution's name again (a cache miss
+/// or two per execution, most of the cost of a million), and a lookup reads
+/// a name only when those bits match.
+///
 /// [`Engine::execs`]: super::Engine::execs
 #[derive(Debug, Default)]
 pub(super) struct NameIndex {
-    table: HashTable<ExecId>,
+    table: HashTable<(ExecId, u32)>,
 }
 
 impl NameIndex {
@@ -67,19 +87,36 @@ impl NameIndex {
         h
     }
 
+    /// The table's hash of an entry whose name hashed to `short`.
+    fn full(short: u32) -> u64 {
+        // hashbrown takes the bucket from the low bits and a tag from the
+        // top seven: both come from the 32 bits kept.
+        (u64::from(short) << 32) | u64::from(short)
+    }
+
     /// The execution named `name`.
     pub(super) fn get(&self, name: &str, execs: &[Execution]) -> Option<ExecId> {
+        let short = Self::hash(name) as u32;
         self.table
-            .find(Self::hash(name), |id| {
-                execs.get(id.0 as usize).is_some_and(|x| &*x.name == name)
+            .find(Self::full(short), |&(id, h)| {
+                h == short && position(execs, id).is_some_and(|p| &*execs[p].name == name)
             })
-            .copied()
+            .map(|&(id, _)| id)
+    }
+
+    /// Forgets `id`, named `name` (an evicted execution).
+    pub(super) fn remove(&mut self, id: ExecId, name: &str) {
+        let short = Self::hash(name) as u32;
+        if let Ok(entry) = self.table.find_entry(Self::full(short), |&(i, _)| i == id) {
+            entry.remove();
+        }
     }
 
     /// Adds `id` (already in `execs`) under its name.
     pub(super) fn insert(&mut self, id: ExecId, execs: &[Execution]) {
-        let name_of = |id: &ExecId| execs.get(id.0 as usize).map_or("", |x| &*x.name);
+        let name = position(execs, id).map_or("", |p| &*execs[p].name);
+        let short = Self::hash(name) as u32;
         self.table
-            .insert_unique(Self::hash(name_of(&id)), id, |id| Self::hash(name_of(id)));
+            .insert_unique(Self::full(short), (id, short), |&(_, h)| Self::full(h));
     }
 }

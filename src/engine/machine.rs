@@ -27,7 +27,8 @@ use serde_json::{Map, Value};
 use super::detail::{
     detail_field, detail_of, found_json, json_type, until_ms, wait_ms, with_article,
 };
-use super::history::{EventType, HistoryEvent};
+use super::history::{Detail, EventType, HistoryEvent};
+use super::intern::Interner;
 use super::mapping::{self, Context};
 use super::subflow::SUBFLOW_CANCELLED;
 use super::token::TokenKey;
@@ -167,6 +168,10 @@ pub(super) struct Machine<'a, 'c, 'r> {
     ///
     /// [`Engine::scratch`]: super::Engine::scratch
     pub(super) scratch: &'a mut Vec<u8>,
+    /// [`Engine::texts`].
+    ///
+    /// [`Engine::texts`]: super::Engine::texts
+    pub(super) texts: &'a mut Interner,
     /// The block [`Machine::run_block`] runs next, set by a child block that
     /// finished (a tail call made iterative).
     pub(super) tail: Option<usize>,
@@ -182,7 +187,7 @@ impl Machine<'_, '_, '_> {
         kind: EventType,
         step: Option<StepId>,
         schedule_id: u32,
-        detail: impl Into<Box<str>>,
+        detail: impl Into<Detail>,
     ) -> u32 {
         let id = self.next_event_id();
         self.x.history.push(HistoryEvent {
@@ -230,7 +235,7 @@ impl Machine<'_, '_, '_> {
         key: &str,
         v: &Value,
     ) -> u32 {
-        let detail = detail_of(self.scratch, key, v);
+        let detail = detail_of(self.scratch, self.texts, key, v);
         self.log(kind, step, schedule_id, detail)
     }
 
@@ -267,23 +272,25 @@ impl Machine<'_, '_, '_> {
         self.run.blocks.get_mut(b).and_then(Option::as_mut)
     }
 
-    pub(super) fn start(&mut self, input: Value) {
+    /// Starts walking the flow body with the execution's `input` (shared
+    /// with other executions started with the same text).
+    pub(super) fn start(&mut self, input: Arc<Value>) {
         let input = if self.flow.input_mappings.is_empty() {
             input
         } else {
             let ctx = self.context("", None);
-            mapping::apply(
+            Arc::new(mapping::apply(
                 &self.flow.input_mappings,
                 &input,
                 &Value::Object(Map::new()),
                 &ctx,
-            )
+            ))
         };
         self.run.blocks.push(Some(Block {
             list: BlockList::Body,
             parent: None,
             pos: 0,
-            input: Arc::new(input),
+            input,
             iteration: None,
             local: Value::Object(Map::new()),
             current: None,
@@ -362,7 +369,7 @@ impl Machine<'_, '_, '_> {
             &block.local,
             &ctx,
         );
-        let detail = detail_of(self.scratch, "input", &input);
+        let detail = detail_of(self.scratch, self.texts, "input", &input);
         let too_large = detail.len() > DATA_LIMIT + 10;
         self.log(EventType::StepEntered, Some(step_id), 0, detail);
         if let Some(block) = self.block(b) {
@@ -587,7 +594,7 @@ impl Machine<'_, '_, '_> {
             local,
             &ctx,
         );
-        let detail = detail_of(self.scratch, "output", &output);
+        let detail = detail_of(self.scratch, self.texts, "output", &output);
         if detail.len() > DATA_LIMIT + 11 {
             // Put the step back so it can fail like any other.
             if let Some(block) = self.block(b) {
@@ -635,8 +642,8 @@ impl Machine<'_, '_, '_> {
             mapping::apply(&self.flow.output_mappings, &block.input, &block.local, &ctx)
         };
         // Serialised once: the detail, and the execution's output inside it.
-        let detail = detail_of(self.scratch, "output", &output);
-        let text = detail_field(&detail, "output").into();
+        let detail = detail_of(self.scratch, self.texts, "output", &output);
+        let text = self.texts.text(detail_field(&detail, "output"));
         self.log(EventType::ExecutionSucceeded, None, 1, detail);
         self.end(Status::Succeeded, Some(text), None);
     }
@@ -645,13 +652,16 @@ impl Machine<'_, '_, '_> {
     pub(super) fn end(
         &mut self,
         status: Status,
-        output: Option<Box<str>>,
+        output: Option<Arc<str>>,
         error: Option<ErrorInfo>,
     ) {
         if self.run.ended.is_some() {
             return;
         }
         self.run.ended = Some(status);
+        // Retained from now on: no room for events that will never come
+        // (a no-op when the history filled its capacity exactly).
+        self.x.history.shrink_to_fit();
         self.x.output = output;
         self.x.error = error.map(Box::new);
         self.x.stopped = Some(self.ctx.now);

@@ -42,10 +42,14 @@ impl Engine {
         if !pending {
             return;
         }
-        let p = &self.execs[task.exec.0 as usize];
+        let Some(p) = self.execution(task.exec) else {
+            return;
+        };
         let depth = p.depth() + 1;
         let root = p.root();
-        let root_name = self.execs[root.0 as usize].name.clone();
+        let root_name = self
+            .execution(root)
+            .map_or_else(|| format!("#{}", root.0).into(), |r| r.name.clone());
         let started_below = self.descendants.get(&root).copied().unwrap_or(0);
         let step_name = p.flow.step(parent.step).name.clone();
         let callback_token = (parent.pattern == Pattern::WaitForCallback).then(|| {
@@ -98,7 +102,9 @@ impl Engine {
         match started {
             Ok(child) => {
                 *self.descendants.entry(root).or_insert(0) += 1;
-                let x = &self.execs[child.0 as usize];
+                let Some(x) = self.execution(child) else {
+                    return;
+                };
                 let info = json!({
                     "Name": &*x.name,
                     "FlowName": x.flow.name,
@@ -121,7 +127,7 @@ impl Engine {
     /// sync parent task succeeds with its output or fails with its error;
     /// a callback token gets `ReportTaskSucceeded`/`ReportTaskFailed`.
     pub(super) fn execution_ended(&mut self, ctx: &mut Ctx<'_>, id: ExecId) {
-        let Some(x) = self.execs.get(id.0 as usize) else {
+        let Some(x) = self.execution(id) else {
             return;
         };
         let Some(origin) = x.origin.as_deref() else {

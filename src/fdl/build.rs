@@ -511,7 +511,13 @@ impl Builder {
                     .insert(name.clone(), get("name").map_or(node.pos, |n| n.pos));
             }
         }
-        let id = StepId(u32::try_from(self.steps.len()).unwrap_or(u32::MAX));
+        if self.steps.len() == MAX_STEPS {
+            self.err(
+                node.pos,
+                format!("a flow holds at most {MAX_STEPS} steps; this is one more"),
+            );
+        }
+        let id = StepId(u16::try_from(self.steps.len()).unwrap_or(u16::MAX));
         let label = name.clone().unwrap_or_else(|| "<unnamed>".into());
         self.steps.push(Step {
             id,

@@ -24,8 +24,15 @@ impl fmt::Display for Pos {
 }
 
 /// Index of a step in [`Flow::steps`] (the arena, in document order).
+///
+/// Two bytes: every history event names its step, and engines retain
+/// every history (a flow holds at most [`MAX_STEPS`] steps).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StepId(pub u32);
+pub struct StepId(pub u16);
+
+/// The most steps a flow may hold ([`StepId`] is two bytes; its last
+/// value stands for "not resolved yet" while a flow is built).
+pub const MAX_STEPS: usize = u16::MAX as usize;
 
 impl StepId {
     pub fn index(self) -> usize {

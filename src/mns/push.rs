@@ -48,12 +48,48 @@ impl NotifyStrategy {
     }
 }
 
+/// Where a notification goes: the simulated function (one, whatever its
+/// name), or a real endpoint.
+#[derive(Debug, Clone)]
+pub(super) enum Target {
+    Function,
+    Http(String),
+}
+
+impl Target {
+    pub(super) fn of(e: &Endpoint) -> Target {
+        match e {
+            Endpoint::Function(_) => Target::Function,
+            Endpoint::Http(url) => Target::Http(url.clone()),
+        }
+    }
+}
+
+/// Notification ids are sequential numbers MNS hands out itself: a
+/// multiplicative hash spreads them well, at a fraction of SipHash's cost.
+#[derive(Default)]
+pub(super) struct SeqHasher(u64);
+
+impl std::hash::Hasher for SeqHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// A notification being delivered (a message to one subscriber).
 #[derive(Debug, Clone)]
 pub(super) struct Notification {
     pub(super) seq: u64,
-    pub(super) endpoint: Endpoint,
-    pub(super) subscription: String,
+    pub(super) target: Target,
+    pub(super) subscription: Arc<str>,
     pub(super) strategy: NotifyStrategy,
     pub(super) format: NotifyFormat,
     pub(super) body: Arc<str>,
@@ -100,7 +136,9 @@ struct NotificationBody<'a> {
 /// The text pushed to subscription `s` of topic `topic` for a message,
 /// and whether it is wrapped in a notify body (JSON, XML) rather than the
 /// bare message (SIMPLIFIED).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn notification_text(
+    buf: &mut Vec<u8>,
     s: &Subscription,
     topic: &str,
     message_id: &str,
@@ -112,9 +150,11 @@ pub(super) fn notification_text(
     let http = matches!(s.endpoint, Endpoint::Http(_));
     match s.format {
         NotifyFormat::Simplified => (body.clone(), false),
-        NotifyFormat::Json | NotifyFormat::Xml => {
+        // The simulated function reads JSON whatever the format; a real
+        // endpoint gets XML.
+        NotifyFormat::Xml if http => {
             let n = NotificationBody {
-                xmlns: None,
+                xmlns: Some(XMLNS),
                 topic_owner: ACCOUNT,
                 topic_name: topic,
                 subscriber: ACCOUNT,
@@ -125,18 +165,38 @@ pub(super) fn notification_text(
                 message_tag: tag.unwrap_or(""),
                 publish_time: publish_ms.to_string(),
             };
-            // The simulated function reads JSON whatever the format; a real
-            // endpoint gets XML.
-            let text = if http && s.format == NotifyFormat::Xml {
-                let n = NotificationBody {
-                    xmlns: Some(XMLNS),
-                    ..n
-                };
-                xml_document("Notification", &n)
-            } else {
-                serde_json::to_string(&n).unwrap_or_default()
+            (Arc::from(xml_document("Notification", &n)), true)
+        }
+        NotifyFormat::Json | NotifyFormat::Xml => {
+            // Hot path (every push of every task): written by hand, the
+            // fields of `NotificationBody` in its order, as serde_json
+            // would write them.
+            use crate::kernel::json::push_str;
+            buf.clear();
+            buf.extend_from_slice(b"{\"TopicOwner\":");
+            push_str(buf, ACCOUNT);
+            buf.extend_from_slice(b",\"TopicName\":");
+            push_str(buf, topic);
+            buf.extend_from_slice(b",\"Subscriber\":");
+            push_str(buf, ACCOUNT);
+            buf.extend_from_slice(b",\"SubscriptionName\":");
+            push_str(buf, &s.name);
+            buf.extend_from_slice(b",\"MessageId\":");
+            push_str(buf, message_id);
+            buf.extend_from_slice(b",\"Message\":");
+            push_str(buf, body);
+            buf.extend_from_slice(b",\"MessageMD5\":");
+            push_str(buf, md5);
+            buf.extend_from_slice(b",\"MessageTag\":");
+            push_str(buf, tag.unwrap_or(""));
+            buf.extend_from_slice(b",\"PublishTime\":\"");
+            buf.extend_from_slice(publish_ms.to_string().as_bytes());
+            buf.extend_from_slice(b"\"}");
+            let text = match std::str::from_utf8(buf) {
+                Ok(t) => Arc::from(t),
+                Err(_) => Arc::from(String::from_utf8_lossy(buf)),
             };
-            (Arc::from(text), true)
+            (text, true)
         }
     }
 }
@@ -153,8 +213,8 @@ impl Mns {
             body: n.body.clone(),
             wrapped: n.wrapped,
         };
-        match &n.endpoint {
-            Endpoint::Function(_) => {
+        match &n.target {
+            Target::Function => {
                 ctx.send(0, Component::Mns, Component::Fc, msg);
                 n.timer = Some(ctx.send(
                     PUSH_TIMEOUT_MS,
@@ -166,14 +226,18 @@ impl Mns {
             // The shell always answers (status, error, or a timeout after
             // PUSH_TIMEOUT_MS of wall time), so no virtual timer: at high
             // speeds it would expire before any real endpoint could answer.
-            Endpoint::Http(_) => {
+            Target::Http(_) => {
                 ctx.send(0, Component::Mns, Component::Shell, msg);
             }
         }
         let (seq, attempt, subscription) = (n.seq, n.attempt, n.subscription.clone());
         if let Some(rec) = self.record_mut(seq) {
+            // Most messages are pushed once, to one subscriber.
+            if rec.attempts.is_empty() {
+                rec.attempts.reserve_exact(1);
+            }
             rec.attempts.push(Attempt {
-                subscription,
+                subscription: subscription.to_string(),
                 attempt,
                 at: ctx.now,
                 outcome: None,
@@ -190,7 +254,7 @@ impl Mns {
     /// the virtual clock's.
     pub fn http_push(&self, ctx: &mut Ctx<'_>, notification: u64) -> Option<HttpPush> {
         let n = self.notifications.get(&notification)?;
-        let Endpoint::Http(url) = &n.endpoint else {
+        let Target::Http(url) = &n.target else {
             return None;
         };
         let content_type = match n.format {
@@ -216,7 +280,7 @@ impl Mns {
             notification,
             attempt: n.attempt,
             url: url.clone(),
-            subscription: n.subscription.clone(),
+            subscription: n.subscription.to_string(),
             message_id: n.message_id.to_string(),
             body: n.body.clone(),
             headers,
@@ -234,7 +298,7 @@ impl Mns {
                 .attempts
                 .iter_mut()
                 .rev()
-                .find(|a| a.subscription == subscription && a.attempt == attempt)
+                .find(|a| *a.subscription == *subscription && a.attempt == attempt)
         {
             a.latency_ms = Some(latency_ms);
         }
@@ -256,7 +320,7 @@ impl Mns {
             rec.attempts
                 .iter()
                 .rev()
-                .find(|a| a.subscription == subscription && a.attempt == attempt)
+                .find(|a| *a.subscription == *subscription && a.attempt == attempt)
                 .is_some_and(|a| a.outcome.is_some())
         });
         if late {
@@ -274,7 +338,7 @@ impl Mns {
                 .attempts
                 .iter_mut()
                 .rev()
-                .find(|a| a.subscription == subscription && a.attempt == attempt)
+                .find(|a| *a.subscription == *subscription && a.attempt == attempt)
         {
             a.outcome = Some(outcome);
             a.answered_at = Some(ctx.now);

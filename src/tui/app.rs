@@ -148,7 +148,8 @@ pub struct App {
     /// Sub-flow children by parent execution: (the parent's task step,
     /// the child), in start order.
     children: HashMap<ExecId, Vec<(StepId, ExecId)>>,
-    execs_seen: usize,
+    /// Executions from this id on have not been looked at yet.
+    execs_seen: u32,
 }
 
 impl App {
@@ -247,9 +248,9 @@ impl App {
         if let Some(speed) = self.pending.speed {
             self.run.speed = speed;
         }
-        let execs = sim.engine.executions();
-        self.list.sync(execs);
-        for x in execs.get(self.execs_seen..).unwrap_or(&[]) {
+        self.list.sync(&sim.engine);
+        for x in sim.engine.executions_from(ExecId(self.execs_seen)) {
+            self.execs_seen = x.id.0.saturating_add(1);
             if let Some(p) = x.parent() {
                 self.children
                     .entry(p.task.exec)
@@ -257,7 +258,6 @@ impl App {
                     .push((p.step, x.id));
             }
         }
-        self.execs_seen = execs.len();
         for m in sim.mns.messages() {
             if m.seq < self.messages_seen {
                 continue;
@@ -404,7 +404,7 @@ impl App {
     /// picked; clears a filter that would hide it.
     fn jump_to(&mut self, sim: &Sim, id: ExecId, step: Option<StepId>, what: &str) {
         if self.list.row_of(id).is_none() {
-            self.list.set_text(String::new(), sim.engine.executions());
+            self.list.set_text(String::new(), &sim.engine);
             self.list_offset = 0;
         }
         self.select(Some(id));

@@ -37,14 +37,21 @@ pub const MAX_WAIT_SECONDS: i64 = 60;
 
 /// Runs the action the request names.
 pub async fn dispatch(state: &ApiState, rpc: &Rpc) -> Answer {
-    if !matches!(
-        rpc.action.as_str(),
-        "DescribeExecution"
-            | "ListExecutions"
-            | "GetExecutionHistory"
-            | "DescribeFlow"
-            | "ListFlows"
-    ) {
+    // Reads need no clock; the hot actions bring it up to the wall clock
+    // themselves, under their command's lock (`call_now_at`).
+    let start = rpc.action == "StartExecution" && rpc.optional("CallbackFnFTaskToken").is_none();
+    if !start
+        && !matches!(
+            rpc.action.as_str(),
+            "DescribeExecution"
+                | "ListExecutions"
+                | "GetExecutionHistory"
+                | "DescribeFlow"
+                | "ListFlows"
+                | "ReportTaskSucceeded"
+                | "ReportTaskFailed"
+        )
+    {
         crate::api::sync_clock(state).await;
     }
     match rpc.action.as_str() {
@@ -87,7 +94,10 @@ async fn start_execution(state: &ApiState, rpc: &Rpc) -> Answer {
     let id = match rpc.optional("CallbackFnFTaskToken") {
         None => match state
             .handle
-            .call(Command::StartExecution { flow, name, input })
+            .call_now_at(
+                Command::StartExecution { flow, name, input },
+                crate::api::wall_target(state),
+            )
             .await?
         {
             Outcome::Started(id) => id,
@@ -285,7 +295,10 @@ async fn report_succeeded(state: &ApiState, rpc: &Rpc) -> Answer {
     event_answer(
         state
             .handle
-            .call(Command::ReportSucceeded { token, output })
+            .call_now_at(
+                Command::ReportSucceeded { token, output },
+                crate::api::wall_target(state),
+            )
             .await?,
     )
 }
@@ -297,11 +310,14 @@ async fn report_failed(state: &ApiState, rpc: &Rpc) -> Answer {
     event_answer(
         state
             .handle
-            .call(Command::ReportFailed {
-                token,
-                error,
-                cause,
-            })
+            .call_now_at(
+                Command::ReportFailed {
+                    token,
+                    error,
+                    cause,
+                },
+                crate::api::wall_target(state),
+            )
             .await?,
     )
 }

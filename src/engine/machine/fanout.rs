@@ -11,7 +11,7 @@
 use serde_json::{Map, Value};
 
 use super::{Block, BlockList, Children, Machine};
-use crate::engine::detail::{utf8, write_json};
+use crate::engine::detail::write_json;
 use crate::engine::history::EventType;
 use crate::engine::{CONDITION_ERROR, FOREACH_CONCURRENCY};
 use crate::fdl::{Choice, StepId, StepKind};
@@ -167,7 +167,7 @@ impl Machine<'_, '_, '_> {
                 buf.extend_from_slice(format!("{{\"index\":{slot},\"item\":").as_bytes());
                 write_json(buf, &item);
                 buf.push(b'}');
-                let detail = utf8(buf);
+                let detail = self.texts.detail_bytes(buf);
                 iteration = Some(Box::new((item, Value::from(slot))));
                 (
                     BlockList::Foreach(step),
@@ -182,7 +182,7 @@ impl Machine<'_, '_, '_> {
                 buf.extend_from_slice(format!("{{\"branch\":{slot},\"input\":").as_bytes());
                 write_json(buf, &input);
                 buf.push(b'}');
-                let detail = utf8(buf);
+                let detail = self.texts.detail_bytes(buf);
                 (
                     BlockList::Parallel(step, slot),
                     Some((EventType::BranchEntered, detail)),

@@ -17,13 +17,13 @@ use serde_json::{Value, json};
 use super::{Cancel, Machine};
 use crate::engine::TASK_TIMEOUT;
 use crate::engine::detail::{
-    detail_field, json_of, param_text, param_value, utf8, write_json, write_json_str,
+    detail_field, json_of, param_text, param_value, write_json, write_json_str,
 };
-use crate::engine::history::EventType;
+use crate::engine::history::{Detail, EventType};
 use crate::engine::mapping;
 use crate::engine::subflow::subflow_request;
 use crate::fdl::{ParamValue, Pattern, Resource, StepId, StepKind, Task};
-use crate::kernel::{Component, Dest, ExecId, Msg, TaskError};
+use crate::kernel::{Component, Dest, ExecId, Msg, PublishReceipt, TaskError};
 
 impl Machine<'_, '_, '_> {
     /// Schedules one attempt of a task step.
@@ -61,11 +61,11 @@ impl Machine<'_, '_, '_> {
             .flatten()
             .filter(|e| e.kind == EventType::StepEntered)
             .map(|e| detail_field(&e.detail, "input"));
-        let fresh: Box<str>;
+        let fresh: Detail;
         let text: &str = match logged {
             Some(t) => t,
             None => {
-                fresh = json_of(self.scratch, &cur.input);
+                fresh = json_of(self.scratch, self.texts, &cur.input);
                 &fresh
             }
         };
@@ -97,7 +97,7 @@ impl Machine<'_, '_, '_> {
             }
         }
         buf.extend_from_slice(b"}}");
-        let scheduled_detail = utf8(&buf);
+        let scheduled_detail = self.texts.detail_bytes(&buf);
         *self.scratch = buf;
         // What the resource receives, from the same text.
         let params = &task.service_params;
@@ -251,7 +251,7 @@ impl Machine<'_, '_, '_> {
             return;
         }
         self.run.children.push((task, child));
-        let detail = json_of(self.scratch, &info);
+        let detail = json_of(self.scratch, self.texts, &info);
         self.log(EventType::TaskSubmitted, Some(step), task, detail);
     }
 
@@ -313,12 +313,51 @@ impl Machine<'_, '_, '_> {
                 self.task_failed(task, e, fail_kind);
             }
             Ok(local) if pattern == Pattern::WaitForCallback => {
-                let detail = json_of(self.scratch, &local);
+                let detail = json_of(self.scratch, self.texts, &local);
                 self.log(EventType::TaskSubmitted, Some(step), task, detail);
             }
             Ok(local) => {
                 self.task_succeeded(task, local);
             }
+        }
+    }
+
+    /// MNS accepted (or refused) a task's publish. A waitForCallback task
+    /// (the hot path) only logs the receipt, written straight into its
+    /// detail; other tasks go on with it as their local.
+    pub(in crate::engine) fn published(
+        &mut self,
+        task: u32,
+        result: Result<PublishReceipt, TaskError>,
+    ) {
+        let step = self
+            .pending(task)
+            .and_then(|b| self.current_step(b))
+            .map(|(step, _)| step)
+            .filter(|&step| {
+                matches!(&self.flow.step(step).kind,
+                    StepKind::Task(t) if t.pattern == Pattern::WaitForCallback)
+            });
+        match (result, step) {
+            (Ok(r), Some(step)) => {
+                // The fields of `PublishReceipt::to_json`, in its order.
+                let buf = &mut *self.scratch;
+                buf.clear();
+                buf.extend_from_slice(b"{\"MessageId\":");
+                write_json_str(buf, &r.message_id);
+                buf.extend_from_slice(b",\"MessageBodyMD5\":");
+                write_json_str(buf, &r.message_body_md5);
+                buf.extend_from_slice(b",\"RequestId\":");
+                write_json_str(buf, &r.request_id);
+                buf.push(b'}');
+                let detail = self.texts.detail_bytes(buf);
+                self.log(EventType::TaskSubmitted, Some(step), task, detail);
+            }
+            (result, _) => self.submitted(
+                task,
+                result.map(|r| r.to_json()),
+                EventType::TaskSubmitFailed,
+            ),
         }
     }
 

@@ -218,7 +218,7 @@ impl Builder {
             }
             out.push(CatchRule {
                 errors,
-                goto: StepId(u32::MAX),
+                goto: StepId(u16::MAX),
                 pos: item.pos,
             });
         }

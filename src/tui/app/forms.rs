@@ -109,7 +109,7 @@ impl App {
         if text == self.list.text {
             return;
         }
-        self.list.set_text(text, sim.engine.executions());
+        self.list.set_text(text, &sim.engine);
         self.list_offset = 0;
         if self.selected.and_then(|id| self.list.row_of(id)).is_none() {
             self.select(self.list.at(0));

@@ -1,20 +1,24 @@
 //! The executions list, newest first, optionally filtered by name: the
 //! index that keeps the list O(visible).
 
-use crate::engine::{ExecId, Execution};
+use crate::engine::{Engine, ExecId, Execution};
 
 /// The executions list, newest first, optionally filtered by name.
 ///
-/// Unfiltered, row `r` is execution `len - 1 - r`: no index at all. With a
-/// filter, `matches` holds the matching ids in ascending order and grows by
-/// scanning only executions added since the last sync.
+/// `rows` holds the listed ids (every execution kept, or those matching
+/// the filter) in ascending order; it grows by scanning only executions
+/// added since the last sync, and drops the ones the engine evicted (see
+/// `Engine::set_retention`).
 #[derive(Debug, Default, Clone)]
 pub struct ExecList {
     /// The filter text (empty: no filter).
     pub text: String,
-    matches: Vec<ExecId>,
-    scanned: usize,
-    total: usize,
+    /// The executions listed (those matching the filter), ids ascending.
+    rows: Vec<ExecId>,
+    /// Executions from this id on are not scanned yet.
+    scanned: u32,
+    /// The engine's eviction count when last synced.
+    evicted: u64,
 }
 
 impl ExecList {
@@ -22,36 +26,31 @@ impl ExecList {
         x.name.contains(text) || x.flow.name.contains(text)
     }
 
-    /// Catches up with executions added since the last call.
-    pub fn sync(&mut self, execs: &[Execution]) {
-        self.total = execs.len();
-        if self.text.is_empty() {
-            self.scanned = execs.len();
-            return;
+    /// Catches up with executions added (and evicted) since the last call.
+    pub fn sync(&mut self, engine: &Engine) {
+        if engine.evicted() != self.evicted {
+            self.evicted = engine.evicted();
+            self.rows.retain(|&id| engine.execution(id).is_some());
         }
-        for x in execs.get(self.scanned..).unwrap_or(&[]) {
-            if ExecList::matches(&self.text, x) {
-                self.matches.push(x.id);
+        for x in engine.executions_from(ExecId(self.scanned)) {
+            if self.text.is_empty() || ExecList::matches(&self.text, x) {
+                self.rows.push(x.id);
             }
+            self.scanned = x.id.0.saturating_add(1);
         }
-        self.scanned = execs.len();
     }
 
     /// Sets the filter text and rescans.
-    pub fn set_text(&mut self, text: String, execs: &[Execution]) {
+    pub fn set_text(&mut self, text: String, engine: &Engine) {
         self.text = text;
-        self.matches.clear();
+        self.rows.clear();
         self.scanned = 0;
-        self.sync(execs);
+        self.sync(engine);
     }
 
     /// Rows in the list.
     pub fn len(&self) -> usize {
-        if self.text.is_empty() {
-            self.total
-        } else {
-            self.matches.len()
-        }
+        self.rows.len()
     }
 
     /// Whether the list has no rows.
@@ -65,20 +64,12 @@ impl ExecList {
         if row >= n {
             return None;
         }
-        if self.text.is_empty() {
-            Some(ExecId((n - 1 - row) as u32))
-        } else {
-            self.matches.get(n - 1 - row).copied()
-        }
+        self.rows.get(n - 1 - row).copied()
     }
 
     /// The row of an execution, if listed.
     pub fn row_of(&self, id: ExecId) -> Option<usize> {
         let n = self.len();
-        if self.text.is_empty() {
-            ((id.0 as usize) < n).then(|| n - 1 - id.0 as usize)
-        } else {
-            self.matches.binary_search(&id).ok().map(|i| n - 1 - i)
-        }
+        self.rows.binary_search(&id).ok().map(|i| n - 1 - i)
     }
 }

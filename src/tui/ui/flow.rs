@@ -95,7 +95,7 @@ pub(super) fn render_graph(app: &mut App, sim: &Sim, area: Rect, buf: &mut Buffe
         states
             .iter()
             .position(|s| matches!(s, StepState::Running | StepState::Waiting))
-            .map(|i| StepId(i as u32))
+            .map(|i| StepId(i as u16))
     });
     let ends = ends_at(&x.history[..shown]);
     draw_graph(
