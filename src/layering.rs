@@ -6,8 +6,6 @@
 //! other) -> `sim` -> `runtime` | `headless` -> `api` | `tui` (never each
 //! other) -> `cli`. Nothing imports `cli`. See CONTRIBUTING.md.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 
 /// The floor of each top-level module; a module may import modules on

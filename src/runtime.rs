@@ -685,7 +685,6 @@ fn push_dispatcher(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
     use crate::engine::{Status, StepState, step_states};

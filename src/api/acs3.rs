@@ -191,7 +191,6 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
     use axum::http::{HeaderName, HeaderValue};

@@ -477,7 +477,6 @@ impl Paging {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
     use std::pin::Pin;

@@ -134,7 +134,6 @@ impl Running {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
     use crate::sim::{Sim, SimConfig};

@@ -2,8 +2,6 @@
 //! time, wait steps against the virtual clock, FC task patterns, the data
 //! and event limits, sub-flow child names.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::{Value, json};
 
 use super::*;

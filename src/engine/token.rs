@@ -175,7 +175,6 @@ impl TokenKey {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn key(b: u8) -> TokenKey {

@@ -376,7 +376,6 @@ fn list(allowed: &[Root]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
     use serde_json::json;

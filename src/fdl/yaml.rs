@@ -744,7 +744,6 @@ fn resolve_plain(s: &str) -> Data {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
 

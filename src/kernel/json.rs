@@ -140,7 +140,6 @@ pub fn push_value(buf: &mut Vec<u8>, v: &Value) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use rand::{Rng, SeedableRng};
     use serde_json::json;

@@ -3,8 +3,6 @@
 //! checks on publish, `--subscribe` parsing, and pushes to real endpoints
 //! in each notify format with their retry schedules.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use super::*;
 use crate::sim::{Bus, Sim, SimConfig, SimRng};
 use rand::SeedableRng;

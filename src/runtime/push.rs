@@ -204,7 +204,6 @@ async fn request(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};

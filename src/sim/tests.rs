@@ -1,7 +1,5 @@
 //! End-to-end tests of the kernel on a hand-built seed flow (no parser).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use serde_json::json;
 
 use super::*;

@@ -247,7 +247,6 @@ pub const DEFAULT_OUTPUT: &str = r#"{"status": "success"}"#;
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

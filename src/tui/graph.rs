@@ -422,7 +422,6 @@ impl Widget for GraphView<'_> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use ratatui::style::{Color, Modifier, Style};
 

@@ -2,8 +2,6 @@
 //! `Sim` (commands applied synchronously with `runtime::apply`), rendered
 //! to a `TestBackend` at 100x30 and compared with insta snapshots.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

@@ -141,7 +141,6 @@ pub(super) fn check_date(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
     use axum::http::HeaderValue;

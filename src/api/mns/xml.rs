@@ -301,7 +301,6 @@ pub(super) struct ChangeVisibilityOut {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

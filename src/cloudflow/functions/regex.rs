@@ -701,7 +701,6 @@ enum ClassItem {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
 
     use super::*;
 

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use rand::SeedableRng;
 use serde_json::{Value, json};
 

@@ -1,5 +1,4 @@
 //! Condition grammar, evaluation and error positions.
-#![allow(clippy::unwrap_used)]
 
 use super::*;
 use serde_json::json;

@@ -3,8 +3,6 @@
 //! cross a box and end on top of their target, labels clear of boxes), and
 //! the exact edge set of each construct, by step name.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::HashMap;
 use std::path::Path;
 

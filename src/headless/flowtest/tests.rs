@@ -2,8 +2,6 @@
 //! position), each answer kind, each assertion (passing and failing), the
 //! verdicts, coverage, JUnit, skeletons, determinism and replay.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 
 use super::*;
