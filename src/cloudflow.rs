@@ -60,7 +60,7 @@ pub use expr::{
 pub use model::*;
 
 use crate::fdl::yaml::{self, Data};
-use crate::fdl::{Diagnostic, LoadError, Pos};
+use crate::fdl::{Diagnostic, LoadError};
 
 /// How to load a flow.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -134,33 +134,7 @@ pub fn load_with(
 
 /// Reads and loads a flow file; the flow is named after the file's stem.
 pub fn load_file(path: &std::path::Path) -> Result<Loaded, LoadError> {
-    let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    let text = match String::from_utf8(bytes) {
-        Ok(t) => t,
-        Err(e) => {
-            let valid =
-                String::from_utf8_lossy(&e.as_bytes()[..e.utf8_error().valid_up_to()]).into_owned();
-            let line = valid.matches('\n').count() + 1;
-            let col = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            return Err(LoadError::Invalid {
-                file: shown,
-                diagnostics: vec![Diagnostic::new(
-                    Pos {
-                        line: u32::try_from(line).unwrap_or(u32::MAX),
-                        col: u32::try_from(col).unwrap_or(u32::MAX),
-                    },
-                    "the file is not UTF-8 text",
-                )],
-            });
-        }
-    };
-    let name = path
-        .file_stem()
-        .map_or_else(|| shown.clone(), |s| s.to_string_lossy().into_owned());
+    let (shown, name, text) = crate::fdl::read_flow_file(path)?;
     load(&name, &text).map_err(|diagnostics| LoadError::Invalid {
         file: shown,
         diagnostics,

@@ -125,6 +125,17 @@ impl Flow {
 
 /// Reads and loads a flow file; the flow is named after the file's stem.
 pub fn load_file(path: &std::path::Path) -> Result<Flow, LoadError> {
+    let (shown, name, text) = read_flow_file(path)?;
+    load(&name, &text).map_err(|diagnostics| LoadError::Invalid {
+        file: shown,
+        diagnostics,
+    })
+}
+
+/// Reads a flow file of either spec: its path as shown, the flow's name
+/// (the file's stem) and its text. A file that is not UTF-8 is an invalid
+/// flow, positioned at its first bad byte.
+pub fn read_flow_file(path: &std::path::Path) -> Result<(String, String, String), LoadError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
         path: shown.clone(),
@@ -152,10 +163,7 @@ pub fn load_file(path: &std::path::Path) -> Result<Flow, LoadError> {
     let name = path
         .file_stem()
         .map_or_else(|| shown.clone(), |s| s.to_string_lossy().into_owned());
-    load(&name, &text).map_err(|diagnostics| LoadError::Invalid {
-        file: shown,
-        diagnostics,
-    })
+    Ok((shown, name, text))
 }
 
 #[cfg(test)]
