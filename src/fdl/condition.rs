@@ -195,8 +195,9 @@ impl Condition {
     }
 
     /// Evaluates the condition, failing on a path the input does not have
-    /// ([`EvalError::MissingPath`]): flowsim's opt-in strict mode
-    /// (`--strict-conditions`), which catches a misspelt key at once.
+    /// ([`EvalError::MissingPath`]): what flowsim did before it followed
+    /// the vendor's documented rule; kept for tools that want to catch a
+    /// misspelt key (the engine always uses [`Condition::eval`]).
     pub fn eval_strict(&self, input: &Value) -> Result<bool, EvalError> {
         truth(&self.expr, input, Missing::Error)
     }
