@@ -11,6 +11,7 @@ pub mod condition;
 pub mod layout;
 pub mod model;
 pub mod path;
+pub(crate) mod values;
 pub(crate) mod yaml;
 
 pub use model::*;

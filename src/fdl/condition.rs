@@ -31,6 +31,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
+use super::values::{describe, json_eq, num_cmp};
 use serde_json::{Number, Value};
 
 use super::model::{Path, Root};
@@ -886,57 +887,6 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
         CmpOp::Ge => ord != Ordering::Less,
         CmpOp::Eq | CmpOp::Ne => ord == Ordering::Equal,
     })
-}
-
-/// Numbers by value, exactly for integers.
-fn num_cmp(x: &Number, y: &Number) -> Ordering {
-    if let (Some(a), Some(b)) = (x.as_i64(), y.as_i64()) {
-        return a.cmp(&b);
-    }
-    if let (Some(a), Some(b)) = (x.as_u64(), y.as_u64()) {
-        return a.cmp(&b);
-    }
-    match (x.as_f64(), y.as_f64()) {
-        // serde_json numbers are never NaN, so partial_cmp always answers.
-        (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
-        _ => Ordering::Equal,
-    }
-}
-
-/// JSON equality with numbers compared by value (`1 == 1.0`).
-fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => num_cmp(x, y) == Ordering::Equal,
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
-/// "a number (5)", "a string (\"ok\")", "null", "an array": for messages.
-fn describe(v: &Value) -> String {
-    let text = |v: &Value| {
-        let s = v.to_string();
-        if s.chars().count() > 40 {
-            format!("{}…", s.chars().take(39).collect::<String>())
-        } else {
-            s
-        }
-    };
-    match v {
-        Value::Null => "null".to_owned(),
-        Value::Bool(_) => format!("a boolean ({})", text(v)),
-        Value::Number(_) => format!("a number ({})", text(v)),
-        Value::String(_) => format!("a string ({})", text(v)),
-        Value::Array(_) => format!("an array ({})", text(v)),
-        Value::Object(_) => format!("an object ({})", text(v)),
-    }
 }
 
 #[cfg(test)]

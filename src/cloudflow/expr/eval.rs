@@ -9,10 +9,12 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use rand::RngCore;
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::super::functions::Rand;
 use super::{CmpOp, Expr, Expression, Root, Seg};
+use crate::fdl::values::num_cmp;
+pub(crate) use crate::fdl::values::{describe, json_eq};
 
 /// What an expression can read: the state's input and output, the
 /// execution, and the current state's context (the `$Context` object of
@@ -435,56 +437,4 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalReason> {
         CmpOp::Ge => ord != Ordering::Less,
         CmpOp::Eq | CmpOp::Ne => ord == Ordering::Equal,
     })
-}
-
-/// Numbers by value, exactly for integers.
-pub(crate) fn num_cmp(x: &Number, y: &Number) -> Ordering {
-    if let (Some(a), Some(b)) = (x.as_i64(), y.as_i64()) {
-        return a.cmp(&b);
-    }
-    if let (Some(a), Some(b)) = (x.as_u64(), y.as_u64()) {
-        return a.cmp(&b);
-    }
-    match (x.as_f64(), y.as_f64()) {
-        // serde_json numbers are never NaN, so partial_cmp always answers.
-        (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
-        _ => Ordering::Equal,
-    }
-}
-
-/// JSON equality with numbers compared by value (`1 == 1.0`).
-pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => num_cmp(x, y) == Ordering::Equal,
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
-        _ => a == b,
-    }
-}
-
-/// "a number (5)", "a string (\"ok\")", "null", "an array ([1,2])": for
-/// messages.
-pub(crate) fn describe(v: &Value) -> String {
-    let text = |v: &Value| {
-        let s = v.to_string();
-        if s.chars().count() > 40 {
-            format!("{}…", s.chars().take(39).collect::<String>())
-        } else {
-            s
-        }
-    };
-    match v {
-        Value::Null => "null".to_owned(),
-        Value::Bool(_) => format!("a boolean ({})", text(v)),
-        Value::Number(_) => format!("a number ({})", text(v)),
-        Value::String(_) => format!("a string ({})", text(v)),
-        Value::Array(_) => format!("an array ({})", text(v)),
-        Value::Object(_) => format!("an object ({})", text(v)),
-    }
 }

@@ -1,0 +1,59 @@
+//! JSON value helpers both expression languages share (FDL v1 conditions,
+//! CloudFlow expressions): comparing numbers by value, equality with
+//! numbers by value, and how a value is named in a message.
+
+use std::cmp::Ordering;
+
+use serde_json::{Number, Value};
+
+/// Numbers by value, exactly for integers.
+pub(crate) fn num_cmp(x: &Number, y: &Number) -> Ordering {
+    if let (Some(a), Some(b)) = (x.as_i64(), y.as_i64()) {
+        return a.cmp(&b);
+    }
+    if let (Some(a), Some(b)) = (x.as_u64(), y.as_u64()) {
+        return a.cmp(&b);
+    }
+    match (x.as_f64(), y.as_f64()) {
+        // serde_json numbers are never NaN, so partial_cmp always answers.
+        (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+        _ => Ordering::Equal,
+    }
+}
+
+/// JSON equality with numbers compared by value (`1 == 1.0`).
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => num_cmp(x, y) == Ordering::Equal,
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+/// "a number (5)", "a string (\"ok\")", "null", "an array ([1,2])": for
+/// messages.
+pub(crate) fn describe(v: &Value) -> String {
+    let text = |v: &Value| {
+        let s = v.to_string();
+        if s.chars().count() > 40 {
+            format!("{}…", s.chars().take(39).collect::<String>())
+        } else {
+            s
+        }
+    };
+    match v {
+        Value::Null => "null".to_owned(),
+        Value::Bool(_) => format!("a boolean ({})", text(v)),
+        Value::Number(_) => format!("a number ({})", text(v)),
+        Value::String(_) => format!("a string ({})", text(v)),
+        Value::Array(_) => format!("an array ({})", text(v)),
+        Value::Object(_) => format!("an object ({})", text(v)),
+    }
+}
