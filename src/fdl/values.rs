@@ -1,6 +1,7 @@
 //! JSON value helpers both expression languages share (FDL v1 conditions,
 //! CloudFlow expressions): comparing numbers by value, equality with
-//! numbers by value, and how a value is named in a message.
+//! numbers by value, how a value is named in a message, and a number
+//! literal read into JSON.
 
 use std::cmp::Ordering;
 
@@ -56,4 +57,19 @@ pub(crate) fn describe(v: &Value) -> String {
         Value::Array(_) => format!("an array ({})", text(v)),
         Value::Object(_) => format!("an object ({})", text(v)),
     }
+}
+
+/// A number literal's text (already lexed) as JSON: an integer when it is
+/// one and fits (`i64`, else `u64`), otherwise a float; `None` when it is
+/// too large for either.
+pub(crate) fn parse_number(text: &str, float: bool) -> Option<Number> {
+    let n = if float {
+        None
+    } else {
+        text.parse::<i64>()
+            .ok()
+            .map(Number::from)
+            .or_else(|| text.parse::<u64>().ok().map(Number::from))
+    };
+    n.or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64))
 }

@@ -5,7 +5,7 @@
 //! lexing stops there: the parser reports it only when it gets that far,
 //! so an earlier grammar error wins over a later bad character.
 
-use serde_json::{Number, Value};
+use serde_json::Value;
 
 use super::{ExprError, Root, Seg};
 
@@ -456,16 +456,7 @@ fn number(chars: &[char], start: usize) -> (Tok, usize) {
         float = true;
     }
     let text: String = chars[start..i].iter().collect();
-    let n = if float {
-        None
-    } else {
-        text.parse::<i64>()
-            .ok()
-            .map(Number::from)
-            .or_else(|| text.parse::<u64>().ok().map(Number::from))
-    };
-    let n = n.or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64));
-    match n {
+    match crate::fdl::values::parse_number(&text, float) {
         Some(n) => (Tok::Lit(Value::Number(n)), i),
         None => (bad(start, format!("the number {text} is too large")), i),
     }
