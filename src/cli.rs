@@ -638,30 +638,21 @@ fn validate(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let files = expand_flow_paths(&args.flows)?;
     let mut bad = 0;
     for f in &files {
-        if is_cloudflow_file(f) {
-            // The CloudFlow spec: validated fully; its warnings (a loop with
-            // no way out...) are printed but do not fail the file.
-            match crate::cloudflow::load_file(f) {
-                Ok(loaded) => {
-                    let n = loaded.machine.all_states().len();
-                    let s = if n == 1 { "" } else { "s" };
-                    for w in &loaded.warnings {
-                        eprintln!("{}:{}: warning: {}", f.display(), w.pos, w.message);
-                    }
-                    println!("{}: ok (CloudFlow, {n} state{s})", f.display());
-                }
-                Err(e) => {
-                    bad += 1;
-                    eprintln!("{e}");
-                }
-            }
-            continue;
-        }
-        match fdl::load_file(f) {
-            Ok(flow) => {
+        match load_any(f) {
+            Ok(AnyFlow::Fdl(flow)) => {
                 let n = flow.steps.len();
                 let s = if n == 1 { "" } else { "s" };
                 println!("{}: ok ({n} step{s})", f.display());
+            }
+            // Its warnings (a loop with no way out...) are printed but do
+            // not fail the file.
+            Ok(AnyFlow::CloudFlow(loaded)) => {
+                let n = loaded.machine.all_states().len();
+                let s = if n == 1 { "" } else { "s" };
+                for w in &loaded.warnings {
+                    eprintln!("{}:{}: warning: {}", f.display(), w.pos, w.message);
+                }
+                println!("{}: ok (CloudFlow, {n} state{s})", f.display());
             }
             Err(e) => {
                 bad += 1;
@@ -1013,27 +1004,42 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Whether a file holds a CloudFlow state machine (`Type: StateMachine`).
-fn is_cloudflow_file(path: &std::path::Path) -> bool {
-    std::fs::read_to_string(path).is_ok_and(|t| crate::cloudflow::is_state_machine(&t))
+/// A flow file of either spec, loaded.
+enum AnyFlow {
+    Fdl(Flow),
+    CloudFlow(crate::cloudflow::Loaded),
+}
+
+/// Reads a flow file once and loads it with the loader its document asks
+/// for (`Type: StateMachine`: CloudFlow; otherwise FDL v1).
+fn load_any(path: &Path) -> Result<AnyFlow, fdl::LoadError> {
+    let (shown, name, text) = fdl::read_flow_file(path)?;
+    let invalid = |diagnostics| fdl::LoadError::Invalid {
+        file: shown.clone(),
+        diagnostics,
+    };
+    if crate::cloudflow::is_state_machine(&text) {
+        crate::cloudflow::load(&name, &text)
+            .map(AnyFlow::CloudFlow)
+            .map_err(invalid)
+    } else {
+        fdl::load(&name, &text).map(AnyFlow::Fdl).map_err(invalid)
+    }
 }
 
 /// Loads an FDL v1 flow file for running. A CloudFlow state machine is
 /// validated, then refused with a message saying what flowsim can do with
 /// it today.
-fn load_runnable(path: &std::path::Path) -> anyhow::Result<Flow> {
-    if is_cloudflow_file(path) {
-        if let Err(e) = crate::cloudflow::load_file(path) {
-            bail!("{e}");
-        }
-        bail!(
+fn load_runnable(path: &Path) -> anyhow::Result<Flow> {
+    match load_any(path)? {
+        AnyFlow::Fdl(flow) => Ok(flow),
+        AnyFlow::CloudFlow(_) => bail!(
             "{}: a CloudFlow state machine (`Type: StateMachine`): flowsim validates this spec \
              (`flowsim validate {}`) but does not run it yet; run its FDL v1 version",
             path.display(),
             path.display()
-        );
+        ),
     }
-    Ok(fdl::load_file(path)?)
 }
 
 /// Loads flow files (folders: every flow in them), or the bundled seed
