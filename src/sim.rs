@@ -467,12 +467,7 @@ impl Sim {
             return Jump::Idle;
         };
         if due <= self.now {
-            let n = self
-                .bus
-                .iter()
-                .take_while(|e| e.key.due <= self.now)
-                .count();
-            return Jump::DueNow(n);
+            return Jump::DueNow(self.due_now());
         }
         self.now = due;
         Jump::To(due)
