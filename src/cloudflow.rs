@@ -59,8 +59,8 @@ pub use expr::{
 };
 pub use model::*;
 
-use crate::fdl::yaml::{self, Data};
-use crate::fdl::{Diagnostic, LoadError};
+use crate::syntax::yaml::{self, Data};
+use crate::syntax::{Diagnostic, LoadError};
 
 /// How to load a flow.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -134,7 +134,7 @@ pub fn load_with(
 
 /// Reads and loads a flow file; the flow is named after the file's stem.
 pub fn load_file(path: &std::path::Path) -> Result<Loaded, LoadError> {
-    let (shown, name, text) = crate::fdl::read_flow_file(path)?;
+    let (shown, name, text) = crate::syntax::read_flow_file(path)?;
     load(&name, &text).map_err(|diagnostics| LoadError::Invalid {
         file: shown,
         diagnostics,

@@ -2,7 +2,7 @@
 //! source (not tests) and fails on an import the floors forbid, naming the
 //! rule. The floors, from the ground up (an arrow: "may import"):
 //!
-//! `fdl` (and `cloudflow`, which may use fdl's YAML reader) -> `kernel` -> `engine` | `mns` | `fc` (side by side, never each
+//! `syntax` -> `cloudflow` -> `fdl` (the flow model, both languages) -> `kernel` -> `engine` | `mns` | `fc` (side by side, never each
 //! other) -> `sim` -> `runtime` | `headless` -> `api` | `tui` (never each
 //! other) -> `cli`. Nothing imports `cli`. See CONTRIBUTING.md.
 
@@ -11,19 +11,22 @@ use std::path::{Path, PathBuf};
 /// The floor of each top-level module; a module may import modules on
 /// lower floors, and on its own floor only itself.
 const FLOORS: &[(&str, u8)] = &[
-    ("fdl", 0),
-    // The CloudFlow front end reuses FDL's positioned YAML reader.
+    ("syntax", 0),
+    // The CloudFlow front end: its model and expression language.
     ("cloudflow", 1),
-    ("kernel", 2),
-    ("engine", 3),
-    ("mns", 3),
-    ("fc", 3),
-    ("sim", 4),
-    ("runtime", 5),
-    ("headless", 5),
-    ("api", 6),
-    ("tui", 6),
-    ("cli", 7),
+    // The flow model the engine runs (FDL v1 builds it; CloudFlow state
+    // machines compile into it).
+    ("fdl", 2),
+    ("kernel", 3),
+    ("engine", 4),
+    ("mns", 4),
+    ("fc", 4),
+    ("sim", 5),
+    ("runtime", 6),
+    ("headless", 6),
+    ("api", 7),
+    ("tui", 7),
+    ("cli", 8),
 ];
 
 fn floor(module: &str) -> Option<u8> {

@@ -37,6 +37,7 @@ pub mod kernel;
 pub mod mns;
 pub mod runtime;
 pub mod sim;
+pub mod syntax;
 pub mod tui;
 
 #[cfg(test)]

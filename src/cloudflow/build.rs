@@ -21,8 +21,8 @@ use super::constructor::{self, Constructor};
 use super::expr::{Condition, Expression, Place};
 use super::model::*;
 use super::{LoadOptions, Loaded};
-use crate::fdl::yaml::{self, Data, Entry, Node};
-use crate::fdl::{Diagnostic, Pos};
+use crate::syntax::yaml::{self, Data, Entry, Node};
+use crate::syntax::{Diagnostic, Pos};
 
 /// The eight state types.
 const TYPES: [&str; 8] = [

@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 
 use super::build::Diags;
 use super::expr::{EvalError, Expression, Place, Scope};
-use crate::fdl::Pos;
-use crate::fdl::yaml::{Data, Node};
+use crate::syntax::Pos;
+use crate::syntax::yaml::{Data, Node};
 
 /// A parsed constructor: an object whose fields are constants or
 /// expressions.

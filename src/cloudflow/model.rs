@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::constructor::Constructor;
 use super::expr::{Condition, EvalError, EvalReason, Expression, Scope};
-use crate::fdl::Pos;
+use crate::syntax::Pos;
 
 /// A parsed, validated state machine.
 #[derive(Debug, Clone, PartialEq)]

@@ -239,7 +239,7 @@ fn task_state() {
         Next::State(Target {
             name: "done".into(),
             index: 1,
-            pos: crate::fdl::Pos { line: 28, col: 11 }
+            pos: crate::syntax::Pos { line: 28, col: 11 }
         })
     );
 }
@@ -691,7 +691,7 @@ fn retry_delays_grow_and_are_capped() {
         interval_seconds: 2,
         backoff_rate: 2.0,
         max_backoff_seconds: Some(10),
-        pos: crate::fdl::Pos::default(),
+        pos: crate::syntax::Pos::default(),
     };
     let delays: Vec<u64> = (1..=5).map(|n| r.delay_seconds(n)).collect();
     assert_eq!(delays, [2, 4, 8, 10, 10]);
@@ -790,7 +790,7 @@ fn constructors_build_objects_dropping_the_dollar_suffix() {
     ));
     assert_eq!(
         c.field("x").unwrap().pos,
-        crate::fdl::Pos { line: 15, col: 7 }
+        crate::syntax::Pos { line: 15, col: 7 }
     );
     assert!(
         l.warnings.is_empty(),

@@ -10,18 +10,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-/// A 1-based line and column in a flow's source text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Pos {
-    pub line: u32,
-    pub col: u32,
-}
-
-impl fmt::Display for Pos {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.line, self.col)
-    }
-}
+pub use crate::syntax::Pos;
 
 /// Index of a step in [`Flow::steps`] (the arena, in document order).
 ///

@@ -5,7 +5,7 @@
 use super::super::expr::Place;
 use super::super::model::*;
 use super::{Builder, Fields};
-use crate::fdl::yaml::{Data, Node};
+use crate::syntax::yaml::{Data, Node};
 
 impl Builder {
     pub(super) fn wait(&mut self, f: &Fields<'_>, what: &str) -> StateKind {

@@ -7,8 +7,8 @@ use super::super::constructor;
 use super::super::expr::Place;
 use super::super::model::*;
 use super::{Builder, Fields, suggest};
-use crate::fdl::Pos;
-use crate::fdl::yaml::{Data, Node};
+use crate::syntax::Pos;
+use crate::syntax::yaml::{Data, Node};
 
 /// The actions flowsim simulates, as the docs spell them.
 const KNOWN_ACTIONS: [&str; 3] = ["MNS:SendMessage", "FC:InvokeFunction", "FNF:StartExecution"];

@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 
 use super::super::functions::Rand;
 use super::{CmpOp, Expr, Expression, Root, Seg};
-use crate::fdl::values::num_cmp;
-pub(crate) use crate::fdl::values::{describe, json_eq};
+use crate::syntax::values::num_cmp;
+pub(crate) use crate::syntax::values::{describe, json_eq};
 
 /// What an expression can read: the state's input and output, the
 /// execution, and the current state's context (the `$Context` object of

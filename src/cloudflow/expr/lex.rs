@@ -456,7 +456,7 @@ fn number(chars: &[char], start: usize) -> (Tok, usize) {
         float = true;
     }
     let text: String = chars[start..i].iter().collect();
-    match crate::fdl::values::parse_number(&text, float) {
+    match crate::syntax::values::parse_number(&text, float) {
         Some(n) => (Tok::Lit(Value::Number(n)), i),
         None => (bad(start, format!("the number {text} is too large")), i),
     }

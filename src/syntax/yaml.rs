@@ -12,7 +12,7 @@ use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Span};
 use serde_json::Value;
 
 use super::Diagnostic;
-use super::model::Pos;
+use super::Pos;
 
 /// A node of the document.
 #[derive(Debug, Clone, PartialEq)]
