@@ -1027,18 +1027,17 @@ fn load_any(path: &Path) -> Result<AnyFlow, fdl::LoadError> {
     }
 }
 
-/// Loads an FDL v1 flow file for running. A CloudFlow state machine is
-/// validated, then refused with a message saying what flowsim can do with
-/// it today.
+/// Loads a flow file of either spec for running: a CloudFlow state
+/// machine is compiled into the flow model (its warnings are printed).
 fn load_runnable(path: &Path) -> anyhow::Result<Flow> {
     match load_any(path)? {
         AnyFlow::Fdl(flow) => Ok(flow),
-        AnyFlow::CloudFlow(_) => bail!(
-            "{}: a CloudFlow state machine (`Type: StateMachine`): flowsim validates this spec \
-             (`flowsim validate {}`) but does not run it yet; run its FDL v1 version",
-            path.display(),
-            path.display()
-        ),
+        AnyFlow::CloudFlow(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{}:{}: warning: {}", path.display(), w.pos, w.message);
+            }
+            Ok(fdl::statemachine::compile(&loaded.machine))
+        }
     }
 }
 

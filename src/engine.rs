@@ -899,6 +899,11 @@ pub const CANCELLED: &str = "FnF.Cancelled";
 /// or compares values of different types).
 pub const CONDITION_ERROR: &str = "FnF.ConditionError";
 
+/// A CloudFlow expression failed at run time (a constructor, a condition,
+/// `ItemsPath`, `Seconds.$`, `Timeout.$`: a function given the wrong
+/// type, say). flowsim's choice: the docs name no such error.
+pub const EXPRESSION_ERROR: &str = "FnF.ExpressionError";
+
 /// Limit on a step's input, output or local, and on API payloads (32 KiB).
 pub const DATA_LIMIT: usize = 32 * 1024;
 /// Error name when step data exceeds [`DATA_LIMIT`] (not documented
@@ -908,10 +913,7 @@ pub const DATA_LIMIT_ERROR: &str = "FnF.DataTooLarge";
 pub const EVENT_LIMIT: usize = 5_000;
 /// Error name when an execution reaches [`EVENT_LIMIT`] (flowsim's choice).
 pub const EVENT_LIMIT_ERROR: &str = "FnF.EventLimitExceeded";
-/// Foreach iterations running at once.
-pub const FOREACH_CONCURRENCY: usize = 100;
-
-pub use crate::fdl::MAX_WAIT_SECONDS;
+pub use crate::fdl::{FOREACH_CONCURRENCY, MAX_WAIT_SECONDS};
 
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ pub mod condition;
 pub mod layout;
 pub mod model;
 pub mod path;
+pub mod statemachine;
 
 pub use crate::syntax::{Diagnostic, LoadError, Pos, read_flow_file};
 pub(crate) use crate::syntax::{values, yaml};
@@ -27,6 +28,10 @@ pub(crate) use build::did_you_mean;
 /// so every event timestamp, well inside what the clock can represent.
 pub const MAX_WAIT_SECONDS: u64 = 31_536_000;
 
+/// FDL foreach iterations running at once (a CloudFlow Map's
+/// `MaxConcurrency` sets its own).
+pub const FOREACH_CONCURRENCY: usize = 100;
+
 /// Parses and validates FDL text into a [`Flow`] called `name`.
 ///
 /// Every problem is reported at once, sorted by position; never panics,
@@ -35,6 +40,35 @@ pub fn load(name: &str, source: &str) -> Result<Flow, Vec<Diagnostic>> {
     // Editors on Windows save a byte-order mark; it is not part of the YAML.
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     build::build(name, source)
+}
+
+/// Loads a flow of either language, told apart by the document (see
+/// [`crate::cloudflow::is_state_machine`]): an FDL v1 flow as it is, a
+/// state machine compiled into the same model. Answers the flow and the
+/// loader's warnings (a CloudFlow loop with no way out…), or every
+/// problem at once. `mode` is CreateFlow's `ExecutionMode` for a state
+/// machine (`None`: the document's, else Standard).
+pub fn load_any(
+    name: &str,
+    source: &str,
+    mode: Option<crate::cloudflow::Mode>,
+) -> Result<(Flow, Vec<Diagnostic>), Vec<Diagnostic>> {
+    if crate::cloudflow::is_state_machine(source) {
+        let loaded =
+            crate::cloudflow::load_with(name, source, &crate::cloudflow::LoadOptions { mode })?;
+        Ok((statemachine::compile(&loaded.machine), loaded.warnings))
+    } else {
+        load(name, source).map(|f| (f, Vec::new()))
+    }
+}
+
+/// [`load_any`] on a file; the flow is named after the file's stem.
+pub fn load_any_file(path: &std::path::Path) -> Result<(Flow, Vec<Diagnostic>), LoadError> {
+    let (shown, name, text) = read_flow_file(path)?;
+    load_any(&name, &text, None).map_err(|diagnostics| LoadError::Invalid {
+        file: shown,
+        diagnostics,
+    })
 }
 
 /// The prefix of a *sample input line*: a line of a flow file's leading

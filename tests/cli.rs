@@ -421,10 +421,9 @@ fn odd_but_harmless_flow_files_load() {
 }
 
 /// CloudFlow state machines validate side by side with FDL v1 flows; a
-/// problem in one is positioned like any flow's; running one says plainly
-/// that flowsim does not run this spec yet.
+/// problem in one is positioned like any flow's; they run like FDL flows.
 #[test]
-fn cloudflow_files_validate_and_running_one_says_what_flowsim_can_do() {
+fn cloudflow_files_validate_and_run() {
     flowsim()
         .args(["validate", "flows", "flows/cloudflow"])
         .assert()
@@ -449,9 +448,10 @@ fn cloudflow_files_validate_and_running_one_says_what_flowsim_can_do() {
         .stderr(predicate::str::contains("bad.yaml:6:11:"))
         .stderr(predicate::str::contains("nowhere"));
     run(&["flows/cloudflow/mns-topic-callback.yaml"])
-        .code(2)
-        .stderr(predicate::str::contains(
-            "a CloudFlow state machine (`Type: StateMachine`): flowsim validates this spec",
+        .success()
+        .stdout(predicate::str::contains("action=MNS:SendMessage"))
+        .stdout(predicate::str::contains(
+            r#"Succeeded with output {"status":"success"}"#,
         ));
 }
 

@@ -387,7 +387,7 @@ impl Task {
 
 /// A whole number of seconds in `min..=max` from a JSON value (a number or
 /// a string of digits, as `Timeout` is documented as a string).
-fn seconds_of(v: &Value, min: u64, max: u64) -> Result<u64, String> {
+pub fn seconds_of(v: &Value, min: u64, max: u64) -> Result<u64, String> {
     let n = match v {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse::<u64>().ok(),

@@ -18,6 +18,7 @@
 
 mod failure;
 mod fanout;
+mod pipe;
 mod task;
 
 use std::sync::Arc;
@@ -32,10 +33,8 @@ use super::intern::Interner;
 use super::mapping::{self, Context};
 use super::subflow::SUBFLOW_CANCELLED;
 use super::token::TokenKey;
-use super::{
-    DATA_LIMIT, DATA_LIMIT_ERROR, EVENT_LIMIT, EVENT_LIMIT_ERROR, ErrorInfo, Execution, Status,
-};
-use crate::fdl::{Flow, Pattern, StepId, StepKind, Wait};
+use super::{DATA_LIMIT_ERROR, EVENT_LIMIT, EVENT_LIMIT_ERROR, ErrorInfo, Execution, Status};
+use crate::fdl::{Flow, Items, Pattern, StepId, StepKind, Wait};
 use crate::kernel::{Component, Ctx, EnvelopeKey, ExecId, Msg, TaskError, TaskRef};
 
 pub use failure::error_matches;
@@ -137,6 +136,8 @@ pub(super) struct Run {
     /// an operation only touches its own execution).
     pub(super) cancel: Vec<Cancel>,
     pub(super) flow_timer: Option<EnvelopeKey>,
+    /// `$Context.Execution.Input` (state machines only).
+    exec_input: Option<Arc<Value>>,
     /// Set when the execution ended during an operation.
     pub(super) ended: Option<Status>,
     /// Set by [`Machine::log`] when the history came within
@@ -286,13 +287,21 @@ impl Machine<'_, '_, '_> {
                 &ctx,
             ))
         };
+        // A state machine pipes: the first state's raw input is the
+        // execution's input (see `pipe`).
+        let local = if self.flow.lang.pipes() {
+            self.run.exec_input = Some(input.clone());
+            (*input).clone()
+        } else {
+            Value::Object(Map::new())
+        };
         self.run.blocks.push(Some(Block {
             list: BlockList::Body,
             parent: None,
             pos: 0,
             input,
             iteration: None,
-            local: Value::Object(Map::new()),
+            local,
             current: None,
         }));
         self.run_block(0);
@@ -354,23 +363,16 @@ impl Machine<'_, '_, '_> {
             }
             _ => None,
         };
-        let Some(block) = self.run.blocks.get(b).and_then(Option::as_ref) else {
+        if self.block(b).is_none() {
             return;
+        }
+        let (input, failed) = match self.step_input(b, step_id, token.as_deref(), 0) {
+            Ok(input) => (input, None),
+            Err((raw, e)) => (raw, Some(e)),
         };
-        let ctx = Context {
-            flow: &flow.name,
-            execution: &self.x.name,
-            step: &step.name,
-            token: token.as_deref(),
-        };
-        let input = mapping::step_input_in(
-            step.input_mappings.as_deref(),
-            block.input_view(flow),
-            &block.local,
-            &ctx,
-        );
         let detail = detail_of(self.scratch, self.texts, "input", &input);
-        let too_large = detail.len() > DATA_LIMIT + 10;
+        let limit = flow.lang.data_limit();
+        let too_large = detail.len() > limit + 10;
         self.log(EventType::StepEntered, Some(step_id), 0, detail);
         if let Some(block) = self.block(b) {
             block.current = Some(Current {
@@ -383,9 +385,13 @@ impl Machine<'_, '_, '_> {
                 children: None,
             });
         }
+        if let Some(e) = failed {
+            self.fail_step(b, e);
+            return;
+        }
         if too_large {
             let cause = format!(
-                "the input of step `{}` is larger than {DATA_LIMIT} bytes",
+                "the input of step `{}` is larger than {limit} bytes",
                 step.name
             );
             self.fail_step(
@@ -397,8 +403,21 @@ impl Machine<'_, '_, '_> {
             );
             return;
         }
+        self.begin(b, step_id, token);
+    }
+
+    /// Does what the current step of block `b` does, on its input (when it
+    /// is entered, and again when a Parallel or Map is retried).
+    fn begin(&mut self, b: usize, step_id: StepId, token: Option<String>) {
+        let flow = self.flow;
+        let step = flow.step(step_id);
         match &step.kind {
             StepKind::Pass => self.complete_step(b, Value::Object(Map::new())),
+            // A state machine's Succeed ends its scope (the flow, a branch,
+            // an iteration) with its input: it is a state with `End`.
+            StepKind::Succeed if flow.lang.pipes() => {
+                self.complete_step(b, Value::Object(Map::new()));
+            }
             StepKind::Succeed => {
                 self.complete_step(b, Value::Object(Map::new()));
                 // Like `return`: the flow ends now, successfully, with what
@@ -424,18 +443,35 @@ impl Machine<'_, '_, '_> {
                 let Some(cur) = self.block(b).and_then(|bl| bl.current.as_ref()) else {
                     return;
                 };
-                match f.collection.lookup(&cur.input) {
-                    Some(Value::Array(items)) => {
+                let input = cur.input.clone();
+                let found = match &f.collection {
+                    Items::Path(p) => p.lookup(&input).ok_or(None),
+                    Items::Expr(e) => self
+                        .with_scope(step_id, &input, pipe::Extra::default(), |scope, rng| {
+                            e.eval(scope, rng)
+                        })
+                        .map_err(|e| {
+                            Some(pipe::eval_failed(&step.name, pipe::Place::ItemsPath, &e))
+                        }),
+                };
+                match found {
+                    Ok(Value::Array(items)) => {
                         let n = items.len();
                         self.spawn_children(b, step_id, n, items);
                     }
+                    Err(Some(e)) => self.fail_step(b, e),
                     other => {
                         let found = match other {
-                            None => "nothing".to_owned(),
-                            Some(v) => with_article(json_type(&v)),
+                            Ok(v) => with_article(json_type(&v)),
+                            Err(_) => "nothing".to_owned(),
+                        };
+                        let (what, kind) = if flow.lang.pipes() {
+                            ("ItemsPath", "Map")
+                        } else {
+                            ("collection", "foreach")
                         };
                         let cause = format!(
-                            "foreach `{}`: collection `{}` must be an array in the step input, found {found}",
+                            "{kind} `{}`: {what} `{}` must be an array in the step input, found {found}",
                             step.name, f.collection
                         );
                         self.fail_step(
@@ -453,10 +489,28 @@ impl Machine<'_, '_, '_> {
 
     fn start_wait(&mut self, b: usize, step: StepId, wait: &Wait) {
         let now_ms = self.ctx.wall_ms();
+        if let (Wait::Expr(w), crate::fdl::Lang::StateMachine(mode)) = (wait, self.flow.lang) {
+            let Some(input) = self
+                .block(b)
+                .and_then(|bl| bl.current.as_ref())
+                .map(|c| c.input.clone())
+            else {
+                return;
+            };
+            let name = &self.flow.step(step).name;
+            match self.with_scope(step, &input, pipe::Extra::default(), |scope, rng| {
+                w.seconds(scope, mode, rng)
+            }) {
+                Ok(secs) => self.wait_for(b, secs.saturating_mul(1000)),
+                Err(e) => self.fail_step(b, pipe::eval_failed(name, pipe::Place::Seconds, &e)),
+            }
+            return;
+        }
         let Some(cur) = self.block(b).and_then(|bl| bl.current.as_ref()) else {
             return;
         };
         let delay: Result<u64, String> = match wait {
+            Wait::Expr(_) => Err("a CloudFlow `Seconds.$` in an FDL flow".to_owned()),
             Wait::DurationSeconds(s) => wait_ms(*s, &s.to_string(), ""),
             Wait::TimestampMillis(t) => until_ms(*t, now_ms, "timestamp", ""),
             Wait::DurationPath(p) => match p.lookup(&cur.input) {
@@ -499,20 +553,31 @@ impl Machine<'_, '_, '_> {
                     cause,
                 },
             ),
-            Ok(0) => self.complete_step(b, Value::Object(Map::new())),
-            Ok(ms) => {
-                let entered = cur.entered;
-                let key = self.ctx.send(
-                    ms,
-                    Component::Engine,
-                    Component::Engine,
-                    Msg::Timer(self.task_ref(entered)),
-                );
-                let _ = step;
-                if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
-                    cur.timer = Some(key);
-                }
-            }
+            Ok(ms) => self.wait_for(b, ms),
+        }
+    }
+
+    /// The current step of block `b` waits `ms` (none: it completes now).
+    fn wait_for(&mut self, b: usize, ms: u64) {
+        let Some(entered) = self
+            .block(b)
+            .and_then(|bl| bl.current.as_ref())
+            .map(|c| c.entered)
+        else {
+            return;
+        };
+        if ms == 0 {
+            self.complete_step(b, Value::Object(Map::new()));
+            return;
+        }
+        let key = self.ctx.send(
+            ms,
+            Component::Engine,
+            Component::Engine,
+            Msg::Timer(self.task_ref(entered)),
+        );
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.timer = Some(key);
         }
     }
 
@@ -542,32 +607,24 @@ impl Machine<'_, '_, '_> {
                 self.run_block(b);
             }
             StepKind::Task(task) => {
-                // A retry: map the input again, with a fresh token.
+                // A retry, with a fresh token. FDL maps the input again; a
+                // state keeps its `$Input` (its raw input is gone: the
+                // state's output will replace it).
                 let scheduled = self.next_event_id();
                 let token = (task.pattern == Pattern::WaitForCallback).then(|| {
                     self.key
                         .mint(&flow.name, &self.x.name, self.x.id.0, scheduled)
                 });
-                let step = flow.step(step_id);
-                if let Some(block) = self.run.blocks.get(b).and_then(Option::as_ref) {
-                    let ctx = Context {
-                        flow: &flow.name,
-                        execution: &self.x.name,
-                        step: &step.name,
-                        token: token.as_deref(),
-                    };
-                    let input = mapping::step_input_in(
-                        step.input_mappings.as_deref(),
-                        block.input_view(flow),
-                        &block.local,
-                        &ctx,
-                    );
-                    if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
-                        cur.input = Arc::new(input);
-                    }
+                if !flow.lang.pipes()
+                    && let Ok(input) = self.step_input(b, step_id, token.as_deref(), 0)
+                    && let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut())
+                {
+                    cur.input = Arc::new(input);
                 }
                 self.start_task(b, step_id, task, token);
             }
+            // A Parallel or Map retried (CloudFlow): it runs again.
+            StepKind::Parallel(_) | StepKind::Foreach(_) => self.begin(b, step_id, None),
             _ => {}
         }
     }
@@ -581,27 +638,42 @@ impl Machine<'_, '_, '_> {
             return;
         };
         let step = flow.step(cur.step);
-        let ctx = Context {
-            flow: &flow.name,
-            execution: &self.x.name,
-            step: &step.name,
-            token: None,
+        let output = if flow.lang.pipes() {
+            match self.state_output(step, &cur.input, local) {
+                Ok(v) => v,
+                Err(e) => {
+                    // Put the step back so it can fail like any other.
+                    if let Some(block) = self.block(b) {
+                        block.current = Some(cur);
+                    }
+                    self.fail_step(b, e);
+                    return;
+                }
+            }
+        } else {
+            let ctx = Context {
+                flow: &flow.name,
+                execution: &self.x.name,
+                step: &step.name,
+                token: None,
+            };
+            mapping::step_output(
+                step.output_mappings.as_deref(),
+                &step.kind,
+                &cur.input,
+                local,
+                &ctx,
+            )
         };
-        let output = mapping::step_output(
-            step.output_mappings.as_deref(),
-            &step.kind,
-            &cur.input,
-            local,
-            &ctx,
-        );
         let detail = detail_of(self.scratch, self.texts, "output", &output);
-        if detail.len() > DATA_LIMIT + 11 {
+        let limit = flow.lang.data_limit();
+        if detail.len() > limit + 11 {
             // Put the step back so it can fail like any other.
             if let Some(block) = self.block(b) {
                 block.current = Some(cur);
             }
             let cause = format!(
-                "the output of step `{}` is larger than {DATA_LIMIT} bytes",
+                "the output of step `{}` is larger than {limit} bytes",
                 step.name
             );
             self.fail_step(
@@ -614,14 +686,23 @@ impl Machine<'_, '_, '_> {
             return;
         }
         self.log(EventType::StepExited, Some(cur.step), cur.entered, detail);
-        let list_len = self
-            .block(b)
-            .map(|bl| bl.list)
-            .map(|l| self.steps(l).len())
-            .unwrap_or(0);
+        let Some(list) = self.block(b).map(|bl| bl.list) else {
+            return;
+        };
+        let steps = self.steps(list);
+        let pos = match step.next {
+            // A state's `Next` is a state of the same scope.
+            Some(next) => steps.iter().position(|&s| s == next).unwrap_or(steps.len()),
+            None if step.end => steps.len(),
+            None => self.block(b).map_or(0, |bl| bl.pos + 1),
+        };
         if let Some(block) = self.block(b) {
-            mapping::merge(&mut block.local, output);
-            block.pos = if step.end { list_len } else { block.pos + 1 };
+            if flow.lang.pipes() {
+                block.local = output;
+            } else {
+                mapping::merge(&mut block.local, output);
+            }
+            block.pos = pos;
         }
     }
 

@@ -397,9 +397,14 @@ mod tests {
             step_output(None, &StepKind::Pass, &input, local.clone(), &ctx()),
             local
         );
-        let parallel = StepKind::Parallel(Parallel { branches: vec![] });
+        let parallel = StepKind::Parallel(Parallel {
+            branches: vec![],
+            handlers: Default::default(),
+        });
         let foreach = StepKind::Foreach(Foreach {
-            collection: path(Root::Dollar, &["xs"]),
+            collection: crate::fdl::Items::Path(path(Root::Dollar, &["xs"])),
+            max_concurrency: crate::fdl::FOREACH_CONCURRENCY,
+            handlers: Default::default(),
             item: "x".into(),
             index: None,
             steps: vec![],

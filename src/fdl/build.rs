@@ -9,10 +9,10 @@
 use std::collections::HashMap;
 
 use super::Diagnostic;
-use super::MAX_WAIT_SECONDS;
 use super::condition::Condition;
 use super::model::*;
 use super::yaml::{self, Data, Entry, Node};
+use super::{FOREACH_CONCURRENCY, MAX_WAIT_SECONDS};
 
 mod task;
 
@@ -323,6 +323,7 @@ impl Builder {
             output_mappings,
             body,
             steps: std::mem::take(&mut self.steps),
+            lang: Lang::Fdl,
         })
     }
 
@@ -528,6 +529,8 @@ impl Builder {
             input_mappings: None,
             output_mappings: None,
             kind: StepKind::Pass,
+            next: None,
+            constructors: None,
         });
         let extra: &[&str] = match ty {
             Some("task") => &[
@@ -691,7 +694,7 @@ impl Builder {
                         }
                         if let Some(condition) = condition {
                             choices.push(ChoiceBranch {
-                                condition,
+                                condition: ChoiceCondition::Fdl(condition),
                                 branch: Branch {
                                     steps,
                                     goto: None,
@@ -781,7 +784,10 @@ impl Builder {
                 ),
             }
         }
-        StepKind::Parallel(Parallel { branches })
+        StepKind::Parallel(Parallel {
+            branches,
+            handlers: Handlers::default(),
+        })
     }
 
     fn foreach(&mut self, id: StepId, f: &Fields<'_>, what: &str) -> StepKind {
@@ -829,10 +835,12 @@ impl Builder {
             None => Vec::new(),
         };
         StepKind::Foreach(Foreach {
-            collection: collection.unwrap_or(Path {
+            collection: Items::Path(collection.unwrap_or(Path {
                 root: Root::Dollar,
                 segments: Vec::new(),
-            }),
+            })),
+            max_concurrency: FOREACH_CONCURRENCY,
+            handlers: Handlers::default(),
             item: item.unwrap_or_default(),
             index,
             steps,

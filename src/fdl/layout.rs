@@ -466,7 +466,7 @@ impl Layouter<'_> {
                     .iter()
                     .map(|b| BranchSpec {
                         steps: &b.branch.steps,
-                        label: Some(shorten(&b.condition.source, LABEL_MAX)),
+                        label: Some(shorten(b.condition.source(), LABEL_MAX)),
                         goto: b.branch.goto,
                     })
                     .collect();

@@ -1,6 +1,16 @@
-//! The typed flow model: what a valid FDL v1 document means.
+//! The typed flow model the engine runs, for both flow languages.
 //!
-//! Produced only by [`crate::fdl::load`] after validation succeeded, so every
+//! FDL v1 builds it directly ([`crate::fdl::load`]); a CloudFlow state
+//! machine compiles into it ([`crate::fdl::statemachine`]). The two differ
+//! only where their semantics do, and the model says so in data, not in
+//! the engine's control flow: [`Flow::lang`] picks how data moves between
+//! steps (FDL merges each step's output into its block's `$local`; a
+//! state machine pipes each state's output into the next state's input),
+//! [`Step::next`] holds a state's explicit `Next`, [`Step::constructors`],
+//! [`ChoiceCondition`], [`Items`], [`Wait::Expr`] and [`Task::api`] hold
+//! CloudFlow's expressions, evaluated by [`crate::cloudflow`].
+//!
+//! Produced only after validation succeeded, so every
 //! cross-reference in here (a `goto`, a catch target) is already resolved and
 //! every expression already parsed. The engine reads this model and never
 //! re-parses anything per execution. Positions are kept so runtime errors can
@@ -47,6 +57,46 @@ pub struct Flow {
     /// Every step of the flow, nested ones included, in document order;
     /// `steps[id.index()].id == id`.
     pub steps: Vec<Step>,
+    /// The language the flow was written in.
+    pub lang: Lang,
+}
+
+/// The language a flow was written in, and what that changes when it
+/// runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// FDL v1 (`type: flow`): a step's output is merged into its block's
+    /// `$local`; a block walks its steps in order.
+    #[default]
+    Fdl,
+    /// A CloudFlow state machine (`Type: StateMachine`): a state's output
+    /// is the next state's input; states follow their `Next`.
+    StateMachine(crate::cloudflow::Mode),
+}
+
+impl Lang {
+    /// Whether data is piped from state to state (CloudFlow).
+    pub fn pipes(self) -> bool {
+        matches!(self, Lang::StateMachine(_))
+    }
+
+    /// The largest input or output a step may have, in bytes: 32 KiB in
+    /// FDL v1, 64 KiB for a state machine (the IO page).
+    pub fn data_limit(self) -> usize {
+        match self {
+            Lang::Fdl => 32 * 1024,
+            Lang::StateMachine(_) => 64 * 1024,
+        }
+    }
+
+    /// `FDL v1`, `CloudFlow` or `CloudFlow (Express)`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Lang::Fdl => "FDL v1",
+            Lang::StateMachine(crate::cloudflow::Mode::Standard) => "CloudFlow",
+            Lang::StateMachine(crate::cloudflow::Mode::Express) => "CloudFlow (Express)",
+        }
+    }
 }
 
 impl Flow {
@@ -57,6 +107,30 @@ impl Flow {
     /// Finds a step by name (names are unique within a flow).
     pub fn step_by_name(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// A step's type as its language writes it (`task`, or `Task`; a
+    /// CloudFlow `Map` is the model's foreach).
+    pub fn type_name(&self, step: &Step) -> &'static str {
+        if !self.lang.pipes() {
+            return step.kind.type_name();
+        }
+        match step.kind {
+            StepKind::Task(_) => "Task",
+            StepKind::Pass => "Pass",
+            StepKind::Wait(_) => "Wait",
+            StepKind::Choice(_) => "Choice",
+            StepKind::Parallel(_) => "Parallel",
+            StepKind::Foreach(_) => "Map",
+            StepKind::Succeed => "Succeed",
+            StepKind::Fail(_) => "Fail",
+        }
+    }
+
+    /// Whether this is an Express-mode state machine (StartSyncExecution;
+    /// no callbacks).
+    pub fn is_express(&self) -> bool {
+        self.lang == Lang::StateMachine(crate::cloudflow::Mode::Express)
     }
 
     /// The flows its sub-flow tasks start (`acs:fnf:::flow/NAME`), each
@@ -92,6 +166,21 @@ pub struct Step {
     /// `None` when absent: the output is the local (parallel/foreach: `{}`).
     pub output_mappings: Option<Vec<Mapping>>,
     pub kind: StepKind,
+    /// A state's explicit `Next` (CloudFlow): the step of the same block
+    /// that runs after this one. `None`: the next step of the block (FDL),
+    /// or the end of the block when [`Step::end`] is set.
+    pub next: Option<StepId>,
+    /// A state's Input/OutputConstructor (CloudFlow; `None` in FDL).
+    pub constructors: Option<Box<Constructors>>,
+}
+
+/// A CloudFlow state's constructors.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Constructors {
+    /// Builds `$Input` from the state's raw input (`None`: the raw input).
+    pub input: Option<crate::cloudflow::Constructor>,
+    /// Builds the state's output (`None`: the default output of its type).
+    pub output: Option<crate::cloudflow::Constructor>,
 }
 
 /// The eight FDL step types.
@@ -135,6 +224,21 @@ pub struct Task {
     pub retry: Vec<RetryPolicy>,
     pub catch: Vec<CatchRule>,
     pub error_mappings: Option<Vec<Mapping>>,
+    /// A CloudFlow task's action, mode and expressions (`None` in FDL).
+    pub api: Option<Box<ApiTask>>,
+}
+
+/// What a CloudFlow task adds to the model's task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiTask {
+    /// `Service:Api`, as written.
+    pub action: crate::cloudflow::Action,
+    pub mode: crate::cloudflow::TaskMode,
+    /// `Parameters`, built when an attempt starts.
+    pub parameters: Option<crate::cloudflow::Constructor>,
+    /// A `Timeout.$` expression, evaluated when an attempt starts (a
+    /// constant `Timeout` is [`Task::timeout_seconds`]).
+    pub timeout: Option<crate::cloudflow::Expression>,
 }
 
 /// What a task step calls, decoded from its `resourceArn`.
@@ -154,6 +258,9 @@ pub enum Resource {
     MnsQueue { queue: String },
     /// `acs:fnf:::flow/{flow}`
     Flow { flow: String },
+    /// Any other CloudFlow action (`HTTP:Request`, `ECS:DescribeInstances`…):
+    /// answered by the simulated function, like an invocation.
+    Api { action: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -207,6 +314,9 @@ pub struct CatchRule {
     pub errors: Vec<String>,
     pub goto: StepId,
     pub pos: Pos,
+    /// A CloudFlow Catch's OutputConstructor: builds the input of `goto`
+    /// (it may read `$Context.Current.Error`).
+    pub output: Option<crate::cloudflow::Constructor>,
 }
 
 /// `{target, source}`.
@@ -283,6 +393,9 @@ pub enum Wait {
     /// RFC 3339, as Unix milliseconds.
     TimestampMillis(i64),
     TimestampPath(Path),
+    /// A CloudFlow `Seconds.$`, evaluated when the state starts (whole
+    /// seconds within the mode's limit).
+    Expr(crate::cloudflow::Wait),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -293,8 +406,49 @@ pub struct Choice {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChoiceBranch {
-    pub condition: crate::fdl::condition::Condition,
+    pub condition: ChoiceCondition,
     pub branch: Branch,
+}
+
+/// A choice branch's condition, in its flow's language.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChoiceCondition {
+    /// FDL v1: JSONPath comparisons over the step input `$`.
+    Fdl(crate::fdl::condition::Condition),
+    /// CloudFlow: an expression over `$Input` and `$Context`.
+    Expr(crate::cloudflow::Condition),
+}
+
+impl ChoiceCondition {
+    /// The condition as written.
+    pub fn source(&self) -> &str {
+        match self {
+            ChoiceCondition::Fdl(c) => &c.source,
+            ChoiceCondition::Expr(c) => c.source(),
+        }
+    }
+
+    /// Whether the condition holds for a step input alone (a CloudFlow
+    /// condition sees `$Input` and an otherwise empty `$Context`): for
+    /// tools that look at a history after the fact. The engine evaluates
+    /// with the whole context.
+    pub fn holds_for(&self, input: &Value) -> bool {
+        match self {
+            ChoiceCondition::Fdl(c) => c.eval(input).unwrap_or(false),
+            ChoiceCondition::Expr(c) => c
+                .eval(&crate::cloudflow::Scope::new(input))
+                .unwrap_or(false),
+        }
+    }
+
+    /// An input for which the condition holds, when one can be derived
+    /// (FDL comparisons; `None` for CloudFlow expressions).
+    pub fn witness(&self) -> Option<Value> {
+        match self {
+            ChoiceCondition::Fdl(c) => c.witness(),
+            ChoiceCondition::Expr(_) => None,
+        }
+    }
 }
 
 /// What a taken choice does: run `steps`, then jump to `goto` (a sibling of
@@ -309,13 +463,61 @@ pub struct Branch {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Parallel {
     pub branches: Vec<Vec<StepId>>,
+    /// A CloudFlow Parallel's Retry and Catch (empty in FDL).
+    pub handlers: Handlers,
+}
+
+/// Retry policies and catch rules of a CloudFlow Parallel or Map state
+/// (FDL has them on tasks only).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Handlers {
+    pub retry: Vec<RetryPolicy>,
+    pub catch: Vec<CatchRule>,
+}
+
+/// What a foreach (a CloudFlow Map) iterates over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Items {
+    /// FDL's `iterationMapping.collection`, a reference into the step input.
+    Path(Path),
+    /// A Map's `ItemsPath`, an expression over `$Input` and `$Context`.
+    Expr(crate::cloudflow::Expression),
+}
+
+impl Items {
+    /// What the items select from a step input alone (a CloudFlow
+    /// expression sees `$Input` and an otherwise empty `$Context`): for
+    /// tools that look at a history after the fact.
+    pub fn select(&self, input: &Value) -> Option<Value> {
+        match self {
+            Items::Path(p) => p.lookup(input),
+            Items::Expr(e) => {
+                let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+                e.eval(&crate::cloudflow::Scope::new(input), &mut rng).ok()
+            }
+        }
+    }
+}
+
+impl fmt::Display for Items {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Items::Path(p) => p.fmt(f),
+            Items::Expr(e) => f.write_str(&e.source),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Foreach {
-    /// `iterationMapping.collection`, a reference into the step input.
-    pub collection: Path,
-    /// `iterationMapping.item`: the key the element is put under.
+    /// What to iterate over.
+    pub collection: Items,
+    /// Most iterations running at once.
+    pub max_concurrency: usize,
+    /// A Map's Retry and Catch (empty in FDL).
+    pub handlers: Handlers,
+    /// `iterationMapping.item`: the key the element is put under (a Map's
+    /// iteration input is the element itself; empty).
     pub item: String,
     /// `iterationMapping.index`: the key the index is put under, if any.
     pub index: Option<String>,

@@ -61,7 +61,11 @@ pub fn seed_flow_with_timeout(timeout: Option<u64>) -> Flow {
                 retry: vec![],
                 catch: vec![],
                 error_mappings: None,
+                api: None,
             }),
+            next: None,
+            constructors: None,
         }],
+        lang: crate::fdl::Lang::Fdl,
     }
 }

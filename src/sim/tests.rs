@@ -57,8 +57,12 @@ pub(crate) fn seed_flow(timeout: Option<u64>) -> Flow {
                 retry: vec![],
                 catch: vec![],
                 error_mappings: None,
+                api: None,
             }),
+            next: None,
+            constructors: None,
         }],
+        lang: crate::fdl::Lang::Fdl,
     }
 }
 

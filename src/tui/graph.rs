@@ -83,7 +83,7 @@ pub fn box_states(flow: &Flow, events: &[HistoryEvent]) -> Vec<BoxState> {
                 StepKind::Parallel(p) => Some(p.branches.len()),
                 StepKind::Foreach(f) => serde_json::from_str::<serde_json::Value>(&ev.detail)
                     .ok()
-                    .and_then(|d| f.collection.lookup(d.get("input")?))
+                    .and_then(|d| f.collection.select(d.get("input")?))
                     .and_then(|c| c.as_array().map(Vec::len)),
                 _ => None,
             };

@@ -368,34 +368,7 @@ async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
         )));
     }
     let description = rpc.optional("Description").unwrap_or("").to_owned();
-    if crate::cloudflow::is_state_machine(definition) {
-        // Validated like a file, so its author sees every problem; valid
-        // or not, flowsim does not run this spec yet.
-        let shown = |diagnostics| fdl::LoadError::Invalid {
-            file: "Definition".into(),
-            diagnostics,
-        };
-        return Err(ApiError::invalid(
-            match crate::cloudflow::load(&name, definition) {
-                Err(diagnostics) => format!(
-                    "Definition is not a valid CloudFlow state machine:\n{}",
-                    shown(diagnostics)
-                ),
-                Ok(_) => "Definition is a valid CloudFlow state machine (Type: StateMachine), \
-                      which flowsim validates but does not run yet: create its FDL v1 version"
-                    .to_owned(),
-            },
-        ));
-    }
-    let flow = fdl::load(&name, definition).map_err(|diagnostics| {
-        ApiError::invalid(format!(
-            "Definition is not a valid flow:\n{}",
-            fdl::LoadError::Invalid {
-                file: "Definition".into(),
-                diagnostics,
-            }
-        ))
-    })?;
+    let flow = load_definition(&name, definition, execution_mode(rpc)?)?;
     let created = state
         .handle
         .with_sim(move |sim| {
@@ -419,6 +392,44 @@ async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
         .flow(&name)
         .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(name.clone()))?;
     Ok(flow_json(flow, &info))
+}
+
+/// CreateFlow's (and UpdateFlow's) `ExecutionMode`: `Standard` or
+/// `Express`, for a CloudFlow state machine.
+fn execution_mode(rpc: &Rpc) -> Result<Option<crate::cloudflow::Mode>, ApiError> {
+    match rpc.optional("ExecutionMode") {
+        None | Some("") => Ok(None),
+        Some("Standard") => Ok(Some(crate::cloudflow::Mode::Standard)),
+        Some("Express") => Ok(Some(crate::cloudflow::Mode::Express)),
+        Some(other) => Err(ApiError::invalid(format!(
+            "ExecutionMode `{other}` is not one of Standard, Express"
+        ))),
+    }
+}
+
+/// A `Definition` of either spec (`Type: StateMachine` is CloudFlow), with
+/// every problem at once, positioned, in the error.
+fn load_definition(
+    name: &str,
+    definition: &str,
+    mode: Option<crate::cloudflow::Mode>,
+) -> Result<Flow, ApiError> {
+    fdl::load_any(name, definition, mode)
+        .map(|(flow, _)| flow)
+        .map_err(|diagnostics| {
+            let what = if crate::cloudflow::is_state_machine(definition) {
+                "a valid CloudFlow state machine"
+            } else {
+                "a valid flow"
+            };
+            ApiError::invalid(format!(
+                "Definition is not {what}:\n{}",
+                fdl::LoadError::Invalid {
+                    file: "Definition".into(),
+                    diagnostics,
+                }
+            ))
+        })
 }
 
 fn describe_flow(state: &ApiState, rpc: &Rpc) -> Answer {

@@ -12,12 +12,14 @@
 
 use serde_json::{Map, Value, json};
 
+use super::pipe::{Extra, Place};
 use super::{BlockList, Machine};
+use crate::cloudflow::CurrentError;
 use crate::engine::history::EventType;
 use crate::engine::mapping::{self, Context};
 use crate::engine::subflow::SUBFLOW_CANCELLED;
 use crate::engine::{CANCELLED, ErrorInfo, Status};
-use crate::fdl::{StepId, StepKind};
+use crate::fdl::{CatchRule, RetryPolicy, StepId, StepKind};
 use crate::kernel::{Component, Msg, TaskError};
 
 impl Machine<'_, '_, '_> {
@@ -29,18 +31,18 @@ impl Machine<'_, '_, '_> {
             return;
         };
         let step = flow.step(cur.step);
-        if let StepKind::Task(task) = &step.kind {
+        let (retry, catch) = handlers(&step.kind);
+        {
             // Retry: the first policy whose errors match decides, counting
             // only the retries made under that policy.
-            if let Some((i, policy)) = task
-                .retry
+            if let Some((i, policy)) = retry
                 .iter()
                 .enumerate()
                 .find(|(_, p)| error_matches(&p.errors, &err.error))
                 && cur.attempts.get(i).copied().unwrap_or(0) < policy.max_attempts
             {
-                if cur.attempts.len() < task.retry.len() {
-                    cur.attempts.resize(task.retry.len(), 0);
+                if cur.attempts.len() < retry.len() {
+                    cur.attempts.resize(retry.len(), 0);
                 }
                 let made = cur.attempts[i];
                 // The n-th retry of a policy waits
@@ -67,14 +69,43 @@ impl Machine<'_, '_, '_> {
         };
         let detail = json!({"error": err.error, "cause": err.cause}).to_string();
         self.log(EventType::StepFailed, Some(cur.step), cur.entered, detail);
-        if let StepKind::Task(task) = &step.kind
-            && let Some(rule) = task
-                .catch
-                .iter()
-                .find(|c| error_matches(&c.errors, &err.error))
-        {
+        if let Some(rule) = catch.iter().find(|c| error_matches(&c.errors, &err.error)) {
             let local = json!({"error": err.error, "cause": err.cause});
-            let output = match &task.error_mappings {
+            let error_mappings = match &step.kind {
+                StepKind::Task(t) => t.error_mappings.as_ref(),
+                _ => None,
+            };
+            let output = match error_mappings {
+                // A state machine: the Catch's OutputConstructor builds the
+                // next state's input; without one it is the error,
+                // `{"Code", "Detail"}` like `$Context.Current.Error`.
+                _ if flow.lang.pipes() => match &rule.output {
+                    Some(c) => {
+                        let extra = Extra {
+                            error: Some(CurrentError {
+                                code: &err.error,
+                                detail: &err.cause,
+                            }),
+                            ..Extra::default()
+                        };
+                        match self.construct(
+                            cur.step,
+                            c,
+                            &cur.input,
+                            extra,
+                            Place::CatchOutputConstructor,
+                        ) {
+                            Ok(v) => v,
+                            // The Catch itself failed: the block fails with
+                            // that error (caught no further).
+                            Err(e) => {
+                                self.fail_block(b, e);
+                                return;
+                            }
+                        }
+                    }
+                    None => json!({"Code": err.error, "Detail": err.cause}),
+                },
                 Some(m) => {
                     let ctx = Context {
                         flow: &flow.name,
@@ -89,11 +120,21 @@ impl Machine<'_, '_, '_> {
             let list = self.block(b).map(|bl| bl.list);
             let target = list.and_then(|l| self.steps(l).iter().position(|&s| s == rule.goto));
             if let (Some(block), Some(target)) = (self.block(b), target) {
-                mapping::merge(&mut block.local, output);
+                if flow.lang.pipes() {
+                    block.local = output;
+                } else {
+                    mapping::merge(&mut block.local, output);
+                }
                 block.pos = target;
                 return;
             }
         }
+        self.fail_block(b, err);
+    }
+
+    /// Block `b` failed with `err` (its current step already logged
+    /// StepFailed): its parent step fails, up to the execution.
+    fn fail_block(&mut self, b: usize, err: TaskError) {
         // Uncaught: the block fails, and with it its parent step (up to the
         // execution).
         let (parent, list) = match self.run.blocks[b].as_ref() {
@@ -327,4 +368,15 @@ impl Machine<'_, '_, '_> {
 /// matches everything).
 pub fn error_matches(errors: &[String], error: &str) -> bool {
     errors.iter().any(|e| e == "FnF.ALL" || e == error)
+}
+
+/// The retry policies and catch rules of a step: a task's, or a CloudFlow
+/// Parallel's or Map's.
+fn handlers(kind: &StepKind) -> (&[RetryPolicy], &[CatchRule]) {
+    match kind {
+        StepKind::Task(t) => (&t.retry, &t.catch),
+        StepKind::Parallel(p) => (&p.handlers.retry, &p.handlers.catch),
+        StepKind::Foreach(f) => (&f.handlers.retry, &f.handlers.catch),
+        _ => (&[], &[]),
+    }
 }

@@ -10,11 +10,12 @@
 
 use serde_json::{Map, Value};
 
+use super::pipe::{Extra, Place, eval_failed};
 use super::{Block, BlockList, Children, Machine};
+use crate::engine::CONDITION_ERROR;
 use crate::engine::detail::write_json;
 use crate::engine::history::EventType;
-use crate::engine::{CONDITION_ERROR, FOREACH_CONCURRENCY};
-use crate::fdl::{Choice, StepId, StepKind};
+use crate::fdl::{Choice, ChoiceCondition, StepId, StepKind};
 use crate::kernel::TaskError;
 
 impl Machine<'_, '_, '_> {
@@ -23,30 +24,38 @@ impl Machine<'_, '_, '_> {
     /// default the step completes at once and the flow moves on.
     pub(super) fn start_choice(&mut self, b: usize, step_id: StepId, c: &Choice) {
         let flow = self.flow;
-        let Some(cur) = self.block(b).and_then(|bl| bl.current.as_ref()) else {
+        let Some(input) = self
+            .block(b)
+            .and_then(|bl| bl.current.as_ref())
+            .map(|c| c.input.clone())
+        else {
             return;
         };
         let mut taken = None;
         for (i, branch) in c.choices.iter().enumerate() {
-            match branch.condition.eval(&cur.input) {
+            let result = match &branch.condition {
+                ChoiceCondition::Fdl(cond) => cond.eval(&input).map_err(|e| TaskError {
+                    error: CONDITION_ERROR.into(),
+                    cause: format!(
+                        "choice `{}`, condition `{}`: {e}",
+                        flow.step(step_id).name,
+                        cond.source
+                    ),
+                }),
+                ChoiceCondition::Expr(cond) => self
+                    .with_scope(step_id, &input, Extra::default(), |scope, _| {
+                        cond.eval(scope)
+                    })
+                    .map_err(|e| eval_failed(&flow.step(step_id).name, Place::Condition, &e)),
+            };
+            match result {
                 Ok(true) => {
                     taken = Some(i);
                     break;
                 }
                 Ok(false) => {}
-                Err(e) => {
-                    let cause = format!(
-                        "choice `{}`, condition `{}`: {e}",
-                        flow.step(step_id).name,
-                        branch.condition.source
-                    );
-                    self.fail_step(
-                        b,
-                        TaskError {
-                            error: CONDITION_ERROR.into(),
-                            cause,
-                        },
-                    );
+                Err(err) => {
+                    self.fail_step(b, err);
                     return;
                 }
             }
@@ -104,11 +113,9 @@ impl Machine<'_, '_, '_> {
             self.complete_step(b, Value::Array(Vec::new()));
             return;
         }
-        let is_foreach = !items.is_empty();
-        let first = if is_foreach {
-            n.min(FOREACH_CONCURRENCY)
-        } else {
-            n
+        let first = match &self.flow.step(step).kind {
+            StepKind::Foreach(f) => n.min(f.max_concurrency.max(1)),
+            _ => n,
         };
         if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
             cur.children = Some(Box::new(Children {
@@ -149,6 +156,7 @@ impl Machine<'_, '_, '_> {
         // Shared, not copied (see `Block::input`).
         let input = cur.input.clone();
         let mut iteration = None;
+        let mut input = input;
         let (list, detail) = match &flow.step(step).kind {
             StepKind::Foreach(_) => {
                 // Each slot starts once: its item moves into the iteration.
@@ -168,7 +176,12 @@ impl Machine<'_, '_, '_> {
                 write_json(buf, &item);
                 buf.push(b'}');
                 let detail = self.texts.detail_bytes(buf);
-                iteration = Some(Box::new((item, Value::from(slot))));
+                if flow.lang.pipes() {
+                    // A Map's iteration input is the element itself.
+                    input = std::sync::Arc::new(item);
+                } else {
+                    iteration = Some(Box::new((item, Value::from(slot))));
+                }
                 (
                     BlockList::Foreach(step),
                     Some((EventType::IterationEntered, detail)),
@@ -195,13 +208,19 @@ impl Machine<'_, '_, '_> {
         if let Some((kind, detail)) = detail {
             self.log(kind, Some(step), entered, detail);
         }
+        // A state machine's branch or iteration pipes from its input.
+        let local = if flow.lang.pipes() {
+            (*input).clone()
+        } else {
+            Value::Object(Map::new())
+        };
         let block = Block {
             list,
             parent: Some((b, slot)),
             pos: 0,
             input,
             iteration,
-            local: Value::Object(Map::new()),
+            local,
             current: None,
         };
         match self.run.blocks.iter().position(Option::is_none) {

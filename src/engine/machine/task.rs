@@ -14,15 +14,19 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use serde_json::Map;
+
+use super::pipe::{Extra, Place, eval_failed};
 use super::{Cancel, Machine};
-use crate::engine::TASK_TIMEOUT;
+use crate::cloudflow::{MAX_TIMEOUT_SECONDS, seconds_of};
 use crate::engine::detail::{
     detail_field, json_of, param_text, param_value, write_json, write_json_str,
 };
 use crate::engine::history::{Detail, EventType};
 use crate::engine::mapping;
 use crate::engine::subflow::subflow_request;
-use crate::fdl::{ParamValue, Pattern, Resource, StepId, StepKind, Task};
+use crate::engine::{EXPRESSION_ERROR, TASK_TIMEOUT};
+use crate::fdl::{ApiTask, ParamValue, Pattern, Resource, StepId, StepKind, Task};
 use crate::kernel::{Component, Dest, ExecId, Msg, PublishReceipt, TaskError};
 
 impl Machine<'_, '_, '_> {
@@ -40,8 +44,6 @@ impl Machine<'_, '_, '_> {
         task: &Task,
         token: Option<String>,
     ) {
-        let flow = self.flow;
-        let step = flow.step(step_id);
         let scheduled = self.next_event_id();
         let Some(cur) = self
             .run
@@ -51,6 +53,158 @@ impl Machine<'_, '_, '_> {
             .and_then(|bl| bl.current.as_ref())
         else {
             return;
+        };
+        let entered = cur.entered;
+        let prepared = match &task.api {
+            Some(api) => self.prepare_api(b, step_id, task, api, token.as_deref(), scheduled),
+            None => Ok(self.prepare_fdl(b, step_id, task, scheduled)),
+        };
+        let (scheduled_detail, action, timeout) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                self.fail_step(b, e);
+                return;
+            }
+        };
+        self.log(
+            EventType::TaskScheduled,
+            Some(step_id),
+            entered,
+            scheduled_detail,
+        );
+        let started_detail = match &token {
+            // A token is base64: nothing in it needs escaping.
+            Some(t) => format!("{{\"taskToken\":\"{t}\"}}"),
+            None => "{}".to_owned(),
+        };
+        self.log(
+            EventType::TaskStarted,
+            Some(step_id),
+            scheduled,
+            started_detail,
+        );
+        let tref = self.task_ref(scheduled);
+        self.run.tasks.push((scheduled, b));
+        let timer = timeout.map(|t| {
+            self.ctx.send(
+                t.saturating_mul(1000),
+                Component::Engine,
+                Component::Engine,
+                Msg::TaskTimeout(tref),
+            )
+        });
+        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
+            cur.task = Some(scheduled);
+            cur.timer = timer;
+        }
+        match (&task.resource, action) {
+            (
+                Resource::MnsTopic { .. } | Resource::MnsQueue { .. },
+                Action::Publish {
+                    body,
+                    tag,
+                    delay_seconds,
+                },
+            ) => {
+                let dest = match &task.resource {
+                    Resource::MnsQueue { queue } => Dest::Queue(queue.clone()),
+                    Resource::MnsTopic { topic } => Dest::Topic(topic.clone()),
+                    _ => return,
+                };
+                self.ctx.send(
+                    0,
+                    Component::Engine,
+                    Component::Mns,
+                    Msg::Publish {
+                        dest,
+                        body,
+                        tag,
+                        delay_seconds,
+                        origin: Some(tref),
+                    },
+                );
+            }
+            (
+                resource @ (Resource::Function { .. } | Resource::Api { .. }),
+                Action::Invoke(payload),
+            ) => {
+                let function = match resource {
+                    Resource::Function {
+                        service, function, ..
+                    } if service.is_empty() => function.clone(),
+                    Resource::Function {
+                        service, function, ..
+                    } => format!("{service}/{function}"),
+                    Resource::Api { action } => action.clone(),
+                    _ => String::new(),
+                };
+                self.ctx.send(
+                    0,
+                    Component::Engine,
+                    Component::Fc,
+                    Msg::Invoke {
+                        task: tref,
+                        function: function.into(),
+                        payload,
+                    },
+                );
+            }
+            (Resource::Flow { flow: child }, Action::Subflow(request)) => match request {
+                Ok((name, input)) => {
+                    self.ctx.send(
+                        0,
+                        Component::Engine,
+                        Component::Engine,
+                        Msg::StartSubflow {
+                            task: tref,
+                            step: step_id,
+                            pattern: task.pattern,
+                            flow: child.as_str().into(),
+                            name: name.into(),
+                            input: input.into(),
+                        },
+                    );
+                }
+                Err(cause) => {
+                    self.task_failed(
+                        scheduled,
+                        TaskError {
+                            error: "FnF.InvalidArgument".into(),
+                            cause,
+                        },
+                        EventType::TaskSubmitFailed,
+                    );
+                }
+            },
+            // `action` was made from `task.resource` above.
+            _ => {}
+        }
+    }
+
+    /// An FDL task attempt: its TaskScheduled detail and what the resource
+    /// receives, from `serviceParams` over the mapped input.
+    ///
+    /// Hot path: the mapped input is serialised once per attempt (on the
+    /// first attempt it is already in the StepEntered detail) and that text
+    /// is reused for `$` in the TaskScheduled detail, the message body and
+    /// the invocation payload; the detail is written straight into the
+    /// scratch buffer.
+    fn prepare_fdl(
+        &mut self,
+        b: usize,
+        step_id: StepId,
+        task: &Task,
+        scheduled: u32,
+    ) -> (Detail, Action, Option<u64>) {
+        let step = self.flow.step(step_id);
+        let Some(cur) = self
+            .run
+            .blocks
+            .get(b)
+            .and_then(Option::as_ref)
+            .and_then(|bl| bl.current.as_ref())
+        else {
+            return (Detail::from(String::from("{}")), Action::None, None);
         };
         let entered = cur.entered;
         // The first attempt's TaskScheduled comes right after StepEntered,
@@ -102,6 +256,7 @@ impl Machine<'_, '_, '_> {
         // What the resource receives, from the same text.
         let params = &task.service_params;
         let action = match &task.resource {
+            Resource::Api { .. } => Action::Invoke(Arc::from(text)),
             Resource::MnsTopic { .. } | Resource::MnsQueue { .. } => Action::Publish {
                 body: param_text(params, "MessageBody", &cur.input, text)
                     .map(|t| Arc::from(&*t))
@@ -125,111 +280,7 @@ impl Machine<'_, '_, '_> {
                 ))
             }
         };
-        self.log(
-            EventType::TaskScheduled,
-            Some(step_id),
-            entered,
-            scheduled_detail,
-        );
-        let started_detail = match &token {
-            // A token is base64: nothing in it needs escaping.
-            Some(t) => format!("{{\"taskToken\":\"{t}\"}}"),
-            None => "{}".to_owned(),
-        };
-        self.log(
-            EventType::TaskStarted,
-            Some(step_id),
-            scheduled,
-            started_detail,
-        );
-        let tref = self.task_ref(scheduled);
-        self.run.tasks.push((scheduled, b));
-        let timer = task.timeout_seconds.map(|t| {
-            self.ctx.send(
-                t.saturating_mul(1000),
-                Component::Engine,
-                Component::Engine,
-                Msg::TaskTimeout(tref),
-            )
-        });
-        if let Some(cur) = self.block(b).and_then(|bl| bl.current.as_mut()) {
-            cur.task = Some(scheduled);
-            cur.timer = timer;
-        }
-        match (&task.resource, action) {
-            (
-                Resource::MnsTopic { .. } | Resource::MnsQueue { .. },
-                Action::Publish {
-                    body,
-                    tag,
-                    delay_seconds,
-                },
-            ) => {
-                let dest = match &task.resource {
-                    Resource::MnsQueue { queue } => Dest::Queue(queue.clone()),
-                    Resource::MnsTopic { topic } => Dest::Topic(topic.clone()),
-                    _ => return,
-                };
-                self.ctx.send(
-                    0,
-                    Component::Engine,
-                    Component::Mns,
-                    Msg::Publish {
-                        dest,
-                        body,
-                        tag,
-                        delay_seconds,
-                        origin: Some(tref),
-                    },
-                );
-            }
-            (
-                Resource::Function {
-                    service, function, ..
-                },
-                Action::Invoke(payload),
-            ) => {
-                self.ctx.send(
-                    0,
-                    Component::Engine,
-                    Component::Fc,
-                    Msg::Invoke {
-                        task: tref,
-                        function: format!("{service}/{function}").into(),
-                        payload,
-                    },
-                );
-            }
-            (Resource::Flow { flow: child }, Action::Subflow(request)) => match request {
-                Ok((name, input)) => {
-                    self.ctx.send(
-                        0,
-                        Component::Engine,
-                        Component::Engine,
-                        Msg::StartSubflow {
-                            task: tref,
-                            step: step_id,
-                            pattern: task.pattern,
-                            flow: child.as_str().into(),
-                            name: name.into(),
-                            input: input.into(),
-                        },
-                    );
-                }
-                Err(cause) => {
-                    self.task_failed(
-                        scheduled,
-                        TaskError {
-                            error: "FnF.InvalidArgument".into(),
-                            cause,
-                        },
-                        EventType::TaskSubmitFailed,
-                    );
-                }
-            },
-            // `action` was made from `task.resource` above.
-            _ => {}
-        }
+        (scheduled_detail, action, task.timeout_seconds)
     }
 
     /// A sub-flow task's child execution started (`info` is the
@@ -422,4 +473,115 @@ enum Action {
     },
     Invoke(Arc<str>),
     Subflow(Result<(String, String), String>),
+    /// Nothing (the step is gone).
+    None,
+}
+
+impl Machine<'_, '_, '_> {
+    /// A CloudFlow task attempt: its `Parameters` built on the state's
+    /// scope (with the attempt's token and retry count), the TaskScheduled
+    /// detail `{"action", "taskMode", "parameters", "timeoutSeconds"}`, and
+    /// what the integration receives:
+    /// - `MNS:SendMessage`: `message` as the body (a string as it is,
+    ///   anything else as its JSON text), `messageTag`, `delaySeconds`;
+    /// - `FC:InvokeFunction`: `body` as the payload (likewise; none: `{}`);
+    /// - `FNF:StartExecution`: `input` and `executionName` for the child;
+    /// - any other action: the whole `Parameters` object, to the simulated
+    ///   function.
+    fn prepare_api(
+        &mut self,
+        b: usize,
+        step_id: StepId,
+        task: &Task,
+        api: &ApiTask,
+        token: Option<&str>,
+        scheduled: u32,
+    ) -> Result<(Detail, Action, Option<u64>), TaskError> {
+        let Some(cur) = self
+            .run
+            .blocks
+            .get(b)
+            .and_then(Option::as_ref)
+            .and_then(|bl| bl.current.as_ref())
+        else {
+            return Ok((Detail::from(String::from("{}")), Action::None, None));
+        };
+        let input = cur.input.clone();
+        let retry_count = cur.attempts.iter().sum::<u32>();
+        let extra = Extra {
+            token,
+            retry_count,
+            ..Extra::default()
+        };
+        let params = match &api.parameters {
+            Some(c) => self.construct(step_id, c, &input, extra, Place::Parameters)?,
+            None => Value::Object(Map::new()),
+        };
+        let timeout = match &api.timeout {
+            None => task.timeout_seconds,
+            Some(e) => {
+                let v = self
+                    .with_scope(step_id, &input, extra, |scope, rng| e.eval(scope, rng))
+                    .map_err(|err| {
+                        eval_failed(&self.flow.step(step_id).name, Place::Timeout, &err)
+                    })?;
+                let secs = seconds_of(&v, 0, MAX_TIMEOUT_SECONDS).map_err(|m| TaskError {
+                    error: EXPRESSION_ERROR.into(),
+                    cause: format!(
+                        "state `{}`, Timeout.$ `{}`: {m}",
+                        self.flow.step(step_id).name,
+                        e.source
+                    ),
+                })?;
+                (secs > 0).then_some(secs)
+            }
+        };
+        let mut detail = Map::new();
+        detail.insert("action".into(), Value::from(api.action.to_string()));
+        detail.insert("taskMode".into(), Value::from(api.mode.as_str()));
+        detail.insert("parameters".into(), params.clone());
+        if let Some(t) = timeout {
+            detail.insert("timeoutSeconds".into(), Value::from(t));
+        }
+        let detail = Detail::from(Value::Object(detail).to_string());
+        let text_of = |v: Option<&Value>, absent: &str| -> String {
+            match v {
+                None | Some(Value::Null) => absent.to_owned(),
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+            }
+        };
+        let action = match &task.resource {
+            Resource::MnsTopic { .. } | Resource::MnsQueue { .. } => Action::Publish {
+                body: Arc::from(text_of(params.get("message"), "")),
+                tag: params
+                    .get("messageTag")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .map(Box::from),
+                delay_seconds: params.get("delaySeconds").and_then(Value::as_u64),
+            },
+            Resource::Function { .. } => {
+                Action::Invoke(Arc::from(text_of(params.get("body"), "{}")))
+            }
+            Resource::Api { .. } => Action::Invoke(Arc::from(params.to_string())),
+            Resource::Flow { .. } => {
+                let mut request = Map::new();
+                if let Some(v) = params.get("input") {
+                    request.insert("Input".into(), v.clone());
+                }
+                if let Some(v) = params.get("executionName") {
+                    request.insert("ExecutionName".into(), v.clone());
+                }
+                Action::Subflow(subflow_request(
+                    &request,
+                    input.to_string(),
+                    &self.x.name,
+                    &self.flow.step(step_id).name,
+                    scheduled,
+                ))
+            }
+        };
+        Ok((detail, action, timeout))
+    }
 }

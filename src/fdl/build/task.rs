@@ -91,6 +91,7 @@ impl Builder {
             retry,
             catch,
             error_mappings,
+            api: None,
         })
     }
 
@@ -220,6 +221,7 @@ impl Builder {
                 errors,
                 goto: StepId(u16::MAX),
                 pos: item.pos,
+                output: None,
             });
         }
     }

@@ -76,7 +76,7 @@ pub fn items(flow: &Flow) -> Vec<Item> {
                 for (i, b) in c.choices.iter().enumerate() {
                     push(
                         ItemKind::Branch(i),
-                        format!("choice {name}: branch {} ({})", i + 1, b.condition.source),
+                        format!("choice {name}: branch {} ({})", i + 1, b.condition.source()),
                     );
                 }
                 if c.default.is_some() {
@@ -161,10 +161,7 @@ impl Tally {
                     self.hit(step, ItemKind::Step);
                     if let StepKind::Choice(c) = &s.kind {
                         let input = detail(&ev.detail, "input");
-                        let taken = c
-                            .choices
-                            .iter()
-                            .position(|b| b.condition.eval(&input).unwrap_or(false));
+                        let taken = c.choices.iter().position(|b| b.condition.holds_for(&input));
                         match taken {
                             Some(b) => self.hit(step, ItemKind::Branch(b)),
                             None if c.default.is_some() => self.hit(step, ItemKind::Default),

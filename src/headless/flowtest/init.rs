@@ -80,14 +80,15 @@ pub fn skeleton(
         match &step.kind {
             StepKind::Choice(c) => {
                 for (i, b) in c.choices.iter().enumerate() {
-                    let name = format!("{}: branch {} ({})", step.name, i + 1, b.condition.source);
+                    let name =
+                        format!("{}: branch {} ({})", step.name, i + 1, b.condition.source());
                     let (input, todo) = match b.condition.witness() {
                         Some(w) => (w, None),
                         None => (
                             Value::Object(Map::new()),
                             Some(format!(
                                 "write an input for which `{}` is true",
-                                b.condition.source
+                                b.condition.source()
                             )),
                         ),
                     };
@@ -190,7 +191,7 @@ fn answerable(kind: &StepKind) -> bool {
             Resource::MnsTopic { .. } | Resource::MnsQueue { .. } => {
                 t.pattern == Pattern::WaitForCallback
             }
-            Resource::Function { .. } => true,
+            Resource::Function { .. } | Resource::Api { .. } => true,
         },
         _ => false,
     }
