@@ -484,9 +484,10 @@ impl Engine {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .unwrap_or("{}");
-        if input_text.len() > DATA_LIMIT {
+        let limit = entry.flow.lang.data_limit();
+        if input_text.len() > limit {
             return Err(FnfError::EntityTooLarge(format!(
-                "Input is {} bytes; the limit is {DATA_LIMIT}",
+                "Input is {} bytes; the limit is {limit}",
                 input_text.len()
             )));
         }
@@ -739,9 +740,12 @@ impl Engine {
                 "Output must be a JSON object".into(),
             ));
         }
-        if text.len() > DATA_LIMIT {
+        let limit = self
+            .execution(task.exec)
+            .map_or(DATA_LIMIT, |x| x.flow.lang.data_limit());
+        if text.len() > limit {
             return Err(FnfError::EntityTooLarge(format!(
-                "Output is {} bytes; the limit is {DATA_LIMIT}",
+                "Output is {} bytes; the limit is {limit}",
                 text.len()
             )));
         }

@@ -219,7 +219,11 @@ fn cloudflow_examples_do_what_the_expectations_say() {
             assert_eq!(&as_fdl(name, output), want, "{snapshot}");
         }
         if let Some(err) = case.get("error") {
-            assert_eq!(x.error.as_ref().unwrap().error, err.as_str().unwrap(), "{snapshot}");
+            assert_eq!(
+                x.error.as_ref().unwrap().error,
+                err.as_str().unwrap(),
+                "{snapshot}"
+            );
         }
         if let Some(ms) = case.get("elapsed_ms") {
             assert_eq!(x.stopped, ms.as_u64(), "{snapshot}: virtual time taken");
