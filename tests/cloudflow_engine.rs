@@ -117,9 +117,9 @@ fn wait_seconds_from_an_expression_and_its_bounds() {
     let x = run(body, json!({"s": 42}));
     assert_eq!(output(&x), json!({"s": 42}));
     assert_eq!(x.stopped, Some(42_000));
-    // Beyond Standard's 300 s: the state fails with the expression error.
+    // Beyond Standard's 300 s: a bad wait, as in FDL.
     let (error, cause) = failed(&run(body, json!({"s": 301})));
-    assert_eq!(error, "FnF.ExpressionError");
+    assert_eq!(error, "FnF.InvalidWait");
     assert!(cause.contains("Seconds.$"), "{cause}");
 }
 

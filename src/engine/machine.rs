@@ -502,7 +502,15 @@ impl Machine<'_, '_, '_> {
                 w.seconds(scope, mode, rng)
             }) {
                 Ok(secs) => self.wait_for(b, secs.saturating_mul(1000)),
-                Err(e) => self.fail_step(b, pipe::eval_failed(name, pipe::Place::Seconds, &e)),
+                // A value out of range is a bad wait, as in FDL; an
+                // expression that cannot be evaluated, an expression error.
+                Err(e) => {
+                    let mut err = pipe::eval_failed(name, pipe::Place::Seconds, &e);
+                    if matches!(e.reason, crate::cloudflow::EvalReason::Field { .. }) {
+                        err.error = "FnF.InvalidWait".into();
+                    }
+                    self.fail_step(b, err)
+                }
             }
             return;
         }

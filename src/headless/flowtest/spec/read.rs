@@ -304,7 +304,9 @@ impl Reader {
         if let Some(f) = cache.get(path) {
             return Some(f.clone());
         }
-        match fdl::load_file(path) {
+        // Either language: a CloudFlow state machine is tested like an FDL
+        // flow (its warnings are the validator's business).
+        match fdl::load_any_file(path).map(|(f, _)| f) {
             Ok(f) => {
                 let f = Arc::new(f);
                 cache.insert(path.to_path_buf(), f.clone());
