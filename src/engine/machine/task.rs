@@ -536,24 +536,38 @@ impl Machine<'_, '_, '_> {
                 (secs > 0).then_some(secs)
             }
         };
-        let mut detail = Map::new();
-        detail.insert("action".into(), Value::from(api.action.to_string()));
-        detail.insert("taskMode".into(), Value::from(api.mode.as_str()));
-        detail.insert("parameters".into(), params.clone());
+        // Written straight into the scratch buffer (the hot path of the
+        // CloudFlow seed): `{"action", "taskMode", "parameters", "timeoutSeconds"?}`.
+        let mut buf = std::mem::take(self.scratch);
+        buf.clear();
+        buf.extend_from_slice(b"{\"action\":\"");
+        buf.extend_from_slice(api.action.service.as_bytes());
+        buf.push(b':');
+        buf.extend_from_slice(api.action.api.as_bytes());
+        buf.extend_from_slice(b"\",\"taskMode\":\"");
+        buf.extend_from_slice(api.mode.as_str().as_bytes());
+        buf.extend_from_slice(b"\",\"parameters\":");
+        write_json(&mut buf, &params);
         if let Some(t) = timeout {
-            detail.insert("timeoutSeconds".into(), Value::from(t));
+            buf.extend_from_slice(b",\"timeoutSeconds\":");
+            buf.extend_from_slice(t.to_string().as_bytes());
         }
-        let detail = Detail::from(Value::Object(detail).to_string());
-        let text_of = |v: Option<&Value>, absent: &str| -> String {
+        buf.push(b'}');
+        let detail = self.texts.detail_bytes(&buf);
+        let text_of = |buf: &mut Vec<u8>, v: Option<&Value>, absent: &str| -> String {
             match v {
                 None | Some(Value::Null) => absent.to_owned(),
                 Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
+                Some(other) => {
+                    buf.clear();
+                    write_json(buf, other);
+                    String::from_utf8_lossy(buf).into_owned()
+                }
             }
         };
         let action = match &task.resource {
             Resource::MnsTopic { .. } | Resource::MnsQueue { .. } => Action::Publish {
-                body: Arc::from(text_of(params.get("message"), "")),
+                body: Arc::from(text_of(&mut buf, params.get("message"), "")),
                 tag: params
                     .get("messageTag")
                     .and_then(Value::as_str)
@@ -562,9 +576,11 @@ impl Machine<'_, '_, '_> {
                 delay_seconds: params.get("delaySeconds").and_then(Value::as_u64),
             },
             Resource::Function { .. } => {
-                Action::Invoke(Arc::from(text_of(params.get("body"), "{}")))
+                Action::Invoke(Arc::from(text_of(&mut buf, params.get("body"), "{}")))
             }
-            Resource::Api { .. } => Action::Invoke(Arc::from(params.to_string())),
+            Resource::Api { .. } => {
+                Action::Invoke(Arc::from(text_of(&mut buf, Some(&params), "{}")))
+            }
             Resource::Flow { .. } => {
                 let mut request = Map::new();
                 if let Some(v) = params.get("input") {
@@ -575,13 +591,14 @@ impl Machine<'_, '_, '_> {
                 }
                 Action::Subflow(subflow_request(
                     &request,
-                    input.to_string(),
+                    text_of(&mut buf, Some(&input), "{}"),
                     &self.x.name,
                     &self.flow.step(step_id).name,
                     scheduled,
                 ))
             }
         };
+        *self.scratch = buf;
         Ok((detail, action, timeout))
     }
 }
