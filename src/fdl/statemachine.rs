@@ -259,3 +259,93 @@ fn retry_policy(r: &cloudflow::Retry) -> RetryPolicy {
         pos: r.pos,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compiled(body: &str) -> Flow {
+        let text = format!("Type: StateMachine\nName: t\nSpecVersion: v1\n{body}");
+        let loaded = crate::cloudflow::load("t", &text).unwrap_or_else(|d| panic!("{d:?}"));
+        compile(&loaded.machine)
+    }
+
+    fn id(flow: &Flow, name: &str) -> StepId {
+        flow.step_by_name(name).unwrap().id
+    }
+
+    #[test]
+    fn a_scope_starts_with_its_start_at_state_and_next_is_resolved() {
+        let f = compiled(
+            "StartAt: b\nStates:\n  - Type: Pass\n    Name: a\n    End: true\n  - Type: Pass\n    Name: b\n    Next: a\n",
+        );
+        assert!(f.lang.pipes());
+        assert_eq!(f.body, vec![id(&f, "b"), id(&f, "a")]);
+        assert_eq!(f.step(id(&f, "b")).next, Some(id(&f, "a")));
+        assert!(f.step(id(&f, "a")).end);
+        // Document order in the arena.
+        assert_eq!(f.steps[0].name, "a");
+        assert_eq!(f.type_name(f.step(id(&f, "a"))), "Pass");
+    }
+
+    #[test]
+    fn choice_branches_are_gotos_and_the_default_is_one() {
+        let f = compiled(
+            "StartAt: c\nStates:\n  - Type: Choice\n    Name: c\n    Branches:\n      - Condition: $Input.x == 1\n        Next: one\n    Default: other\n  - Type: Succeed\n    Name: one\n  - Type: Fail\n    Name: other\n    Detail: no\n",
+        );
+        let StepKind::Choice(c) = &f.step(id(&f, "c")).kind else {
+            panic!()
+        };
+        assert_eq!(c.choices[0].condition.source(), "$Input.x == 1");
+        assert_eq!(c.choices[0].branch.goto, Some(id(&f, "one")));
+        assert!(c.choices[0].branch.steps.is_empty());
+        assert_eq!(c.default.as_ref().unwrap().goto, Some(id(&f, "other")));
+        let StepKind::Fail(fail) = &f.step(id(&f, "other")).kind else {
+            panic!()
+        };
+        assert_eq!(
+            (fail.error.as_str(), fail.cause.as_str()),
+            (FAIL_WITHOUT_CODE, "no")
+        );
+    }
+
+    #[test]
+    fn tasks_keep_their_action_mode_resource_and_policies() {
+        let f = compiled(
+            "StartAt: t\nStates:\n  - Type: Task\n    Name: t\n    Action: MNS:SendMessage\n    TaskMode: WaitForCustomCallback\n    Timeout: 0\n    Parameters:\n      resourceArn: acs:mns:cn-hangzhou:1:/queues/q/messages\n      message: hi\n    Retry:\n      - Errors: [FnF.ALL]\n        MaxAttempts: 2\n        IntervalSeconds: 3\n    Catch:\n      - Errors: [FnF.ALL]\n        Next: caught\n    End: true\n  - Type: Pass\n    Name: caught\n    End: true\n",
+        );
+        let StepKind::Task(t) = &f.step(id(&f, "t")).kind else {
+            panic!()
+        };
+        assert_eq!(t.resource, Resource::MnsQueue { queue: "q".into() });
+        assert_eq!(t.pattern, Pattern::WaitForCallback);
+        assert_eq!(t.timeout_seconds, None, "Timeout 0 never times out");
+        assert_eq!(t.resource_arn, "acs:mns:cn-hangzhou:1:/queues/q/messages");
+        let r = &t.retry[0];
+        // BackoffRate defaults to a constant interval; the cap to a day.
+        assert_eq!((r.max_attempts, r.interval_seconds), (2, 3));
+        assert_eq!((r.multiplier, r.max_interval_seconds), (1.0, 86_400));
+        assert_eq!(t.catch[0].goto, id(&f, "caught"));
+        assert_eq!(
+            t.api.as_ref().unwrap().action.to_string(),
+            "MNS:SendMessage"
+        );
+    }
+
+    #[test]
+    fn parallel_and_map_nest_their_scopes_and_express_times_out() {
+        let f = compiled(
+            "ExecutionMode: Express\nStartAt: m\nStates:\n  - Type: Map\n    Name: m\n    ItemsPath: $Input.xs\n    MaxConcurrency: 3\n    Processor:\n      StartAt: p\n      States:\n        - Type: Pass\n          Name: p\n          End: true\n    End: true\n",
+        );
+        assert!(f.is_express());
+        assert_eq!(f.timeout_seconds, Some(300));
+        let StepKind::Foreach(m) = &f.step(id(&f, "m")).kind else {
+            panic!()
+        };
+        assert_eq!(m.max_concurrency, 3);
+        assert_eq!(m.steps, vec![id(&f, "p")]);
+        assert_eq!(f.step(id(&f, "p")).parent, Some(id(&f, "m")));
+        assert_eq!(m.collection.to_string(), "$Input.xs");
+        assert_eq!(f.type_name(f.step(id(&f, "m"))), "Map");
+    }
+}
