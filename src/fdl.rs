@@ -1,8 +1,12 @@
-//! Flows: FDL v1 parsing, validation and graph layout.
+//! Flows: the model the engine runs, FDL v1 parsing and validation,
+//! CloudFlow compilation, graph layout.
 //!
-//! Owns everything about flow *definitions*: YAML text in, a typed [`Flow`]
-//! (or every problem at once, as [`Diagnostic`]s with line and column) out,
-//! plus the graph the TUI draws. Pure functions; knows nothing of
+//! Owns everything about flow *definitions* the engine runs: YAML text in,
+//! a typed [`Flow`] (or every problem at once, as [`Diagnostic`]s with line
+//! and column) out, plus the graph the TUI draws. FDL v1 builds the model
+//! directly ([`load`]); a CloudFlow state machine is validated by
+//! [`crate::cloudflow`] and compiled into it ([`statemachine`]);
+//! [`load_any`] tells the two apart. Pure functions; knows nothing of
 //! executions, the simulation or any front end.
 
 mod build;

@@ -1,11 +1,16 @@
-//! flowsim: a local simulator for Serverless Workflow (fnf, FDL v1) flows
-//! that use the wait-for-callback pattern over MNS and Function Compute.
+//! flowsim: a local simulator for CloudFlow (formerly Serverless Workflow,
+//! fnf) flows, in both of its languages (CloudFlow state machines and FDL
+//! v1), that use the wait-for-callback pattern over MNS and Function
+//! Compute.
 //!
 //! Module map (the floors, their rules and where new code goes are in
 //! CONTRIBUTING.md; `src/layering.rs` tests the rules):
-//! - [`fdl`]: flow definitions: parse, validate, lay out as a graph. Pure.
+//! - [`syntax`]: positioned YAML, positions and diagnostics, shared by both
+//!   languages. Pure.
 //! - [`cloudflow`]: the CloudFlow spec's front end (`Type: StateMachine`):
 //!   parse, validate, and the expression language. Pure.
+//! - [`fdl`]: the flow model the engine runs; FDL v1's front end; CloudFlow
+//!   state machines compiled into the model; the graph layout. Pure.
 //! - [`kernel`]: virtual time, the bus of envelopes, the context and the
 //!   messages (with the ids and errors they carry) every component speaks.
 //! - [`engine`], [`mns`], [`fc`]: the three simulated components, side by
