@@ -1047,11 +1047,26 @@ pub fn load_flows(paths: &[PathBuf]) -> anyhow::Result<Vec<Flow>> {
     if paths.is_empty() {
         return Ok(vec![load_flow(None)?]);
     }
-    let mut flows = Vec::new();
+    let mut flows: Vec<Flow> = Vec::new();
     let mut problems = Vec::new();
+    // Flow names are unique in one simulation: `flows/x.yaml` and
+    // `flows/cloudflow/x.yaml` (the two languages of one example) clash.
+    let mut defined: std::collections::HashMap<String, PathBuf> = Default::default();
     for p in expand_flow_paths(paths)? {
         match load_runnable(&p) {
-            Ok(f) => flows.push(f),
+            Ok(f) => match defined.get(&f.name) {
+                Some(first) => problems.push(format!(
+                    "{}: flow `{}` is also defined by {}; flow names are unique in one simulation \
+                     (load one of the two files or folders)",
+                    p.display(),
+                    f.name,
+                    first.display()
+                )),
+                None => {
+                    defined.insert(f.name.clone(), p.clone());
+                    flows.push(f);
+                }
+            },
             Err(e) => problems.push(format!("{e:#}")),
         }
     }

@@ -46,10 +46,11 @@ impl fmt::Display for Diagnostic {
 /// Why a flow file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{path}: cannot read the flow: {source}")]
+    #[error("{path}: cannot read the flow: {error}")]
     Io {
         path: String,
-        source: std::io::Error,
+        /// Not a `source`: the message already says it, once.
+        error: std::io::Error,
     },
     /// Every problem found, one `file:line:col: message` line each.
     #[error("{}", render(file, diagnostics))]
@@ -69,9 +70,17 @@ fn render(file: &str, diagnostics: &[Diagnostic]) -> String {
 /// flow, positioned at its first bad byte.
 pub fn read_flow_file(path: &std::path::Path) -> Result<(String, String, String), LoadError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Io {
+    if path.is_dir() {
+        return Err(LoadError::Io {
+            path: shown,
+            error: std::io::Error::other(
+                "it is a folder, and a flow is one file (commands that take folders: validate, test, tui, serve)",
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|error| LoadError::Io {
         path: shown.clone(),
-        source,
+        error,
     })?;
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,

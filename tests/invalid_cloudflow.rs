@@ -83,7 +83,7 @@ fn every_invalid_flow_reports_its_diagnostics_at_their_positions() {
                 compare(&shown, &warnings, &loaded.warnings, &mut failures)
             }
             Ok(_) => writeln!(failures, "{shown}: loaded, but should be invalid").unwrap(),
-            Err(LoadError::Io { source, .. }) => panic!("{shown}: {source}"),
+            Err(LoadError::Io { error, .. }) => panic!("{shown}: {error}"),
             Err(LoadError::Invalid { diagnostics, .. }) => {
                 if errors.is_empty() {
                     writeln!(failures, "{shown}: should load with warnings only").unwrap();

@@ -47,7 +47,7 @@ fn every_invalid_flow_reports_its_diagnostics_at_their_positions() {
                 writeln!(failures, "{shown}: loaded, but should be invalid").unwrap();
                 continue;
             }
-            Err(LoadError::Io { source, .. }) => panic!("{shown}: {source}"),
+            Err(LoadError::Io { error, .. }) => panic!("{shown}: {error}"),
             Err(LoadError::Invalid { diagnostics, .. }) => diagnostics,
         };
         let matched = |(l, c, m): &(u32, u32, String)| {

@@ -312,7 +312,7 @@ impl Reader {
                 cache.insert(path.to_path_buf(), f.clone());
                 Some(f)
             }
-            Err(fdl::LoadError::Io { source, .. }) => {
+            Err(fdl::LoadError::Io { error: source, .. }) => {
                 self.err(
                     at,
                     format!("cannot read flow `{}`: {source}", path.display()),
