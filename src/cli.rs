@@ -1049,9 +1049,24 @@ pub fn load_flows(paths: &[PathBuf]) -> anyhow::Result<Vec<Flow>> {
     }
     let mut flows = Vec::new();
     let mut problems = Vec::new();
+    // Flow names are unique in one simulation: two files of one name (an
+    // FDL example and its CloudFlow version, `flows/x.yaml` and
+    // `flows/cloudflow/x.yaml`) are refused, naming both.
+    let mut seen: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
     for p in expand_flow_paths(paths)? {
         match load_runnable(&p) {
-            Ok(f) => flows.push(f),
+            Ok(f) => match seen.get(&f.name) {
+                Some(first) => problems.push(format!(
+                    "{}: the flow `{}` is already defined by {}: flow names (file stems) are unique in one simulation; load one of the two",
+                    p.display(),
+                    f.name,
+                    first.display()
+                )),
+                None => {
+                    seen.insert(f.name.clone(), p);
+                    flows.push(f);
+                }
+            },
             Err(e) => problems.push(format!("{e:#}")),
         }
     }
