@@ -27,7 +27,7 @@ fn state_machine_names() -> Vec<String> {
 
 /// A world on the CloudFlow examples named (and nothing else), the
 /// function behaving as given, STEP mode.
-fn world_on(names: &[&str], behaviour: Behaviour) -> World {
+pub(super) fn world_on(names: &[&str], behaviour: Behaviour) -> World {
     let mut config = SimConfig {
         seed: 7,
         ..SimConfig::default()
@@ -49,7 +49,7 @@ fn world_on(names: &[&str], behaviour: Behaviour) -> World {
 
 /// `s` (and `t` when only a timer is left) until a task of the selected
 /// execution waits for its callback for the `runs`-th time.
-fn until_waiting(w: &mut World, runs: usize) {
+pub(super) fn until_waiting(w: &mut World, runs: usize) {
     for _ in 0..60 {
         let x = w.sim.engine.execution(w.app.selected.unwrap()).unwrap();
         let submitted = x
@@ -152,12 +152,11 @@ fn a_cloudflow_execution_is_driven_by_keys_like_an_fdl_one() {
     insta::assert_snapshot!("cloudflow_seed_after_success", screen);
 }
 
-/// The polling loop goes round: `y` with `{"status": "running"}` takes
-/// the Default back to `pause`; the second check waits, `pause` shows it
-/// ran again; picking the last state scrolls the loop's edge into view at
-/// 80x24; `Y` then ends it.
-#[test]
-fn a_polling_loop_goes_round_in_the_tui() {
+/// poll-until-ready, function manual: `n` Enter, `y` with `{"status":
+/// "running"}` (the Default goes back to `pause`), steps until the second
+/// check waits; then Enter (the graph) and `G` (its last state, `done`, so
+/// the Choice and its edge back are in view).
+pub(super) fn poll_once_round() -> World {
     let mut w = world_on(&["poll-until-ready"], Behaviour::Manual);
     w.act(Action::NewExecution);
     w.act(Action::Submit);
@@ -169,6 +168,18 @@ fn a_polling_loop_goes_round_in_the_tui() {
     w.type_text(r#"{"status": "running"}"#);
     w.act(Action::Submit);
     until_waiting(&mut w, 2);
+    w.act(Action::Select);
+    w.act(Action::Bottom);
+    w
+}
+
+/// The polling loop goes round: `y` with `{"status": "running"}` takes
+/// the Default back to `pause`; the second check waits, `pause` shows it
+/// ran again; picking the last state scrolls the loop's edge into view at
+/// 80x24; `Y` then ends it.
+#[test]
+fn a_polling_loop_goes_round_in_the_tui() {
+    let mut w = poll_once_round();
     let id = w.app.selected.unwrap();
     let x = w.sim.engine.execution(id).unwrap();
     let pauses = x
@@ -180,9 +191,7 @@ fn a_polling_loop_goes_round_in_the_tui() {
         })
         .count();
     assert_eq!(pauses, 2, "went round once");
-    w.act(Action::Select);
     assert_eq!(w.app.focus, Focus::Graph);
-    w.act(Action::Bottom);
     let screen = screen_at(&mut w, 80, 24);
     assert!(screen.contains("default ↺ pause"), "{screen}");
     assert!(
