@@ -1049,21 +1049,21 @@ pub fn load_flows(paths: &[PathBuf]) -> anyhow::Result<Vec<Flow>> {
     }
     let mut flows: Vec<Flow> = Vec::new();
     let mut problems = Vec::new();
-    // Flow names are unique in one simulation: `flows/x.yaml` and
-    // `flows/cloudflow/x.yaml` (the two languages of one example) clash.
-    let mut defined: std::collections::HashMap<String, PathBuf> = Default::default();
+    // Flow names are unique in one simulation: two files of one name (an
+    // FDL example and its CloudFlow version, `flows/x.yaml` and
+    // `flows/cloudflow/x.yaml`) are refused, naming both.
+    let mut seen: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
     for p in expand_flow_paths(paths)? {
         match load_runnable(&p) {
-            Ok(f) => match defined.get(&f.name) {
+            Ok(f) => match seen.get(&f.name) {
                 Some(first) => problems.push(format!(
-                    "{}: flow `{}` is also defined by {}; flow names are unique in one simulation \
-                     (load one of the two files or folders)",
+                    "{}: the flow `{}` is already defined by {}: flow names (file stems) are unique in one simulation; load one of the two",
                     p.display(),
                     f.name,
                     first.display()
                 )),
                 None => {
-                    defined.insert(f.name.clone(), p.clone());
+                    seen.insert(f.name.clone(), p);
                     flows.push(f);
                 }
             },

@@ -451,3 +451,69 @@ fn a_failing_test_case_opens_at_the_step_where_it_diverged() {
     s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Both flow languages in one TUI: `flowsim tui flows/cloudflow/
+/// tests/fixtures/layout/choice.yaml` loads the CloudFlow examples and an
+/// FDL flow side by side; the picker lists both kinds; the CloudFlow seed's
+/// graph shows its typed box; `n` Enter starts it with the file's sample
+/// input, its task waits with its token, and `Y` ends it Succeeded. Two
+/// files defining one flow name (`flows/` and `flows/cloudflow/` hold an
+/// FDL example and its CloudFlow version of the same name) are refused
+/// before the terminal is taken, naming both files.
+#[test]
+fn cloudflow_and_fdl_flows_side_by_side_in_a_real_terminal() {
+    let bin = env!("CARGO_BIN_EXE_flowsim");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new(bin)
+        .args(["tui", "flows/", "flows/cloudflow/"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "flows/cloudflow/approval-review.yaml: the flow `approval-review` is already defined by flows/approval-review.yaml"
+        ),
+        "{err}"
+    );
+    if !have_tmux() {
+        return;
+    }
+    let name = format!("flowsim-e2e-cloudflow-{}", std::process::id());
+    let log = std::env::temp_dir().join(format!("{name}.log"));
+    let cmd = format!(
+        "cd {root} && {bin} tui flows/cloudflow/ tests/fixtures/layout/choice.yaml --handler manual --seed 7 --epoch 2026-01-01T00:00:00Z --log {}; echo FLOWSIM-EXITED-$?; sleep 60",
+        log.display()
+    );
+    let s = start(&name, 80, 24, &cmd);
+    s.wait_for("the TUI", |t| t.contains("No executions yet"));
+    s.keys(&["F"]);
+    s.wait_for("the picker with both kinds", |t| {
+        t.contains("choice") && t.contains("poll-until-ready")
+    });
+    for c in "mns-topic".chars() {
+        s.keys(&["-l", &c.to_string()]);
+    }
+    s.keys(&["Enter"]);
+    let screen = s.wait_for("the CloudFlow seed's graph", |t| {
+        t.contains("flow mns-topic-callback") && t.contains("○ mns-topic-task")
+    });
+    assert!(screen.contains("┌ Task "), "{screen}");
+    s.keys(&["n"]);
+    s.wait_for("the input editor", |t| {
+        t.contains("New execution") && t.contains(r#"{"messageBody": "hello world"}"#)
+    });
+    s.keys(&["Enter"]);
+    s.wait_for("the task waiting with its token", |t| {
+        t.contains("◷ mns-topic-task") && t.contains("waiting ")
+    });
+    s.keys(&["Y"]);
+    let screen = s.wait_for("success", |t| {
+        t.contains("Succeeded") && t.contains("✓ mns-topic-task")
+    });
+    assert!(screen.contains("✓1 succeeded"), "{screen}");
+    s.keys(&["q"]);
+    s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
+    let _ = std::fs::remove_file(log);
+}

@@ -17,6 +17,16 @@
 //! - `succeed` and `fail` edge to End (a fail edge is labelled `✗ Error`);
 //!   `end: true` edges to the end of its list (End at the top level).
 //!
+//! A CloudFlow state machine ([`Flow::lang`]) is the same model with
+//! explicit edges: a state's `Next` ([`crate::fdl::Step::next`]) goes
+//! straight down when it names the state drawn below, else it is a jump
+//! like a `goto` (forward, or back up to an earlier state: a polling loop);
+//! a Choice branch (every one is a `goto`) whose target is the state below
+//! joins it like an FDL branch without `goto`; a jump back up names its
+//! target in its label (`default ↺ pause`); Parallel and Map catch rules
+//! leave their box on the right like a task's; a `Succeed` ends its block.
+//! Each box carries the state's type for its top border ([`Node::tag`]).
+//!
 //! How it stays readable: layout is by fragments (a step, a list, a
 //! compound), each a rectangle whose top two rows are its lead-in (the line
 //! and the arrowhead into its first box). An edge that does not simply go
@@ -26,7 +36,7 @@
 //! left along the target's lead-in row into the line above the target. So
 //! boxes never overlap and no line crosses a box; lines may cross lines.
 
-use super::model::{Flow, StepId, StepKind};
+use super::model::{CatchRule, Flow, StepId, StepKind};
 
 /// What a node stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +56,9 @@ pub struct Node {
     pub label: String,
     /// The step type, for nodes tall enough to show it.
     pub detail: String,
+    /// Text for the box's top border: a state machine's type name (`Task`,
+    /// `Map`…, [`Flow::type_name`]); empty for FDL v1 boxes.
+    pub tag: String,
     pub x: u16,
     pub y: u16,
     pub w: u16,
@@ -175,6 +188,7 @@ struct INode {
     kind: NodeKind,
     label: String,
     detail: String,
+    tag: String,
     x: i32,
     y: i32,
     w: i32,
@@ -187,6 +201,7 @@ impl INode {
             kind,
             label: label.to_owned(),
             detail: detail.to_owned(),
+            tag: String::new(),
             x,
             y,
             w,
@@ -360,6 +375,7 @@ impl Frag {
                     kind: n.kind,
                     label: n.label,
                     detail: n.detail,
+                    tag: n.tag,
                     x: cell(n.x),
                     y: cell(n.y),
                     w: cell(n.w),
@@ -457,8 +473,56 @@ impl Layouter<'_> {
         (chars(name) + 6).clamp(min, 32)
     }
 
-    fn step(&self, id: StepId, depth: usize) -> Option<Frag> {
+    /// Whether the flow's states name what follows them (`Next`): a state
+    /// machine.
+    fn explicit(&self) -> bool {
+        self.flow.lang.pipes()
+    }
+
+    /// `↺ NAME` when a jump from `from` to `to` goes back up its list (a
+    /// state machine's loop), so the line says where it goes before it
+    /// leaves the screen. FDL v1 graphs carry no such tag.
+    fn back_tag(&self, siblings: &[StepId], from: StepId, to: StepId) -> Option<String> {
+        if !self.explicit() {
+            return None;
+        }
+        let at = |s: StepId| siblings.iter().position(|&x| x == s);
+        let (f, t) = (at(from)?, at(to)?);
+        let name = &self.flow.steps.get(to.index())?.name;
+        (t <= f).then(|| format!("↺ {}", shorten(name, LABEL_MAX)))
+    }
+
+    /// A state machine's goto to the state drawn right below its Choice
+    /// joins it like a branch without goto.
+    fn goto_or_fall(&self, goto: Option<StepId>, following: Option<StepId>) -> Option<StepId> {
+        match goto {
+            Some(t) if self.explicit() && Some(t) == following => None,
+            other => other,
+        }
+    }
+
+    /// A branch label, with its target's name when it jumps back up.
+    fn branch_label(
+        &self,
+        text: String,
+        siblings: &[StepId],
+        id: StepId,
+        goto: Option<StepId>,
+    ) -> String {
+        match goto.and_then(|t| self.back_tag(siblings, id, t)) {
+            Some(tag) => format!("{text} {tag}"),
+            None => text,
+        }
+    }
+
+    /// A step's fragment; `siblings` is the list that holds it.
+    fn step(&self, id: StepId, depth: usize, siblings: &[StepId]) -> Option<Frag> {
         let step = self.flow.steps.get(id.index())?;
+        let following = siblings
+            .iter()
+            .position(|&s| s == id)
+            .and_then(|k| siblings.get(k + 1))
+            .copied();
         Some(match &step.kind {
             StepKind::Choice(c) => {
                 let mut specs: Vec<BranchSpec<'_>> = c
@@ -466,15 +530,20 @@ impl Layouter<'_> {
                     .iter()
                     .map(|b| BranchSpec {
                         steps: &b.branch.steps,
-                        label: Some(shorten(b.condition.source(), LABEL_MAX)),
-                        goto: b.branch.goto,
+                        label: Some(self.branch_label(
+                            shorten(b.condition.source(), LABEL_MAX),
+                            siblings,
+                            id,
+                            b.branch.goto,
+                        )),
+                        goto: self.goto_or_fall(b.branch.goto, following),
                     })
                     .collect();
                 specs.push(match &c.default {
                     Some(d) => BranchSpec {
                         steps: &d.steps,
-                        label: Some("default".to_owned()),
-                        goto: d.goto,
+                        label: Some(self.branch_label("default".to_owned(), siblings, id, d.goto)),
+                        goto: self.goto_or_fall(d.goto, following),
                     },
                     None => BranchSpec {
                         steps: &[],
@@ -482,7 +551,11 @@ impl Layouter<'_> {
                         goto: None,
                     },
                 });
-                self.compound(id, specs, false, depth)
+                if self.explicit() && specs.iter().all(|s| s.steps.is_empty()) {
+                    self.switch(id, &specs, depth)
+                } else {
+                    self.compound(id, specs, false, depth, siblings)
+                }
             }
             StepKind::Parallel(p) => {
                 let specs = p
@@ -494,7 +567,7 @@ impl Layouter<'_> {
                         goto: None,
                     })
                     .collect();
-                self.compound(id, specs, true, depth)
+                self.compound(id, specs, true, depth, siblings)
             }
             StepKind::Foreach(f) => {
                 let specs = vec![BranchSpec {
@@ -502,42 +575,53 @@ impl Layouter<'_> {
                     label: Some(shorten(&format!("each {}", f.collection), LABEL_MAX)),
                     goto: None,
                 }];
-                self.compound(id, specs, true, depth)
+                self.compound(id, specs, true, depth, siblings)
             }
-            _ => self.simple(id, depth),
+            _ => self.simple(id, depth, siblings),
         })
     }
 
+    /// A catch rule's label: its errors, and its target when it jumps back.
+    fn catch_label(&self, c: &CatchRule, siblings: &[StepId], id: StepId) -> String {
+        let errors = shorten(&c.errors.join(", "), LABEL_MAX);
+        match self.back_tag(siblings, id, c.goto) {
+            Some(tag) => format!(" {errors} {tag} "),
+            None => format!(" {errors} "),
+        }
+    }
+
+    /// The type a box shows in its top border (state machines only).
+    fn tag(&self, id: StepId) -> String {
+        match self.flow.steps.get(id.index()) {
+            Some(step) if self.explicit() => self.flow.type_name(step).to_owned(),
+            _ => String::new(),
+        }
+    }
+
     /// A box, its exit below, and one jump to the right per catch rule.
-    fn simple(&self, id: StepId, depth: usize) -> Frag {
+    fn simple(&self, id: StepId, depth: usize, siblings: &[StepId]) -> Frag {
         let step = self.flow.step(id);
         let catches: &[_] = match &step.kind {
             StepKind::Task(t) => &t.catch,
             _ => &[],
         };
-        let detail = step.kind.type_name();
+        let detail = self.flow.type_name(step);
         let nw = Self::box_w(&step.name, depth);
         let nh = 3.max(2 + i32::try_from(catches.len()).unwrap_or(0));
         let mut f = Frag {
             cx: nw / 2,
             ..Frag::default()
         };
-        let node = f.push_node(INode::new(
-            NodeKind::Step(id),
-            &step.name,
-            detail,
-            0,
-            2,
-            nw,
-            nh,
-        ));
+        let mut n = INode::new(NodeKind::Step(id), &step.name, detail, 0, 2, nw, nh);
+        n.tag = self.tag(id);
+        let node = f.push_node(n);
         f.entry = Some(node);
         // Edges start on the box's border (drawn over them), so a line
         // that branches right under the box still shows where it comes from.
         f.exits.push(Pending::new(node, (nw / 2, 1 + nh)));
         let texts: Vec<String> = catches
             .iter()
-            .map(|c| format!(" {} ", shorten(&c.errors.join(", "), LABEL_MAX)))
+            .map(|c| self.catch_label(c, siblings, id))
             .collect();
         let w = nw + 2 + texts.iter().map(|t| chars(t)).max().unwrap_or(0);
         for (i, (c, text)) in catches.iter().zip(texts).enumerate() {
@@ -555,16 +639,114 @@ impl Layouter<'_> {
         f
     }
 
+    /// A state machine's Choice (every branch a goto, none with steps),
+    /// drawn narrow: a trunk down from the box, one row per branch that
+    /// jumps, leaving right with its label on the line (`├─ default ↺
+    /// pause ──`), then the branches to the state below, each label beside
+    /// the trunk, which goes on down into that state.
+    fn switch(&self, id: StepId, specs: &[BranchSpec<'_>], depth: usize) -> Frag {
+        let step = self.flow.step(id);
+        let nw = Self::box_w(&step.name, depth);
+        let cx = nw / 2;
+        let mut f = Frag {
+            cx,
+            ..Frag::default()
+        };
+        let detail = self.flow.type_name(step);
+        let mut n = INode::new(NodeKind::Step(id), &step.name, detail, 0, 2, nw, 3);
+        n.tag = self.tag(id);
+        let head = f.push_node(n);
+        f.entry = Some(head);
+        let text = |s: &BranchSpec<'_>| format!(" {} ", s.label.as_deref().unwrap_or(""));
+        let jumps: Vec<&BranchSpec<'_>> = specs.iter().filter(|s| s.goto.is_some()).collect();
+        let falls: Vec<&BranchSpec<'_>> = specs.iter().filter(|s| s.goto.is_none()).collect();
+        let widest = specs.iter().map(|s| chars(&text(s))).max().unwrap_or(0);
+        let w = nw.max(cx + 2 + widest + 1);
+        let mut row = 5;
+        for s in &jumps {
+            let mut p = Pending::new(head, (cx, 4));
+            p.points.extend([(cx, row), (w, row)]);
+            p.label = Some(ILabel {
+                text: text(s),
+                x: cx + 2,
+                y: row,
+            });
+            if let Some(t) = s.goto {
+                f.jumps.push(Jump {
+                    pending: p,
+                    target: Target::Step(t),
+                });
+            }
+            row += 1;
+        }
+        let h = row + i32::try_from(falls.len()).unwrap_or(0);
+        for s in &falls {
+            let mut p = Pending::new(head, (cx, 4));
+            p.points.push((cx, h));
+            p.label = Some(ILabel {
+                text: s.label.clone().unwrap_or_default(),
+                x: cx + 2,
+                y: row,
+            });
+            f.exits.push(p);
+            row += 1;
+        }
+        f.w = w;
+        f.h = h;
+        f
+    }
+
     /// Where the exits of a step in a list go instead of the next step,
     /// and the label their edge carries. `None`: the next step.
-    fn early_target(&self, id: StepId, last: bool, top: bool) -> Option<(Target, Option<String>)> {
+    fn early_target(
+        &self,
+        id: StepId,
+        last: bool,
+        top: bool,
+        siblings: &[StepId],
+    ) -> Option<(Target, Option<String>)> {
         let step = self.flow.steps.get(id.index())?;
+        if self.explicit() {
+            return self.next_target(id, last, top, siblings);
+        }
         match &step.kind {
             StepKind::Succeed if !(last && top) => Some((Target::End, None)),
             StepKind::Fail(_) if !(last && top) => self.fail_label(id),
             StepKind::Succeed | StepKind::Fail(_) => None,
             _ if step.end && !last => Some((Target::ListEnd, None)),
             _ => None,
+        }
+    }
+
+    /// [`Layouter::early_target`] for a state machine: a state's `Next`
+    /// goes down when it names the state drawn below, else it jumps (a
+    /// jump back up is tagged with its target); `End: true` and `Succeed`
+    /// end the block; `Fail` ends the flow; a Choice's exits are its
+    /// branches to the state below.
+    fn next_target(
+        &self,
+        id: StepId,
+        last: bool,
+        top: bool,
+        siblings: &[StepId],
+    ) -> Option<(Target, Option<String>)> {
+        let step = self.flow.steps.get(id.index())?;
+        let following = siblings
+            .iter()
+            .position(|&s| s == id)
+            .and_then(|k| siblings.get(k + 1))
+            .copied();
+        match (&step.kind, step.next) {
+            (StepKind::Choice(_), _) => None,
+            (StepKind::Fail(_), _) if !(last && top) => self.fail_label(id),
+            (StepKind::Fail(_), _) => None,
+            (_, Some(t)) if Some(t) == following => None,
+            (_, Some(t)) => Some((
+                Target::Step(t),
+                self.back_tag(siblings, id, t).map(|tag| format!(" {tag} ")),
+            )),
+            (_, None) if !last => Some((Target::ListEnd, None)),
+            (_, None) => None,
         }
     }
 
@@ -584,7 +766,7 @@ impl Layouter<'_> {
     fn list(&self, ids: &[StepId], depth: usize, top: bool) -> Option<Frag> {
         let kids: Vec<(StepId, Frag)> = ids
             .iter()
-            .filter_map(|&id| self.step(id, depth).map(|f| (id, f)))
+            .filter_map(|&id| self.step(id, depth, ids).map(|f| (id, f)))
             .collect();
         if kids.is_empty() {
             return None;
@@ -616,7 +798,7 @@ impl Layouter<'_> {
             tops.push((id, y, placed.entry));
             jumps.extend(placed.jumps);
             y += h;
-            match self.early_target(id, k + 1 == n, top) {
+            match self.early_target(id, k + 1 == n, top, ids) {
                 Some((target, text)) => {
                     // Down one row, turn, then right like any jump.
                     let turn = y + 1;
@@ -724,12 +906,32 @@ impl Layouter<'_> {
 
     /// A choice (branch point, branches joining below or jumping away) or
     /// a parallel/foreach (fork under the box, branches, a join node).
-    fn compound(&self, id: StepId, specs: Vec<BranchSpec<'_>>, join: bool, depth: usize) -> Frag {
+    /// A state machine's Parallel and Map may catch errors: those edges
+    /// leave the head box on the right, one row each, like a task's.
+    fn compound(
+        &self,
+        id: StepId,
+        specs: Vec<BranchSpec<'_>>,
+        join: bool,
+        depth: usize,
+        siblings: &[StepId],
+    ) -> Frag {
         let step = self.flow.step(id);
         let nw = Self::box_w(&step.name, depth);
+        let catches: &[CatchRule] = match &step.kind {
+            StepKind::Parallel(p) => &p.handlers.catch,
+            StepKind::Foreach(f) => &f.handlers.catch,
+            _ => &[],
+        };
+        let texts: Vec<String> = catches
+            .iter()
+            .map(|c| self.catch_label(c, siblings, id))
+            .collect();
+        let nh = 3.max(2 + i32::try_from(catches.len()).unwrap_or(0));
         let labelled = specs.iter().any(|s| s.label.is_some());
-        // Row 5: the line out of the head box; row 6: the bar it splits on.
-        let split = 6;
+        // Row nh + 2: the line out of the head box; the next: the bar it
+        // splits on (rows 5 and 6 for a head box of three rows).
+        let split = 3 + nh;
         let y0 = split + 1 + i32::from(labelled);
         let lists: Vec<Option<Frag>> = specs
             .iter()
@@ -763,16 +965,18 @@ impl Layouter<'_> {
             cx,
             ..Frag::default()
         };
-        let detail = step.kind.type_name();
-        let head = f.push_node(INode::new(
+        let detail = self.flow.type_name(step);
+        let mut n = INode::new(
             NodeKind::Step(id),
             &step.name,
             detail,
             cx - nw / 2,
             2,
             nw,
-            3,
-        ));
+            nh,
+        );
+        n.tag = self.tag(id);
+        let head = f.push_node(n);
         f.entry = Some(head);
         let mut bottom = y0;
         let mut fall: Vec<Pending> = Vec::new();
@@ -780,7 +984,7 @@ impl Layouter<'_> {
         let mut leaving: Vec<(usize, Pending, Target)> = Vec::new();
         for (j, (spec, list)) in specs.iter().zip(lists).enumerate() {
             let (cx0, _, bx) = cols[j];
-            let mut into = Pending::new(head, (cx, 4));
+            let mut into = Pending::new(head, (cx, 1 + nh));
             into.points.extend([(cx, split), (bx, split)]);
             into.label = spec.label.as_ref().map(|t| ILabel {
                 text: t.clone(),
@@ -821,7 +1025,25 @@ impl Layouter<'_> {
         for (_, _, c) in &cols {
             w = w.max(c + 1);
         }
+        let head_right = cx - nw / 2 + nw;
+        if let Some(longest) = texts.iter().map(|t| chars(t)).max() {
+            w = w.max(head_right + 1 + longest);
+        }
         w += 1;
+        for (i, (c, text)) in catches.iter().zip(texts).enumerate() {
+            let y = 3 + i32::try_from(i).unwrap_or(0);
+            let mut p = Pending::new(head, (head_right - 1, y));
+            p.points.push((w, y));
+            p.label = Some(ILabel {
+                text,
+                x: head_right + 1,
+                y,
+            });
+            f.jumps.push(Jump {
+                pending: p,
+                target: Target::Step(c.goto),
+            });
+        }
         for (r, (_, mut p, target)) in leaving.into_iter().enumerate() {
             let row = bottom + 1 + i32::try_from(r).unwrap_or(0);
             let x = p.points.last().map_or(cx, |q| q.0);

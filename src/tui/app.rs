@@ -435,11 +435,13 @@ impl App {
         match self.child_of(x.id, step) {
             Some(child) => self.jump_to(sim, child, None, "child"),
             None if is_subflow => self.set_error(format!(
-                "step {} has not started a child execution yet",
+                "{} {} has not started a child execution yet",
+                step_word(&x.flow),
                 s.name
             )),
             None => self.set_error(format!(
-                "step {} is not a sub-flow task: pick one in the graph (Tab, j/k)",
+                "{} {} is not a sub-flow task: pick one in the graph (Tab, j/k)",
+                step_word(&x.flow),
                 s.name
             )),
         }
@@ -941,6 +943,12 @@ impl App {
             Err(CommandError { code, message }) => self.set_error(format!("{code}: {message}")),
         }
     }
+}
+
+/// What a flow calls its boxes: `step` (FDL v1) or `state` (a CloudFlow
+/// state machine), for messages.
+pub fn step_word(flow: &crate::fdl::Flow) -> &'static str {
+    if flow.lang.pipes() { "state" } else { "step" }
 }
 
 /// Whether a step is a sub-flow task (`acs:fnf:::flow/...`).

@@ -405,9 +405,14 @@ impl Widget for GraphView<'_> {
                     ls = ls.add_modifier(Modifier::REVERSED);
                 }
                 c.text(lx, y0 + 1, &label, inner, ls);
-                if n.h >= 4 && !n.detail.is_empty() {
+                if n.h >= 4 && !n.detail.is_empty() && n.tag.is_empty() {
                     c.text(x0 + 2, y0 + 2, &n.detail, inner.saturating_sub(2), t.dim());
                 }
+            }
+            // A state machine's type sits in the top border: `┌ Task ──┐`.
+            if !n.tag.is_empty() && inner >= 3 {
+                let tag = format!(" {} ", n.tag);
+                c.text(x0 + 1, y0, &tag, inner, t.dim());
             }
             if let Some(word) = title {
                 // The state (and short token) sits in the bottom border.
@@ -436,6 +441,7 @@ mod tests {
                 kind: NodeKind::Step(StepId(0)),
                 label: "task".into(),
                 detail: String::new(),
+                tag: String::new(),
                 x: 0,
                 y: 2,
                 w: 20,
@@ -598,6 +604,7 @@ mod tests {
                     kind: NodeKind::Step(StepId(0)),
                     label: "p".into(),
                     detail: "parallel".into(),
+                    tag: String::new(),
                     x: 0,
                     y: 0,
                     w: 13,
@@ -607,6 +614,7 @@ mod tests {
                     kind: NodeKind::Join(StepId(0)),
                     label: String::new(),
                     detail: "join".into(),
+                    tag: String::new(),
                     x: 4,
                     y: 5,
                     w: 5,
@@ -709,6 +717,28 @@ mod tests {
             ("graph_retry_catch", "flows/retry-then-catch.yaml"),
         ] {
             insta::assert_snapshot!(snapshot, draw(&load(rel)));
+        }
+    }
+
+    /// Every CloudFlow example drawn whole, for review: explicit edges,
+    /// Choice branches with their conditions, the polling loop's edge back
+    /// up, Catch, Parallel and Map, each box's type in its top border.
+    #[test]
+    fn drawn_state_machines() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("flows/cloudflow");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        // Flow tests (`flowsim test`) sit beside the flows.
+        .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 9);
+        for file in files {
+            let flow = crate::fdl::load_any_file(&file).unwrap().0;
+            let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+            insta::assert_snapshot!(format!("graph_cloudflow_{stem}"), draw(&flow));
         }
     }
 

@@ -1043,5 +1043,6 @@ fn inspector_scrolling_stops_at_the_end_of_its_content() {
     assert!(!fits.contains("more: j/k"), "{fits}");
 }
 
+mod cloudflow;
 mod features;
 mod screens;

@@ -21,8 +21,33 @@ fn example(name: &str) -> Flow {
     fdl::load_file(&root().join("flows").join(name)).unwrap()
 }
 
+/// A CloudFlow example, compiled into the flow model.
+fn state_machine(name: &str) -> Flow {
+    fdl::load_any_file(&root().join("flows/cloudflow").join(name))
+        .unwrap()
+        .0
+}
+
+/// Every CloudFlow example, in file order.
+fn state_machines() -> Vec<Flow> {
+    let mut files: Vec<_> = std::fs::read_dir(root().join("flows/cloudflow"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        // Flow tests (`flowsim test`) sit beside the flows.
+        .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
+        .collect();
+    files.sort();
+    let out: Vec<Flow> = files
+        .iter()
+        .map(|p| fdl::load_any_file(p).unwrap().0)
+        .collect();
+    assert!(out.len() >= 9, "{} state machines", out.len());
+    out
+}
+
 fn all_flows() -> Vec<Flow> {
-    let mut out = Vec::new();
+    let mut out = state_machines();
     for dir in ["flows", "tests/fixtures/layout"] {
         let mut files: Vec<_> = std::fs::read_dir(root().join(dir))
             .unwrap()
@@ -34,7 +59,7 @@ fn all_flows() -> Vec<Flow> {
         files.sort();
         out.extend(files.iter().map(|p| fdl::load_file(p).unwrap()));
     }
-    assert!(out.len() >= 9, "{} flows", out.len());
+    assert!(out.len() >= 18, "{} flows", out.len());
     out
 }
 
@@ -199,6 +224,212 @@ fn every_flow_keeps_the_invariants() {
         check(&flow, &g);
         assert_eq!(layout(&flow), g, "{}: deterministic", flow.name);
     }
+}
+
+fn node_of<'g>(flow: &Flow, g: &'g Graph, step: &str) -> &'g Node {
+    &g.nodes[g
+        .node_for_step(flow.step_by_name(step).unwrap().id)
+        .unwrap()]
+}
+
+fn edge_between<'g>(flow: &Flow, g: &'g Graph, from: &str, to: &str) -> &'g Edge {
+    let (a, b) = (node_of(flow, g, from), node_of(flow, g, to));
+    g.edges
+        .iter()
+        .find(|e| g.nodes[e.from] == *a && g.nodes[e.to] == *b)
+        .unwrap_or_else(|| panic!("no edge {from} -> {to}"))
+}
+
+/// The polling loop: Wait -> Task -> Choice, `done` straight below the
+/// Choice, the Default back up to the Wait in a lane right of every box,
+/// tagged with its target; every box carries its CloudFlow type.
+#[test]
+fn a_polling_loop_goes_back_up_the_side_named() {
+    let flow = state_machine("poll-until-ready.yaml");
+    let g = layout(&flow);
+    check(&flow, &g);
+    assert_eq!(
+        edges(&flow, &g),
+        [
+            "Start -> pause",
+            "check-status -> is-ready",
+            "done -> End",
+            "is-ready -> done [$Input.status == \"succe…]",
+            "is-ready -> pause [default ↺ pause]",
+            "pause -> check-status",
+        ]
+    );
+    // One column: each state below the one before.
+    let ys: Vec<u16> = ["pause", "check-status", "is-ready", "done"]
+        .iter()
+        .map(|s| node_of(&flow, &g, s).y)
+        .collect();
+    assert!(ys.windows(2).all(|w| w[0] < w[1]), "{ys:?}");
+    // The back edge: up, in a lane right of every box, into the top of
+    // `pause` from above, its arrowhead pointing down.
+    let back = edge_between(&flow, &g, "is-ready", "pause");
+    let lane = back.points.iter().map(|p| p.0).max().unwrap();
+    assert!(g.nodes.iter().all(|n| n.x + n.w <= lane), "{back:?}");
+    let pause = node_of(&flow, &g, "pause");
+    let (lx, ly) = *back.points.last().unwrap();
+    let (px, py) = back.points[back.points.len() - 2];
+    assert_eq!((ly + 1, px), (pause.y, lx), "enters from above");
+    assert!(py < ly);
+    assert!(node_of(&flow, &g, "is-ready").y > pause.y, "goes up");
+    let tags: Vec<&str> = ["pause", "check-status", "is-ready", "done"]
+        .iter()
+        .map(|s| node_of(&flow, &g, s).tag.as_str())
+        .collect();
+    assert_eq!(tags, ["Wait", "Task", "Choice", "Succeed"]);
+    // FDL boxes carry no tag; the FDL twin of the loop has none either.
+    let fdl = example("poll-until-ready.yaml");
+    let g = layout(&fdl);
+    check(&fdl, &g);
+    assert!(g.nodes.iter().all(|n| n.tag.is_empty()));
+    assert!(
+        g.edges
+            .iter()
+            .all(|e| e.label.as_ref().is_none_or(|l| !l.text.contains('↺')))
+    );
+}
+
+/// Every CloudFlow example, edge by edge: `Next` as straight lines or
+/// jumps, Choice branches labelled (the Default `default`), Catch edges,
+/// Parallel branches and the Map body nested with their joins.
+#[test]
+fn state_machines_draw_their_explicit_edges() {
+    let cases: [(&str, &[&str]); 4] = [
+        (
+            "approval-with-timeout.yaml",
+            &[
+                "Start -> request-approval",
+                "approved -> End",
+                "decide -> approved [$Input.decision == \"suc…]",
+                "decide -> rejected [default]",
+                "escalate -> End",
+                "rejected -> End [✗ Rejected]",
+                "request-approval -> decide",
+                "request-approval -> escalate [FnF.TaskTimeout]",
+            ],
+        ),
+        (
+            "retry-then-catch.yaml",
+            &[
+                "Start -> charge",
+                "charge -> done",
+                "charge -> refund-later [FnF.ALL]",
+                "done -> End",
+                "refund-later -> End",
+            ],
+        ),
+        (
+            "order-parallel-callbacks.yaml",
+            &[
+                "Start -> prepare",
+                "charge-payment -> join(prepare)",
+                "join(prepare) -> ship",
+                "prepare -> charge-payment",
+                "prepare -> reserve-stock",
+                "reserve-stock -> join(prepare)",
+                "ship -> End",
+            ],
+        ),
+        (
+            "foreach-fanout.yaml",
+            &[
+                "Start -> notify-each",
+                "join(notify-each) -> End",
+                "notify-each -> send-notification [each $Input.recipients]",
+                "send-notification -> join(notify-each)",
+            ],
+        ),
+    ];
+    for (file, want) in cases {
+        let flow = state_machine(file);
+        assert_eq!(edges(&flow, &layout(&flow)), want, "{file}");
+    }
+    let flow = state_machine("subflow-approval.yaml");
+    let g = layout(&flow);
+    assert!(edges(&flow, &g).contains(&"team-lead-review -> finance-review".to_owned()));
+    assert_eq!(node_of(&flow, &g, "team-lead-review").h, 4, "two catches");
+    let flow = state_machine("foreach-fanout.yaml");
+    let g = layout(&flow);
+    assert_eq!(node_of(&flow, &g, "notify-each").tag, "Map");
+}
+
+/// States written out of order, a `Next` that skips one, a loop from the
+/// last state, Catch on a Parallel and a Map going back: the invariants
+/// hold and each jump is where it should be.
+#[test]
+fn next_may_skip_jump_and_loop_from_anywhere() {
+    let text = r#"Type: StateMachine
+Name: tangle
+SpecVersion: v1
+StartAt: first
+States:
+  - Type: Pass
+    Name: later
+    Next: fan
+  - Type: Pass
+    Name: first
+    Next: skip-to
+  - Type: Pass
+    Name: skipped
+    End: true
+  - Type: Wait
+    Name: skip-to
+    Seconds: 1
+    Next: later
+  - Type: Parallel
+    Name: fan
+    Branches:
+      - StartAt: a
+        States:
+          - Type: Pass
+            Name: a
+            End: true
+    Catch:
+      - Errors: [FnF.ALL]
+        Next: first
+    Next: each
+  - Type: Map
+    Name: each
+    ItemsPath: $Input.items
+    Processor:
+      StartAt: body
+      States:
+        - Type: Succeed
+          Name: body
+    Catch:
+      - Errors: [FnF.Timeout]
+        Next: skipped
+      - Errors: [FnF.ALL]
+        Next: fan
+    Next: first
+"#;
+    let (flow, _) = fdl::load_any("tangle", text, None).unwrap();
+    let g = layout(&flow);
+    check(&flow, &g);
+    assert_eq!(
+        edges(&flow, &g),
+        [
+            "Start -> first",
+            "a -> join(fan)",
+            "body -> join(each)",
+            "each -> body [each $Input.items]",
+            "each -> fan [FnF.ALL ↺ fan]",
+            "each -> skipped [FnF.Timeout ↺ skipped]",
+            "fan -> a",
+            "fan -> first [FnF.ALL ↺ first]",
+            "first -> skip-to",
+            "join(each) -> first [↺ first]",
+            "join(fan) -> each",
+            "later -> fan",
+            "skip-to -> later [↺ later]",
+            "skipped -> End",
+        ]
+    );
+    assert_eq!(node_of(&flow, &g, "each").h, 4, "two catches");
 }
 
 #[test]

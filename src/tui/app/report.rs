@@ -149,7 +149,8 @@ impl App {
                 self.clipboard = Some(token);
             }
             None => self.set_error(format!(
-                "nothing to copy: step {} has no task token (History tab: C copies an event)",
+                "nothing to copy: {} {} has no task token (History tab: C copies an event)",
+                super::step_word(&x.flow),
                 self.inspected_step(x)
                     .map(|s| x.flow.step(s).name.as_str())
                     .unwrap_or("—")

@@ -52,6 +52,8 @@ fn readme_screens_are_the_tuis() {
     }
     shots.push(("04-succeeded-history.txt", screen_text(&mut w)));
     shots.push(("05-messages-real-endpoint.txt", real_endpoint_messages()));
+    let mut poll = super::cloudflow::poll_once_round();
+    shots.push(("06-cloudflow-polling-loop.txt", screen_text(&mut poll)));
     let mut stale = Vec::new();
     for (file, text) in &shots {
         let path = root.join("assets/screenshots").join(file);

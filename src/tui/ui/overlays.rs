@@ -42,7 +42,7 @@ pub(super) fn render_help(app: &mut App, area: Rect, buf: &mut Buffer) {
         }
     }
     for part in wrap_words(
-        "Step states: ○ not reached  ▶ running  ◷ waiting for callback  ✓ succeeded  ✗ failed  ⊘ timed out  ■ cancelled (its execution ended first); k/n: runs done of a foreach's iterations or a parallel's branches",
+        "Step (state) boxes: ○ not reached  ▶ running  ◷ waiting for callback  ✓ succeeded  ✗ failed  ⊘ timed out  ■ cancelled (its execution ended first); k/n: runs done of a foreach's (Map's) iterations or a parallel's branches; ↺ NAME: an edge back up to NAME",
         inner_w.max(10),
     ) {
         lines.push(Line::styled(part, t.dim()));

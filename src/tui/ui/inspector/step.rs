@@ -1,7 +1,9 @@
 //! The Step tab: the execution's status and result, its parent when it is
 //! a sub-flow's child, then the inspected step: kind, state, child
 //! execution, and its input, local, output, task token and error as of
-//! the shown events.
+//! the shown events. For a CloudFlow state machine it reads in its words:
+//! `State` (the name, its type, TaskMode and resource), `Status`, and
+//! `Result` (the task's raw `$Output`) for the local.
 
 use ratatui::text::{Line, Span};
 
@@ -79,17 +81,28 @@ pub(super) fn step_lines<'a>(app: &App, sim: &Sim, x: &'a Execution, t: Theme) -
     let boxes = boxes_at(x, shown);
     let b = boxes.get(step.index()).copied().unwrap_or_default();
     let st = b.state;
-    let mut kind = s.kind.type_name().to_owned();
+    // A state machine's words: its states, their CloudFlow types, a
+    // task's TaskMode and Action, its raw result `$Output`.
+    let sm = x.flow.lang.pipes();
+    let mut kind = x.flow.type_name(s).to_owned();
     if let StepKind::Task(task) = &s.kind {
-        kind = format!("task · {} · {}", task.pattern.as_str(), task.resource_arn);
+        kind = match &task.api {
+            Some(api) => format!("{kind} · {} · {}", api.mode.as_str(), task.resource_arn),
+            None => format!("{kind} · {} · {}", task.pattern.as_str(), task.resource_arn),
+        };
     }
+    let (step_key, state_key, local_key) = if sm {
+        ("State   ", "Status  ", "Result")
+    } else {
+        ("Step    ", "State   ", "Local")
+    };
     lines.push(Line::from(vec![
-        Span::styled("Step    ", t.dim()),
+        Span::styled(step_key, t.dim()),
         Span::styled(s.name.clone(), t.strong()),
         Span::styled(format!("  {kind}"), t.dim()),
     ]));
     let mut state = vec![
-        Span::styled("State   ", t.dim()),
+        Span::styled(state_key, t.dim()),
         Span::styled(
             format!("{} {}", Theme::step_glyph(st), st.as_str()),
             t.step(st),
@@ -158,7 +171,7 @@ pub(super) fn step_lines<'a>(app: &App, sim: &Sim, x: &'a Execution, t: Theme) -
     }
     let none = || "—".to_owned();
     lines.push(kv("Input", input.unwrap_or_else(none), t));
-    lines.push(kv("Local", local.unwrap_or_else(none), t));
+    lines.push(kv(local_key, local.unwrap_or_else(none), t));
     lines.push(kv("Output", output.unwrap_or_else(none), t));
     lines.push(kv("Token", token.unwrap_or_else(none), t));
     match error {
