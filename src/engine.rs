@@ -161,6 +161,31 @@ impl Engine {
         Ok(())
     }
 
+    /// Replaces a flow's definition (`UpdateFlow`): executions started from
+    /// now on run `flow`; running ones keep the definition they started
+    /// with (each holds its own `Arc`), and every execution stays findable
+    /// by name under the flow. Answers the definition replaced.
+    pub fn replace_flow(&mut self, flow: Arc<Flow>) -> Result<Arc<Flow>, FnfError> {
+        let entry = self
+            .flows
+            .get_mut(&flow.name)
+            .ok_or_else(|| FnfError::FlowNotExists(flow.name.clone()))?;
+        Ok(std::mem::replace(&mut entry.flow, flow))
+    }
+
+    /// Whether `x` is an execution of the flow named `flow` as it is now:
+    /// found under that name, whatever definition it runs (an `UpdateFlow`
+    /// changes the definition, not the flow), and not one of a deleted
+    /// flow of the same name.
+    pub fn is_execution_of(&self, flow: &str, x: &Execution) -> bool {
+        *x.flow.name == *flow
+            && self
+                .flows
+                .get(flow)
+                .and_then(|e| e.executions.get(&x.name, &self.execs))
+                == Some(x.id)
+    }
+
     /// Removes a flow (its executions stay readable through their ids).
     pub fn remove_flow(&mut self, name: &str) -> Result<Arc<Flow>, FnfError> {
         self.flows
@@ -390,6 +415,32 @@ impl Engine {
         self.start(ctx, flow_name, name, input, None)
     }
 
+    /// `StartSyncExecution`'s start: the execution is named
+    /// `{name}:{UUID}` (or a UUID without `name`), as the service names
+    /// synchronous executions, so a name need not be unique. `name` itself
+    /// follows the execution name rule. Whether the flow is an Express one
+    /// is the caller's business (the API refuses the others).
+    pub fn start_sync_execution(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow_name: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+    ) -> Result<ExecId, FnfError> {
+        let name = name.map(str::trim).filter(|n| !n.is_empty());
+        if let Some(n) = name {
+            validate_execution_name(n)?;
+        }
+        let mut bytes = [0u8; 16];
+        ctx.rng.fill_bytes(&mut bytes);
+        let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        let full = match name {
+            Some(n) => format!("{n}:{}", uuid.hyphenated()),
+            None => uuid.hyphenated().to_string(),
+        };
+        self.start_as(ctx, flow_name, Some(&full), input, None, false)
+    }
+
     /// `StartExecution` with `CallbackFnFTaskToken`: when the execution ends
     /// the engine reports to that token, `ReportTaskSucceeded` with the
     /// execution's output or `ReportTaskFailed` with its error and cause
@@ -452,6 +503,20 @@ impl Engine {
         input: Option<&str>,
         origin: Option<Box<Origin>>,
     ) -> Result<ExecId, FnfError> {
+        self.start_as(ctx, flow_name, name, input, origin, true)
+    }
+
+    /// [`Engine::start`]; `check_name: false` for a name the engine made
+    /// itself (a synchronous execution's `{name}:{UUID}`).
+    fn start_as(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        flow_name: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+        origin: Option<Box<Origin>>,
+        check_name: bool,
+    ) -> Result<ExecId, FnfError> {
         self.evict_finished(ctx.now);
         let entry = self
             .flows
@@ -459,7 +524,9 @@ impl Engine {
             .ok_or_else(|| FnfError::FlowNotExists(flow_name.to_owned()))?;
         let name: Box<str> = match name.filter(|n| !n.is_empty()) {
             Some(n) => {
-                validate_execution_name(n)?;
+                if check_name {
+                    validate_execution_name(n)?;
+                }
                 if let Some(id) = entry.executions.get(n, &self.execs)
                     && let Some(p) = index::position(&self.execs, id)
                 {
@@ -696,6 +763,14 @@ impl Engine {
         let x = self.execution(exec).ok_or_else(|| {
             FnfError::TaskAlreadyCompleted("the task has already completed".into())
         })?;
+        if x.flow.is_express() {
+            return Err(FnfError::InvalidArgument(format!(
+                "execution `{}` of flow `{}` runs in Express mode, which has no callbacks: \
+                 ReportTaskSucceeded and ReportTaskFailed answer WaitForCustomCallback tasks \
+                 of Standard executions",
+                x.name, x.flow.name
+            )));
+        }
         if x.status.is_final() {
             return Err(FnfError::TaskAlreadyCompleted(format!(
                 "the task's execution `{}` has already ended ({})",

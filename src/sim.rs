@@ -218,6 +218,25 @@ impl Sim {
     /// [`Sim::add_flow`] for a flow shared with other simulations (each
     /// flow test case runs on a simulation of its own).
     pub fn add_shared_flow(&mut self, flow: std::sync::Arc<Flow>) -> Result<(), FnfError> {
+        self.ensure_resources(&flow);
+        self.engine.add_shared_flow(flow)
+    }
+
+    /// Replaces a flow's definition (`UpdateFlow`), creating what the new
+    /// one names as [`Sim::add_flow`] does. Running executions keep the
+    /// definition they started with. `FlowNotExists` (and nothing created)
+    /// when there is no such flow. Answers the definition replaced.
+    pub fn replace_flow(&mut self, flow: Flow) -> Result<std::sync::Arc<Flow>, FnfError> {
+        if self.engine.flow(&flow.name).is_none() {
+            return Err(FnfError::FlowNotExists(flow.name));
+        }
+        self.ensure_resources(&flow);
+        self.engine.replace_flow(std::sync::Arc::new(flow))
+    }
+
+    /// Creates every topic and queue `flow` names, and (unless configured
+    /// otherwise) subscribes the simulated function to each.
+    fn ensure_resources(&mut self, flow: &Flow) {
         for step in &flow.steps {
             if let StepKind::Task(task) = &step.kind {
                 match &task.resource {
@@ -237,7 +256,6 @@ impl Sim {
                 }
             }
         }
-        self.engine.add_shared_flow(flow)
     }
 
     /// Starts an execution (the `StartExecution` command).
@@ -249,6 +267,19 @@ impl Sim {
     ) -> Result<ExecId, FnfError> {
         let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
         self.engine.start_execution(&mut ctx, flow, name, input)
+    }
+
+    /// `StartSyncExecution`'s start (see [`Engine::start_sync_execution`]):
+    /// the execution is named `{name}:{UUID}`.
+    pub fn start_sync_execution(
+        &mut self,
+        flow: &str,
+        name: Option<&str>,
+        input: Option<&str>,
+    ) -> Result<ExecId, FnfError> {
+        let mut ctx = Ctx::new(self.now, self.epoch_ms, &mut self.rng, &mut self.bus);
+        self.engine
+            .start_sync_execution(&mut ctx, flow, name, input)
     }
 
     /// `StartExecution` with `CallbackFnFTaskToken` (see

@@ -155,6 +155,11 @@ pub struct FlowInfo {
     pub description: String,
     /// RFC 3339, virtual time.
     pub created: String,
+    /// What `CreateFlow` or `UpdateFlow` was told last.
+    pub role_arn: String,
+    /// The last `UpdateFlow` (RFC 3339, virtual time); `None`: never
+    /// updated, the creation time stands.
+    pub modified: Option<String>,
 }
 
 impl FlowCatalog {

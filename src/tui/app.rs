@@ -142,7 +142,7 @@ pub struct App {
     /// Settings asked for and not confirmed yet (see [`Pending`]).
     pending: Pending,
     pub quit: bool,
-    graphs: HashMap<String, Rc<Graph>>,
+    graphs: HashMap<String, (String, Rc<Graph>)>,
     messages: HashMap<ExecId, Vec<u64>>,
     messages_seen: u64,
     /// Sub-flow children by parent execution: (the parent's task step,
@@ -376,12 +376,20 @@ impl App {
         self.flows.get(self.flow_idx).map(String::as_str)
     }
 
-    /// The laid-out graph of a flow (computed once per flow).
+    /// The laid-out graph of a flow (computed once per flow definition).
     pub fn graph(&mut self, flow: &Flow) -> Rc<Graph> {
-        self.graphs
-            .entry(flow.name.clone())
-            .or_insert_with(|| Rc::new(layout(flow)))
-            .clone()
+        // Keyed by name, checked against the definition: `UpdateFlow` (or
+        // DeleteFlow and CreateFlow) gives a name another definition, and
+        // executions of both may be on screen.
+        match self.graphs.get(&flow.name) {
+            Some((definition, graph)) if *definition == flow.definition => graph.clone(),
+            _ => {
+                let graph = Rc::new(layout(flow));
+                self.graphs
+                    .insert(flow.name.clone(), (flow.definition.clone(), graph.clone()));
+                graph
+            }
+        }
     }
 
     /// The message sequence numbers published by an execution's tasks.

@@ -730,8 +730,8 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        // Flow tests (`flowsim test`) sit beside the flows.
-        .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
+            // Flow tests (`flowsim test`) sit beside the flows.
+            .filter(|p| !p.to_string_lossy().ends_with(".test.yaml"))
             .collect();
         files.sort();
         assert!(files.len() >= 9);

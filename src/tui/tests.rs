@@ -1043,6 +1043,24 @@ fn inspector_scrolling_stops_at_the_end_of_its_content() {
     assert!(!fits.contains("more: j/k"), "{fits}");
 }
 
+/// A flow given another definition under the same name (UpdateFlow) is
+/// laid out again; its old executions still get the old layout.
+#[test]
+fn a_flow_with_a_new_definition_gets_a_new_graph() {
+    let w = World::new(Behaviour::Manual);
+    let mut app = w.app;
+    let old = crate::sim::testing::seed_flow();
+    let machine = "Type: StateMachine\nStartAt: a\nStates:\n  - Type: Pass\n    Name: a\n    Next: b\n  - Type: Pass\n    Name: b\n    End: true\n";
+    let (new, _) = crate::fdl::load_any(&old.name, machine, None).unwrap();
+    let first = app.graph(&old);
+    assert!(std::rc::Rc::ptr_eq(&first, &app.graph(&old)));
+    let second = app.graph(&new);
+    assert!(!std::rc::Rc::ptr_eq(&first, &second));
+    assert!(second.node_for_step(crate::fdl::StepId(1)).is_some());
+    assert!(first.node_for_step(crate::fdl::StepId(1)).is_none());
+    assert_eq!(app.graph(&old).nodes.len(), first.nodes.len());
+}
+
 mod cloudflow;
 mod features;
 mod screens;

@@ -15,7 +15,14 @@ virtualenv with tests/e2e/requirements.txt installed. It:
    aliyun-python-sdk-fnf): ServerException TaskAlreadyCompleted;
 5. does it again with the handler pointed at flowsim by HTTP_PROXY only;
 6. publishes to a topic and sends/receives/deletes on a queue with the MNS
-   SDK (aliyun-mns-sdk); checks a wrong secret is refused.
+   SDK (aliyun-mns-sdk); checks a wrong secret is refused;
+7. CloudFlow: creates the seed chain in the new spec
+   (flows/cloudflow/mns-topic-callback.yaml, on a topic of its own, which the
+   MNS SDK creates and subscribes the handler to) with the Tea SDK's
+   CreateFlow, runs it to Succeeded with the handler's output over MNS push,
+   and sees a second ReportTaskSucceeded refused with TaskAlreadyCompleted;
+   then an Express flow through StartSyncExecution, UpdateFlow, and the
+   modes in DescribeFlow / ListFlows.
 
 Every check prints `ok` or `FAIL`; the last line is `N passed, M failed`
 and the exit code is non-zero on any failure. Nothing waits longer than
@@ -54,6 +61,31 @@ REGION = 'cn-hangzhou'
 FLOW = 'mns-topic-callback'
 TOPIC = 'flowsim-callback-topic'
 INPUT = '{"messageBody": "hello world"}'
+CF_FLOW = 'mns-topic-callback-cloudflow'
+CF_TOPIC = 'flowsim-cloudflow-topic'
+CF_SEED = os.path.join(ROOT, 'flows', 'cloudflow', 'mns-topic-callback.yaml')
+EXPRESS_FLOW = 'express-quick'
+EXPRESS = """Type: StateMachine
+Name: express-quick
+SpecVersion: v1
+StartAt: prepare
+States:
+  - Type: Pass
+    Name: prepare
+    OutputConstructor:
+      greeting.$: format('hello {}', $Input.name)
+    Next: pause
+  - Type: Wait
+    Name: pause
+    Seconds: 1
+    Next: done
+  - Type: Pass
+    Name: done
+    OutputConstructor:
+      greeting.$: $Input.greeting
+      express: true
+    End: true
+"""
 
 results = {'passed': 0, 'failed': 0}
 processes = []
@@ -114,21 +146,21 @@ def core_client(addr, secret=SK):
     return client
 
 
-def run_execution(tea, name):
+def run_execution(tea, name, flow=FLOW):
     """Starts an execution and long-polls it to its end (30 s at most)."""
     tea.start_execution(fnf_models.StartExecutionRequest(
-        flow_name=FLOW, execution_name=name, input=INPUT))
+        flow_name=flow, execution_name=name, input=INPUT))
     deadline = time.time() + 30
     while True:
         r = tea.describe_execution(fnf_models.DescribeExecutionRequest(
-            flow_name=FLOW, execution_name=name, wait_time_seconds=5))
+            flow_name=flow, execution_name=name, wait_time_seconds=5))
         if r.body.status not in ('Starting', 'Running') or time.time() > deadline:
             return r.body
 
 
-def task_token(tea, name):
+def task_token(tea, name, flow=FLOW):
     r = tea.get_execution_history(fnf_models.GetExecutionHistoryRequest(
-        flow_name=FLOW, execution_name=name))
+        flow_name=flow, execution_name=name))
     for event in r.body.events:
         if event.type == 'TaskStarted':
             detail = json.loads(event.event_detail or '{}')
@@ -137,8 +169,8 @@ def task_token(tea, name):
     return None
 
 
-def subscribe(account, handler_addr, name):
-    sub = account.get_subscription(TOPIC, name)
+def subscribe(account, handler_addr, name, topic=TOPIC):
+    sub = account.get_subscription(topic, name)
     sub.subscribe(SubscriptionMeta(endpoint='http://{}/'.format(handler_addr),
                                    notify_strategy='BACKOFF_RETRY',
                                    notify_content_format='JSON'))
@@ -235,6 +267,95 @@ def main():
     except MNSServerException as e:
         check('an unknown queue is refused with QueueNotExist', e.type == 'QueueNotExist',
               e.type)
+
+    cloudflow(account, tea, base_env, fnf_addr)
+
+
+def error_code(e):
+    """The upstream Code of a Tea SDK error (its attribute moved between
+    versions) or None."""
+    return getattr(e, 'code', None) or getattr(e, 'Code', None)
+
+
+def cloudflow(account, tea, base_env, fnf_addr):
+    """7. The seed chain in the CloudFlow spec, then an Express flow."""
+    # The topic and the handler's push subscription, as for the FDL flow
+    # (here the MNS SDK also creates the topic: no loaded flow names it).
+    account.get_topic(CF_TOPIC).create(TopicMeta())
+    handler, handler_addr = start([sys.executable, HANDLER, '--listen', '127.0.0.1:0',
+                                   '--fnf-endpoint', fnf_addr], env=base_env)
+    subscribe(account, handler_addr, 'e2e-cloudflow-handler', topic=CF_TOPIC)
+    # The seed chain's text, named after the flow and on its own topic.
+    with open(CF_SEED, encoding='utf-8') as f:
+        definition = (f.read()
+                      .replace('Name: mns-topic-callback', 'Name: ' + CF_FLOW)
+                      .replace('/topics/' + TOPIC + '/', '/topics/' + CF_TOPIC + '/'))
+    created = tea.create_flow(fnf_models.CreateFlowRequest(
+        name=CF_FLOW, definition=definition, description='the seed chain, CloudFlow',
+        type='FDL', execution_mode='Standard')).body
+    check('Tea SDK: CreateFlow takes a CloudFlow state machine',
+          created.name == CF_FLOW and created.definition == definition
+          and created.execution_mode == 'Standard',
+          '{} {}'.format(created.name, created.execution_mode))
+    x = run_execution(tea, 'e2e_cloudflow', flow=CF_FLOW)
+    check('Tea SDK: CloudFlow execution Succeeded (handler over MNS push)',
+          x.status == 'Succeeded', x.status)
+    check('CloudFlow output is the handler\'s {"status": "success"}',
+          json.loads(x.output or 'null') == {'status': 'success'}, x.output)
+    token = task_token(tea, 'e2e_cloudflow', flow=CF_FLOW)
+    check('GetExecutionHistory shows the CloudFlow task token', bool(token))
+    try:
+        tea.report_task_succeeded(fnf_models.ReportTaskSucceededRequest(
+            task_token=token, output='{"status": "again"}'))
+        check('Tea SDK: a second CloudFlow report is refused', False, 'no exception')
+    except Exception as e:  # the Tea SDK's error class moved between versions
+        check('Tea SDK: a second CloudFlow report raises TaskAlreadyCompleted',
+              error_code(e) == 'TaskAlreadyCompleted', repr(e))
+    stop(handler)
+
+    # Express: created with ExecutionMode, run with StartSyncExecution.
+    created = tea.create_flow(fnf_models.CreateFlowRequest(
+        name=EXPRESS_FLOW, definition=EXPRESS, description='express', type='FDL',
+        execution_mode='Express')).body
+    check('Tea SDK: CreateFlow in Express mode', created.execution_mode == 'Express',
+          created.execution_mode)
+    described = tea.describe_flow(fnf_models.DescribeFlowRequest(name=EXPRESS_FLOW)).body
+    check('DescribeFlow shows ExecutionMode Express', described.execution_mode == 'Express',
+          described.execution_mode)
+    listed = tea.list_flows(fnf_models.ListFlowsRequest()).body
+    modes = {f.name: f.execution_mode for f in listed.flows}
+    check('ListFlows shows each flow\'s mode',
+          modes.get(EXPRESS_FLOW) == 'Express' and modes.get(CF_FLOW) == 'Standard'
+          and modes.get(FLOW) == 'Standard', repr(modes))
+    if not hasattr(tea, 'start_sync_execution'):
+        print('skip  this Tea SDK has no StartSyncExecution', flush=True)
+        return
+    r = tea.start_sync_execution(fnf_models.StartSyncExecutionRequest(
+        flow_name=EXPRESS_FLOW, execution_name='e2e_sync', input='{"name": "sync"}')).body
+    check('Tea SDK: StartSyncExecution answers the ended execution',
+          r.status == 'Succeeded' and r.flow_name == EXPRESS_FLOW
+          and (r.name or '').startswith('e2e_sync:') and bool(r.stopped_time),
+          '{} {} {}'.format(r.status, r.name, r.stopped_time))
+    check('StartSyncExecution output',
+          json.loads(r.output or 'null') == {'greeting': 'hello sync', 'express': True},
+          r.output)
+    try:
+        tea.start_sync_execution(fnf_models.StartSyncExecutionRequest(
+            flow_name=CF_FLOW, input=INPUT))
+        check('StartSyncExecution refuses a Standard flow', False, 'no exception')
+    except Exception as e:
+        check('StartSyncExecution refuses a Standard flow (ActionNotSupported)',
+              error_code(e) == 'ActionNotSupported', repr(e))
+    updated = tea.update_flow(fnf_models.UpdateFlowRequest(
+        name=EXPRESS_FLOW, definition=EXPRESS.replace('express: true', 'express: updated'),
+        type='FDL')).body
+    check('Tea SDK: UpdateFlow replaces the definition',
+          'express: updated' in (updated.definition or ''), updated.definition)
+    r = tea.start_sync_execution(fnf_models.StartSyncExecutionRequest(
+        flow_name=EXPRESS_FLOW, input='{"name": "again"}')).body
+    check('the updated Express flow runs its new definition',
+          json.loads(r.output or 'null') == {'greeting': 'hello again', 'express': 'updated'},
+          r.output)
 
 
 if __name__ == '__main__':

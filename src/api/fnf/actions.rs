@@ -15,10 +15,12 @@ use crate::fdl::{self, Flow};
 use crate::runtime::{Command, Outcome};
 use crate::sim::Sim;
 
+mod modes;
+
 type Answer = Result<Map<String, Value>, ApiError>;
 
 /// Every action the simulator answers, for `ActionNotSupported` messages.
-pub const ACTIONS: [&str; 11] = [
+pub const ACTIONS: [&str; 13] = [
     "StartExecution",
     "DescribeExecution",
     "StopExecution",
@@ -30,6 +32,8 @@ pub const ACTIONS: [&str; 11] = [
     "DescribeFlow",
     "ListFlows",
     "DeleteFlow",
+    "UpdateFlow",
+    "StartSyncExecution",
 ];
 
 /// Longest `DescribeExecution` long poll (seconds).
@@ -66,6 +70,8 @@ pub async fn dispatch(state: &ApiState, rpc: &Rpc) -> Answer {
         "DescribeFlow" => describe_flow(state, rpc),
         "ListFlows" => list_flows(state, rpc),
         "DeleteFlow" => delete_flow(state, rpc).await,
+        "UpdateFlow" => modes::update_flow(state, rpc).await,
+        "StartSyncExecution" => modes::start_sync_execution(state, rpc).await,
         other => Err(ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "ActionNotSupported",
@@ -91,6 +97,7 @@ async fn start_execution(state: &ApiState, rpc: &Rpc) -> Answer {
     let flow = rpc.required("FlowName")?.to_owned();
     let name = rpc.optional("ExecutionName").map(str::to_owned);
     let input = rpc.optional("Input").unwrap_or("{}").to_owned();
+    modes::refuse_express(state, &flow)?;
     let id = match rpc.optional("CallbackFnFTaskToken") {
         None => match state
             .handle
@@ -238,7 +245,7 @@ fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
     let mut next = String::new();
     let all = sim.engine.executions();
     for x in all.iter().skip(from) {
-        let matches = Arc::ptr_eq(&x.flow, flow)
+        let matches = (Arc::ptr_eq(&x.flow, flow) || sim.engine.is_execution_of(flow_name, x))
             && status.is_none_or(|s| x.status == s)
             && x.name.starts_with(prefix);
         if !matches {
@@ -340,10 +347,10 @@ fn flow_json(flow: &Flow, info: &FlowInfo) -> Map<String, Value> {
         "Description": info.description,
         "Definition": flow.definition,
         "Type": "FDL",
-        "RoleArn": "",
-        "ExecutionMode": "Standard",
+        "RoleArn": info.role_arn,
+        "ExecutionMode": modes::mode_of(flow).as_str(),
         "CreatedTime": info.created,
-        "LastModifiedTime": info.created,
+        "LastModifiedTime": info.modified.as_deref().unwrap_or(&info.created),
     }))
 }
 
@@ -353,6 +360,7 @@ fn info_of(state: &ApiState, sim: &Sim, name: &str) -> FlowInfo {
         id: String::new(),
         description: String::new(),
         created: format_time(sim.epoch_ms()),
+        ..FlowInfo::default()
     })
 }
 
@@ -384,6 +392,8 @@ async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
         id: uuid::Uuid::new_v4().hyphenated().to_string(),
         description,
         created: format_time(created),
+        role_arn: rpc.optional("RoleArn").unwrap_or("").to_owned(),
+        modified: None,
     };
     state.fnf.insert(&name, info.clone());
     let sim = state.handle.sim();
