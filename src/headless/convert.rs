@@ -1,0 +1,845 @@
+//! headless::convert: `flowsim convert`, FDL v1 flows rewritten as
+//! CloudFlow state machines, and `convert --check` ([`check`]), which runs
+//! both on the same inputs and handler behaviours and compares them.
+//!
+//! The conversion keeps FDL's data flow exactly, with constructors. An FDL
+//! block merges each step's output into its `$local`; a state machine
+//! pipes each state's output into the next. So the piped value *is* the
+//! block's `$local`, and every state's OutputConstructor rebuilds it: the
+//! keys it had (`k.$: $Input.k`) with the step's output merged over them.
+//! Constructors build fixed keys, so the converter follows which keys the
+//! local holds at each point (a [`Shape`]); a step reached with different
+//! shapes (a catch target reached from two tasks) becomes one state per
+//! shape (`rejected`, `rejected-2`). What FDL reads besides the local:
+//! - `$input` of the top-level block is the execution input
+//!   (`$Context.Execution.Input`; the first state also has it as `$Input`);
+//! - a step's input (inputMappings, or the block input merged with the
+//!   local) is computed where it is used: in `Parameters` (the message,
+//!   the function's body, the child flow's input), conditions, `Seconds.$`
+//!   and in the OutputConstructor wherever `$input` appears;
+//! - a nested block (parallel branch, foreach iteration) sees its input
+//!   only in its first state (a Parallel's branches get the step input, a
+//!   Map's iterations the element, or, when they read more than the item,
+//!   the FDL iteration input built beforehand by a small loop of states);
+//! - `$local[*].x` after a foreach is collected by the same kind of loop
+//!   (CloudFlow has no wildcard and no built-in that maps over an array).
+//!
+//! What cannot convert is reported as `line:col: cannot convert: …`.
+
+pub mod check;
+mod expr;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+
+use crate::fdl::{
+    Flow, Mapping, ParamValue, Pattern, Pos, Resource, Root, Segment, Source, Step, StepId,
+    StepKind, Wait,
+};
+use crate::syntax::Diagnostic;
+use expr::{Fields, Val, access, const_at, object};
+use yaml::{Y, constant, flow_list, scalar};
+
+/// Most CloudFlow states one FDL step may become (one per shape of the
+/// local it is reached with).
+const MAX_SHAPES: usize = 8;
+
+/// Inline Map concurrency limit (MAP inline-mode).
+const MAP_CONCURRENCY: usize = 40;
+
+/// A converted flow.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    /// The CloudFlow YAML text.
+    pub text: String,
+    /// Approximations, each also written as a `# flowsim:` comment.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Converts a loaded FDL v1 flow; `file` is named in the header comment.
+/// Every construct that cannot convert is reported, positioned.
+pub fn convert(flow: &Flow, file: &str) -> Result<Converted, Vec<Diagnostic>> {
+    let mut c = Conv {
+        flow,
+        blocks: Vec::new(),
+        names: HashSet::new(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let mut doc = Y::M(Vec::new());
+    doc.comment(&format!(
+        "Converted from {file} (FDL v1) by `flowsim convert`: each state rebuilds the"
+    ));
+    doc.comment("flow's accumulated data with constructors, as FDL merges step outputs.");
+    if let Some(input) = flow.sample_input() {
+        doc.comment(&format!("input: {input}"));
+    }
+    if let Some(t) = flow.timeout_seconds {
+        let msg = format!(
+            "the flow-level timeoutSeconds {t} has no CloudFlow counterpart and is left out"
+        );
+        doc.comment(&format!("flowsim: {msg}"));
+        c.warnings.push(Diagnostic::new(Pos { line: 1, col: 1 }, msg));
+    }
+    doc.push("Type", scalar("StateMachine"));
+    doc.push("Name", scalar(&flow.name));
+    doc.push("SpecVersion", scalar("v1"));
+    let top = c.new_block(flow.body.clone(), BlockIn::Top);
+    let (start, states) = c.run_block(top);
+    doc.push("StartAt", scalar(&start));
+    doc.push("States", Y::L(states));
+    if !c.errors.is_empty() {
+        c.errors.sort_by_key(|d| d.pos);
+        c.errors.dedup();
+        return Err(c.errors);
+    }
+    Ok(Converted {
+        text: yaml::render(&doc),
+        warnings: c.warnings,
+    })
+}
+
+/// What the FDL `$local` of a block holds where a state starts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Shape {
+    /// Nothing yet: the piped value is still the block's input.
+    Fresh,
+    /// Exactly these keys, in order; the piped value is the local.
+    Keys(Vec<String>),
+    /// A task's result, keys unknown; the piped value is the local.
+    Dynamic,
+}
+
+/// Where a block's `$input` comes from.
+#[derive(Debug, Clone)]
+enum BlockIn {
+    /// The execution input.
+    Top,
+    /// A parallel branch: the first state's input at this path, if the
+    /// branches need it.
+    Branch(Option<String>),
+    /// A foreach iteration: the element (`zip` false: only `$input.ITEM`
+    /// reads it) or the FDL iteration input (`zip`).
+    Iter { zip: bool, item: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Target {
+    Step(usize),
+    End,
+}
+
+struct Block {
+    steps: Vec<StepId>,
+    input: BlockIn,
+    /// (target, shape) -> state name.
+    named: HashMap<(Target, Shape), String>,
+    pending: Vec<(Target, Shape)>,
+    /// The local's shapes where the block ends.
+    end_shapes: Vec<Shape>,
+}
+
+/// Where a state goes next.
+enum Next {
+    State(String),
+    End,
+}
+
+/// A step's input: mapped fields, or one expression.
+enum StepIn {
+    Mapped(Fields),
+    Whole(String),
+}
+
+/// A step's output, to merge into the local.
+enum Out {
+    Keys(Fields),
+    /// A task's result with no outputMappings.
+    Dynamic,
+}
+
+type R<T> = Result<T, String>;
+
+struct Conv<'f> {
+    flow: &'f Flow,
+    blocks: Vec<Block>,
+    names: HashSet<String>,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+}
+
+impl Conv<'_> {
+    fn new_block(&mut self, steps: Vec<StepId>, input: BlockIn) -> usize {
+        self.blocks.push(Block {
+            steps,
+            input,
+            named: HashMap::new(),
+            pending: Vec::new(),
+            end_shapes: Vec::new(),
+        });
+        self.blocks.len() - 1
+    }
+
+    fn fail(&mut self, pos: Pos, msg: impl std::fmt::Display) {
+        self.errors
+            .push(Diagnostic::new(pos, format!("cannot convert: {msg}")));
+    }
+
+    fn unique(&mut self, base: &str) -> String {
+        let mut name = base.to_owned();
+        let mut n = 2;
+        while self.names.contains(&name) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// Converts block `b`: its start state's name and its states.
+    fn run_block(&mut self, b: usize) -> (String, Vec<Y>) {
+        let first = if self.blocks[b].steps.is_empty() {
+            Target::End
+        } else {
+            Target::Step(0)
+        };
+        let start = match self.next(b, first, Shape::Fresh, true) {
+            Next::State(n) => n,
+            Next::End => String::new(),
+        };
+        let mut states = Vec::new();
+        let mut done = 0;
+        while let Some((t, shape)) = self.blocks[b].pending.get(done).cloned() {
+            done += 1;
+            let name = self.blocks[b].named[&(t, shape.clone())].clone();
+            match t {
+                Target::Step(i) => {
+                    let step = self.flow.step(self.blocks[b].steps[i]);
+                    match self.step_states(b, i, step, shape, &name) {
+                        Ok(mut s) => states.append(&mut s),
+                        Err(msg) => {
+                            let pos = step.pos;
+                            self.fail(pos, format!("step `{}`: {msg}", step.name));
+                        }
+                    }
+                }
+                Target::End => states.push(self.end_state(b, shape, &name)),
+            }
+        }
+        (start, states)
+    }
+
+    /// Where to go to reach `t` with `shape`: a state (named now, built
+    /// later) or the end of the block.
+    fn next(&mut self, b: usize, t: Target, shape: Shape, need_state: bool) -> Next {
+        let top_output = matches!(self.blocks[b].input, BlockIn::Top)
+            && !self.flow.output_mappings.is_empty();
+        if t == Target::End && shape != Shape::Fresh && !need_state && !top_output {
+            self.blocks[b].end_shapes.push(shape);
+            return Next::End;
+        }
+        if let Some(n) = self.blocks[b].named.get(&(t, shape.clone())) {
+            return Next::State(n.clone());
+        }
+        let base = match t {
+            Target::Step(i) => self.flow.step(self.blocks[b].steps[i]).name.clone(),
+            Target::End if top_output => "flow-output".to_owned(),
+            Target::End => "end".to_owned(),
+        };
+        let count = self.blocks[b].named.keys().filter(|(x, _)| *x == t).count();
+        if count >= MAX_SHAPES {
+            self.fail(
+                Pos::default(),
+                format!("`{base}` is reached with more than {MAX_SHAPES} different sets of keys in its data"),
+            );
+        }
+        let name = self.unique(&base);
+        self.blocks[b].named.insert((t, shape.clone()), name.clone());
+        self.blocks[b].pending.push((t, shape));
+        Next::State(name)
+    }
+
+    /// The state that ends block `b` (the flow's outputMappings, or what
+    /// turns a still fresh block's data into its empty local).
+    fn end_state(&mut self, b: usize, shape: Shape, name: &str) -> Y {
+        let mut s = state("Pass", name);
+        let top = matches!(self.blocks[b].input, BlockIn::Top);
+        if top && !self.flow.output_mappings.is_empty() {
+            let mut fields = Fields::new();
+            for m in &self.flow.output_mappings.clone() {
+                let v = self.source(
+                    m,
+                    &|segs| self.in_ref(b, &shape, segs),
+                    &|segs| local_ref(&shape, "$Input", segs),
+                    "",
+                    false,
+                );
+                match v {
+                    Ok(v) => fields.push((m.target.clone(), v)),
+                    Err(e) => self.fail(m.pos, format!("flow outputMappings: {e}")),
+                }
+            }
+            self.blocks[b]
+                .end_shapes
+                .push(Shape::Keys(fields.iter().map(|f| f.0.clone()).collect()));
+            s.push("OutputConstructor", fields_y(&fields));
+        } else if shape == Shape::Fresh {
+            self.blocks[b].end_shapes.push(Shape::Keys(Vec::new()));
+            s.push("OutputConstructor", Y::M(Vec::new()));
+        } else {
+            self.blocks[b].end_shapes.push(shape);
+        }
+        s.push("End", Y::S("true".into()));
+        s
+    }
+
+    /// The block's whole `$input` where a state of shape `shape` starts.
+    fn block_in(&self, b: usize, shape: &Shape) -> R<String> {
+        match &self.blocks[b].input {
+            BlockIn::Top if !self.flow.input_mappings.is_empty() => {
+                Ok(object(&self.flow_input()?))
+            }
+            BlockIn::Top if *shape == Shape::Fresh => Ok("$Input".into()),
+            BlockIn::Top => Ok("$Context.Execution.Input".into()),
+            BlockIn::Branch(Some(p)) if *shape == Shape::Fresh => Ok(p.clone()),
+            BlockIn::Iter { zip: true, .. } if *shape == Shape::Fresh => Ok("$Input".into()),
+            BlockIn::Iter { zip: false, item } if *shape == Shape::Fresh => Err(format!(
+                "reads the whole iteration input; only `$input.{item}` converts here"
+            )),
+            _ => Err("reads its block's input after the block's first step (a nested CloudFlow state sees only the previous state's output)".into()),
+        }
+    }
+
+    /// `$input` + `segs` of block `b`.
+    fn in_ref(&self, b: usize, shape: &Shape, segs: &[Segment]) -> R<String> {
+        match &self.blocks[b].input {
+            BlockIn::Top if !self.flow.input_mappings.is_empty() => {
+                let fields = self.flow_input()?;
+                lookup_fields(&fields, segs)
+            }
+            BlockIn::Iter { zip: false, item } if *shape == Shape::Fresh => match segs.split_first()
+            {
+                Some((Segment::Key(k), rest)) if k == item => access("$Input", rest),
+                _ => Err(format!(
+                    "reads the iteration input beyond `$input.{item}`"
+                )),
+            },
+            _ => access(&self.block_in(b, shape)?, segs),
+        }
+    }
+
+    /// The flow's inputMappings over the execution input.
+    fn flow_input(&self) -> R<Fields> {
+        let mut fields = Fields::new();
+        for m in &self.flow.input_mappings {
+            let v = self.source(
+                m,
+                &|segs| access("$Context.Execution.Input", segs),
+                &|_| Ok("null".into()),
+                "",
+                false,
+            )?;
+            fields.push((m.target.clone(), v));
+        }
+        Ok(fields)
+    }
+
+    /// A mapping's source as a value: `$input` and `$local` by the
+    /// caller's rules.
+    fn source(
+        &self,
+        m: &Mapping,
+        input: &dyn Fn(&[Segment]) -> R<String>,
+        local: &dyn Fn(&[Segment]) -> R<String>,
+        step: &str,
+        token: bool,
+    ) -> R<Val> {
+        match &m.source {
+            Source::Const(v) => Ok(Val::Const(v.clone())),
+            Source::Path(p) => self.path(p, input, local, step, token),
+        }
+    }
+
+    fn path(
+        &self,
+        p: &crate::fdl::Path,
+        input: &dyn Fn(&[Segment]) -> R<String>,
+        local: &dyn Fn(&[Segment]) -> R<String>,
+        step: &str,
+        token: bool,
+    ) -> R<Val> {
+        let e = match p.root {
+            Root::Input | Root::Dollar => input(&p.segments),
+            Root::Local => local(&p.segments),
+            Root::Context => return expr::context(&p.segments, &self.flow.name, step, token),
+        }
+        .map_err(|e| format!("`{p}`: {e}"))?;
+        Ok(Val::Expr(e))
+    }
+
+    /// The input of `step` (block `b`, shape `shape`).
+    fn step_in(&self, b: usize, shape: &Shape, step: &Step, token: bool) -> R<StepIn> {
+        match &step.input_mappings {
+            Some(ms) => {
+                let mut fields = Fields::new();
+                for m in ms {
+                    let v = self.source(
+                        m,
+                        &|segs| self.in_ref(b, shape, segs),
+                        &|segs| local_ref(shape, "$Input", segs),
+                        &step.name,
+                        token,
+                    )?;
+                    fields.push((m.target.clone(), v));
+                }
+                Ok(StepIn::Mapped(fields))
+            }
+            None if *shape == Shape::Fresh => Ok(StepIn::Whole(self.block_in(b, shape)?)),
+            None => Ok(StepIn::Whole(format!(
+                "jsonMerge({}, $Input)",
+                self.block_in(b, shape)?
+            ))),
+        }
+    }
+
+    /// The states of step `i` of block `b` reached with `shape`.
+    fn step_states(&mut self, b: usize, i: usize, step: &Step, shape: Shape, name: &str) -> R<Vec<Y>> {
+        let after = if step.end || i + 1 >= self.blocks[b].steps.len() {
+            Target::End
+        } else {
+            Target::Step(i + 1)
+        };
+        let index_of = |c: &Self, id: StepId| -> Target {
+            c.blocks[b]
+                .steps
+                .iter()
+                .position(|&s| s == id)
+                .map_or(Target::End, Target::Step)
+        };
+        match &step.kind {
+            StepKind::Pass | StepKind::Wait(_) => {
+                let s_in = self.step_in(b, &shape, step, false);
+                let fields = match &step.output_mappings {
+                    None => Fields::new(),
+                    Some(ms) => {
+                        let s_in = s_in.as_ref().map_err(Clone::clone)?;
+                        self.out_fields(ms, s_in, &|_| Ok("null".into()), &step.name)?
+                    }
+                };
+                let is_wait = matches!(step.kind, StepKind::Wait(_));
+                let mut s = state(if is_wait { "Wait" } else { "Pass" }, name);
+                if let StepKind::Wait(w) = &step.kind {
+                    match w {
+                        Wait::DurationSeconds(d) if d.fract() == 0.0 && (1.0..=300.0).contains(d) => {
+                            s.push("Seconds", Y::S((*d as u64).to_string()))
+                        }
+                        Wait::DurationSeconds(d) => {
+                            return Err(format!("a wait of {d} s (CloudFlow waits 1 to 300 whole seconds)"));
+                        }
+                        Wait::DurationPath(p) => {
+                            let s_in = s_in.as_ref().map_err(Clone::clone)?;
+                            s.comment("flowsim: FDL waits any non-negative number of seconds; CloudFlow 1 to 300 whole seconds");
+                            s.push("Seconds.$", scalar(&s_ref(s_in, &p.segments)?));
+                        }
+                        Wait::TimestampMillis(_) | Wait::TimestampPath(_) => {
+                            return Err("a wait `timestamp` (CloudFlow's Wait has only Seconds; UntilDateTime left the spec in 2024)".into());
+                        }
+                        Wait::Expr(_) => return Err("a CloudFlow wait in an FDL flow".into()),
+                    }
+                }
+                // Nothing to add: the local passes through as it is.
+                let shape = if fields.is_empty() && shape != Shape::Fresh {
+                    shape
+                } else {
+                    let (ctor, shape) = merge_out(&shape, "$Input", Out::Keys(fields))?;
+                    if let Some(ctor) = ctor {
+                        s.push("OutputConstructor", ctor);
+                    }
+                    shape
+                };
+                let n = self.next(b, after, shape, false);
+                Ok(vec![with_next(s, n)])
+            }
+            StepKind::Succeed => {
+                if !matches!(self.blocks[b].input, BlockIn::Top) {
+                    return Err("a succeed inside a parallel branch or foreach ends the whole FDL flow; a CloudFlow Succeed ends only its branch".into());
+                }
+                let s_in = self.step_in(b, &shape, step, false);
+                let fields = match &step.output_mappings {
+                    None => Fields::new(),
+                    Some(ms) => {
+                        let s_in = s_in.as_ref().map_err(Clone::clone)?;
+                        self.out_fields(ms, s_in, &|_| Ok("null".into()), &step.name)?
+                    }
+                };
+                let plain = fields.is_empty() && shape != Shape::Fresh;
+                let (ctor, shape) = if plain {
+                    (None, shape)
+                } else {
+                    merge_out(&shape, "$Input", Out::Keys(fields))?
+                };
+                let n = self.next(b, Target::End, shape, false);
+                match (plain, n) {
+                    (true, Next::End) => Ok(vec![state("Succeed", name)]),
+                    (_, n) => {
+                        let mut s = state("Pass", name);
+                        if let Some(c) = ctor {
+                            s.push("OutputConstructor", c);
+                        }
+                        Ok(vec![with_next(s, n)])
+                    }
+                }
+            }
+            StepKind::Fail(f) => {
+                let mut s = state("Fail", name);
+                s.push("Code", scalar(&f.error));
+                s.push("Detail", scalar(&f.cause));
+                Ok(vec![s])
+            }
+            StepKind::Choice(ch) => {
+                let s_in = self.step_in(b, &shape, step, false)?;
+                if step.output_mappings.as_ref().is_some_and(|m| !m.is_empty()) {
+                    return Err("a choice with outputMappings (CloudFlow's Choice has no OutputConstructor)".into());
+                }
+                let mut s = state("Choice", name);
+                let mut branches = Vec::new();
+                for br in &ch.choices {
+                    if !br.branch.steps.is_empty() {
+                        return Err(format!("choice branch `{}` holds steps (flatten them into the flow and `goto` them)", br.condition.source()));
+                    }
+                    let cond = match &br.condition {
+                        crate::fdl::ChoiceCondition::Fdl(c) => expr::condition(&c.source, &|segs| s_ref(&s_in, segs))?,
+                        crate::fdl::ChoiceCondition::Expr(_) => return Err("a CloudFlow condition in an FDL flow".into()),
+                    };
+                    let t = br.branch.goto.map_or(after, |g| index_of(self, g));
+                    let Next::State(n) = self.next(b, t, shape.clone(), true) else {
+                        return Err("internal: a choice branch needs a state".into());
+                    };
+                    let mut m = Y::M(Vec::new());
+                    m.push("Condition", scalar(&cond));
+                    m.push("Next", scalar(&n));
+                    branches.push(m);
+                }
+                let default = match &ch.default {
+                    Some(d) if !d.steps.is_empty() => {
+                        return Err("the choice's default holds steps (flatten them into the flow and `goto` them)".into());
+                    }
+                    Some(d) => d.goto.map_or(after, |g| index_of(self, g)),
+                    None => after,
+                };
+                let Next::State(dn) = self.next(b, default, shape, true) else {
+                    return Err("internal: a choice default needs a state".into());
+                };
+                s.push("Branches", Y::L(branches));
+                s.push("Default", scalar(&dn));
+                Ok(vec![s])
+            }
+            StepKind::Task(t) => self.task_states(b, step, t, shape, name, after, &index_of),
+            StepKind::Parallel(p) => self.parallel_states(b, step, &p.branches, shape, name, after),
+            StepKind::Foreach(f) => self.foreach_states(b, step, f, shape, name, after),
+        }
+    }
+
+    /// outputMappings over the step input and the step's `$local`.
+    fn out_fields(
+        &self,
+        ms: &[Mapping],
+        s_in: &StepIn,
+        local: &dyn Fn(&[Segment]) -> R<String>,
+        step: &str,
+    ) -> R<Fields> {
+        let mut fields = Fields::new();
+        for m in ms {
+            let v = self.source(m, &|segs| s_ref(s_in, segs), local, step, false)?;
+            fields.push((m.target.clone(), v));
+        }
+        Ok(fields)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn task_states(
+        &mut self,
+        b: usize,
+        step: &Step,
+        t: &crate::fdl::Task,
+        shape: Shape,
+        name: &str,
+        after: Target,
+        index_of: &dyn Fn(&Self, StepId) -> Target,
+    ) -> R<Vec<Y>> {
+        let token = t.pattern == Pattern::WaitForCallback;
+        let s_in = self.step_in(b, &shape, step, token)?;
+        let mut s = state("Task", name);
+        let (action, mode) = match (&t.resource, t.pattern) {
+            (Resource::Function { .. }, Pattern::WaitForCallback) => {
+                ("FC:InvokeFunction", "WaitForCustomCallback")
+            }
+            (Resource::Function { .. }, _) => ("FC:InvokeFunction", "RequestComplete"),
+            (Resource::MnsTopic { .. } | Resource::MnsQueue { .. }, Pattern::WaitForCallback) => {
+                ("MNS:SendMessage", "WaitForCustomCallback")
+            }
+            (Resource::MnsTopic { .. } | Resource::MnsQueue { .. }, _) => {
+                ("MNS:SendMessage", "RequestComplete")
+            }
+            (Resource::Flow { .. }, Pattern::WaitForCallback) => {
+                ("FNF:StartExecution", "WaitForCustomCallback")
+            }
+            (Resource::Flow { .. }, Pattern::Sync) => ("FNF:StartExecution", "WaitForSystemCallback"),
+            (Resource::Flow { .. }, Pattern::RequestResponse) => {
+                ("FNF:StartExecution", "RequestComplete")
+            }
+            (Resource::Api { .. }, _) => return Err("a CloudFlow action in an FDL flow".into()),
+        };
+        s.push("Action", scalar(action));
+        s.push("TaskMode", scalar(mode));
+        if let Some(secs) = t.timeout_seconds {
+            s.push("Timeout", Y::S(secs.to_string()));
+        }
+        let mut params = Y::M(Vec::new());
+        params.push("resourceArn", scalar(&t.resource_arn));
+        let param = |c: &Self, p: &ParamValue| -> R<Val> {
+            let _ = c;
+            match p {
+                ParamValue::Const(v) => Ok(Val::Const(v.clone())),
+                ParamValue::Path(path) => Ok(Val::Expr(s_ref(&s_in, &path.segments)?)),
+            }
+        };
+        let push_val = |params: &mut Y, key: &str, v: Val| match v {
+            Val::Const(c) => params.push(key, constant(&c)),
+            Val::Expr(e) => params.push(format!("{key}.$"), scalar(&e)),
+        };
+        match &t.resource {
+            Resource::Function { .. } => {
+                let inv = if mode == "RequestComplete" { "Sync" } else { "Async" };
+                params.push("invocationType", scalar(inv));
+                push_step_in(&mut params, "body", &s_in);
+            }
+            Resource::MnsTopic { .. } | Resource::MnsQueue { .. } => {
+                for (k, p) in &t.service_params {
+                    let key = match k.as_str() {
+                        "MessageBody" => "message",
+                        "MessageTag" => "messageTag",
+                        "DelaySeconds" => "delaySeconds",
+                        _ => continue,
+                    };
+                    match p {
+                        ParamValue::Path(path) if path.segments.is_empty() => {
+                            push_step_in(&mut params, key, &s_in)
+                        }
+                        p => push_val(&mut params, key, param(self, p)?),
+                    }
+                }
+            }
+            Resource::Flow { .. } => {
+                let mut input_given = false;
+                for (k, p) in &t.service_params {
+                    let key = match k.as_str() {
+                        "Input" => {
+                            input_given = true;
+                            "input"
+                        }
+                        "ExecutionName" => "executionName",
+                        _ => continue,
+                    };
+                    push_val(&mut params, key, param(self, p)?);
+                }
+                if !input_given {
+                    push_step_in(&mut params, "input", &s_in);
+                }
+            }
+            Resource::Api { .. } => {}
+        }
+        s.push("Parameters", params);
+        if !t.retry.is_empty() {
+            let list = t
+                .retry
+                .iter()
+                .map(|r| {
+                    let mut m = Y::M(Vec::new());
+                    m.push("Errors", flow_list(&r.errors));
+                    m.push("IntervalSeconds", Y::S(r.interval_seconds.to_string()));
+                    m.push("MaxAttempts", Y::S(r.max_attempts.to_string()));
+                    // FDL's multiplier defaults to 2, CloudFlow's BackoffRate to 1.
+                    m.push("BackoffRate", Y::S(num(r.multiplier)));
+                    if r.max_interval_seconds != crate::fdl::RetryPolicy::DEFAULT_MAX_INTERVAL_SECONDS {
+                        m.push("MaxBackoffSeconds", Y::S(r.max_interval_seconds.to_string()));
+                    }
+                    m
+                })
+                .collect();
+            s.push("Retry", Y::L(list));
+        }
+        if !t.catch.is_empty() {
+            let mut list = Vec::new();
+            for rule in &t.catch {
+                let fields = match &t.error_mappings {
+                    None => Fields::new(),
+                    Some(ms) => self.out_fields(ms, &s_in, &error_local, &step.name)?,
+                };
+                let (ctor, caught) = merge_out(&shape, "$Input", Out::Keys(fields))?;
+                let target = index_of(self, rule.goto);
+                let Next::State(n) = self.next(b, target, caught, true) else {
+                    return Err("internal: a catch needs a state".into());
+                };
+                let mut m = Y::M(Vec::new());
+                m.push("Errors", flow_list(&rule.errors));
+                if let Some(c) = ctor {
+                    m.push("OutputConstructor", c);
+                }
+                m.push("Next", scalar(&n));
+                list.push(m);
+            }
+            s.push("Catch", Y::L(list));
+        }
+        let out = match &step.output_mappings {
+            None => Out::Dynamic,
+            Some(ms) => Out::Keys(self.out_fields(ms, &s_in, &|segs| access("$Output", segs), &step.name)?),
+        };
+        let (ctor, shape) = merge_out(&shape, "$Input", out)?;
+        if let Some(c) = ctor {
+            s.push("OutputConstructor", c);
+        }
+        let n = self.next(b, after, shape, false);
+        Ok(vec![with_next(s, n)])
+    }
+}
+
+mod fanout;
+
+/// `$local` + `segs` where the local has `shape` and lives at `base`.
+fn local_ref(shape: &Shape, base: &str, segs: &[Segment]) -> R<String> {
+    match shape {
+        Shape::Fresh if segs.is_empty() => Ok("{}".into()),
+        Shape::Fresh => Ok("null".into()),
+        _ => access(base, segs),
+    }
+}
+
+/// A caught error's `$local`: `{"error", "cause"}`.
+fn error_local(segs: &[Segment]) -> R<String> {
+    match segs.split_first() {
+        None => Ok("{\"error\": $Context.Current.Error.Code, \"cause\": $Context.Current.Error.Detail}".into()),
+        Some((Segment::Key(k), rest)) if k == "error" => access("$Context.Current.Error.Code", rest),
+        Some((Segment::Key(k), rest)) if k == "cause" => access("$Context.Current.Error.Detail", rest),
+        Some(_) => Ok("null".into()),
+    }
+}
+
+/// A lookup in mapped fields (a step's or the flow's input).
+fn lookup_fields(fields: &Fields, segs: &[Segment]) -> R<String> {
+    match segs.split_first() {
+        None => Ok(object(fields)),
+        Some((Segment::Key(k), rest)) => match fields.iter().find(|f| f.0 == *k) {
+            Some((_, Val::Const(v))) => Ok(const_at(v, rest).to_string()),
+            Some((_, Val::Expr(e))) => access(e, rest),
+            None => Ok("null".into()),
+        },
+        Some(_) => Ok("null".into()),
+    }
+}
+
+/// The step input + `segs`.
+fn s_ref(s: &StepIn, segs: &[Segment]) -> R<String> {
+    match s {
+        StepIn::Mapped(fields) => lookup_fields(fields, segs),
+        StepIn::Whole(e) => access(e, segs),
+    }
+}
+
+/// The step input as parameter `key`.
+fn push_step_in(params: &mut Y, key: &str, s: &StepIn) {
+    match s {
+        StepIn::Mapped(fields) => params.push(key, fields_y(fields)),
+        StepIn::Whole(e) => params.push(format!("{key}.$"), scalar(e)),
+    }
+}
+
+/// A constructor mapping.
+fn fields_y(fields: &Fields) -> Y {
+    let mut m = Y::M(Vec::new());
+    for (k, v) in fields {
+        match v {
+            Val::Const(c) => m.push(k.clone(), constant(c)),
+            Val::Expr(e) => m.push(format!("{k}.$"), scalar(e)),
+        }
+    }
+    m
+}
+
+/// The constructor that merges `out` into the local of shape `shape`
+/// (living at `base`), and the local's shape after. `None`: no
+/// constructor (the state's own output is the local).
+fn merge_out(shape: &Shape, base: &str, out: Out) -> R<(Option<Y>, Shape)> {
+    match (shape, out) {
+        (Shape::Fresh, Out::Keys(f)) => Ok((
+            Some(fields_y(&f)),
+            Shape::Keys(keys_of(&f)),
+        )),
+        (Shape::Keys(ks), Out::Keys(f)) => {
+            let mut fields = Fields::new();
+            for k in ks {
+                match f.iter().find(|x| x.0 == *k) {
+                    Some(x) => fields.push(x.clone()),
+                    None => fields.push((k.clone(), Val::Expr(access(base, &[Segment::Key(k.clone())])?))),
+                }
+            }
+            for x in &f {
+                if !ks.contains(&x.0) {
+                    fields.push(x.clone());
+                }
+            }
+            let keys = keys_of(&fields);
+            Ok((Some(fields_y(&fields)), Shape::Keys(keys)))
+        }
+        (Shape::Dynamic, Out::Keys(_)) => Err("adds keys to data whose keys are known only at run time (a task's result without outputMappings); CloudFlow constructors build fixed keys: give that task outputMappings".into()),
+        (Shape::Fresh, Out::Dynamic) => Ok((None, Shape::Dynamic)),
+        (Shape::Keys(ks), Out::Dynamic) if ks.is_empty() && base == "$Input" => Ok((None, Shape::Dynamic)),
+        (_, Out::Dynamic) => Err("merges a task's result (no outputMappings: its keys are known only at run time) into data that has keys already; CloudFlow constructors build fixed keys: give the task outputMappings".into()),
+    }
+}
+
+fn keys_of(f: &Fields) -> Vec<String> {
+    f.iter().map(|x| x.0.clone()).collect()
+}
+
+fn num(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        x.to_string()
+    }
+}
+
+fn state(kind: &str, name: &str) -> Y {
+    let mut s = Y::M(Vec::new());
+    s.push("Type", scalar(kind));
+    s.push("Name", scalar(name));
+    s
+}
+
+fn with_next(mut s: Y, n: Next) -> Y {
+    match n {
+        Next::State(n) => s.push("Next", scalar(&n)),
+        Next::End => s.push("End", Y::S("true".into())),
+    }
+    s
+}
+
+/// Whether a step (or the steps nested in it) reads `$input` beyond
+/// `$input.ITEM`, or takes the default input (which is the block input).
+fn reads_block_input(steps: &[Step], item: Option<&str>) -> bool {
+    steps.iter().any(|s| match &s.input_mappings {
+        None => !matches!(s.kind, StepKind::Fail(_)),
+        Some(ms) => ms.iter().any(|m| match &m.source {
+            Source::Path(p) if p.root == Root::Input => match (item, p.segments.first()) {
+                (Some(i), Some(Segment::Key(k))) => k != i,
+                _ => true,
+            },
+            _ => false,
+        }),
+    })
+}
+
