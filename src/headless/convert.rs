@@ -68,6 +68,7 @@ pub fn convert(flow: &Flow, file: &str) -> Result<Converted, Vec<Diagnostic>> {
         names: HashSet::new(),
         errors: Vec::new(),
         warnings: Vec::new(),
+        branch: None,
     };
     let mut doc = Y::M(Vec::new());
     doc.comment(&format!(
@@ -129,7 +130,22 @@ enum BlockIn {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Target {
     Step(usize),
+    /// Step `.2` of branch `.1` (`usize::MAX`: the default) of the choice
+    /// at step `.0`: FDL's nested choice steps, flattened into the scope.
+    Branch(usize, usize, usize),
     End,
+}
+
+/// What the step being converted sees when it sits in a choice branch.
+struct BranchCtx {
+    /// The branch's first step: its `$input` is the choice's input, its
+    /// `$local` empty.
+    first: bool,
+    /// The choice's input.
+    choice_in: StepIn,
+    /// Whether the choice has inputMappings (a later branch step's
+    /// default input then cannot be rebuilt).
+    mapped: bool,
 }
 
 struct Block {
@@ -169,9 +185,34 @@ struct Conv<'f> {
     names: HashSet<String>,
     errors: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// Set while a choice branch's step is converted.
+    branch: Option<BranchCtx>,
 }
 
 impl Conv<'_> {
+    /// The steps of a choice branch (block `b`, choice at `c`).
+    fn branch_steps(&self, b: usize, c: usize, k: usize) -> &[StepId] {
+        let Some(&id) = self.blocks[b].steps.get(c) else {
+            return &[];
+        };
+        match &self.flow.step(id).kind {
+            StepKind::Choice(ch) if k == usize::MAX => {
+                ch.default.as_ref().map_or(&[], |d| d.steps.as_slice())
+            }
+            StepKind::Choice(ch) => ch.choices.get(k).map_or(&[], |x| x.branch.steps.as_slice()),
+            _ => &[],
+        }
+    }
+
+    /// The FDL step a target stands for.
+    fn target_step(&self, b: usize, t: Target) -> Option<StepId> {
+        match t {
+            Target::Step(i) => self.blocks[b].steps.get(i).copied(),
+            Target::Branch(c, k, p) => self.branch_steps(b, c, k).get(p).copied(),
+            Target::End => None,
+        }
+    }
+
     fn new_block(&mut self, steps: Vec<StepId>, input: BlockIn) -> usize {
         self.blocks.push(Block {
             steps,
@@ -210,26 +251,34 @@ impl Conv<'_> {
             Next::State(n) => n,
             Next::End => String::new(),
         };
-        let mut states = Vec::new();
+        // States in the order of the FDL steps (a step's other shapes
+        // right after it), the end last.
+        let mut states: Vec<(usize, usize, Vec<Y>)> = Vec::new();
         let mut done = 0;
         while let Some((t, shape)) = self.blocks[b].pending.get(done).cloned() {
             done += 1;
             let name = self.blocks[b].named[&(t, shape.clone())].clone();
             match t {
-                Target::Step(i) => {
-                    let step = self.flow.step(self.blocks[b].steps[i]);
-                    match self.step_states(b, i, step, shape, &name) {
-                        Ok(mut s) => states.append(&mut s),
+                Target::Step(i) | Target::Branch(i, _, _) => {
+                    let Some(id) = self.target_step(b, t) else {
+                        continue;
+                    };
+                    let step = self.flow.step(id);
+                    let result = self.step_states(b, t, step, shape, &name);
+                    self.branch = None;
+                    match result {
+                        Ok(s) => states.push((i, done, s)),
                         Err(msg) => {
                             let pos = step.pos;
                             self.fail(pos, format!("step `{}`: {msg}", step.name));
                         }
                     }
                 }
-                Target::End => states.push(self.end_state(b, shape, &name)),
+                Target::End => states.push((usize::MAX, done, vec![self.end_state(b, shape, &name)])),
             }
         }
-        (start, states)
+        states.sort_by_key(|s| (s.0, s.1));
+        (start, states.into_iter().flat_map(|s| s.2).collect())
     }
 
     /// Where to go to reach `t` with `shape`: a state (named now, built
@@ -245,7 +294,10 @@ impl Conv<'_> {
             return Next::State(n.clone());
         }
         let base = match t {
-            Target::Step(i) => self.flow.step(self.blocks[b].steps[i]).name.clone(),
+            Target::Step(_) | Target::Branch(..) => self
+                .target_step(b, t)
+                .map(|id| self.flow.step(id).name.clone())
+                .unwrap_or_default(),
             Target::End if top_output => "flow-output".to_owned(),
             Target::End => "end".to_owned(),
         };
@@ -382,6 +434,35 @@ impl Conv<'_> {
 
     /// The input of `step` (block `b`, shape `shape`).
     fn step_in(&self, b: usize, shape: &Shape, step: &Step, token: bool) -> R<StepIn> {
+        if let Some(ctx) = &self.branch {
+            const LATER: &str = "reads the choice branch's `$input` or `$local` after the branch's first step (the flattened branch keeps only the flow's data)";
+            return match &step.input_mappings {
+                Some(ms) => {
+                    let mut fields = Fields::new();
+                    for m in ms {
+                        let v = self.source(
+                            m,
+                            &|segs| match ctx.first {
+                                true => s_ref(&ctx.choice_in, segs),
+                                false => Err(LATER.into()),
+                            },
+                            &|segs| match ctx.first {
+                                true => local_ref(&Shape::Fresh, "$Input", segs),
+                                false => Err(LATER.into()),
+                            },
+                            &step.name,
+                            token,
+                        )?;
+                        fields.push((m.target.clone(), v));
+                    }
+                    Ok(StepIn::Mapped(fields))
+                }
+                None if ctx.first => Ok(StepIn::Whole(whole(&ctx.choice_in))),
+                None if ctx.mapped => Err("takes the default input after a choice branch's first step, and the choice has inputMappings".into()),
+                None if *shape == Shape::Fresh => Ok(StepIn::Whole(self.block_in(b, shape)?)),
+                None => Ok(StepIn::Whole(format!("jsonMerge({}, $Input)", self.block_in(b, shape)?))),
+            };
+        }
         match &step.input_mappings {
             Some(ms) => {
                 let mut fields = Fields::new();
@@ -406,18 +487,54 @@ impl Conv<'_> {
     }
 
     /// The states of step `i` of block `b` reached with `shape`.
-    fn step_states(&mut self, b: usize, i: usize, step: &Step, shape: Shape, name: &str) -> R<Vec<Y>> {
-        let after = if step.end || i + 1 >= self.blocks[b].steps.len() {
-            Target::End
-        } else {
-            Target::Step(i + 1)
+    fn step_states(&mut self, b: usize, t: Target, step: &Step, shape: Shape, name: &str) -> R<Vec<Y>> {
+        let len = self.blocks[b].steps.len();
+        // Where the block goes after step `i` (of the block's own list).
+        let after_step = |c: &Self, i: usize| -> Target {
+            let s = c.flow.step(c.blocks[b].steps[i]);
+            if s.end || i + 1 >= len {
+                Target::End
+            } else {
+                Target::Step(i + 1)
+            }
         };
-        let index_of = |c: &Self, id: StepId| -> Target {
+        let in_block = |c: &Self, id: StepId| -> Target {
             c.blocks[b]
                 .steps
                 .iter()
                 .position(|&s| s == id)
                 .map_or(Target::End, Target::Step)
+        };
+        let (after, index_of): (Target, Box<dyn Fn(&Self, StepId) -> Target>) = match t {
+            Target::Branch(c, k, p) => {
+                let list = self.branch_steps(b, c, k).to_vec();
+                let choice = self.flow.step(self.blocks[b].steps[c]);
+                let goto = match &choice.kind {
+                    StepKind::Choice(ch) if k == usize::MAX => ch.default.as_ref().and_then(|d| d.goto),
+                    StepKind::Choice(ch) => ch.choices.get(k).and_then(|x| x.branch.goto),
+                    _ => None,
+                };
+                let exit = goto.map_or(after_step(self, c), |g| in_block(self, g));
+                let after = if step.end || p + 1 >= list.len() {
+                    exit
+                } else {
+                    Target::Branch(c, k, p + 1)
+                };
+                let choice_in = self.step_in(b, &shape, choice, false);
+                self.branch = Some(BranchCtx {
+                    first: p == 0,
+                    choice_in: choice_in.unwrap_or(StepIn::Whole("null".into())),
+                    mapped: choice.input_mappings.is_some(),
+                });
+                let of = move |_: &Self, id: StepId| {
+                    list.iter()
+                        .position(|&s| s == id)
+                        .map_or(Target::End, |q| Target::Branch(c, k, q))
+                };
+                (after, Box::new(of))
+            }
+            Target::Step(i) => (after_step(self, i), Box::new(in_block)),
+            Target::End => return Err("internal: the end is not a step".into()),
         };
         match &step.kind {
             StepKind::Pass | StepKind::Wait(_) => {
@@ -464,6 +581,9 @@ impl Conv<'_> {
                 Ok(vec![with_next(s, n)])
             }
             StepKind::Succeed => {
+                if self.branch.is_some() {
+                    return Err("a succeed inside a choice branch (FDL then outputs the flow's data from before the choice)".into());
+                }
                 if !matches!(self.blocks[b].input, BlockIn::Top) {
                     return Err("a succeed inside a parallel branch or foreach ends the whole FDL flow; a CloudFlow Succeed ends only its branch".into());
                 }
@@ -506,15 +626,26 @@ impl Conv<'_> {
                 }
                 let mut s = state("Choice", name);
                 let mut branches = Vec::new();
-                for br in &ch.choices {
-                    if !br.branch.steps.is_empty() {
-                        return Err(format!("choice branch `{}` holds steps (flatten them into the flow and `goto` them)", br.condition.source()));
+                let here = match t {
+                    Target::Step(i) => Some(i),
+                    _ => None,
+                };
+                let into = |k: usize, steps: &[StepId]| -> R<Option<Target>> {
+                    match (steps.is_empty(), here) {
+                        (true, _) => Ok(None),
+                        (false, Some(i)) => Ok(Some(Target::Branch(i, k, 0))),
+                        (false, None) => Err("a choice whose branches hold steps, inside a choice branch".to_owned()),
                     }
+                };
+                for (k, br) in ch.choices.iter().enumerate() {
                     let cond = match &br.condition {
                         crate::fdl::ChoiceCondition::Fdl(c) => expr::condition(&c.source, &|segs| s_ref(&s_in, segs))?,
                         crate::fdl::ChoiceCondition::Expr(_) => return Err("a CloudFlow condition in an FDL flow".into()),
                     };
-                    let t = br.branch.goto.map_or(after, |g| index_of(self, g));
+                    let t = match into(k, &br.branch.steps)? {
+                        Some(t) => t,
+                        None => br.branch.goto.map_or(after, |g| index_of(self, g)),
+                    };
                     let Next::State(n) = self.next(b, t, shape.clone(), true) else {
                         return Err("internal: a choice branch needs a state".into());
                     };
@@ -524,10 +655,10 @@ impl Conv<'_> {
                     branches.push(m);
                 }
                 let default = match &ch.default {
-                    Some(d) if !d.steps.is_empty() => {
-                        return Err("the choice's default holds steps (flatten them into the flow and `goto` them)".into());
-                    }
-                    Some(d) => d.goto.map_or(after, |g| index_of(self, g)),
+                    Some(d) => match into(usize::MAX, &d.steps)? {
+                        Some(t) => t,
+                        None => d.goto.map_or(after, |g| index_of(self, g)),
+                    },
                     None => after,
                 };
                 let Next::State(dn) = self.next(b, default, shape, true) else {
@@ -537,7 +668,7 @@ impl Conv<'_> {
                 s.push("Default", scalar(&dn));
                 Ok(vec![s])
             }
-            StepKind::Task(t) => self.task_states(b, step, t, shape, name, after, &index_of),
+            StepKind::Task(task) => self.task_states(b, step, task, shape, name, after, &*index_of),
             StepKind::Parallel(p) => self.parallel_states(b, step, &p.branches, shape, name, after),
             StepKind::Foreach(f) => self.foreach_states(b, step, f, shape, name, after),
         }
@@ -738,6 +869,14 @@ fn lookup_fields(fields: &Fields, segs: &[Segment]) -> R<String> {
             None => Ok("null".into()),
         },
         Some(_) => Ok("null".into()),
+    }
+}
+
+/// The step input as one expression.
+fn whole(s: &StepIn) -> String {
+    match s {
+        StepIn::Mapped(fields) => object(fields),
+        StepIn::Whole(e) => e.clone(),
     }
 }
 

@@ -133,8 +133,26 @@ pub fn check_file(path: &Path, with: &[PathBuf], seed: u64) -> Result<Vec<Case>,
         i += 1;
     }
     let inputs = inputs(&pairs[0].fdl, &text);
+    run_cases(&pairs, &inputs, seed)
+}
+
+/// Converts FDL `text` (a flow named `name`, no sub-flows) and runs it both
+/// ways on `input` with every behaviour (for tests).
+pub fn check_text(name: &str, text: &str, input: &str) -> Result<Vec<Case>, String> {
+    let flow = fdl::load(name, text).map_err(|d| format!("{d:?}"))?;
+    let converted = super::convert(&flow, name).map_err(|d| format!("{d:?}"))?;
+    let loaded = crate::cloudflow::load(name, &converted.text)
+        .map_err(|d| format!("{d:?}\n{}", converted.text))?;
+    let pair = Pair {
+        fdl: flow,
+        cloudflow: fdl::statemachine::compile(&loaded.machine),
+    };
+    run_cases(&[pair], &[input.to_owned()], 1)
+}
+
+fn run_cases(pairs: &[Pair], inputs: &[String], seed: u64) -> Result<Vec<Case>, String> {
     let mut cases = Vec::new();
-    for input in &inputs {
+    for input in inputs {
         for behaviour in BEHAVIOURS {
             let fdl = run(pairs.iter().map(|p| p.fdl.clone()), input, behaviour, seed)?;
             let cloudflow = run(

@@ -39,9 +39,46 @@ pub fn object(fields: &Fields) -> String {
 /// Whether `e` is a plain path (`$Input.a[0]`), which takes more segments
 /// as it is; anything else is parenthesised first.
 fn is_path(e: &str) -> bool {
-    e.starts_with('$')
+    let path = e.starts_with('$')
         && e.chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '$' | '.' | '_' | '-' | '[' | ']'))
+            .all(|c| c.is_alphanumeric() || matches!(c, '$' | '.' | '_' | '-' | '[' | ']'));
+    // A call (`get(…)`, whose parentheses enclose the rest) takes them too.
+    let call = e.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && e.ends_with(')')
+        && e.find('(').is_some_and(|open| closes_at_end(&e[open..]));
+    path || call
+}
+
+/// Whether the parenthesis opening `s` closes at its end (strings aside).
+fn closes_at_end(s: &str) -> bool {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let n = s.chars().count();
+    for (i, c) in s.chars().enumerate() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' => depth += 1,
+            ')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 && i + 1 < n {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    depth == 0
 }
 
 /// One segment as CloudFlow writes it.
@@ -190,7 +227,15 @@ mod tests {
         assert_eq!(access("$Input", &keys(&["a", "b"])), Ok("$Input.a.b".into()));
         assert_eq!(
             access("jsonMerge($A, $B)", &[Segment::Key("odd key".into()), Segment::Index(2)]),
-            Ok("(jsonMerge($A, $B))[\"odd key\"][2]".into())
+            Ok("jsonMerge($A, $B)[\"odd key\"][2]".into())
+        );
+        assert_eq!(
+            access("{\"a\": 1}", &keys(&["a"])),
+            Ok("({\"a\": 1}).a".into())
+        );
+        assert_eq!(
+            access("f(1) == g(2)", &keys(&["a"])),
+            Ok("(f(1) == g(2)).a".into())
         );
         assert!(access("$Input", &[Segment::Wildcard]).is_err());
     }

@@ -46,7 +46,7 @@ pub fn constant(v: &Value) -> Y {
 }
 
 fn quote(s: &str) -> String {
-    let plain_char = |c: char| c.is_alphanumeric() || " $._-/:\"=!<>&|()[]+*@".contains(c);
+    let plain_char = |c: char| c.is_alphanumeric() || " $._-/:\"=!<>&|()[]+*@,".contains(c);
     let first_ok = s
         .chars()
         .next()
