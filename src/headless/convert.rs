@@ -271,6 +271,13 @@ impl Conv<'_> {
                         Err(msg) => {
                             let pos = step.pos;
                             self.fail(pos, format!("step `{}`: {msg}", step.name));
+                            // Go on with the next step, to report every
+                            // problem at once.
+                            if let Target::Step(i) = t
+                                && i + 1 < self.blocks[b].steps.len()
+                            {
+                                self.next(b, Target::Step(i + 1), shape_of(&t, &self.blocks[b].named, &name), false);
+                            }
                         }
                     }
                 }
@@ -839,6 +846,14 @@ impl Conv<'_> {
 }
 
 mod fanout;
+
+/// The shape a named state was reached with.
+fn shape_of(t: &Target, named: &HashMap<(Target, Shape), String>, name: &str) -> Shape {
+    named
+        .iter()
+        .find(|((x, _), n)| x == t && n.as_str() == name)
+        .map_or(Shape::Fresh, |((_, s), _)| s.clone())
+}
 
 /// `$local` + `segs` where the local has `shape` and lives at `base`.
 fn local_ref(shape: &Shape, base: &str, segs: &[Segment]) -> R<String> {
