@@ -34,7 +34,9 @@ fn every_fdl_example_converts_to_a_valid_cloudflow_flow() {
         let converted = flowsim::headless::convert::convert(&flow, &f.display().to_string())
             .unwrap_or_else(|d| panic!("{}: {d:?}", f.display()));
         assert!(
-            converted.text.starts_with(&format!("# Converted from {}", f.display())),
+            converted
+                .text
+                .starts_with(&format!("# Converted from {}", f.display())),
             "{}",
             converted.text
         );
@@ -128,7 +130,11 @@ fn an_unconvertible_construct_is_positioned_and_exits_2() {
 fn a_cloudflow_file_given_to_the_check_is_skipped() {
     // A CloudFlow file given to --check is skipped, not compared.
     flowsim()
-        .args(["convert", "--check", "flows/cloudflow/mns-topic-callback.yaml"])
+        .args([
+            "convert",
+            "--check",
+            "flows/cloudflow/mns-topic-callback.yaml",
+        ])
         .assert()
         .success()
         .stderr(predicate::str::contains("already CloudFlow, skipped"));

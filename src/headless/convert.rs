@@ -83,7 +83,8 @@ pub fn convert(flow: &Flow, file: &str) -> Result<Converted, Vec<Diagnostic>> {
             "the flow-level timeoutSeconds {t} has no CloudFlow counterpart and is left out"
         );
         doc.comment(&format!("flowsim: {msg}"));
-        c.warnings.push(Diagnostic::new(Pos { line: 1, col: 1 }, msg));
+        c.warnings
+            .push(Diagnostic::new(Pos { line: 1, col: 1 }, msg));
     }
     doc.push("Type", scalar("StateMachine"));
     doc.push("Name", scalar(&flow.name));
@@ -178,6 +179,9 @@ enum Out {
 }
 
 type R<T> = Result<T, String>;
+
+/// Resolves a `goto` (a sibling step) to a target.
+type IndexOf<'c> = dyn Fn(&Conv<'c>, StepId) -> Target;
 
 struct Conv<'f> {
     flow: &'f Flow,
@@ -276,12 +280,19 @@ impl Conv<'_> {
                             if let Target::Step(i) = t
                                 && i + 1 < self.blocks[b].steps.len()
                             {
-                                self.next(b, Target::Step(i + 1), shape_of(&t, &self.blocks[b].named, &name), false);
+                                self.next(
+                                    b,
+                                    Target::Step(i + 1),
+                                    shape_of(&t, &self.blocks[b].named, &name),
+                                    false,
+                                );
                             }
                         }
                     }
                 }
-                Target::End => states.push((usize::MAX, done, vec![self.end_state(b, shape, &name)])),
+                Target::End => {
+                    states.push((usize::MAX, done, vec![self.end_state(b, shape, &name)]))
+                }
             }
         }
         states.sort_by_key(|s| (s.0, s.1));
@@ -291,8 +302,8 @@ impl Conv<'_> {
     /// Where to go to reach `t` with `shape`: a state (named now, built
     /// later) or the end of the block.
     fn next(&mut self, b: usize, t: Target, shape: Shape, need_state: bool) -> Next {
-        let top_output = matches!(self.blocks[b].input, BlockIn::Top)
-            && !self.flow.output_mappings.is_empty();
+        let top_output =
+            matches!(self.blocks[b].input, BlockIn::Top) && !self.flow.output_mappings.is_empty();
         if t == Target::End && shape != Shape::Fresh && !need_state && !top_output {
             self.blocks[b].end_shapes.push(shape);
             return Next::End;
@@ -316,7 +327,9 @@ impl Conv<'_> {
             );
         }
         let name = self.unique(&base);
-        self.blocks[b].named.insert((t, shape.clone()), name.clone());
+        self.blocks[b]
+            .named
+            .insert((t, shape.clone()), name.clone());
         self.blocks[b].pending.push((t, shape));
         Next::State(name)
     }
@@ -379,13 +392,12 @@ impl Conv<'_> {
                 let fields = self.flow_input()?;
                 lookup_fields(&fields, segs)
             }
-            BlockIn::Iter { zip: false, item } if *shape == Shape::Fresh => match segs.split_first()
-            {
-                Some((Segment::Key(k), rest)) if k == item => access("$Input", rest),
-                _ => Err(format!(
-                    "reads the iteration input beyond `$input.{item}`"
-                )),
-            },
+            BlockIn::Iter { zip: false, item } if *shape == Shape::Fresh => {
+                match segs.split_first() {
+                    Some((Segment::Key(k), rest)) if k == item => access("$Input", rest),
+                    _ => Err(format!("reads the iteration input beyond `$input.{item}`")),
+                }
+            }
             _ => access(&self.block_in(b, shape)?, segs),
         }
     }
@@ -494,10 +506,17 @@ impl Conv<'_> {
     }
 
     /// The states of step `i` of block `b` reached with `shape`.
-    fn step_states(&mut self, b: usize, t: Target, step: &Step, shape: Shape, name: &str) -> R<Vec<Y>> {
+    fn step_states(
+        &mut self,
+        b: usize,
+        t: Target,
+        step: &Step,
+        shape: Shape,
+        name: &str,
+    ) -> R<Vec<Y>> {
         let len = self.blocks[b].steps.len();
         // Where the block goes after step `i` (of the block's own list).
-        let after_step = |c: &Self, i: usize| -> Target {
+        let after_step = move |c: &Self, i: usize| -> Target {
             let s = c.flow.step(c.blocks[b].steps[i]);
             if s.end || i + 1 >= len {
                 Target::End
@@ -505,19 +524,21 @@ impl Conv<'_> {
                 Target::Step(i + 1)
             }
         };
-        let in_block = |c: &Self, id: StepId| -> Target {
+        let in_block = move |c: &Self, id: StepId| -> Target {
             c.blocks[b]
                 .steps
                 .iter()
                 .position(|&s| s == id)
                 .map_or(Target::End, Target::Step)
         };
-        let (after, index_of): (Target, Box<dyn Fn(&Self, StepId) -> Target>) = match t {
+        let (after, index_of): (Target, Box<IndexOf<'_>>) = match t {
             Target::Branch(c, k, p) => {
                 let list = self.branch_steps(b, c, k).to_vec();
                 let choice = self.flow.step(self.blocks[b].steps[c]);
                 let goto = match &choice.kind {
-                    StepKind::Choice(ch) if k == usize::MAX => ch.default.as_ref().and_then(|d| d.goto),
+                    StepKind::Choice(ch) if k == usize::MAX => {
+                        ch.default.as_ref().and_then(|d| d.goto)
+                    }
                     StepKind::Choice(ch) => ch.choices.get(k).and_then(|x| x.branch.goto),
                     _ => None,
                 };
@@ -557,11 +578,15 @@ impl Conv<'_> {
                 let mut s = state(if is_wait { "Wait" } else { "Pass" }, name);
                 if let StepKind::Wait(w) = &step.kind {
                     match w {
-                        Wait::DurationSeconds(d) if d.fract() == 0.0 && (1.0..=300.0).contains(d) => {
+                        Wait::DurationSeconds(d)
+                            if d.fract() == 0.0 && (1.0..=300.0).contains(d) =>
+                        {
                             s.push("Seconds", Y::S((*d as u64).to_string()))
                         }
                         Wait::DurationSeconds(d) => {
-                            return Err(format!("a wait of {d} s (CloudFlow waits 1 to 300 whole seconds)"));
+                            return Err(format!(
+                                "a wait of {d} s (CloudFlow waits 1 to 300 whole seconds)"
+                            ));
                         }
                         Wait::DurationPath(p) => {
                             let s_in = s_in.as_ref().map_err(Clone::clone)?;
@@ -641,13 +666,20 @@ impl Conv<'_> {
                     match (steps.is_empty(), here) {
                         (true, _) => Ok(None),
                         (false, Some(i)) => Ok(Some(Target::Branch(i, k, 0))),
-                        (false, None) => Err("a choice whose branches hold steps, inside a choice branch".to_owned()),
+                        (false, None) => {
+                            Err("a choice whose branches hold steps, inside a choice branch"
+                                .to_owned())
+                        }
                     }
                 };
                 for (k, br) in ch.choices.iter().enumerate() {
                     let cond = match &br.condition {
-                        crate::fdl::ChoiceCondition::Fdl(c) => expr::condition(&c.source, &|segs| s_ref(&s_in, segs))?,
-                        crate::fdl::ChoiceCondition::Expr(_) => return Err("a CloudFlow condition in an FDL flow".into()),
+                        crate::fdl::ChoiceCondition::Fdl(c) => {
+                            expr::condition(&c.source, &|segs| s_ref(&s_in, segs))?
+                        }
+                        crate::fdl::ChoiceCondition::Expr(_) => {
+                            return Err("a CloudFlow condition in an FDL flow".into());
+                        }
                     };
                     let t = match into(k, &br.branch.steps)? {
                         Some(t) => t,
@@ -725,7 +757,9 @@ impl Conv<'_> {
             (Resource::Flow { .. }, Pattern::WaitForCallback) => {
                 ("FNF:StartExecution", "WaitForCustomCallback")
             }
-            (Resource::Flow { .. }, Pattern::Sync) => ("FNF:StartExecution", "WaitForSystemCallback"),
+            (Resource::Flow { .. }, Pattern::Sync) => {
+                ("FNF:StartExecution", "WaitForSystemCallback")
+            }
             (Resource::Flow { .. }, Pattern::RequestResponse) => {
                 ("FNF:StartExecution", "RequestComplete")
             }
@@ -751,7 +785,11 @@ impl Conv<'_> {
         };
         match &t.resource {
             Resource::Function { .. } => {
-                let inv = if mode == "RequestComplete" { "Sync" } else { "Async" };
+                let inv = if mode == "RequestComplete" {
+                    "Sync"
+                } else {
+                    "Async"
+                };
                 params.push("invocationType", scalar(inv));
                 push_step_in(&mut params, "body", &s_in);
             }
@@ -802,8 +840,13 @@ impl Conv<'_> {
                     m.push("MaxAttempts", Y::S(r.max_attempts.to_string()));
                     // FDL's multiplier defaults to 2, CloudFlow's BackoffRate to 1.
                     m.push("BackoffRate", Y::S(num(r.multiplier)));
-                    if r.max_interval_seconds != crate::fdl::RetryPolicy::DEFAULT_MAX_INTERVAL_SECONDS {
-                        m.push("MaxBackoffSeconds", Y::S(r.max_interval_seconds.to_string()));
+                    if r.max_interval_seconds
+                        != crate::fdl::RetryPolicy::DEFAULT_MAX_INTERVAL_SECONDS
+                    {
+                        m.push(
+                            "MaxBackoffSeconds",
+                            Y::S(r.max_interval_seconds.to_string()),
+                        );
                     }
                     m
                 })
@@ -834,7 +877,12 @@ impl Conv<'_> {
         }
         let out = match &step.output_mappings {
             None => Out::Dynamic,
-            Some(ms) => Out::Keys(self.out_fields(ms, &s_in, &|segs| access("$Output", segs), &step.name)?),
+            Some(ms) => Out::Keys(self.out_fields(
+                ms,
+                &s_in,
+                &|segs| access("$Output", segs),
+                &step.name,
+            )?),
         };
         let (ctor, shape) = merge_out(&shape, "$Input", out)?;
         if let Some(c) = ctor {
@@ -867,9 +915,16 @@ fn local_ref(shape: &Shape, base: &str, segs: &[Segment]) -> R<String> {
 /// A caught error's `$local`: `{"error", "cause"}`.
 fn error_local(segs: &[Segment]) -> R<String> {
     match segs.split_first() {
-        None => Ok("{\"error\": $Context.Current.Error.Code, \"cause\": $Context.Current.Error.Detail}".into()),
-        Some((Segment::Key(k), rest)) if k == "error" => access("$Context.Current.Error.Code", rest),
-        Some((Segment::Key(k), rest)) if k == "cause" => access("$Context.Current.Error.Detail", rest),
+        None => Ok(
+            "{\"error\": $Context.Current.Error.Code, \"cause\": $Context.Current.Error.Detail}"
+                .into(),
+        ),
+        Some((Segment::Key(k), rest)) if k == "error" => {
+            access("$Context.Current.Error.Code", rest)
+        }
+        Some((Segment::Key(k), rest)) if k == "cause" => {
+            access("$Context.Current.Error.Detail", rest)
+        }
         Some(_) => Ok("null".into()),
     }
 }
@@ -996,4 +1051,3 @@ fn reads_block_input(steps: &[Step], item: Option<&str>) -> bool {
         }),
     })
 }
-

@@ -271,7 +271,10 @@ fn run(
         .ok_or("the execution vanished")?;
     Ok(Outcome {
         status: x.status,
-        output: x.output.as_deref().and_then(|o| serde_json::from_str(o).ok()),
+        output: x
+            .output
+            .as_deref()
+            .and_then(|o| serde_json::from_str(o).ok()),
         error: x.error.as_ref().map(|e| e.error.clone()),
     })
 }

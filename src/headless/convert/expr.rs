@@ -84,7 +84,11 @@ fn closes_at_end(s: &str) -> bool {
 /// One segment as CloudFlow writes it.
 pub fn seg(s: &Segment) -> Result<String, String> {
     Ok(match s {
-        Segment::Key(k) if !k.is_empty() && k.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') => {
+        Segment::Key(k)
+            if !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-') =>
+        {
             format!(".{k}")
         }
         Segment::Key(k) => format!("[{}]", Value::String(k.clone())),
@@ -136,9 +140,7 @@ pub fn context(segs: &[Segment], flow: &str, step: &str, token: bool) -> Result<
             Ok(Val::Expr("$Context.Current.TaskToken".into()))
         }
         ["task", "token"] if segs.len() == 2 => Ok(Val::Const(Value::Null)),
-        ["execution", "name"] if segs.len() == 2 => {
-            Ok(Val::Expr("$Context.Execution.Name".into()))
-        }
+        ["execution", "name"] if segs.len() == 2 => Ok(Val::Expr("$Context.Execution.Name".into())),
         ["flow", "name"] if segs.len() == 2 => Ok(Val::Const(Value::from(flow))),
         ["step", "name"] if segs.len() == 2 => Ok(Val::Const(Value::from(step))),
         _ => Err(format!(
@@ -224,9 +226,15 @@ mod tests {
 
     #[test]
     fn access_appends_to_paths_and_parenthesises_the_rest() {
-        assert_eq!(access("$Input", &keys(&["a", "b"])), Ok("$Input.a.b".into()));
         assert_eq!(
-            access("jsonMerge($A, $B)", &[Segment::Key("odd key".into()), Segment::Index(2)]),
+            access("$Input", &keys(&["a", "b"])),
+            Ok("$Input.a.b".into())
+        );
+        assert_eq!(
+            access(
+                "jsonMerge($A, $B)",
+                &[Segment::Key("odd key".into()), Segment::Index(2)]
+            ),
             Ok("jsonMerge($A, $B)[\"odd key\"][2]".into())
         );
         assert_eq!(
@@ -247,7 +255,10 @@ mod tests {
             condition("$.decision == \"a $.b\" && !($input.n >= 2)", &rewrite),
             Ok("$Input.decision == \"a $.b\" && !($Input.n >= 2)".into())
         );
-        assert_eq!(condition("$.a[0].b!=null", &rewrite), Ok("$Input.a[0].b!=null".into()));
+        assert_eq!(
+            condition("$.a[0].b!=null", &rewrite),
+            Ok("$Input.a[0].b!=null".into())
+        );
     }
 
     #[test]
@@ -265,8 +276,17 @@ mod tests {
 
     #[test]
     fn constants_are_looked_up_like_fdl() {
-        assert_eq!(const_at(&json!({"a": [1, 2]}), &[Segment::Key("a".into()), Segment::Index(1)]), json!(2));
+        assert_eq!(
+            const_at(
+                &json!({"a": [1, 2]}),
+                &[Segment::Key("a".into()), Segment::Index(1)]
+            ),
+            json!(2)
+        );
         assert_eq!(const_at(&json!("x"), &keys(&["a"])), Value::Null);
-        assert_eq!(object(&vec![("k".into(), Val::Const(json!(1)))]), "{\"k\": 1}");
+        assert_eq!(
+            object(&vec![("k".into(), Val::Const(json!(1)))]),
+            "{\"k\": 1}"
+        );
     }
 }

@@ -27,7 +27,13 @@ impl Conv<'_> {
     /// A loop over `$Input.items` (see the module): its first state's
     /// name and its states. `keep` are the wrapper's other keys; value
     /// `j` is accumulated under `acc<j>`; then it goes to `after`.
-    fn loop_states(&mut self, prefix: &str, keep: &[&str], values: &[String], after: &str) -> (String, Vec<Y>) {
+    fn loop_states(
+        &mut self,
+        prefix: &str,
+        keep: &[&str],
+        values: &[String],
+        after: &str,
+    ) -> (String, Vec<Y>) {
         let lp = self.unique(&format!("{prefix}-loop"));
         let add = self.unique(&format!("{prefix}-add"));
         let mut choice = state("Choice", &lp);
@@ -125,9 +131,14 @@ impl Conv<'_> {
             match segs.split_first() {
                 None => Ok(format!(
                     "[{}]",
-                    (0..n).map(|i| format!("$Output.Branch{i}")).collect::<Vec<_>>().join(", ")
+                    (0..n)
+                        .map(|i| format!("$Output.Branch{i}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
-                Some((Segment::Index(i), rest)) if *i < n => access(&format!("$Output.Branch{i}"), rest),
+                Some((Segment::Index(i), rest)) if *i < n => {
+                    access(&format!("$Output.Branch{i}"), rest)
+                }
                 Some((Segment::Wildcard, rest)) => {
                     let mut items = Vec::new();
                     for (i, e) in ends.iter().enumerate() {
@@ -166,7 +177,11 @@ impl Conv<'_> {
             return Err("a CloudFlow ItemsPath in an FDL flow".into());
         };
         let coll = s_ref(&s_in, &coll.segments)?;
-        let body: Vec<Step> = f.steps.iter().map(|id| self.flow.step(*id).clone()).collect();
+        let body: Vec<Step> = f
+            .steps
+            .iter()
+            .map(|id| self.flow.step(*id).clone())
+            .collect();
         let zip = reads_block_input(&body, Some(&f.item));
         let has_local = !matches!(&shape, Shape::Fresh) && shape != Shape::Keys(Vec::new());
         let whole = |s: &StepIn| match s {
@@ -196,14 +211,20 @@ impl Conv<'_> {
             init.push(("items".into(), Val::Expr(coll)));
             init.push(("i".into(), Val::Const(Value::from(0))));
             init.push(("acc0".into(), Val::Const(Value::Object(Default::default()))));
-            let (lp, mut states) = self.loop_states(&format!("{}-items", step.name), &keep, &[elem], &map_name);
+            let (lp, mut states) =
+                self.loop_states(&format!("{}-items", step.name), &keep, &[elem], &map_name);
             let mut p = state("Pass", name);
             p.comment("flowsim: each iteration's FDL input (the step input with the item and index), built one element at a time");
             p.push("OutputConstructor", fields_y(&init));
             p.push("Next", scalar(&lp));
             out.push(p);
             out.append(&mut states);
-            (map_name, "mapValues($Input.acc0)".to_owned(), "$Input.carry", StepIn::Whole("$Input.base".into()))
+            (
+                map_name,
+                "mapValues($Input.acc0)".to_owned(),
+                "$Input.carry",
+                StepIn::Whole("$Input.base".into()),
+            )
         } else {
             (name.to_owned(), coll, "$Input", s_in)
         };
@@ -216,7 +237,10 @@ impl Conv<'_> {
                 super::MAP_CONCURRENCY
             ));
         }
-        m.push("MaxConcurrency", Y::S(f.max_concurrency.min(super::MAP_CONCURRENCY).to_string()));
+        m.push(
+            "MaxConcurrency",
+            Y::S(f.max_concurrency.min(super::MAP_CONCURRENCY).to_string()),
+        );
         let nb = self.new_block(
             f.steps.clone(),
             BlockIn::Iter {
@@ -283,9 +307,17 @@ impl Conv<'_> {
         wrap.push(("items".into(), Val::Expr("$Output.Items".into())));
         wrap.push(("i".into(), Val::Const(Value::from(0))));
         for j in 0..wild.len() {
-            wrap.push((format!("acc{j}"), Val::Const(Value::Object(Default::default()))));
+            wrap.push((
+                format!("acc{j}"),
+                Val::Const(Value::Object(Default::default())),
+            ));
         }
-        let (lp, mut states) = self.loop_states(&format!("{}-results", step.name), &keep, &values, &output_name);
+        let (lp, mut states) = self.loop_states(
+            &format!("{}-results", step.name),
+            &keep,
+            &values,
+            &output_name,
+        );
         m.push("OutputConstructor", fields_y(&wrap));
         m.push("Next", scalar(&lp));
         out.push(m);

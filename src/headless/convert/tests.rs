@@ -28,7 +28,10 @@ fn cannot(text: &str) -> Vec<String> {
     let flow = fdl::load("t", text).expect("valid FDL");
     match convert(&flow, "t.yaml") {
         Ok(c) => panic!("converted:\n{}", c.text),
-        Err(d) => d.iter().map(|d| format!("{}: {}", d.pos, d.message)).collect(),
+        Err(d) => d
+            .iter()
+            .map(|d| format!("{}: {}", d.pos, d.message))
+            .collect(),
     }
 }
 
@@ -84,9 +87,15 @@ fn later_steps_carry_the_local_and_read_the_default_input() {
         ),
         r#"{"x": "from input", "a": 0}"#,
     );
-    assert!(text.contains("message.$: jsonMerge($Context.Execution.Input, $Input)"), "{text}");
+    assert!(
+        text.contains("message.$: jsonMerge($Context.Execution.Input, $Input)"),
+        "{text}"
+    );
     assert!(text.contains("a.$: $Input.a"), "{text}");
-    assert!(text.contains("echo.$: jsonMerge($Context.Execution.Input, $Input).x"), "{text}");
+    assert!(
+        text.contains("echo.$: jsonMerge($Context.Execution.Input, $Input).x"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -120,7 +129,10 @@ fn retry_keeps_fdl_s_default_multiplier_and_catch_its_error_mappings() {
     );
     assert!(text.contains("BackoffRate: 2"), "{text}");
     assert!(text.contains("IntervalSeconds: 1"), "{text}");
-    assert!(text.contains("why.$: $Context.Current.Error.Code"), "{text}");
+    assert!(
+        text.contains("why.$: $Context.Current.Error.Code"),
+        "{text}"
+    );
     assert!(text.contains("Type: Succeed"), "{text}");
 }
 
@@ -170,7 +182,10 @@ fn choices_route_with_expressions_and_flatten_branch_steps() {
         ),
         r#"{"kind": "big", "amount": 5}"#,
     );
-    assert!(text.contains("Condition: jsonMerge($Context.Execution.Input, $Input).kind == \"big\""), "{text}");
+    assert!(
+        text.contains("Condition: jsonMerge($Context.Execution.Input, $Input).kind == \"big\""),
+        "{text}"
+    );
     // `finish` is reached with two different sets of keys.
     assert!(text.contains("Name: finish-2"), "{text}");
     same(
@@ -243,7 +258,10 @@ fn parallel_outputs_pick_branches_and_collect_with_a_wildcard() {
         r#"{"id": 7}"#,
     );
     assert!(text.contains("first.$: $Output.Branch0.s"), "{text}");
-    assert!(text.contains("all.$: '[$Output.Branch0.s, $Output.Branch1.s]'"), "{text}");
+    assert!(
+        text.contains("all.$: '[$Output.Branch0.s, $Output.Branch1.s]'"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -346,19 +364,28 @@ steps:
         text.contains("Seconds.$: 'jsonMerge({\"d\": $Context.Execution.Input.delay}, $Input).d'"),
         "{text}"
     );
-    assert!(text.contains("d.$: $Context.Execution.Input.delay"), "{text}");
+    assert!(
+        text.contains("d.$: $Context.Execution.Input.delay"),
+        "{text}"
+    );
     assert!(text.contains("Name: flow-output"), "{text}");
     let failing = same(
         &format!("{HEAD}  - type: fail\n    name: no\n    error: Nope\n    cause: because\n"),
         "{}",
     );
-    assert!(failing.contains("Code: Nope\n    Detail: because"), "{failing}");
+    assert!(
+        failing.contains("Code: Nope\n    Detail: because"),
+        "{failing}"
+    );
 }
 
 #[test]
 fn an_empty_local_at_the_end_is_rebuilt() {
     // A pass with no outputs: FDL's output is {}, not the input.
-    let text = same(&format!("{HEAD}  - type: pass\n    name: p\n"), r#"{"a": 1}"#);
+    let text = same(
+        &format!("{HEAD}  - type: pass\n    name: p\n"),
+        r#"{"a": 1}"#,
+    );
     assert!(text.contains("OutputConstructor: {}"), "{text}");
 }
 
@@ -376,8 +403,14 @@ fn unconvertible_constructs_are_positioned() {
 "
     ));
     assert_eq!(problems.len(), 2, "{problems:?}");
-    assert!(problems[0].starts_with("4:5: cannot convert: step `until`: a wait `timestamp`"), "{problems:?}");
-    assert!(problems[1].starts_with("7:5: cannot convert: step `p`: `$context.flow.id`"), "{problems:?}");
+    assert!(
+        problems[0].starts_with("4:5: cannot convert: step `until`: a wait `timestamp`"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].starts_with("7:5: cannot convert: step `p`: `$context.flow.id`"),
+        "{problems:?}"
+    );
     let dynamic = cannot(&format!(
         "{HEAD}  - type: task
     name: t
@@ -389,7 +422,10 @@ fn unconvertible_constructs_are_positioned() {
         source: 1
 "
     ));
-    assert!(dynamic[0].contains("step `p`: adds keys to data whose keys are known only at run time"), "{dynamic:?}");
+    assert!(
+        dynamic[0].contains("step `p`: adds keys to data whose keys are known only at run time"),
+        "{dynamic:?}"
+    );
     let succeed = cannot(&format!(
         "{HEAD}  - type: parallel
     name: par
@@ -399,5 +435,8 @@ fn unconvertible_constructs_are_positioned() {
             name: s
 "
     ));
-    assert!(succeed[0].contains("a succeed inside a parallel branch"), "{succeed:?}");
+    assert!(
+        succeed[0].contains("a succeed inside a parallel branch"),
+        "{succeed:?}"
+    );
 }

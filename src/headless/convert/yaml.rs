@@ -144,8 +144,14 @@ mod tests {
     #[test]
     fn scalars_are_quoted_only_when_needed() {
         assert_eq!(quote("ask-reviewer"), "ask-reviewer");
-        assert_eq!(quote("$Input.decision == \"success\""), "$Input.decision == \"success\"");
-        assert_eq!(quote("acs:mns:::/topics/t/messages"), "acs:mns:::/topics/t/messages");
+        assert_eq!(
+            quote("$Input.decision == \"success\""),
+            "$Input.decision == \"success\""
+        );
+        assert_eq!(
+            quote("acs:mns:::/topics/t/messages"),
+            "acs:mns:::/topics/t/messages"
+        );
         assert_eq!(quote("true"), "'true'");
         assert_eq!(quote("12"), "'12'");
         assert_eq!(quote("a: b"), "'a: b'");
