@@ -8,7 +8,7 @@
 //! block's `$local`, and every state's OutputConstructor rebuilds it: the
 //! keys it had (`k.$: $Input.k`) with the step's output merged over them.
 //! Constructors build fixed keys, so the converter follows which keys the
-//! local holds at each point (a [`Shape`]); a step reached with different
+//! local holds at each point (its shape); a step reached with different
 //! shapes (a catch target reached from two tasks) becomes one state per
 //! shape (`rejected`, `rejected-2`). What FDL reads besides the local:
 //! - `$input` of the top-level block is the execution input
