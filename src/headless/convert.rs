@@ -169,6 +169,8 @@ enum Next {
 enum StepIn {
     Mapped(Fields),
     Whole(String),
+    /// Not available here (why); an error only where it is read.
+    Unavailable(String),
 }
 
 /// A step's output, to merge into the local.
@@ -476,10 +478,9 @@ impl Conv<'_> {
                     }
                     Ok(StepIn::Mapped(fields))
                 }
-                None if ctx.first => Ok(StepIn::Whole(whole(&ctx.choice_in))),
+                None if ctx.first => Ok(StepIn::Whole(whole(&ctx.choice_in)?)),
                 None if ctx.mapped => Err("takes the default input after a choice branch's first step, and the choice has inputMappings".into()),
-                None if *shape == Shape::Fresh => Ok(StepIn::Whole(self.block_in(b, shape)?)),
-                None => Ok(StepIn::Whole(format!("jsonMerge({}, $Input)", self.block_in(b, shape)?))),
+                None => Ok(self.default_in(b, shape)),
             };
         }
         match &step.input_mappings {
@@ -497,11 +498,16 @@ impl Conv<'_> {
                 }
                 Ok(StepIn::Mapped(fields))
             }
-            None if *shape == Shape::Fresh => Ok(StepIn::Whole(self.block_in(b, shape)?)),
-            None => Ok(StepIn::Whole(format!(
-                "jsonMerge({}, $Input)",
-                self.block_in(b, shape)?
-            ))),
+            None => Ok(self.default_in(b, shape)),
+        }
+    }
+
+    /// A step's default input: the block input merged with the local.
+    fn default_in(&self, b: usize, shape: &Shape) -> StepIn {
+        match self.block_in(b, shape) {
+            Ok(i) if *shape == Shape::Fresh => StepIn::Whole(i),
+            Ok(i) => StepIn::Whole(format!("jsonMerge({i}, $Input)")),
+            Err(why) => StepIn::Unavailable(why),
         }
     }
 
@@ -551,7 +557,7 @@ impl Conv<'_> {
                 let choice_in = self.step_in(b, &shape, choice, false);
                 self.branch = Some(BranchCtx {
                     first: p == 0,
-                    choice_in: choice_in.unwrap_or(StepIn::Whole("null".into())),
+                    choice_in: choice_in.unwrap_or_else(StepIn::Unavailable),
                     mapped: choice.input_mappings.is_some(),
                 });
                 let of = move |_: &Self, id: StepId| {
@@ -791,7 +797,7 @@ impl Conv<'_> {
                     "Async"
                 };
                 params.push("invocationType", scalar(inv));
-                push_step_in(&mut params, "body", &s_in);
+                push_step_in(&mut params, "body", &s_in)?;
             }
             Resource::MnsTopic { .. } | Resource::MnsQueue { .. } => {
                 for (k, p) in &t.service_params {
@@ -803,7 +809,7 @@ impl Conv<'_> {
                     };
                     match p {
                         ParamValue::Path(path) if path.segments.is_empty() => {
-                            push_step_in(&mut params, key, &s_in)
+                            push_step_in(&mut params, key, &s_in)?
                         }
                         p => push_val(&mut params, key, param(self, p)?),
                     }
@@ -823,7 +829,7 @@ impl Conv<'_> {
                     push_val(&mut params, key, param(self, p)?);
                 }
                 if !input_given {
-                    push_step_in(&mut params, "input", &s_in);
+                    push_step_in(&mut params, "input", &s_in)?;
                 }
             }
             Resource::Api { .. } => {}
@@ -943,10 +949,11 @@ fn lookup_fields(fields: &Fields, segs: &[Segment]) -> R<String> {
 }
 
 /// The step input as one expression.
-fn whole(s: &StepIn) -> String {
+fn whole(s: &StepIn) -> R<String> {
     match s {
-        StepIn::Mapped(fields) => object(fields),
-        StepIn::Whole(e) => e.clone(),
+        StepIn::Mapped(fields) => Ok(object(fields)),
+        StepIn::Whole(e) => Ok(e.clone()),
+        StepIn::Unavailable(why) => Err(why.clone()),
     }
 }
 
@@ -955,15 +962,18 @@ fn s_ref(s: &StepIn, segs: &[Segment]) -> R<String> {
     match s {
         StepIn::Mapped(fields) => lookup_fields(fields, segs),
         StepIn::Whole(e) => access(e, segs),
+        StepIn::Unavailable(why) => Err(why.clone()),
     }
 }
 
 /// The step input as parameter `key`.
-fn push_step_in(params: &mut Y, key: &str, s: &StepIn) {
+fn push_step_in(params: &mut Y, key: &str, s: &StepIn) -> R<()> {
     match s {
         StepIn::Mapped(fields) => params.push(key, fields_y(fields)),
         StepIn::Whole(e) => params.push(format!("{key}.$"), scalar(e)),
+        StepIn::Unavailable(why) => return Err(why.clone()),
     }
+    Ok(())
 }
 
 /// A constructor mapping.

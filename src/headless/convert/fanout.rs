@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::expr::{Fields, Val, access, object};
+use super::expr::{Fields, Val, access};
 use super::yaml::{Y, scalar};
 use super::{
     BlockIn, Conv, Out, R, Shape, StepIn, Target, fields_y, merge_out, reads_block_input, s_ref,
@@ -106,7 +106,7 @@ impl Conv<'_> {
             if has_local {
                 ctor.push("carry.$", scalar("$Input"));
             }
-            super::push_step_in(&mut ctor, "input", &s_in);
+            super::push_step_in(&mut ctor, "input", &s_in)?;
             s.push("InputConstructor", ctor);
             (
                 Some("$Input.input".to_owned()),
@@ -184,10 +184,7 @@ impl Conv<'_> {
             .collect();
         let zip = reads_block_input(&body, Some(&f.item));
         let has_local = !matches!(&shape, Shape::Fresh) && shape != Shape::Keys(Vec::new());
-        let whole = |s: &StepIn| match s {
-            StepIn::Mapped(fields) => object(fields),
-            StepIn::Whole(e) => e.clone(),
-        };
+        let whole = super::whole;
         let mut out = Vec::new();
         let (map_name, items_path, carry, s_out) = if zip {
             // The FDL iteration input: the step input with the item (and
@@ -207,7 +204,7 @@ impl Conv<'_> {
                 keep.insert(0, "carry");
                 init.push(("carry".into(), Val::Expr("$Input".into())));
             }
-            init.push(("base".into(), Val::Expr(whole(&s_in))));
+            init.push(("base".into(), Val::Expr(whole(&s_in)?)));
             init.push(("items".into(), Val::Expr(coll)));
             init.push(("i".into(), Val::Const(Value::from(0))));
             init.push(("acc0".into(), Val::Const(Value::Object(Default::default()))));
@@ -302,7 +299,7 @@ impl Conv<'_> {
             wrap.push(("carry".into(), Val::Expr(carry.to_owned())));
             keep.push("carry");
         }
-        wrap.push(("base".into(), Val::Expr(whole(&s_out))));
+        wrap.push(("base".into(), Val::Expr(whole(&s_out)?)));
         keep.push("base");
         wrap.push(("items".into(), Val::Expr("$Output.Items".into())));
         wrap.push(("i".into(), Val::Const(Value::from(0))));
