@@ -596,7 +596,12 @@ impl Conv<'_> {
                         }
                         Wait::DurationPath(p) => {
                             let s_in = s_in.as_ref().map_err(Clone::clone)?;
-                            s.comment("flowsim: FDL waits any non-negative number of seconds; CloudFlow 1 to 300 whole seconds");
+                            let msg = "FDL waits any non-negative number of seconds; CloudFlow 1 to 300 whole seconds";
+                            s.comment(&format!("flowsim: {msg}"));
+                            self.warnings.push(Diagnostic::new(
+                                step.pos,
+                                format!("step `{}`: {msg}", step.name),
+                            ));
                             s.push("Seconds.$", scalar(&s_ref(s_in, &p.segments)?));
                         }
                         Wait::TimestampMillis(_) | Wait::TimestampPath(_) => {

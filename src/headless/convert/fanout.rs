@@ -228,10 +228,15 @@ impl Conv<'_> {
         let mut m = state("Map", &map_name);
         m.push("ItemsPath", scalar(&items_path));
         if f.max_concurrency > super::MAP_CONCURRENCY {
-            m.comment(&format!(
-                "flowsim: FDL runs up to {} iterations at once, an inline Map at most {}",
+            let msg = format!(
+                "FDL runs up to {} iterations at once, an inline Map at most {}",
                 f.max_concurrency,
                 super::MAP_CONCURRENCY
+            );
+            m.comment(&format!("flowsim: {msg}"));
+            self.warnings.push(crate::syntax::Diagnostic::new(
+                step.pos,
+                format!("step `{}`: {msg}", step.name),
             ));
         }
         m.push(

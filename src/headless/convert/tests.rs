@@ -440,3 +440,100 @@ fn unconvertible_constructs_are_positioned() {
         "{succeed:?}"
     );
 }
+
+#[test]
+fn a_loop_back_to_the_first_step_and_catches_inside_a_foreach() {
+    // `first` is reached fresh (the input) and again with data: two
+    // states; the foreach's catch target takes the default input, so the
+    // iteration inputs are built before the Map.
+    let flow = r#"version: v1
+type: flow
+steps:
+  - type: choice
+    name: first
+    choices:
+      - condition: $.mode == "b"
+        goto: end-here
+  - type: foreach
+    name: each
+    iterationMapping:
+      collection: $.items
+      item: it
+    steps:
+      - type: task
+        name: t
+        resourceArn: acs:fc:::services/s/functions/f
+        inputMappings:
+          - target: v
+            source: $input.it
+        catch:
+          - errors: [FnF.ALL]
+            goto: recover
+        errorMappings:
+          - target: err
+            source: $local.error
+        outputMappings:
+          - target: s
+            source: $local.status
+        end: true
+      - type: pass
+        name: recover
+        outputMappings:
+          - target: s
+            source: failed
+    outputMappings:
+      - target: ss
+        source: $local[*].s
+  - type: pass
+    name: again
+    outputMappings:
+      - target: mode
+        source: b
+  - type: choice
+    name: loop
+    choices:
+      - condition: $.mode == "b" && $.done == null
+        goto: first
+    default:
+      goto: end-here
+  - type: pass
+    name: end-here
+    outputMappings:
+      - target: done
+        source: true
+"#;
+    for input in [
+        r#"{"items": [1, 2], "mode": "a"}"#,
+        r#"{"items": [], "mode": "b"}"#,
+    ] {
+        let text = same(flow, input);
+        assert!(text.contains("Name: first-2"), "{text}");
+        assert!(text.contains("Name: each-items-loop"), "{text}");
+    }
+}
+
+#[test]
+fn an_unread_step_input_is_not_an_error() {
+    // `p2` cannot see its branch's input, but reads none of it.
+    same(
+        &format!(
+            "{HEAD}  - type: parallel
+    name: par
+    branches:
+      - steps:
+          - type: wait
+            name: w
+            duration: 2
+          - type: pass
+            name: p2
+            outputMappings:
+              - target: b
+                source: 2
+    outputMappings:
+      - target: all
+        source: $local
+"
+        ),
+        "{}",
+    );
+}
