@@ -66,6 +66,40 @@ pub enum Command {
     /// assertions, coverage, JUnit XML.
     #[command(after_help = TEST_HELP)]
     Test(TestArgs),
+    /// Write the CloudFlow equivalent of an FDL v1 flow; with --check, run
+    /// both on the same inputs and handler behaviours and compare them.
+    #[command(after_help = CONVERT_HELP)]
+    Convert(ConvertArgs),
+}
+
+const CONVERT_HELP: &str = "\
+Exit codes: 0 converted (--check: every case ended the same both ways), 1 --check found a \
+difference, 2 a construct cannot convert (reported as file:line:col: cannot convert: ...) \
+or a flow is invalid.";
+
+/// `flowsim convert`.
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// The FDL v1 flow file (with --check: files or folders of them;
+    /// CloudFlow files in a folder are skipped).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Write the CloudFlow flow to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE", conflicts_with = "check")]
+    pub output: Option<PathBuf>,
+    /// Convert each flow, run both versions headless on its sample input
+    /// (and inputs for its choice branches) with the handler behaviours
+    /// succeed, fail, error and drop, and report any difference in status,
+    /// output or error name.
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: sub-flow files to load (sub-flows are otherwise
+    /// looked up as NAME.yaml beside the flow).
+    #[arg(long, value_name = "FILE")]
+    pub with: Vec<PathBuf>,
+    /// With --check: the seed of every run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 const TEST_HELP: &str = "\
@@ -438,6 +472,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Some(Command::Bench(args)) => bench(args),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Test(args)) => test(args),
+        Some(Command::Convert(args)) => convert(args),
     };
     match result {
         Ok(code) => code,
@@ -1002,6 +1037,86 @@ fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
         ExitCode::from(1)
     })
+}
+
+fn convert(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    use crate::headless::convert;
+    if args.check {
+        let files = expand_flow_paths(&args.paths)?;
+        let (mut flows, mut cases, mut diffs, mut broken) = (0, 0, 0, 0);
+        for f in &files {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read `{}`", f.display()))?;
+            if crate::cloudflow::is_state_machine(&text) {
+                if args.paths.iter().any(|p| p == f) {
+                    eprintln!("flowsim: {}: already CloudFlow, skipped", f.display());
+                }
+                continue;
+            }
+            flows += 1;
+            match convert::check::check_file(f, &args.with, args.seed) {
+                Ok(found) => {
+                    for c in &found {
+                        println!("{}", c.line());
+                        cases += 1;
+                        if !c.same() {
+                            diffs += 1;
+                        }
+                    }
+                }
+                Err(e) => {
+                    broken += 1;
+                    eprintln!("{e}");
+                }
+            }
+        }
+        println!(
+            "convert --check: {flows} FDL flows, {cases} cases, {} the same, {diffs} different{}",
+            cases - diffs,
+            if broken > 0 {
+                format!(", {broken} flows not converted")
+            } else {
+                String::new()
+            }
+        );
+        return Ok(if broken > 0 {
+            ExitCode::from(2)
+        } else if diffs > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    let [path] = args.paths.as_slice() else {
+        bail!("convert writes one flow at a time (give one FILE, or use --check for several)");
+    };
+    let (shown, name, text) = fdl::read_flow_file(path)?;
+    if crate::cloudflow::is_state_machine(&text) {
+        bail!("{shown} is already a CloudFlow state machine");
+    }
+    let flow = fdl::load(&name, &text).map_err(|diagnostics| fdl::LoadError::Invalid {
+        file: shown.clone(),
+        diagnostics,
+    })?;
+    match convert::convert(&flow, &shown) {
+        Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("{shown}:{}: warning: {}", w.pos, w.message);
+            }
+            match &args.output {
+                Some(out) => std::fs::write(out, &c.text)
+                    .with_context(|| format!("cannot write `{}`", out.display()))?,
+                None => print!("{}", c.text),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => {
+            for d in &problems {
+                eprintln!("{shown}:{}: {}", d.pos, d.message);
+            }
+            Ok(ExitCode::from(2))
+        }
+    }
 }
 
 /// A flow file of either spec, loaded.

@@ -5,6 +5,7 @@
 //! A client of the [`Sim`] like the TUI and the API: it issues commands and
 //! reads state, and never reaches into a component.
 
+pub mod convert;
 pub mod flowtest;
 
 use std::io::{self, Write};
