@@ -14,6 +14,7 @@ use crate::engine::{ExecId, Status};
 use crate::fdl::{self, Flow};
 use crate::runtime::{Command, Outcome};
 use crate::sim::Sim;
+use crate::sim::op::{Applied, Op};
 
 type Answer = Result<Map<String, Value>, ApiError>;
 
@@ -107,18 +108,16 @@ async fn start_execution(state: &ApiState, rpc: &Rpc) -> Answer {
             check_callback_token(token)?;
             // The child reports its outcome to this token when it ends
             // (the engine checks the token names a task it issued).
-            let token = token.to_owned();
-            state
-                .handle
-                .with_sim(move |sim| {
-                    sim.start_execution_with_callback(
-                        &flow,
-                        name.as_deref(),
-                        Some(&input),
-                        Some(&token),
-                    )
-                })
-                .await??
+            let op = Op::StartExecution {
+                flow,
+                name,
+                input,
+                callback: Some(token.to_owned()),
+            };
+            match state.handle.apply(op).await? {
+                Applied::Started(r) => r?,
+                other => return Err(unexpected_op(&other)),
+            }
         }
     };
     execution_json(state, id)
@@ -146,6 +145,14 @@ fn unexpected(outcome: &Outcome) -> ApiError {
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
         "InternalServerError",
         format!("unexpected runtime answer: {outcome:?}"),
+    )
+}
+
+fn unexpected_op(applied: &Applied) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        format!("unexpected answer of an op: {applied:?}"),
     )
 }
 
@@ -347,13 +354,21 @@ fn flow_json(flow: &Flow, info: &FlowInfo) -> Map<String, Value> {
     }))
 }
 
-/// A flow's catalog entry, or the defaults for a flow loaded from a file.
-fn info_of(state: &ApiState, sim: &Sim, name: &str) -> FlowInfo {
-    state.fnf.get(name).unwrap_or_else(|| FlowInfo {
-        id: String::new(),
-        description: String::new(),
-        created: format_time(sim.epoch_ms()),
-    })
+/// What `CreateFlow` was told of a flow (a flow loaded from a file has
+/// no id or description), and when it was created.
+fn info_of(sim: &Sim, name: &str) -> FlowInfo {
+    match sim.flow_meta(name) {
+        Some(m) => FlowInfo {
+            id: m.id.clone(),
+            description: m.description.clone(),
+            created: format_time(m.created_ms),
+        },
+        None => FlowInfo {
+            id: String::new(),
+            description: String::new(),
+            created: format_time(sim.epoch_ms()),
+        },
+    }
 }
 
 async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
@@ -387,7 +402,7 @@ async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
             },
         ));
     }
-    let flow = fdl::load(&name, definition).map_err(|diagnostics| {
+    fdl::load(&name, definition).map_err(|diagnostics| {
         ApiError::invalid(format!(
             "Definition is not a valid flow:\n{}",
             fdl::LoadError::Invalid {
@@ -396,29 +411,24 @@ async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
             }
         ))
     })?;
-    let created = state
-        .handle
-        .with_sim(move |sim| {
-            // Checked first: add_flow would create the topics before refusing.
-            if sim.engine.flow(&flow.name).is_some() {
-                return Err(crate::kernel::FnfError::FlowAlreadyExists(flow.name));
-            }
-            let at = sim.epoch_ms().saturating_add(sim.now() as i64);
-            sim.add_flow(flow).map(|()| at)
-        })
-        .await??;
-    let info = FlowInfo {
+    // The id is chosen here, not by the simulation: it is part of the op,
+    // so a replay gives the flow the same one.
+    let op = Op::AddFlow {
+        name: name.clone(),
+        definition: definition.to_owned(),
         id: uuid::Uuid::new_v4().hyphenated().to_string(),
         description,
-        created: format_time(created),
     };
-    state.fnf.insert(&name, info.clone());
+    match state.handle.apply(op).await? {
+        Applied::FlowAdded(r) => r?,
+        other => return Err(unexpected_op(&other)),
+    };
     let sim = state.handle.sim();
     let flow = sim
         .engine
         .flow(&name)
         .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(name.clone()))?;
-    Ok(flow_json(flow, &info))
+    Ok(flow_json(flow, &info_of(&sim, &name)))
 }
 
 fn describe_flow(state: &ApiState, rpc: &Rpc) -> Answer {
@@ -428,7 +438,7 @@ fn describe_flow(state: &ApiState, rpc: &Rpc) -> Answer {
         .engine
         .flow(name)
         .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(name.to_owned()))?;
-    Ok(flow_json(flow, &info_of(state, &sim, name)))
+    Ok(flow_json(flow, &info_of(&sim, name)))
 }
 
 fn list_flows(state: &ApiState, rpc: &Rpc) -> Answer {
@@ -443,10 +453,7 @@ fn list_flows(state: &ApiState, rpc: &Rpc) -> Answer {
             next = flow.name.clone();
             break;
         }
-        flows.push(Value::Object(flow_json(
-            flow,
-            &info_of(state, &sim, &flow.name),
-        )));
+        flows.push(Value::Object(flow_json(flow, &info_of(&sim, &flow.name))));
     }
     let mut m = Map::new();
     m.insert("Flows".into(), Value::Array(flows));
@@ -454,35 +461,11 @@ fn list_flows(state: &ApiState, rpc: &Rpc) -> Answer {
     Ok(m)
 }
 
-/// The error a running execution is stopped with when its flow is deleted.
-pub const FLOW_DELETED: &str = "FnF.FlowDeleted";
-
 async fn delete_flow(state: &ApiState, rpc: &Rpc) -> Answer {
     let name = rpc.required("Name")?.to_owned();
-    let removed = name.clone();
-    state
-        .handle
-        .with_sim(move |sim| {
-            // Running executions would be orphaned (no flow to resolve their
-            // names): stop them first, as their history then says.
-            let running: Vec<String> = sim
-                .engine
-                .executions()
-                .iter()
-                .filter(|x| x.flow.name == removed && !x.status.is_final())
-                .map(|x| x.name.to_string())
-                .collect();
-            for name in running {
-                sim.stop_execution(
-                    &removed,
-                    &name,
-                    FLOW_DELETED,
-                    &format!("the flow `{removed}` was deleted (DeleteFlow)"),
-                )?;
-            }
-            sim.engine.remove_flow(&removed).map(|_| ())
-        })
-        .await??;
-    state.fnf.remove(&name);
+    match state.handle.apply(Op::DeleteFlow { name }).await? {
+        Applied::FlowDeleted(r) => r?,
+        other => return Err(unexpected_op(&other)),
+    }
     Ok(Map::new())
 }
