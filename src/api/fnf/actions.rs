@@ -148,6 +148,12 @@ fn unexpected(outcome: &Outcome) -> ApiError {
     )
 }
 
+/// An execution `--retain` evicted, from the data file (`--data`): its
+/// `DescribeExecution` JSON and history events.
+fn evicted(state: &ApiState, flow: &str, name: &str) -> Option<(Value, Vec<Value>)> {
+    state.handle.journal()?.evicted(flow, name)
+}
+
 fn unexpected_op(applied: &Applied) -> ApiError {
     ApiError::new(
         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -172,7 +178,17 @@ async fn describe_execution(state: &ApiState, rpc: &Rpc) -> Answer {
     loop {
         let (id, done) = {
             let sim = state.handle.sim();
-            let id = find(&sim, flow, name)?;
+            let id = match find(&sim, flow, name) {
+                Ok(id) => id,
+                Err(e) => {
+                    drop(sim);
+                    // Evicted from memory, kept on disk (`--data`): final.
+                    return match evicted(state, flow, name) {
+                        Some((description, _)) => Ok(object(description)),
+                        None => Err(e),
+                    };
+                }
+            };
             let done = sim.engine.execution(id).is_none_or(|x| x.status.is_final());
             (id, done)
         };
@@ -241,22 +257,48 @@ fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
         .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(flow_name.to_owned()))?;
     // Executions keep their start order forever: a position in it is a
     // stable cursor, new executions only append.
-    let mut executions = Vec::new();
-    let mut next = String::new();
-    let all = sim.engine.executions();
-    for x in all.iter().skip(from) {
+    // The cursor is an id: evicted ones (gone from memory) are skipped,
+    // or, with `--data`, read back from the data file and merged in.
+    let mut found: Vec<(u32, Value)> = Vec::new();
+    let all = sim
+        .engine
+        .executions_from(ExecId(u32::try_from(from).unwrap_or(u32::MAX)));
+    for x in all {
         let matches = Arc::ptr_eq(&x.flow, flow)
             && status.is_none_or(|s| x.status == s)
             && x.name.starts_with(prefix);
         if !matches {
             continue;
         }
-        if executions.len() == limit {
-            next = x.id.0.to_string();
+        found.push((x.id.0, x.to_json(sim.epoch_ms())));
+        if found.len() > limit {
             break;
         }
-        executions.push(x.to_json(sim.epoch_ms()));
     }
+    drop(sim);
+    if let Some(journal) = state.handle.journal() {
+        let page = journal.list_evicted(
+            flow_name,
+            u32::try_from(from).unwrap_or(u32::MAX),
+            status.map(Status::as_str),
+            prefix,
+            limit + 1,
+        );
+        if !page.executions.is_empty() {
+            // Kept in memory wins (a restart with a larger --retain).
+            found.extend(
+                page.executions
+                    .into_iter()
+                    .filter(|(id, _)| state.handle.sim().engine.execution(ExecId(*id)).is_none()),
+            );
+            found.sort_by_key(|(id, _)| *id);
+        }
+    }
+    let next = match found.get(limit) {
+        Some((id, _)) => id.to_string(),
+        None => String::new(),
+    };
+    let executions: Vec<Value> = found.into_iter().take(limit).map(|(_, v)| v).collect();
     let mut m = Map::new();
     m.insert("Executions".into(), Value::Array(executions));
     m.insert("NextToken".into(), Value::String(next));
@@ -269,7 +311,27 @@ fn get_execution_history(state: &ApiState, rpc: &Rpc) -> Answer {
     let limit = rpc.int("Limit", 1, 1000, 1000)? as usize;
     let from = cursor(rpc)?;
     let sim = state.handle.sim();
-    let x = sim.engine.find_execution(flow, name)?;
+    let x = match sim.engine.find_execution(flow, name) {
+        Ok(x) => x,
+        Err(e) => {
+            drop(sim);
+            let Some((_, history)) = evicted(state, flow, name) else {
+                return Err(e.into());
+            };
+            let total = history.len();
+            let events: Vec<Value> = history.into_iter().skip(from).take(limit).collect();
+            let end = from.saturating_add(events.len());
+            let mut m = Map::new();
+            m.insert("Events".into(), Value::Array(events));
+            let next = if end < total {
+                end.to_string()
+            } else {
+                String::new()
+            };
+            m.insert("NextToken".into(), Value::String(next));
+            return Ok(m);
+        }
+    };
     let events: Vec<Value> = x
         .history
         .iter()
