@@ -513,6 +513,11 @@ pub fn spawn_journaled(sim: Sim, mode: Mode, speed: f64, journal: Option<Arc<Jou
         poke_pending: poke_pending.clone(),
         journal: journal.clone(),
     };
+    // A replay may leave pushes to real endpoints that were in flight when
+    // the process stopped: the first tick performs them again.
+    if journal.is_some() {
+        let _ = tx.send(Request::Poke);
+    }
     tokio::spawn(driver.run(rx));
     Handle {
         journal,

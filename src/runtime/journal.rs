@@ -772,9 +772,6 @@ steps:
             Op::SetHandler {
                 behaviour: Behaviour::Drop,
             },
-            Op::SetHandlerConfig {
-                config: HandlerConfig::default(),
-            },
             Op::CreateTopic {
                 topic: "t".into(),
                 patch: TopicPatch {
@@ -854,7 +851,7 @@ steps:
         assert!(opened.restored.fresh);
         let (mut sim, journal) = (opened.sim, opened.journal);
         let j = Some(&*journal);
-        let mut run = |sim: &mut Sim, op: Op| record(j, sim, op).0;
+        let run = |sim: &mut Sim, op: Op| record(j, sim, op).0;
         run(&mut sim, add_flow("f", QUEUE_FLOW));
         run(
             &mut sim,

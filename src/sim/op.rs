@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Millis, PushOutcome, Sim};
-use crate::fc::{Answer, Behaviour, HandlerConfig};
+use crate::fc::{Answer, Behaviour};
 use crate::kernel::{Dest, ExecId, FnfError, PublishReceipt};
 use crate::mns::{
     Endpoint, MnsError, NotifyFormat, NotifyStrategy, PublishRequest, QueueAttributes,
@@ -154,9 +154,6 @@ pub enum Op {
     AnswerHeld { id: u64, answer: Answer },
     /// What the simulated function does from now on (TUI).
     SetHandler { behaviour: Behaviour },
-    /// The simulated function's whole configuration (a restart with other
-    /// handler options).
-    SetHandlerConfig { config: HandlerConfig },
     /// `CreateTopic`.
     CreateTopic { topic: String, patch: TopicPatch },
     /// `SetTopicAttributes`.
@@ -301,10 +298,6 @@ impl Sim {
             Op::AnswerHeld { id, answer } => Applied::Answered(self.answer_held(id, answer)),
             Op::SetHandler { behaviour } => {
                 self.set_handler(behaviour);
-                Applied::Unit
-            }
-            Op::SetHandlerConfig { config } => {
-                self.fc.config = config;
                 Applied::Unit
             }
             Op::CreateTopic { topic, patch } => {
