@@ -395,3 +395,40 @@ fn the_simulated_cloud_survives_a_sigkill() {
     second.child.kill().unwrap();
     second.child.wait().unwrap();
 }
+
+#[test]
+fn a_bad_or_busy_data_file_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, "not a database ".repeat(100)).unwrap();
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&junk)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("junk.db") && err.contains("not a flowsim data file"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    // A second flowsim on a file in use.
+    let data = dir.path().join("d.db");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir(&flows).unwrap();
+    std::fs::write(flows.join("hold.yaml"), WAIT_FLOW).unwrap();
+    let mut first = serve(&data, &flows);
+    first.line("(new)");
+    let out = Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("d.db") && err.contains("in use"), "{err}");
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+}

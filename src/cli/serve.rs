@@ -126,6 +126,19 @@ pub(super) fn open_data(
     let journal = opened.journal;
     let mut sim = opened.sim;
     let file = journal.path().display().to_string();
+    // As `Sim::new` does: the subscriptions first, then the flows.
+    for spec in &config.subscriptions {
+        let op = Op::SubscribeEndpoint {
+            topic: spec.topic.clone(),
+            url: spec.url.clone(),
+            format: spec.format.as_str().to_owned(),
+            strategy: spec.strategy.as_str().to_owned(),
+            name: spec.name.clone(),
+        };
+        if let crate::sim::op::Applied::Done(Err(e)) = record(Some(&journal), &mut sim, op).0 {
+            tracing::warn!(topic = %spec.topic, url = %spec.url, "subscription skipped: {e}");
+        }
+    }
     for flow in flows {
         match sim.engine.flow(&flow.name) {
             Some(kept) if kept.definition == flow.definition => {}
@@ -147,18 +160,6 @@ pub(super) fn open_data(
                     bail!("flow `{}` could not be added: {e}", flow.name);
                 }
             }
-        }
-    }
-    for spec in &config.subscriptions {
-        let op = Op::SubscribeEndpoint {
-            topic: spec.topic.clone(),
-            url: spec.url.clone(),
-            format: spec.format.as_str().to_owned(),
-            strategy: spec.strategy.as_str().to_owned(),
-            name: spec.name.clone(),
-        };
-        if let crate::sim::op::Applied::Done(Err(e)) = record(Some(&journal), &mut sim, op).0 {
-            tracing::warn!(topic = %spec.topic, url = %spec.url, "subscription skipped: {e}");
         }
     }
     let restored = opened.restored;
