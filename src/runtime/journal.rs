@@ -70,6 +70,7 @@ CREATE TABLE executions (
     history     TEXT NOT NULL
 );
 CREATE INDEX executions_by_name ON executions (flow, name);
+CREATE INDEX executions_by_flow ON executions (flow, id);
 ";
 
 /// Why a data file could not be used.

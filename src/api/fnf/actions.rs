@@ -275,8 +275,9 @@ fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
             break;
         }
     }
+    let evicted_any = sim.engine.evicted() > 0;
     drop(sim);
-    if let Some(journal) = state.handle.journal() {
+    if let Some(journal) = state.handle.journal().filter(|_| evicted_any) {
         let page = journal.list_evicted(
             flow_name,
             u32::try_from(from).unwrap_or(u32::MAX),
