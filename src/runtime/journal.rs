@@ -147,6 +147,9 @@ struct Pending {
     /// The sequence number of the last entry appended.
     appended: u64,
     closing: bool,
+    /// The writer sleeps on the condvar (else it looks again before it
+    /// sleeps): appends wake it only then, not with a syscall each.
+    idle: bool,
 }
 
 /// The open data file: the journal's writer and the evicted executions'
@@ -443,8 +446,11 @@ impl Journal {
             wall: unix_ms(),
             op,
         });
+        let idle = p.idle;
         drop(p);
-        self.wake.notify_one();
+        if idle {
+            self.wake.notify_one();
+        }
         seq
     }
 
@@ -503,7 +509,9 @@ impl Journal {
             let (entries, evicted, closing) = {
                 let mut p = lock(&self.pending);
                 while p.entries.is_empty() && p.evicted.is_empty() && !p.closing {
+                    p.idle = true;
                     p = self.wake.wait(p).unwrap_or_else(|e| e.into_inner());
+                    p.idle = false;
                 }
                 (
                     std::mem::take(&mut p.entries),
