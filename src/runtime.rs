@@ -662,6 +662,7 @@ impl Driver {
             n += 1;
         }
         tracing::trace!(delivered = n, now = sim.now(), "run mode delivery");
+        self.hand_over_evicted(&mut sim);
         sim.next_due().is_some_and(|d| d <= target)
     }
 
@@ -704,10 +705,20 @@ impl Driver {
             // Re-anchor: virtual time resumes from the clock as it is now.
             self.anchor = Some((Instant::now(), sim.now()));
         }
+        self.hand_over_evicted(&mut sim);
         if let Err(e) = &reply {
             tracing::info!(code = %e.code, message = %e.message, "command refused");
         }
         reply
+    }
+
+    /// Gives the journal what the engine evicted (a delivery starting a
+    /// sub-flow execution evicts too), under the same lock as the eviction,
+    /// so a reader that misses an execution in memory finds it handed over.
+    fn hand_over_evicted(&self, sim: &mut Sim) {
+        if let Some(j) = &self.journal {
+            j.add_evicted(sim.engine.take_evicted());
+        }
     }
 
     /// Runs a front end's closure on the sim, like a command: at the
@@ -719,6 +730,7 @@ impl Driver {
             self.catch_up(&mut sim);
         }
         job(&mut sim);
+        self.hand_over_evicted(&mut sim);
         if self.mode == Mode::Run {
             self.anchor = Some((Instant::now(), sim.now()));
         }
@@ -739,10 +751,7 @@ impl Driver {
     }
 
     fn publish(&mut self) {
-        if let Some(j) = &self.journal {
-            // Deliveries evict too (a sub-flow execution starting).
-            j.add_evicted(lock(&self.sim).engine.take_evicted());
-        }
+        self.hand_over_evicted(&mut lock(&self.sim));
         self.perform_pushes();
         self.version += 1;
         let state = RunState {

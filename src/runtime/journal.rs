@@ -129,6 +129,8 @@ pub struct Opened {
 #[derive(Debug, Clone, Default)]
 struct Progress {
     committed: u64,
+    /// Evicted executions written so far.
+    evicted_written: u64,
     failed: Option<Arc<str>>,
 }
 
@@ -146,6 +148,8 @@ struct Pending {
     evicted: Vec<Execution>,
     /// The sequence number of the last entry appended.
     appended: u64,
+    /// Evicted executions handed over so far.
+    evicted_handed: u64,
     closing: bool,
     /// The writer sleeps on the condvar (else it looks again before it
     /// sleeps): appends wake it only then, not with a syscall each.
@@ -323,6 +327,7 @@ pub fn open(path: &Path, config: &SimConfig, retain: Option<usize>) -> Result<Op
         wake: Condvar::new(),
         progress: watch::Sender::new(Progress {
             committed: last_seq,
+            evicted_written: 0,
             failed: None,
         }),
         writer: Mutex::new(None),
@@ -432,10 +437,18 @@ impl Journal {
         &self.path
     }
 
-    /// Appends an op applied at (`delivered`, `at`); answers its sequence
-    /// number. Call it under the sim lock, right after applying the op, so
-    /// the journal's order is the order of application.
-    pub fn append(&self, delivered: u64, at: Millis, op: String) -> u64 {
+    /// Appends an op applied at (`delivered`, `at`), with the executions
+    /// it evicted; answers its sequence number. Call it under the sim lock,
+    /// right after applying the op, so the journal's order is the order of
+    /// application. Both go in one batch: whoever sees the op committed
+    /// finds the executions it evicted on disk.
+    pub fn append(
+        &self,
+        delivered: u64,
+        at: Millis,
+        op: String,
+        mut evicted: Vec<Execution>,
+    ) -> u64 {
         let mut p = lock(&self.pending);
         p.appended += 1;
         let seq = p.appended;
@@ -446,6 +459,8 @@ impl Journal {
             wall: unix_ms(),
             op,
         });
+        p.evicted_handed += evicted.len() as u64;
+        p.evicted.append(&mut evicted);
         let idle = p.idle;
         drop(p);
         if idle {
@@ -454,13 +469,16 @@ impl Journal {
         seq
     }
 
-    /// Hands over executions the engine evicted, to be written with the
-    /// next commit.
+    /// Hands over executions the engine evicted (as deliveries do), to be
+    /// written with the next commit. Call it under the sim lock.
     pub fn add_evicted(&self, mut executions: Vec<Execution>) {
         if executions.is_empty() {
             return;
         }
-        lock(&self.pending).evicted.append(&mut executions);
+        let mut p = lock(&self.pending);
+        p.evicted_handed += executions.len() as u64;
+        p.evicted.append(&mut executions);
+        drop(p);
         self.wake.notify_one();
     }
 
@@ -487,10 +505,26 @@ impl Journal {
         }
     }
 
-    /// Completes once every op appended so far is committed.
+    /// Completes once every op appended and every execution evicted so far
+    /// is committed (a read that missed an execution in memory looks on
+    /// disk after this).
     pub async fn sync(&self) -> Result<(), String> {
-        let seq = self.appended();
-        self.wait(seq).await
+        let (seq, evicted) = {
+            let p = lock(&self.pending);
+            (p.appended, p.evicted_handed)
+        };
+        self.wait(seq).await?;
+        let mut rx = self.progress.subscribe();
+        let written = rx
+            .wait_for(|p| p.evicted_written >= evicted || p.failed.is_some())
+            .await
+            .is_ok_and(|p| p.failed.is_none());
+        if written {
+            Ok(())
+        } else {
+            // Says why (the write failed, or the writer stopped).
+            self.wait(u64::MAX).await
+        }
     }
 
     /// Writes what is pending and stops the writer (a graceful stop).
@@ -523,9 +557,13 @@ impl Journal {
                 let last = entries.last().map(|e| e.seq);
                 match self.commit(&entries, &evicted) {
                     Ok(()) => {
-                        if let Some(seq) = last {
-                            self.progress.send_modify(|p| p.committed = seq);
-                        }
+                        let written = evicted.len() as u64;
+                        self.progress.send_modify(|p| {
+                            if let Some(seq) = last {
+                                p.committed = seq;
+                            }
+                            p.evicted_written += written;
+                        });
                     }
                     Err(e) => {
                         tracing::error!(path = %self.path.display(), "journal: commit failed: {e}");
@@ -657,8 +695,7 @@ pub fn record(journal: Option<&Journal>, sim: &mut Sim, op: Op) -> (Applied, Opt
     };
     let (delivered, at) = (sim.delivered(), sim.now());
     let applied = sim.apply(op);
-    let seq = journal.append(delivered, at, text);
-    journal.add_evicted(sim.engine.take_evicted());
+    let seq = journal.append(delivered, at, text, sim.engine.take_evicted());
     (applied, Some(seq))
 }
 

@@ -59,8 +59,8 @@ pub async fn dispatch(state: &ApiState, rpc: &Rpc) -> Answer {
         "StartExecution" => start_execution(state, rpc).await,
         "DescribeExecution" => describe_execution(state, rpc).await,
         "StopExecution" => stop_execution(state, rpc).await,
-        "ListExecutions" => list_executions(state, rpc),
-        "GetExecutionHistory" => get_execution_history(state, rpc),
+        "ListExecutions" => list_executions(state, rpc).await,
+        "GetExecutionHistory" => get_execution_history(state, rpc).await,
         "ReportTaskSucceeded" => report_succeeded(state, rpc).await,
         "ReportTaskFailed" => report_failed(state, rpc).await,
         "CreateFlow" => create_flow(state, rpc).await,
@@ -150,8 +150,13 @@ fn unexpected(outcome: &Outcome) -> ApiError {
 
 /// An execution `--retain` evicted, from the data file (`--data`): its
 /// `DescribeExecution` JSON and history events.
-fn evicted(state: &ApiState, flow: &str, name: &str) -> Option<(Value, Vec<Value>)> {
-    state.handle.journal()?.evicted(flow, name)
+async fn evicted(state: &ApiState, flow: &str, name: &str) -> Option<(Value, Vec<Value>)> {
+    let journal = state.handle.journal()?;
+    // An execution evicted a moment ago may still be on its way to disk.
+    if let Err(e) = journal.sync().await {
+        tracing::warn!("{e}");
+    }
+    journal.evicted(flow, name)
 }
 
 fn unexpected_op(applied: &Applied) -> ApiError {
@@ -176,21 +181,22 @@ async fn describe_execution(state: &ApiState, rpc: &Rpc) -> Answer {
     changes.borrow_and_update();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
     loop {
-        let (id, done) = {
+        let looked = {
             let sim = state.handle.sim();
-            let id = match find(&sim, flow, name) {
-                Ok(id) => id,
-                Err(e) => {
-                    drop(sim);
-                    // Evicted from memory, kept on disk (`--data`): final.
-                    return match evicted(state, flow, name) {
-                        Some((description, _)) => Ok(object(description)),
-                        None => Err(e),
-                    };
-                }
-            };
-            let done = sim.engine.execution(id).is_none_or(|x| x.status.is_final());
-            (id, done)
+            find(&sim, flow, name).map(|id| {
+                let done = sim.engine.execution(id).is_none_or(|x| x.status.is_final());
+                (id, done)
+            })
+        };
+        let (id, done) = match looked {
+            Ok(found) => found,
+            // Evicted from memory, kept on disk (`--data`): final.
+            Err(e) => {
+                return match evicted(state, flow, name).await {
+                    Some((description, _)) => Ok(object(description)),
+                    None => Err(e),
+                };
+            }
         };
         if done || tokio::time::Instant::now() >= deadline {
             return execution_json(state, id);
@@ -237,7 +243,7 @@ fn cursor(rpc: &Rpc) -> Result<usize, ApiError> {
     }
 }
 
-fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
+async fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
     let flow_name = rpc.required("FlowName")?;
     let limit = rpc.int("Limit", 1, 100, 100)? as usize;
     let from = cursor(rpc)?;
@@ -250,34 +256,38 @@ fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
         })?),
     };
     let prefix = rpc.optional("ExecutionNamePrefix").unwrap_or("");
-    let sim = state.handle.sim();
-    let flow = sim
-        .engine
-        .flow(flow_name)
-        .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(flow_name.to_owned()))?;
-    // Executions keep their start order forever: a position in it is a
-    // stable cursor, new executions only append.
-    // The cursor is an id: evicted ones (gone from memory) are skipped,
-    // or, with `--data`, read back from the data file and merged in.
-    let mut found: Vec<(u32, Value)> = Vec::new();
-    let all = sim
-        .engine
-        .executions_from(ExecId(u32::try_from(from).unwrap_or(u32::MAX)));
-    for x in all {
-        let matches = Arc::ptr_eq(&x.flow, flow)
-            && status.is_none_or(|s| x.status == s)
-            && x.name.starts_with(prefix);
-        if !matches {
-            continue;
+    let (mut found, evicted_any) = {
+        let sim = state.handle.sim();
+        let flow = sim
+            .engine
+            .flow(flow_name)
+            .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(flow_name.to_owned()))?;
+        // Executions keep their start order forever: a position in it is a
+        // stable cursor, new executions only append.
+        // The cursor is an id: evicted ones (gone from memory) are skipped,
+        // or, with `--data`, read back from the data file and merged in.
+        let mut found: Vec<(u32, Value)> = Vec::new();
+        let all = sim
+            .engine
+            .executions_from(ExecId(u32::try_from(from).unwrap_or(u32::MAX)));
+        for x in all {
+            let matches = Arc::ptr_eq(&x.flow, flow)
+                && status.is_none_or(|s| x.status == s)
+                && x.name.starts_with(prefix);
+            if !matches {
+                continue;
+            }
+            found.push((x.id.0, x.to_json(sim.epoch_ms())));
+            if found.len() > limit {
+                break;
+            }
         }
-        found.push((x.id.0, x.to_json(sim.epoch_ms())));
-        if found.len() > limit {
-            break;
-        }
-    }
-    let evicted_any = sim.engine.evicted() > 0;
-    drop(sim);
+        (found, sim.engine.evicted() > 0)
+    };
     if let Some(journal) = state.handle.journal().filter(|_| evicted_any) {
+        if let Err(e) = journal.sync().await {
+            tracing::warn!("{e}");
+        }
         let page = journal.list_evicted(
             flow_name,
             u32::try_from(from).unwrap_or(u32::MAX),
@@ -306,42 +316,37 @@ fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
     Ok(m)
 }
 
-fn get_execution_history(state: &ApiState, rpc: &Rpc) -> Answer {
+async fn get_execution_history(state: &ApiState, rpc: &Rpc) -> Answer {
     let flow = rpc.required("FlowName")?;
     let name = rpc.required("ExecutionName")?;
     let limit = rpc.int("Limit", 1, 1000, 1000)? as usize;
     let from = cursor(rpc)?;
-    let sim = state.handle.sim();
-    let x = match sim.engine.find_execution(flow, name) {
-        Ok(x) => x,
+    // In memory (the lock released before any wait), else on disk.
+    let in_memory = {
+        let sim = state.handle.sim();
+        sim.engine.find_execution(flow, name).map(|x| {
+            let events: Vec<Value> = x
+                .history
+                .iter()
+                .skip(from)
+                .take(limit)
+                .map(|ev| event_json(&x.flow, ev, sim.epoch_ms()))
+                .collect();
+            (events, x.history.len())
+        })
+    };
+    let (events, total) = match in_memory {
+        Ok(found) => found,
         Err(e) => {
-            drop(sim);
-            let Some((_, history)) = evicted(state, flow, name) else {
+            let Some((_, history)) = evicted(state, flow, name).await else {
                 return Err(e.into());
             };
             let total = history.len();
-            let events: Vec<Value> = history.into_iter().skip(from).take(limit).collect();
-            let end = from.saturating_add(events.len());
-            let mut m = Map::new();
-            m.insert("Events".into(), Value::Array(events));
-            let next = if end < total {
-                end.to_string()
-            } else {
-                String::new()
-            };
-            m.insert("NextToken".into(), Value::String(next));
-            return Ok(m);
+            (history.into_iter().skip(from).take(limit).collect(), total)
         }
     };
-    let events: Vec<Value> = x
-        .history
-        .iter()
-        .skip(from)
-        .take(limit)
-        .map(|ev| event_json(&x.flow, ev, sim.epoch_ms()))
-        .collect();
     let end = from.saturating_add(events.len());
-    let next = if end < x.history.len() {
+    let next = if end < total {
         end.to_string()
     } else {
         String::new()
