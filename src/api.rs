@@ -90,8 +90,6 @@ impl Default for ApiConfig {
 pub struct ApiState {
     pub handle: Handle,
     pub config: Arc<ApiConfig>,
-    /// What `CreateFlow` was told that the engine does not keep.
-    pub fnf: Arc<fnf::FlowCatalog>,
     /// With [`ApiConfig::wall_clock`]: the Unix milliseconds and the
     /// virtual time at which the API started, the origin [`sync_clock`]
     /// measures from.
@@ -114,7 +112,6 @@ impl ApiState {
             replay,
             handle,
             config: Arc::new(config),
-            fnf: Arc::default(),
             origin,
             shutdown: Arc::new(tokio::sync::watch::Sender::new(false)),
         }

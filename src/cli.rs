@@ -23,7 +23,7 @@ mod bench_api;
 mod serve;
 mod shell;
 
-pub use serve::{CredentialArgs, ServeArgs, api_config};
+pub use serve::{CredentialArgs, DataArgs, ServeArgs, api_config};
 use serve::{check_speed, serve};
 pub use shell::shutdown_signal;
 use shell::{LogTo, flush_log, init_logging, server_runtime, tokio_runtime};
@@ -263,6 +263,8 @@ pub struct TuiArgs {
     /// keep every one).
     #[arg(long, default_value_t = DEFAULT_RETAIN, value_name = "N")]
     pub retain: usize,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 /// `--retain`'s default (serve, tui).
@@ -741,20 +743,41 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
     };
     let log = args.log.unwrap_or_else(crate::tui::default_log_path);
     init_logging(LogTo::File(&log))?;
-    let mut sim = Sim::new(config);
-    sim.engine
-        .set_retention((args.retain > 0).then_some(args.retain));
-    for flow in flows {
-        let name = flow.name.clone();
-        sim.add_flow(flow)
-            .map_err(|e| anyhow::anyhow!("flow `{name}` could not be added: {e}"))?;
-    }
+    let (sim, journal) = match &args.data.data {
+        Some(path) => {
+            // The TUI's clock is the user's (paused, stepped): it resumes
+            // where the journal left it.
+            let p = serve::open_data(
+                path,
+                &config,
+                args.retain,
+                flows,
+                None,
+                (args.seed.is_some(), args.epoch.is_some()),
+            )?;
+            tracing::info!("{}", p.summary);
+            (p.sim, Some(p.journal))
+        }
+        None => {
+            let mut sim = Sim::new(config);
+            sim.engine
+                .set_retention((args.retain > 0).then_some(args.retain));
+            for flow in flows {
+                let name = flow.name.clone();
+                sim.add_flow(flow)
+                    .map_err(|e| anyhow::anyhow!("flow `{name}` could not be added: {e}"))?;
+            }
+            tracing::info!("{}", serve::IN_MEMORY);
+            (sim, None)
+        }
+    };
+    let closing = journal.clone();
     tracing::info!("tui starting");
     // Time, and I/O: the HTTP API (--listen) and pushes to real endpoints
     // run on this runtime.
     let rt = tokio_runtime()?;
-    rt.block_on(async move {
-        let handle = crate::runtime::spawn(sim, mode, args.speed);
+    let result = rt.block_on(async move {
+        let handle = crate::runtime::spawn_journaled(sim, mode, args.speed, journal);
         // Bound before the terminal is taken, so an error reads plainly.
         let server = match api {
             Some((listen, config)) => {
@@ -784,7 +807,11 @@ fn tui(args: TuiArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("tui stopped");
         result?;
         Ok(ExitCode::SUCCESS)
-    })
+    });
+    if let Some(j) = closing {
+        j.close();
+    }
+    result
 }
 
 /// `flowsim tui --test FILE --case NAME` (and `flowsim test --open`): the

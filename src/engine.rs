@@ -106,6 +106,8 @@ pub struct Engine {
     retain: Option<usize>,
     /// Finished executions evicted so far.
     evicted: u64,
+    /// With [`Engine::keep_evicted`]: the evicted executions, until taken.
+    evicted_out: Option<Vec<Execution>>,
 }
 
 /// An input already parsed (see [`Engine::last_input`]).
@@ -137,6 +139,7 @@ impl Engine {
             next_id: 0,
             retain: None,
             evicted: 0,
+            evicted_out: None,
         }
     }
 
@@ -229,6 +232,21 @@ impl Engine {
         self.evicted
     }
 
+    /// Keeps the executions retention evicts until [`Engine::take_evicted`]
+    /// takes them (a data file stores them, so they stay queryable).
+    pub fn keep_evicted(&mut self) {
+        self.evicted_out.get_or_insert_with(Vec::new);
+    }
+
+    /// The executions evicted since the last call (with
+    /// [`Engine::keep_evicted`]; none otherwise).
+    pub fn take_evicted(&mut self) -> Vec<Execution> {
+        match &mut self.evicted_out {
+            Some(out) => std::mem::take(out),
+            None => Vec::new(),
+        }
+    }
+
     /// Evicts the oldest finished executions beyond the retention limit,
     /// once they exceed it by a batch.
     fn evict_finished(&mut self, now: Millis) {
@@ -275,6 +293,20 @@ impl Engine {
             self.descendants.remove(&id);
         }
         let mut next = victims.iter().peekable();
+        if let Some(out) = &mut self.evicted_out {
+            let mut kept = Vec::with_capacity(self.execs.capacity());
+            for x in self.execs.drain(..) {
+                if next.peek() == Some(&&x.id) {
+                    next.next();
+                    out.push(x);
+                } else {
+                    kept.push(x);
+                }
+            }
+            self.execs = kept;
+            self.evicted += victims.len() as u64;
+            return;
+        }
         self.execs.retain(|x| {
             let evict = next.peek() == Some(&&x.id);
             if evict {

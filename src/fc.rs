@@ -20,7 +20,7 @@ use crate::kernel::{Component, Ctx, FnfError, Millis, Msg, PushOutcome, TaskErro
 pub const LOG_LIMIT: usize = 1_000;
 
 /// What the function does with what it receives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, serde::Serialize, Deserialize)]
 pub enum Behaviour {
     /// Like the seed: ReportTaskSucceeded with the configured output, HTTP 200.
     #[default]
@@ -76,7 +76,7 @@ impl std::str::FromStr for Behaviour {
 }
 
 /// The function's configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct HandlerConfig {
     pub behaviour: Behaviour,
     /// Virtual time the function takes before it answers.
@@ -145,7 +145,7 @@ impl Held {
 }
 
 /// How a person answers a held notification.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub enum Answer {
     /// ReportTaskSucceeded with this output, then HTTP 200.
     Succeed(Value),

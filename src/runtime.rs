@@ -24,6 +24,7 @@
 //! feeds each answer back in ([`Sim::push_answered`]) as one more
 //! operation, so retries follow the notify strategy on the virtual clock.
 
+pub mod journal;
 pub mod push;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +36,9 @@ use tokio::time::Instant;
 
 use crate::fc::{Answer, Behaviour};
 use crate::kernel::{ExecId, FnfError, Millis};
+use crate::sim::op::{Applied, Op};
 use crate::sim::{Delivery, Jump, Sim};
+use journal::Journal;
 
 /// Whether virtual time flows by itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -199,64 +202,85 @@ impl RunState {
 /// running driver and answer `Done` here). Front ends' tests use it to
 /// drive a `Sim` without tokio.
 pub fn apply(sim: &mut Sim, command: Command) -> Reply {
-    match command {
-        Command::StartExecution { flow, name, input } => sim
-            .start_execution(&flow, name.as_deref(), Some(&input))
-            .map(Outcome::Started)
-            .map_err(Into::into),
-        Command::ReportSucceeded { token, output } => sim
-            .report_succeeded(&token, &output)
-            .map(Outcome::Reported)
-            .map_err(Into::into),
+    run_command(None, sim, command).0
+}
+
+/// [`apply`], journaling the op a command is (see [`journal::record`]);
+/// also answers the journal's sequence number to wait for.
+fn run_command(journal: Option<&Journal>, sim: &mut Sim, command: Command) -> (Reply, Option<u64>) {
+    let op = match command {
+        Command::StartExecution { flow, name, input } => Op::StartExecution {
+            flow,
+            name,
+            input,
+            callback: None,
+        },
+        Command::ReportSucceeded { token, output } => Op::ReportSucceeded { token, output },
         Command::ReportFailed {
             token,
             error,
             cause,
-        } => sim
-            .report_failed(&token, &error, &cause)
-            .map(Outcome::Reported)
-            .map_err(Into::into),
-        Command::AnswerHeld { id, answer } => sim
-            .answer_held(id, answer)
-            .map(|()| Outcome::Answered)
-            .map_err(|m| CommandError {
-                code: "NotHeld".into(),
-                message: m,
-            }),
+        } => Op::ReportFailed {
+            token,
+            error,
+            cause,
+        },
+        Command::AnswerHeld { id, answer } => Op::AnswerHeld { id, answer },
         Command::StopExecution {
             flow,
             name,
             error,
             cause,
-        } => sim
-            .stop_execution(&flow, &name, &error, &cause)
-            .map(Outcome::Stopped)
-            .map_err(Into::into),
-        Command::SetHandler(b) => {
-            sim.set_handler(b);
-            Ok(Outcome::Done)
-        }
-        Command::Step => Ok(Outcome::Delivered(sim.step())),
-        // Pacing is the driver's business; a bare Sim has none.
-        Command::SetMode(_) | Command::SetSpeed(_) => Ok(Outcome::Done),
-        Command::JumpClock => match sim.jump_to_next_due() {
-            Jump::To(t) => Ok(Outcome::Jumped(Some(t))),
-            Jump::Idle => Ok(Outcome::Jumped(None)),
-            // The clock never passes an envelope that is due and
-            // undelivered: those come first.
-            Jump::DueNow(n) => Err(CommandError {
-                code: "EnvelopesDue".into(),
-                message: format!(
-                    "{n} {} due now: deliver {} first (s steps, space runs), then jump",
-                    if n == 1 {
-                        "envelope is"
-                    } else {
-                        "envelopes are"
-                    },
-                    if n == 1 { "it" } else { "them" },
-                ),
-            }),
+        } => Op::StopExecution {
+            flow,
+            name,
+            error,
+            cause,
         },
+        Command::SetHandler(behaviour) => Op::SetHandler { behaviour },
+        // Clock movements are not ops: deliveries are the simulation's own
+        // doing, and the journal records where the clock stood at each op.
+        Command::Step => return (Ok(Outcome::Delivered(sim.step())), None),
+        // Pacing is the driver's business; a bare Sim has none.
+        Command::SetMode(_) | Command::SetSpeed(_) => return (Ok(Outcome::Done), None),
+        Command::JumpClock => return (jump(sim), None),
+    };
+    let (applied, seq) = journal::record(journal, sim, op);
+    (outcome(applied), seq)
+}
+
+/// A command's answer from what its op did.
+fn outcome(applied: Applied) -> Reply {
+    match applied {
+        Applied::Started(r) => r.map(Outcome::Started).map_err(Into::into),
+        Applied::Reported(r) => r.map(Outcome::Reported).map_err(Into::into),
+        Applied::Stopped(r) => r.map(Outcome::Stopped).map_err(Into::into),
+        Applied::Answered(r) => r.map(|()| Outcome::Answered).map_err(|m| CommandError {
+            code: "NotHeld".into(),
+            message: m,
+        }),
+        _ => Ok(Outcome::Done),
+    }
+}
+
+fn jump(sim: &mut Sim) -> Reply {
+    match sim.jump_to_next_due() {
+        Jump::To(t) => Ok(Outcome::Jumped(Some(t))),
+        Jump::Idle => Ok(Outcome::Jumped(None)),
+        // The clock never passes an envelope that is due and
+        // undelivered: those come first.
+        Jump::DueNow(n) => Err(CommandError {
+            code: "EnvelopesDue".into(),
+            message: format!(
+                "{n} {} due now: deliver {} first (s steps, space runs), then jump",
+                if n == 1 {
+                    "envelope is"
+                } else {
+                    "envelopes are"
+                },
+                if n == 1 { "it" } else { "them" },
+            ),
+        }),
     }
 }
 
@@ -269,6 +293,8 @@ enum Request {
     /// Runs on the `Sim` under the runtime's lock, at the virtual time the
     /// user sees (the closure answers through its own channel).
     With(SimFn),
+    /// Applies (and journals) an op, like a command.
+    Op(Op, oneshot::Sender<(Applied, Option<u64>)>),
     /// A front end changed the `Sim` itself ([`Handle::call_now`]): look
     /// again at what is due, perform its pushes, publish the state.
     Poke,
@@ -285,6 +311,8 @@ pub struct Handle {
     /// Set while a [`Request::Poke`] waits in the channel: commands run
     /// with [`Handle::call_now`] meanwhile need no poke of their own.
     poke_pending: Arc<AtomicBool>,
+    /// With `--data`: where every op is journaled before it is answered.
+    journal: Option<Arc<Journal>>,
 }
 
 impl Handle {
@@ -342,6 +370,36 @@ impl Handle {
             .map_err(|_| CommandError::runtime("the runtime has stopped"))
     }
 
+    /// Applies `op` inside the runtime, as one operation, and answers what
+    /// it did once it is durable (journaled and committed, with `--data`).
+    /// Every change a front end makes to the simulation is an op (reads
+    /// and clock movements are not): see [`crate::sim::op`].
+    pub async fn apply(&self, op: Op) -> Result<Applied, CommandError> {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Request::Op(op, tx)).is_err() {
+            return Err(CommandError::runtime("the runtime has stopped"));
+        }
+        let (applied, seq) = rx
+            .await
+            .map_err(|_| CommandError::runtime("the runtime has stopped"))?;
+        self.durable(seq).await?;
+        Ok(applied)
+    }
+
+    /// Waits for journal entry `seq` to be committed (nothing to wait for
+    /// without a journal).
+    async fn durable(&self, seq: Option<u64>) -> Result<(), CommandError> {
+        match (&self.journal, seq) {
+            (Some(j), Some(seq)) => j.wait(seq).await.map_err(CommandError::runtime),
+            _ => Ok(()),
+        }
+    }
+
+    /// The data file's journal, with `--data`.
+    pub fn journal(&self) -> Option<&Arc<Journal>> {
+        self.journal.as_ref()
+    }
+
     /// Like [`Handle::call`], but the command runs on the caller's thread,
     /// under the lock, rather than as a request to the runtime's task: the
     /// HTTP API's hot actions (StartExecution, ReportTaskSucceeded...) run
@@ -380,8 +438,9 @@ impl Handle {
                 let now = sim.now();
                 sim.advance_to(until.max(now));
             }
-            apply(&mut sim, command)
+            run_command(self.journal.as_deref(), &mut sim, command)
         };
+        let (reply, seq) = reply;
         if let Err(e) = &reply {
             tracing::info!(code = %e.code, message = %e.message, "command refused");
         }
@@ -391,14 +450,22 @@ impl Handle {
         if !self.poke_pending.swap(true, Ordering::AcqRel) {
             let _ = self.commands.send(Request::Poke);
         }
+        // Acknowledged only once durable.
+        self.durable(seq).await?;
         reply
     }
 
-    /// Sends a command and waits for its reply.
+    /// Sends a command and waits for its reply (and, with a journal, for
+    /// what it changed to be durable).
     pub async fn call(&self, command: Command) -> Reply {
-        self.send(command)
+        let reply = self
+            .send(command)
             .await
-            .unwrap_or_else(|_| Err(CommandError::runtime("the runtime has stopped")))
+            .unwrap_or_else(|_| Err(CommandError::runtime("the runtime has stopped")));
+        if let Some(j) = &self.journal {
+            j.sync().await.map_err(CommandError::runtime)?;
+        }
+        reply
     }
 
     /// A receiver of the published [`RunState`].
@@ -416,6 +483,12 @@ fn lock(sim: &Mutex<Sim>) -> MutexGuard<'_, Sim> {
 /// Starts the runtime on the current tokio runtime (the task ends when every
 /// [`Handle`] is dropped).
 pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
+    spawn_journaled(sim, mode, speed, None)
+}
+
+/// [`spawn`], journaling every op to `journal` (`--data`; see
+/// [`journal::open`] for where `sim` comes from).
+pub fn spawn_journaled(sim: Sim, mode: Mode, speed: f64, journal: Option<Arc<Journal>>) -> Handle {
     let sim = Arc::new(Mutex::new(sim));
     let (tx, rx) = mpsc::unbounded_channel();
     // Push tasks answer through the command channel; a weak sender, so the
@@ -438,9 +511,16 @@ pub fn spawn(sim: Sim, mode: Mode, speed: f64) -> Handle {
         version: 0,
         pushes: push_dispatcher(feedback),
         poke_pending: poke_pending.clone(),
+        journal: journal.clone(),
     };
+    // A replay may leave pushes to real endpoints that were in flight when
+    // the process stopped: the first tick performs them again.
+    if journal.is_some() {
+        let _ = tx.send(Request::Poke);
+    }
     tokio::spawn(driver.run(rx));
     Handle {
+        journal,
         poke_pending,
         sim,
         commands: tx,
@@ -478,6 +558,7 @@ struct Driver {
     pushes: mpsc::UnboundedSender<crate::mns::HttpPush>,
     /// See [`Handle::poke_pending`].
     poke_pending: Arc<AtomicBool>,
+    journal: Option<Arc<Journal>>,
 }
 
 impl Driver {
@@ -506,6 +587,11 @@ impl Driver {
                                 replies.push((reply, self.execute(command)));
                             }
                             Request::With(job) => self.execute_with(job),
+                            Request::Op(op, reply) => {
+                                let done = self.execute_op(op);
+                                // The front end may have gone away.
+                                let _ = reply.send(done);
+                            }
                             Request::Poke => self.poke_pending.store(false, Ordering::Release),
                         }
                         n += 1;
@@ -576,6 +662,7 @@ impl Driver {
             n += 1;
         }
         tracing::trace!(delivered = n, now = sim.now(), "run mode delivery");
+        self.hand_over_evicted(&mut sim);
         sim.next_due().is_some_and(|d| d <= target)
     }
 
@@ -609,16 +696,29 @@ impl Driver {
                 self.speed = clamp_speed(speed);
                 Ok(Outcome::Done)
             }
-            other => apply(&mut sim, other),
+            other => {
+                let (reply, _) = run_command(self.journal.as_deref(), &mut sim, other);
+                reply
+            }
         };
         if self.mode == Mode::Run {
             // Re-anchor: virtual time resumes from the clock as it is now.
             self.anchor = Some((Instant::now(), sim.now()));
         }
+        self.hand_over_evicted(&mut sim);
         if let Err(e) = &reply {
             tracing::info!(code = %e.code, message = %e.message, "command refused");
         }
         reply
+    }
+
+    /// Gives the journal what the engine evicted (a delivery starting a
+    /// sub-flow execution evicts too), under the same lock as the eviction,
+    /// so a reader that misses an execution in memory finds it handed over.
+    fn hand_over_evicted(&self, sim: &mut Sim) {
+        if let Some(j) = &self.journal {
+            j.add_evicted(sim.engine.take_evicted());
+        }
     }
 
     /// Runs a front end's closure on the sim, like a command: at the
@@ -630,12 +730,28 @@ impl Driver {
             self.catch_up(&mut sim);
         }
         job(&mut sim);
+        self.hand_over_evicted(&mut sim);
         if self.mode == Mode::Run {
             self.anchor = Some((Instant::now(), sim.now()));
         }
     }
 
+    /// Applies and journals an op, like a command.
+    fn execute_op(&mut self, op: Op) -> (Applied, Option<u64>) {
+        let sim_arc = self.sim.clone();
+        let mut sim = lock(&sim_arc);
+        if self.mode == Mode::Run {
+            self.catch_up(&mut sim);
+        }
+        let done = journal::record(self.journal.as_deref(), &mut sim, op);
+        if self.mode == Mode::Run {
+            self.anchor = Some((Instant::now(), sim.now()));
+        }
+        done
+    }
+
     fn publish(&mut self) {
+        self.hand_over_evicted(&mut lock(&self.sim));
         self.perform_pushes();
         self.version += 1;
         let state = RunState {
@@ -677,9 +793,15 @@ fn push_dispatcher(
         let Some(tx) = feedback.upgrade() else {
             return; // the runtime has stopped
         };
-        let id = p.notification;
-        let job: SimFn = Box::new(move |sim| sim.push_answered(id, outcome, Some(latency)));
-        let _ = tx.send(Request::With(job));
+        let op = Op::PushAnswered {
+            notification: p.notification,
+            outcome,
+            latency_ms: Some(latency),
+        };
+        // Nobody waits for it: a crash before it is committed performs
+        // the push again after the restart (at least once, as MNS).
+        let (reply, _) = oneshot::channel();
+        let _ = tx.send(Request::Op(op, reply));
     })
 }
 

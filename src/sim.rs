@@ -11,6 +11,7 @@
 //! (The architecture sketch has `handle` return a `Vec<Envelope>`; sending
 //! through the context instead saves an allocation per hop.)
 
+pub mod op;
 #[doc(hidden)]
 pub mod testing;
 
@@ -107,6 +108,8 @@ pub struct Sim {
     /// [`Engine::task_ends`] when the function's held notifications were
     /// last checked (see [`Sim::release_held`]).
     task_ends_seen: u64,
+    /// What `CreateFlow` said of each flow (see [`op::FlowMeta`]).
+    flow_meta: std::collections::BTreeMap<String, op::FlowMeta>,
 }
 
 impl Sim {
@@ -130,6 +133,7 @@ impl Sim {
             delivered: 0,
             outbox: Vec::new(),
             task_ends_seen: 0,
+            flow_meta: std::collections::BTreeMap::new(),
         };
         for spec in &config.subscriptions {
             if let Err(e) = sim.subscribe_endpoint(spec) {
@@ -511,6 +515,49 @@ impl Sim {
             .iter()
             .take_while(|e| e.key.due <= self.now)
             .count()
+    }
+
+    /// Replay (see [`op`]): brings the simulation to where it stood when a
+    /// journaled op was applied live: `delivered` envelopes delivered in
+    /// all, the clock at `now`. Deliveries are the simulation's own doing,
+    /// so stepping reproduces them; the clock then moves to `now` without
+    /// delivering (a live jump or a catch-up may have left it there, with
+    /// envelopes due at that very instant still undelivered). Refuses, and
+    /// changes nothing more, when the journal does not fit: fewer
+    /// envelopes in flight than it says were delivered, or an envelope due
+    /// before `now` left undelivered (the time invariant).
+    pub fn replay_to(&mut self, delivered: u64, now: Millis) -> Result<(), String> {
+        while self.delivered < delivered {
+            if self.next_due().is_some_and(|d| d > now) || !self.step_quiet() {
+                return Err(format!(
+                    "the journal says {delivered} envelopes were delivered by {now} ms, \
+                     the replay delivered {} by {} ms",
+                    self.delivered, self.now
+                ));
+            }
+        }
+        if self.delivered > delivered || now < self.now {
+            return Err(format!(
+                "the journal goes back: {delivered} envelopes at {now} ms after {} at {} ms",
+                self.delivered, self.now
+            ));
+        }
+        if let Some(due) = self.next_due().filter(|d| *d < now) {
+            return Err(format!(
+                "an envelope due at {due} ms would be passed by the clock moving to {now} ms"
+            ));
+        }
+        self.now = now;
+        Ok(())
+    }
+
+    /// After a replay: keeps, of the pushes to real endpoints the replay
+    /// produced, only those still waiting for their answer (the others
+    /// were answered before the restart), so they are attempted again.
+    pub fn keep_unanswered_pushes(&mut self) {
+        let mns = &self.mns;
+        self.outbox
+            .retain(|p| mns.push_awaiting(p.notification, p.attempt));
     }
 
     /// Delivers envelopes until the bus is empty or `limit` were delivered.

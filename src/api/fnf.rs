@@ -11,8 +11,7 @@
 mod actions;
 pub mod sign;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::Body;
@@ -141,13 +140,6 @@ pub fn request_id() -> String {
     uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
 }
 
-/// Metadata the engine does not keep about flows: what `CreateFlow` was
-/// given and when. Flows loaded from files have none (defaults apply).
-#[derive(Debug, Default)]
-pub struct FlowCatalog {
-    flows: Mutex<HashMap<String, FlowInfo>>,
-}
-
 /// What `DescribeFlow` shows beyond the definition.
 #[derive(Debug, Clone, Default)]
 pub struct FlowInfo {
@@ -160,25 +152,6 @@ pub struct FlowInfo {
     /// The last `UpdateFlow` (RFC 3339, virtual time); `None`: never
     /// updated, the creation time stands.
     pub modified: Option<String>,
-}
-
-impl FlowCatalog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, FlowInfo>> {
-        // Whole-entry inserts and removes only: a poisoned map is consistent.
-        self.flows.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn get(&self, name: &str) -> Option<FlowInfo> {
-        self.lock().get(name).cloned()
-    }
-
-    pub fn insert(&self, name: &str, info: FlowInfo) {
-        self.lock().insert(name.to_owned(), info);
-    }
-
-    pub fn remove(&self, name: &str) {
-        self.lock().remove(name);
-    }
 }
 
 /// One decoded RPC request: the merged parameters and what the actions

@@ -78,10 +78,158 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub credentials: CredentialArgs,
     /// Finished executions kept in memory; beyond it the oldest leave
-    /// (DescribeExecution answers ExecutionNotExists; 0: keep every one).
+    /// (without --data DescribeExecution then answers ExecutionNotExists;
+    /// with it they are answered from the data file; 0: keep every one).
     #[arg(long, default_value_t = DEFAULT_RETAIN, value_name = "N")]
     pub retain: usize,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
+
+/// `--data`: where the simulated cloud is kept (serve, tui).
+#[derive(Debug, Args, Clone, Default)]
+pub struct DataArgs {
+    /// Keep the whole simulated cloud in this SQLite file (a folder: its
+    /// flowsim.db), and restore it at start: flows, executions and their
+    /// histories, task tokens, timers, topics, subscriptions, queues and
+    /// messages. Without it everything lives in memory only.
+    #[arg(long, env = "FLOWSIM_DATA", value_name = "PATH")]
+    pub data: Option<PathBuf>,
+}
+
+/// A simulation restored from a data file, ready to run.
+pub(super) struct Persisted {
+    pub sim: Sim,
+    pub journal: std::sync::Arc<crate::runtime::journal::Journal>,
+    /// The line to print at start.
+    pub summary: String,
+}
+
+/// Opens `path` (replaying it), then journals what this start adds: the
+/// flows not there yet (a flow there under the same name must have the
+/// same definition) and the `--subscribe` subscriptions. With `speed`
+/// (`serve`: virtual time keeps pace with the wall clock), the clock then
+/// moves on by the wall time that passed since the last op, times the
+/// speed, so timers that fell due meanwhile fire, at their virtual times.
+pub(super) fn open_data(
+    path: &Path,
+    config: &SimConfig,
+    retain: usize,
+    flows: Vec<Flow>,
+    speed: Option<f64>,
+    explicit: (bool, bool),
+) -> anyhow::Result<Persisted> {
+    use crate::runtime::journal::{self, record};
+    use crate::sim::op::Op;
+    let started = std::time::Instant::now();
+    let opened = journal::open(path, config, (retain > 0).then_some(retain))?;
+    let journal = opened.journal;
+    let mut sim = opened.sim;
+    let file = journal.path().display().to_string();
+    // As `Sim::new` does: the subscriptions first, then the flows.
+    for spec in &config.subscriptions {
+        let op = Op::SubscribeEndpoint {
+            topic: spec.topic.clone(),
+            url: spec.url.clone(),
+            format: spec.format.as_str().to_owned(),
+            strategy: spec.strategy.as_str().to_owned(),
+            name: spec.name.clone(),
+        };
+        if let crate::sim::op::Applied::Done(Err(e)) = record(Some(&journal), &mut sim, op).0 {
+            tracing::warn!(topic = %spec.topic, url = %spec.url, "subscription skipped: {e}");
+        }
+    }
+    for flow in flows {
+        match sim.engine.flow(&flow.name) {
+            Some(kept) if kept.definition == flow.definition => {}
+            Some(_) => bail!(
+                "flow `{}` differs from the one kept in `{file}`: delete it there first \
+                 (DeleteFlow), rename it, or use another --data",
+                flow.name
+            ),
+            None => {
+                let op = Op::AddFlow {
+                    name: flow.name.clone(),
+                    definition: flow.definition.clone(),
+                    id: String::new(),
+                    description: String::new(),
+                    mode: None,
+                    role_arn: String::new(),
+                };
+                if let crate::sim::op::Applied::FlowAdded(Err(e)) =
+                    record(Some(&journal), &mut sim, op).0
+                {
+                    bail!("flow `{}` could not be added: {e}", flow.name);
+                }
+            }
+        }
+    }
+    let restored = opened.restored;
+    if let (Some(speed), Some((wall, at))) = (speed, restored.last) {
+        let away = journal::unix_ms().saturating_sub(wall).max(0) as f64;
+        let target = at.saturating_add((away * speed) as u64);
+        if target > sim.now() {
+            sim.advance_to(target);
+        }
+    }
+    let executions = sim.engine.executions().len() as u64 + sim.engine.evicted();
+    let now = sim.now();
+    let queues: Vec<String> = sim.mns.queues().map(|q| q.name.clone()).collect();
+    let messages: u64 = queues
+        .iter()
+        .filter_map(|q| sim.mns.queue_counts(q, now).ok())
+        .map(|c| c.active + c.inactive + c.delayed)
+        .sum();
+    let summary = if restored.fresh {
+        format!("data kept in {file} (new)")
+    } else {
+        let mut line = format!(
+            "restored {} executions, {} queues, {} messages from {file} in {:.1} s",
+            thousands(executions),
+            thousands(queues.len() as u64),
+            thousands(messages),
+            started.elapsed().as_secs_f64()
+        );
+        // A random seed and a default epoch differ at every start: only
+        // what the user asked for is worth a note.
+        let (seed, epoch) = explicit;
+        let noted: Vec<&str> = restored
+            .overridden
+            .iter()
+            .map(String::as_str)
+            .filter(|o| (seed || !o.starts_with("seed")) && (epoch || !o.starts_with("epoch")))
+            .collect();
+        if !noted.is_empty() {
+            line.push_str(&format!(
+                "; kept from its first start, not the command line's: {}",
+                noted.join(", ")
+            ));
+        }
+        line
+    };
+    Ok(Persisted {
+        sim,
+        journal,
+        summary,
+    })
+}
+
+/// `1234567` as `1,234,567`.
+pub(super) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What `serve` and `tui` say about where the state lives, when in memory.
+pub(super) const IN_MEMORY: &str =
+    "state in memory (nothing survives a restart; use --data PATH to keep it)";
 
 /// The API configuration the credential options ask for.
 pub fn api_config(args: &CredentialArgs) -> anyhow::Result<crate::api::ApiConfig> {
@@ -142,16 +290,43 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| format!("{} -> {}", s.topic, s.url))
         .collect();
-    let names: Vec<String> = flows.iter().map(|f| f.name.clone()).collect();
-    let mut sim = Sim::new(config);
-    sim.engine
-        .set_retention((args.retain > 0).then_some(args.retain));
-    for flow in flows {
-        sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
+    let (sim, journal, kept) = match &args.data.data {
+        Some(path) => {
+            let p = open_data(
+                path,
+                &config,
+                args.retain,
+                flows,
+                Some(args.speed),
+                (args.sim.seed.is_some(), args.sim.epoch.is_some()),
+            )?;
+            (p.sim, Some(p.journal), p.summary)
+        }
+        None => {
+            let mut sim = Sim::new(config);
+            sim.engine
+                .set_retention((args.retain > 0).then_some(args.retain));
+            for flow in flows {
+                sim.add_flow(flow).map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            (sim, None, IN_MEMORY.to_owned())
+        }
+    };
+    // Every flow, the ones a data file kept too.
+    let names: Vec<String> = sim.engine.flows().map(|f| f.name.clone()).collect();
+    let closing = journal.clone();
     let rt = server_runtime()?;
     let served = rt.block_on(async move {
-        let handle = crate::runtime::spawn(sim, crate::runtime::Mode::Run, args.speed);
+        let handle = crate::runtime::spawn_journaled(
+            sim,
+            crate::runtime::Mode::Run,
+            args.speed,
+            journal.clone(),
+        );
+        if let Some(j) = &journal {
+            // What this start added is durable before anyone is told.
+            j.sync().await.map_err(|e| anyhow::anyhow!(e))?;
+        }
         let signed = if api.credentials.is_some() {
             "signatures checked"
         } else {
@@ -176,6 +351,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         for s in &subscriptions {
             println!("flowsim: subscribed {s}");
         }
+        println!("flowsim: {kept}");
         io::stdout().flush()?;
         let shutdown = async {
             stop_signal.await;
@@ -187,6 +363,10 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?;
         Ok(ExitCode::SUCCESS)
     });
+    if let Some(j) = closing {
+        // What is still queued is written before the process ends.
+        j.close();
+    }
     flush_log();
     served
 }

@@ -8,7 +8,7 @@ use super::{Dest, ExecId, FnfError, PublishReceipt, TaskRef};
 use crate::fdl::{Pattern, StepId};
 
 /// How a push attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PushOutcome {
     /// The endpoint answered with this HTTP status.
     Status(u16),

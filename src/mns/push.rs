@@ -304,6 +304,22 @@ impl Mns {
         }
     }
 
+    /// Whether attempt `attempt` of a notification still waits for its
+    /// answer (a restart performs such a push again).
+    pub fn push_awaiting(&self, notification: u64, attempt: u32) -> bool {
+        let Some(n) = self.notifications.get(&notification) else {
+            return false;
+        };
+        n.attempt == attempt
+            && self.message(n.seq).is_none_or(|rec| {
+                !rec.attempts.iter().any(|a| {
+                    *a.subscription == *n.subscription
+                        && a.attempt == attempt
+                        && a.outcome.is_some()
+                })
+            })
+    }
+
     /// Records the answer (or timeout) of a notification's current
     /// attempt, then ends it (delivered), schedules its retry, or drops it
     /// when its strategy has no retry left.

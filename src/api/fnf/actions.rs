@@ -14,6 +14,7 @@ use crate::engine::{ExecId, Status};
 use crate::fdl::{self, Flow};
 use crate::runtime::{Command, Outcome};
 use crate::sim::Sim;
+use crate::sim::op::{Applied, Op};
 
 mod modes;
 
@@ -62,8 +63,8 @@ pub async fn dispatch(state: &ApiState, rpc: &Rpc) -> Answer {
         "StartExecution" => start_execution(state, rpc).await,
         "DescribeExecution" => describe_execution(state, rpc).await,
         "StopExecution" => stop_execution(state, rpc).await,
-        "ListExecutions" => list_executions(state, rpc),
-        "GetExecutionHistory" => get_execution_history(state, rpc),
+        "ListExecutions" => list_executions(state, rpc).await,
+        "GetExecutionHistory" => get_execution_history(state, rpc).await,
         "ReportTaskSucceeded" => report_succeeded(state, rpc).await,
         "ReportTaskFailed" => report_failed(state, rpc).await,
         "CreateFlow" => create_flow(state, rpc).await,
@@ -114,18 +115,16 @@ async fn start_execution(state: &ApiState, rpc: &Rpc) -> Answer {
             check_callback_token(token)?;
             // The child reports its outcome to this token when it ends
             // (the engine checks the token names a task it issued).
-            let token = token.to_owned();
-            state
-                .handle
-                .with_sim(move |sim| {
-                    sim.start_execution_with_callback(
-                        &flow,
-                        name.as_deref(),
-                        Some(&input),
-                        Some(&token),
-                    )
-                })
-                .await??
+            let op = Op::StartExecution {
+                flow,
+                name,
+                input,
+                callback: Some(token.to_owned()),
+            };
+            match state.handle.apply(op).await? {
+                Applied::Started(r) => r?,
+                other => return Err(unexpected_op(&other)),
+            }
         }
     };
     execution_json(state, id)
@@ -156,6 +155,25 @@ fn unexpected(outcome: &Outcome) -> ApiError {
     )
 }
 
+/// An execution `--retain` evicted, from the data file (`--data`): its
+/// `DescribeExecution` JSON and history events.
+async fn evicted(state: &ApiState, flow: &str, name: &str) -> Option<(Value, Vec<Value>)> {
+    let journal = state.handle.journal()?;
+    // An execution evicted a moment ago may still be on its way to disk.
+    if let Err(e) = journal.sync().await {
+        tracing::warn!("{e}");
+    }
+    journal.evicted(flow, name)
+}
+
+fn unexpected_op(applied: &Applied) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        format!("unexpected answer of an op: {applied:?}"),
+    )
+}
+
 fn find(sim: &Sim, flow: &str, name: &str) -> Result<ExecId, ApiError> {
     Ok(sim.engine.find_execution(flow, name)?.id)
 }
@@ -170,11 +188,22 @@ async fn describe_execution(state: &ApiState, rpc: &Rpc) -> Answer {
     changes.borrow_and_update();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait as u64);
     loop {
-        let (id, done) = {
+        let looked = {
             let sim = state.handle.sim();
-            let id = find(&sim, flow, name)?;
-            let done = sim.engine.execution(id).is_none_or(|x| x.status.is_final());
-            (id, done)
+            find(&sim, flow, name).map(|id| {
+                let done = sim.engine.execution(id).is_none_or(|x| x.status.is_final());
+                (id, done)
+            })
+        };
+        let (id, done) = match looked {
+            Ok(found) => found,
+            // Evicted from memory, kept on disk (`--data`): final.
+            Err(e) => {
+                return match evicted(state, flow, name).await {
+                    Some((description, _)) => Ok(object(description)),
+                    None => Err(e),
+                };
+            }
         };
         if done || tokio::time::Instant::now() >= deadline {
             return execution_json(state, id);
@@ -221,7 +250,7 @@ fn cursor(rpc: &Rpc) -> Result<usize, ApiError> {
     }
 }
 
-fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
+async fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
     let flow_name = rpc.required("FlowName")?;
     let limit = rpc.int("Limit", 1, 100, 100)? as usize;
     let from = cursor(rpc)?;
@@ -234,51 +263,97 @@ fn list_executions(state: &ApiState, rpc: &Rpc) -> Answer {
         })?),
     };
     let prefix = rpc.optional("ExecutionNamePrefix").unwrap_or("");
-    let sim = state.handle.sim();
-    let flow = sim
-        .engine
-        .flow(flow_name)
-        .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(flow_name.to_owned()))?;
-    // Executions keep their start order forever: a position in it is a
-    // stable cursor, new executions only append.
-    let mut executions = Vec::new();
-    let mut next = String::new();
-    let all = sim.engine.executions();
-    for x in all.iter().skip(from) {
-        let matches = (Arc::ptr_eq(&x.flow, flow) || sim.engine.is_execution_of(flow_name, x))
-            && status.is_none_or(|s| x.status == s)
-            && x.name.starts_with(prefix);
-        if !matches {
-            continue;
+    let (mut found, evicted_any) = {
+        let sim = state.handle.sim();
+        let flow = sim
+            .engine
+            .flow(flow_name)
+            .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(flow_name.to_owned()))?;
+        // Executions keep their start order forever: a position in it is a
+        // stable cursor, new executions only append.
+        // The cursor is an id: evicted ones (gone from memory) are skipped,
+        // or, with `--data`, read back from the data file and merged in.
+        let mut found: Vec<(u32, Value)> = Vec::new();
+        let all = sim
+            .engine
+            .executions_from(ExecId(u32::try_from(from).unwrap_or(u32::MAX)));
+        for x in all {
+            let matches = (Arc::ptr_eq(&x.flow, flow) || sim.engine.is_execution_of(flow_name, x))
+                && status.is_none_or(|s| x.status == s)
+                && x.name.starts_with(prefix);
+            if !matches {
+                continue;
+            }
+            found.push((x.id.0, x.to_json(sim.epoch_ms())));
+            if found.len() > limit {
+                break;
+            }
         }
-        if executions.len() == limit {
-            next = x.id.0.to_string();
-            break;
+        (found, sim.engine.evicted() > 0)
+    };
+    if let Some(journal) = state.handle.journal().filter(|_| evicted_any) {
+        if let Err(e) = journal.sync().await {
+            tracing::warn!("{e}");
         }
-        executions.push(x.to_json(sim.epoch_ms()));
+        let page = journal.list_evicted(
+            flow_name,
+            u32::try_from(from).unwrap_or(u32::MAX),
+            status.map(Status::as_str),
+            prefix,
+            limit + 1,
+        );
+        if !page.executions.is_empty() {
+            // Kept in memory wins (a restart with a larger --retain).
+            found.extend(
+                page.executions
+                    .into_iter()
+                    .filter(|(id, _)| state.handle.sim().engine.execution(ExecId(*id)).is_none()),
+            );
+            found.sort_by_key(|(id, _)| *id);
+        }
     }
+    let next = match found.get(limit) {
+        Some((id, _)) => id.to_string(),
+        None => String::new(),
+    };
+    let executions: Vec<Value> = found.into_iter().take(limit).map(|(_, v)| v).collect();
     let mut m = Map::new();
     m.insert("Executions".into(), Value::Array(executions));
     m.insert("NextToken".into(), Value::String(next));
     Ok(m)
 }
 
-fn get_execution_history(state: &ApiState, rpc: &Rpc) -> Answer {
+async fn get_execution_history(state: &ApiState, rpc: &Rpc) -> Answer {
     let flow = rpc.required("FlowName")?;
     let name = rpc.required("ExecutionName")?;
     let limit = rpc.int("Limit", 1, 1000, 1000)? as usize;
     let from = cursor(rpc)?;
-    let sim = state.handle.sim();
-    let x = sim.engine.find_execution(flow, name)?;
-    let events: Vec<Value> = x
-        .history
-        .iter()
-        .skip(from)
-        .take(limit)
-        .map(|ev| event_json(&x.flow, ev, sim.epoch_ms()))
-        .collect();
+    // In memory (the lock released before any wait), else on disk.
+    let in_memory = {
+        let sim = state.handle.sim();
+        sim.engine.find_execution(flow, name).map(|x| {
+            let events: Vec<Value> = x
+                .history
+                .iter()
+                .skip(from)
+                .take(limit)
+                .map(|ev| event_json(&x.flow, ev, sim.epoch_ms()))
+                .collect();
+            (events, x.history.len())
+        })
+    };
+    let (events, total) = match in_memory {
+        Ok(found) => found,
+        Err(e) => {
+            let Some((_, history)) = evicted(state, flow, name).await else {
+                return Err(e.into());
+            };
+            let total = history.len();
+            (history.into_iter().skip(from).take(limit).collect(), total)
+        }
+    };
     let end = from.saturating_add(events.len());
-    let next = if end < x.history.len() {
+    let next = if end < total {
         end.to_string()
     } else {
         String::new()
@@ -354,14 +429,23 @@ fn flow_json(flow: &Flow, info: &FlowInfo) -> Map<String, Value> {
     }))
 }
 
-/// A flow's catalog entry, or the defaults for a flow loaded from a file.
-fn info_of(state: &ApiState, sim: &Sim, name: &str) -> FlowInfo {
-    state.fnf.get(name).unwrap_or_else(|| FlowInfo {
-        id: String::new(),
-        description: String::new(),
-        created: format_time(sim.epoch_ms()),
-        ..FlowInfo::default()
-    })
+/// What `CreateFlow` (and `UpdateFlow`) was told of a flow (a flow loaded
+/// from a file has no id or description), and when it was created and
+/// last updated.
+fn info_of(sim: &Sim, name: &str) -> FlowInfo {
+    match sim.flow_meta(name) {
+        Some(m) => FlowInfo {
+            id: m.id.clone(),
+            description: m.description.clone(),
+            created: format_time(m.created_ms),
+            role_arn: m.role_arn.clone(),
+            modified: m.modified_ms.map(format_time),
+        },
+        None => FlowInfo {
+            created: format_time(sim.epoch_ms()),
+            ..FlowInfo::default()
+        },
+    }
 }
 
 async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
@@ -376,32 +460,29 @@ async fn create_flow(state: &ApiState, rpc: &Rpc) -> Answer {
         )));
     }
     let description = rpc.optional("Description").unwrap_or("").to_owned();
-    let flow = load_definition(&name, definition, execution_mode(rpc)?)?;
-    let created = state
-        .handle
-        .with_sim(move |sim| {
-            // Checked first: add_flow would create the topics before refusing.
-            if sim.engine.flow(&flow.name).is_some() {
-                return Err(crate::kernel::FnfError::FlowAlreadyExists(flow.name));
-            }
-            let at = sim.epoch_ms().saturating_add(sim.now() as i64);
-            sim.add_flow(flow).map(|()| at)
-        })
-        .await??;
-    let info = FlowInfo {
+    let mode = execution_mode(rpc)?;
+    // Validated here, so its author gets every problem, positioned.
+    load_definition(&name, definition, mode)?;
+    // The id is chosen here, not by the simulation: it is part of the op,
+    // so a replay gives the flow the same one.
+    let op = Op::AddFlow {
+        name: name.clone(),
+        definition: definition.to_owned(),
         id: uuid::Uuid::new_v4().hyphenated().to_string(),
         description,
-        created: format_time(created),
+        mode: mode.map(|m| m.as_str().to_owned()),
         role_arn: rpc.optional("RoleArn").unwrap_or("").to_owned(),
-        modified: None,
     };
-    state.fnf.insert(&name, info.clone());
+    match state.handle.apply(op).await? {
+        Applied::FlowAdded(r) => r?,
+        other => return Err(unexpected_op(&other)),
+    };
     let sim = state.handle.sim();
     let flow = sim
         .engine
         .flow(&name)
         .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(name.clone()))?;
-    Ok(flow_json(flow, &info))
+    Ok(flow_json(flow, &info_of(&sim, &name)))
 }
 
 /// CreateFlow's (and UpdateFlow's) `ExecutionMode`: `Standard` or
@@ -449,7 +530,7 @@ fn describe_flow(state: &ApiState, rpc: &Rpc) -> Answer {
         .engine
         .flow(name)
         .ok_or_else(|| crate::kernel::FnfError::FlowNotExists(name.to_owned()))?;
-    Ok(flow_json(flow, &info_of(state, &sim, name)))
+    Ok(flow_json(flow, &info_of(&sim, name)))
 }
 
 fn list_flows(state: &ApiState, rpc: &Rpc) -> Answer {
@@ -464,10 +545,7 @@ fn list_flows(state: &ApiState, rpc: &Rpc) -> Answer {
             next = flow.name.clone();
             break;
         }
-        flows.push(Value::Object(flow_json(
-            flow,
-            &info_of(state, &sim, &flow.name),
-        )));
+        flows.push(Value::Object(flow_json(flow, &info_of(&sim, &flow.name))));
     }
     let mut m = Map::new();
     m.insert("Flows".into(), Value::Array(flows));
@@ -475,35 +553,11 @@ fn list_flows(state: &ApiState, rpc: &Rpc) -> Answer {
     Ok(m)
 }
 
-/// The error a running execution is stopped with when its flow is deleted.
-pub const FLOW_DELETED: &str = "FnF.FlowDeleted";
-
 async fn delete_flow(state: &ApiState, rpc: &Rpc) -> Answer {
     let name = rpc.required("Name")?.to_owned();
-    let removed = name.clone();
-    state
-        .handle
-        .with_sim(move |sim| {
-            // Running executions would be orphaned (no flow to resolve their
-            // names): stop them first, as their history then says.
-            let running: Vec<String> = sim
-                .engine
-                .executions()
-                .iter()
-                .filter(|x| x.flow.name == removed && !x.status.is_final())
-                .map(|x| x.name.to_string())
-                .collect();
-            for name in running {
-                sim.stop_execution(
-                    &removed,
-                    &name,
-                    FLOW_DELETED,
-                    &format!("the flow `{removed}` was deleted (DeleteFlow)"),
-                )?;
-            }
-            sim.engine.remove_flow(&removed).map(|_| ())
-        })
-        .await??;
-    state.fnf.remove(&name);
+    match state.handle.apply(Op::DeleteFlow { name }).await? {
+        Applied::FlowDeleted(r) => r?,
+        other => return Err(unexpected_op(&other)),
+    }
     Ok(Map::new())
 }

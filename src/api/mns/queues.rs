@@ -8,7 +8,6 @@
 //! changes after every delivery (a send, a message becoming visible), and
 //! looks at the queue under a short read lock before trying a receive.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Path;
@@ -21,60 +20,39 @@ use super::{
     Answer, MnsFail, MnsRequest, Paging, bool_text, boolean, created, empty, number, ranged,
     xml_response,
 };
-use crate::mns::{Dest, MnsError, PublishRequest, Queue, QueueAttributes, ReceivedMessage, XMLNS};
+use crate::mns::{MnsError, Queue, ReceivedMessage, XMLNS};
+use crate::sim::op::{Applied, Op, Outgoing, QueuePatch};
 
 /// Most messages one batch receive answers (upstream: 16).
 const MAX_BATCH: usize = 16;
 
 /// Attribute changes read from a `<Queue>` body.
-struct QueuePatch {
-    visibility_timeout: Option<u32>,
-    maximum_message_size: Option<u32>,
-    message_retention_period: Option<u32>,
-    delay_seconds: Option<u32>,
-    polling_wait_seconds: Option<u32>,
-    logging_enabled: Option<bool>,
+fn queue_patch(req: &MnsRequest) -> Result<QueuePatch, MnsFail> {
+    let q: xml::QueueIn = if req.body.iter().all(u8::is_ascii_whitespace) {
+        xml::QueueIn::default()
+    } else {
+        xml::parse("Queue", &req.body)?
+    };
+    Ok(QueuePatch {
+        visibility_timeout: number("VisibilityTimeout", q.visibility_timeout.as_deref())?,
+        maximum_message_size: number("MaximumMessageSize", q.maximum_message_size.as_deref())?,
+        message_retention_period: number(
+            "MessageRetentionPeriod",
+            q.message_retention_period.as_deref(),
+        )?,
+        delay_seconds: number("DelaySeconds", q.delay_seconds.as_deref())?,
+        polling_wait_seconds: number("PollingWaitSeconds", q.polling_wait_seconds.as_deref())?,
+        logging_enabled: boolean("LoggingEnabled", q.logging_enabled.as_deref())?,
+    })
 }
 
-impl QueuePatch {
-    fn read(req: &MnsRequest) -> Result<QueuePatch, MnsFail> {
-        let q: xml::QueueIn = if req.body.iter().all(u8::is_ascii_whitespace) {
-            xml::QueueIn::default()
-        } else {
-            xml::parse("Queue", &req.body)?
-        };
-        Ok(QueuePatch {
-            visibility_timeout: number("VisibilityTimeout", q.visibility_timeout.as_deref())?,
-            maximum_message_size: number("MaximumMessageSize", q.maximum_message_size.as_deref())?,
-            message_retention_period: number(
-                "MessageRetentionPeriod",
-                q.message_retention_period.as_deref(),
-            )?,
-            delay_seconds: number("DelaySeconds", q.delay_seconds.as_deref())?,
-            polling_wait_seconds: number("PollingWaitSeconds", q.polling_wait_seconds.as_deref())?,
-            logging_enabled: boolean("LoggingEnabled", q.logging_enabled.as_deref())?,
-        })
-    }
-
-    fn apply(&self, mut a: QueueAttributes) -> QueueAttributes {
-        let set = |field: &mut u32, v: Option<u32>| {
-            if let Some(v) = v {
-                *field = v;
-            }
-        };
-        set(&mut a.visibility_timeout, self.visibility_timeout);
-        set(&mut a.maximum_message_size, self.maximum_message_size);
-        set(
-            &mut a.message_retention_period,
-            self.message_retention_period,
-        );
-        set(&mut a.delay_seconds, self.delay_seconds);
-        set(&mut a.polling_wait_seconds, self.polling_wait_seconds);
-        if let Some(v) = self.logging_enabled {
-            a.logging_enabled = v;
-        }
-        a
-    }
+/// An op's answer that is not the one its kind gives (a bug).
+pub(super) fn unexpected(applied: &Applied) -> MnsFail {
+    MnsFail::new(
+        500,
+        "InternalError",
+        format!("unexpected answer of an op: {applied:?}"),
+    )
 }
 
 fn queue_out(
@@ -106,30 +84,23 @@ fn queue_out(
 /// `PUT /queues/{queue}`: create (201, or 204 when identical), or with
 /// `?metaoverride=true` set attributes (204).
 pub(super) async fn create(Path(queue): Path<String>, req: MnsRequest) -> Answer {
-    let patch = QueuePatch::read(&req)?;
+    let patch = queue_patch(&req)?;
     let location = format!("{}/queues/{queue}", req.base);
     if req.meta_override() {
-        req.handle
-            .with_sim(move |s| {
-                let now = s.now();
-                let base = s
-                    .mns
-                    .queue(&queue)
-                    .map(|q| q.attributes)
-                    .unwrap_or_default();
-                s.mns.set_queue_attributes(&queue, patch.apply(base), now)
-            })
-            .await??;
+        match req
+            .handle
+            .apply(Op::SetQueueAttributes { queue, patch })
+            .await?
+        {
+            Applied::Done(r) => r?,
+            other => return Err(unexpected(&other)),
+        }
         return Ok(empty(StatusCode::NO_CONTENT));
     }
-    let fresh = req
-        .handle
-        .with_sim(move |s| {
-            let now = s.now();
-            s.mns
-                .create_queue(&queue, patch.apply(QueueAttributes::default()), now)
-        })
-        .await??;
+    let fresh = match req.handle.apply(Op::CreateQueue { queue, patch }).await? {
+        Applied::Created(r) => r?,
+        other => return Err(unexpected(&other)),
+    };
     let status = if fresh {
         StatusCode::CREATED
     } else {
@@ -156,9 +127,10 @@ pub(super) async fn attributes(Path(queue): Path<String>, req: MnsRequest) -> An
 
 /// `DELETE /queues/{queue}`.
 pub(super) async fn delete(Path(queue): Path<String>, req: MnsRequest) -> Answer {
-    req.handle
-        .with_sim(move |s| s.mns.delete_queue(&queue))
-        .await??;
+    match req.handle.apply(Op::DeleteQueue { queue }).await? {
+        Applied::Done(r) => r?,
+        other => return Err(unexpected(&other)),
+    }
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -209,7 +181,7 @@ pub(super) async fn list(req: MnsRequest) -> Answer {
 const MAX_BATCH_SEND: usize = 16;
 
 /// A `<Message>` to send, checked.
-fn outgoing(queue: &str, m: xml::MessageIn) -> Result<PublishRequest, MnsFail> {
+fn outgoing(m: xml::MessageIn) -> Result<Outgoing, MnsFail> {
     let body = m
         .message_body
         .filter(|b| !b.is_empty())
@@ -217,14 +189,11 @@ fn outgoing(queue: &str, m: xml::MessageIn) -> Result<PublishRequest, MnsFail> {
     let delay = ranged("DelaySeconds", m.delay_seconds.as_deref(), 0, 604_800)?;
     let priority = ranged("Priority", m.priority.as_deref(), 1, 16)?
         .map(|p| u8::try_from(p).unwrap_or(u8::MAX));
-    Ok(PublishRequest {
-        dest: Dest::Queue(queue.to_owned()),
-        body: Arc::from(body),
-        tag: None,
+    Ok(Outgoing {
+        body,
         // Absent: the queue's default DelaySeconds applies; 0 is no delay.
         delay_seconds: delay,
         priority,
-        origin: None,
     })
 }
 
@@ -243,26 +212,19 @@ pub(super) async fn send(Path(queue): Path<String>, req: MnsRequest) -> Answer {
         }
         all.message
             .into_iter()
-            .map(|m| outgoing(&queue, m))
+            .map(outgoing)
             .collect::<Result<Vec<_>, _>>()?
     } else {
-        vec![outgoing(&queue, xml::parse("Message", &req.body)?)?]
+        vec![outgoing(xml::parse("Message", &req.body)?)?]
     };
-    let receipts = req
-        .handle
-        .with_sim(move |s| {
-            s.mns_op(|mns, ctx| {
-                // All or none: every message is checked before any is sent.
-                for r in &requests {
-                    mns.check_publish(r)?;
-                }
-                requests
-                    .into_iter()
-                    .map(|r| mns.publish(ctx, r))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-        })
-        .await??;
+    let op = Op::SendMessages {
+        queue,
+        messages: requests,
+    };
+    let receipts = match req.handle.apply(op).await? {
+        Applied::Published(r) => r?,
+        other => return Err(unexpected(&other)),
+    };
     if batch {
         let out = xml::MessageIdsOut {
             xmlns: XMLNS,
@@ -343,26 +305,18 @@ pub(super) async fn receive(Path(queue): Path<String>, req: MnsRequest) -> Answe
         };
         if visible {
             let q = queue.clone();
-            let (got, epoch) = req
-                .handle
-                .with_sim(move |s| {
-                    let epoch = s.epoch_ms();
-                    let got = s.mns_op(|mns, ctx| {
-                        if peek {
-                            return mns.peek(&q, ctx.now, want);
-                        }
-                        let mut got = Vec::new();
-                        while got.len() < want {
-                            match mns.receive(ctx, &q, false)? {
-                                Some(m) => got.push(m),
-                                None => break,
-                            }
-                        }
-                        Ok::<_, MnsError>(got)
-                    });
-                    got.map(|g| (g, epoch))
-                })
-                .await??;
+            let epoch = req.handle.sim().epoch_ms();
+            let got = if peek {
+                // A peek changes nothing: a read, not an op.
+                req.handle
+                    .with_sim(move |s| s.mns.peek(&q, s.now(), want))
+                    .await??
+            } else {
+                match req.handle.apply(Op::Receive { queue: q, n: want }).await? {
+                    Applied::Received(r) => r?,
+                    other => return Err(unexpected(&other)),
+                }
+            };
             if !got.is_empty() {
                 if batch.is_some() {
                     let out = xml::ReceivedListOut {
@@ -412,28 +366,21 @@ pub(super) async fn delete_message(Path(queue): Path<String>, req: MnsRequest) -
                 all.receipt_handle.len()
             )));
         }
-        let errors = req
-            .handle
-            .with_sim(move |s| {
-                s.mns_op(|mns, ctx| {
-                    if mns.queue(&queue).is_none() {
-                        return Err(MnsError::QueueNotExist(queue));
-                    }
-                    Ok(all
-                        .receipt_handle
-                        .into_iter()
-                        .filter_map(|h| {
-                            let e = mns.delete_message(ctx, &queue, &h).err()?;
-                            Some(xml::DeleteErrorEntry {
-                                error_code: e.code(),
-                                error_message: e.to_string(),
-                                receipt_handle: h,
-                            })
-                        })
-                        .collect::<Vec<_>>())
-                })
-            })
-            .await??;
+        let op = Op::DeleteMessages {
+            queue,
+            handles: all.receipt_handle,
+        };
+        let errors: Vec<xml::DeleteErrorEntry> = match req.handle.apply(op).await? {
+            Applied::Deleted(r) => r?,
+            other => return Err(unexpected(&other)),
+        }
+        .into_iter()
+        .map(|(h, e)| xml::DeleteErrorEntry {
+            error_code: e.code(),
+            error_message: e.to_string(),
+            receipt_handle: h,
+        })
+        .collect();
         if errors.is_empty() {
             return Ok(empty(StatusCode::NO_CONTENT));
         }
@@ -444,9 +391,18 @@ pub(super) async fn delete_message(Path(queue): Path<String>, req: MnsRequest) -
         return Ok(xml_response(StatusCode::NOT_FOUND, "Errors", &out));
     }
     let handle = receipt_handle(&req)?;
-    req.handle
-        .with_sim(move |s| s.mns_op(|mns, ctx| mns.delete_message(ctx, &queue, &handle)))
-        .await??;
+    let op = Op::DeleteMessages {
+        queue,
+        handles: vec![handle],
+    };
+    match req.handle.apply(op).await? {
+        Applied::Deleted(r) => {
+            if let Some((_, e)) = r?.into_iter().next() {
+                return Err(e.into());
+            }
+        }
+        other => return Err(unexpected(&other)),
+    }
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -468,14 +424,16 @@ pub(super) async fn change_visibility(Path(queue): Path<String>, req: MnsRequest
         )
     })?;
     let seconds = u32::try_from(seconds).unwrap_or(u32::MAX);
-    let (new, at, epoch) = req
-        .handle
-        .with_sim(move |s| {
-            let epoch = s.epoch_ms();
-            s.mns_op(|mns, ctx| mns.change_visibility(ctx, &queue, &handle, seconds))
-                .map(|(h, at)| (h, at, epoch))
-        })
-        .await??;
+    let epoch = req.handle.sim().epoch_ms();
+    let op = Op::ChangeVisibility {
+        queue,
+        handle,
+        seconds,
+    };
+    let (new, at) = match req.handle.apply(op).await? {
+        Applied::Visibility(r) => r?,
+        other => return Err(unexpected(&other)),
+    };
     let out = xml::ChangeVisibilityOut {
         xmlns: XMLNS,
         receipt_handle: new,

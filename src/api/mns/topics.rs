@@ -3,48 +3,28 @@
 //! SetSubscriptionAttributes, GetSubscriptionAttributes, Unsubscribe,
 //! ListSubscriptionByTopic.
 
-use std::sync::Arc;
-
 use axum::extract::Path;
 use axum::http::StatusCode;
 
+use super::queues::unexpected;
 use super::xml::{self, UrlField, UrlOnly};
 use super::{
     Answer, MnsFail, MnsRequest, Paging, bool_text, boolean, created, empty, number, xml_response,
 };
-use crate::mns::{
-    Dest, Endpoint, NotifyFormat, NotifyStrategy, PublishRequest, Subscription, Topic,
-    TopicAttributes, XMLNS, parse_http_endpoint,
-};
+use crate::mns::{NotifyFormat, NotifyStrategy, Topic, XMLNS, parse_http_endpoint};
+use crate::sim::op::{Applied, Op, TopicPatch};
 
 /// Attribute changes read from a `<Topic>` body.
-struct TopicPatch {
-    maximum_message_size: Option<u32>,
-    logging_enabled: Option<bool>,
-}
-
-impl TopicPatch {
-    fn read(req: &MnsRequest) -> Result<TopicPatch, MnsFail> {
-        let t: xml::TopicIn = if req.body.iter().all(u8::is_ascii_whitespace) {
-            xml::TopicIn::default()
-        } else {
-            xml::parse("Topic", &req.body)?
-        };
-        Ok(TopicPatch {
-            maximum_message_size: number("MaximumMessageSize", t.maximum_message_size.as_deref())?,
-            logging_enabled: boolean("LoggingEnabled", t.logging_enabled.as_deref())?,
-        })
-    }
-
-    fn apply(&self, mut a: TopicAttributes) -> TopicAttributes {
-        if let Some(v) = self.maximum_message_size {
-            a.maximum_message_size = v;
-        }
-        if let Some(v) = self.logging_enabled {
-            a.logging_enabled = v;
-        }
-        a
-    }
+fn topic_patch(req: &MnsRequest) -> Result<TopicPatch, MnsFail> {
+    let t: xml::TopicIn = if req.body.iter().all(u8::is_ascii_whitespace) {
+        xml::TopicIn::default()
+    } else {
+        xml::parse("Topic", &req.body)?
+    };
+    Ok(TopicPatch {
+        maximum_message_size: number("MaximumMessageSize", t.maximum_message_size.as_deref())?,
+        logging_enabled: boolean("LoggingEnabled", t.logging_enabled.as_deref())?,
+    })
 }
 
 /// Topics keep messages a day upstream (not settable).
@@ -77,30 +57,23 @@ pub(super) fn millis(epoch_ms: i64, at: u64) -> i64 {
 /// `PUT /topics/{topic}`: create (201, or 204 when identical), or with
 /// `?metaoverride=true` set attributes (204).
 pub(super) async fn create(Path(topic): Path<String>, req: MnsRequest) -> Answer {
-    let patch = TopicPatch::read(&req)?;
+    let patch = topic_patch(&req)?;
     let location = format!("{}/topics/{topic}", req.base);
     if req.meta_override() {
-        req.handle
-            .with_sim(move |s| {
-                let now = s.now();
-                let base = s
-                    .mns
-                    .topic(&topic)
-                    .map(|t| t.attributes)
-                    .unwrap_or_default();
-                s.mns.set_topic_attributes(&topic, patch.apply(base), now)
-            })
-            .await??;
+        match req
+            .handle
+            .apply(Op::SetTopicAttributes { topic, patch })
+            .await?
+        {
+            Applied::Done(r) => r?,
+            other => return Err(unexpected(&other)),
+        }
         return Ok(empty(StatusCode::NO_CONTENT));
     }
-    let fresh = req
-        .handle
-        .with_sim(move |s| {
-            let now = s.now();
-            let attributes = patch.apply(TopicAttributes::default());
-            s.mns.create_topic(&topic, attributes, now)
-        })
-        .await??;
+    let fresh = match req.handle.apply(Op::CreateTopic { topic, patch }).await? {
+        Applied::Created(r) => r?,
+        other => return Err(unexpected(&other)),
+    };
     let status = if fresh {
         StatusCode::CREATED
     } else {
@@ -126,9 +99,10 @@ pub(super) async fn attributes(Path(topic): Path<String>, req: MnsRequest) -> An
 
 /// `DELETE /topics/{topic}`.
 pub(super) async fn delete(Path(topic): Path<String>, req: MnsRequest) -> Answer {
-    req.handle
-        .with_sim(move |s| s.mns.delete_topic(&topic))
-        .await??;
+    match req.handle.apply(Op::DeleteTopic { topic }).await? {
+        Applied::Done(r) => r?,
+        other => return Err(unexpected(&other)),
+    }
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -188,24 +162,13 @@ pub(super) async fn publish(Path(topic): Path<String>, req: MnsRequest) -> Answe
     if tag.as_ref().is_some_and(|t| t.chars().count() > 16) {
         return Err(MnsFail::invalid("MessageTag must be 1 to 16 characters."));
     }
-    let receipt = req
-        .handle
-        .with_sim(move |s| {
-            s.mns_op(|mns, ctx| {
-                mns.publish(
-                    ctx,
-                    PublishRequest {
-                        dest: Dest::Topic(topic),
-                        body: Arc::from(body),
-                        tag: tag.map(String::into_boxed_str),
-                        delay_seconds: None,
-                        priority: None,
-                        origin: None,
-                    },
-                )
-            })
-        })
-        .await??;
+    let receipts = match req.handle.apply(Op::Publish { topic, body, tag }).await? {
+        Applied::Published(r) => r?,
+        other => return Err(unexpected(&other)),
+    };
+    let Some(receipt) = receipts.first() else {
+        return Err(MnsFail::invalid("no message"));
+    };
     let out = xml::MessageIdOut {
         xmlns: XMLNS,
         message_id: &receipt.message_id,
@@ -236,13 +199,15 @@ pub(super) async fn subscribe(
     let location = format!("{}/topics/{topic}/subscriptions/{name}", req.base);
     if req.meta_override() {
         let strategy = strategy.ok_or_else(|| MnsFail::invalid("NotifyStrategy is required."))?;
-        req.handle
-            .with_sim(move |s| {
-                let now = s.now();
-                s.mns
-                    .set_subscription_strategy(&topic, &name, strategy, now)
-            })
-            .await??;
+        let op = Op::SetSubscriptionStrategy {
+            topic,
+            name,
+            strategy: strategy.as_str().to_owned(),
+        };
+        match req.handle.apply(op).await? {
+            Applied::Done(r) => r?,
+            other => return Err(unexpected(&other)),
+        }
         return Ok(empty(StatusCode::NO_CONTENT));
     }
     let endpoint = body
@@ -251,7 +216,8 @@ pub(super) async fn subscribe(
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .ok_or_else(|| MnsFail::invalid("Endpoint is required."))?;
-    let endpoint: Endpoint = parse_http_endpoint(endpoint)?;
+    // Checked here for the error; the op carries the text.
+    parse_http_endpoint(endpoint)?;
     // Upstream's default format is XML.
     let format = match body.notify_content_format.as_deref().map(str::trim) {
         None | Some("") => NotifyFormat::Xml,
@@ -265,16 +231,18 @@ pub(super) async fn subscribe(
     if filter_tag.as_ref().is_some_and(|t| t.chars().count() > 16) {
         return Err(MnsFail::invalid("FilterTag must be 1 to 16 characters."));
     }
-    let fresh = req
-        .handle
-        .with_sim(move |s| {
-            let mut sub = Subscription::new(&name, endpoint, s.now());
-            sub.strategy = strategy.unwrap_or_default();
-            sub.format = format;
-            sub.filter_tag = filter_tag;
-            s.mns.create_subscription(&topic, sub)
-        })
-        .await??;
+    let op = Op::Subscribe {
+        topic,
+        name,
+        endpoint: endpoint.to_owned(),
+        strategy: Some(strategy.unwrap_or_default().as_str().to_owned()),
+        format: format.as_str().to_owned(),
+        filter_tag,
+    };
+    let fresh = match req.handle.apply(op).await? {
+        Applied::Created(r) => r?,
+        other => return Err(unexpected(&other)),
+    };
     let status = if fresh {
         StatusCode::CREATED
     } else {
@@ -317,9 +285,10 @@ pub(super) async fn unsubscribe(
     Path((topic, name)): Path<(String, String)>,
     req: MnsRequest,
 ) -> Answer {
-    req.handle
-        .with_sim(move |s| s.mns.unsubscribe(&topic, &name))
-        .await??;
+    match req.handle.apply(Op::Unsubscribe { topic, name }).await? {
+        Applied::Done(r) => r?,
+        other => return Err(unexpected(&other)),
+    }
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

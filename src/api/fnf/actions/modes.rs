@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use super::{Answer, execution_mode, flow_json, info_of, load_definition};
+use super::{Answer, execution_mode, flow_json, info_of, load_definition, unexpected_op};
 use crate::api::ApiState;
 use crate::api::fnf::{ApiError, Rpc};
 use crate::cloudflow::Mode;
 use crate::engine::ExecId;
-use crate::engine::history::format_time;
 use crate::fdl::{Flow, Lang};
 use crate::kernel::FnfError;
+use crate::sim::op::{Applied, Op};
 
 /// Longest `StartSyncExecution` wait, in wall seconds. An Express
 /// execution ends within five virtual minutes (its compiled timeout); in
@@ -90,32 +90,26 @@ pub(super) async fn update_flow(state: &ApiState, rpc: &Rpc) -> Answer {
         (flow.definition.clone(), current)
     };
     let definition = rpc.optional("Definition").unwrap_or(&definition);
-    let flow = load_definition(&name, definition, requested.or(current))?;
-    let modified = state
-        .handle
-        .with_sim(move |sim| {
-            let at = sim.epoch_ms().saturating_add(sim.now() as i64);
-            sim.replace_flow(flow).map(|_| at)
-        })
-        .await??;
-    let mut info = {
-        let sim = state.handle.sim();
-        info_of(state, &sim, &name)
+    let mode = requested.or(current);
+    // Validated here, so its author gets every problem, positioned.
+    load_definition(&name, definition, mode)?;
+    let op = Op::UpdateFlow {
+        name: name.clone(),
+        definition: definition.to_owned(),
+        mode: mode.map(|m| m.as_str().to_owned()),
+        description: rpc.optional("Description").map(str::to_owned),
+        role_arn: rpc.optional("RoleArn").map(str::to_owned),
     };
-    if let Some(d) = rpc.optional("Description") {
-        d.clone_into(&mut info.description);
-    }
-    if let Some(r) = rpc.optional("RoleArn") {
-        r.clone_into(&mut info.role_arn);
-    }
-    info.modified = Some(format_time(modified));
-    state.fnf.insert(&name, info.clone());
+    match state.handle.apply(op).await? {
+        Applied::FlowUpdated(r) => r?,
+        other => return Err(unexpected_op(&other)),
+    };
     let sim = state.handle.sim();
     let flow = sim
         .engine
         .flow(&name)
         .ok_or_else(|| FnfError::FlowNotExists(name.clone()))?;
-    Ok(flow_json(flow, &info))
+    Ok(flow_json(flow, &info_of(&sim, &name)))
 }
 
 /// `StartSyncExecution`: `FlowName` (an Express flow; a Standard one is
@@ -157,10 +151,11 @@ pub(super) async fn start_sync_execution(state: &ApiState, rpc: &Rpc) -> Answer 
     // Subscribe before the start, so no change is missed.
     let mut changes = state.handle.state();
     changes.borrow_and_update();
-    let id = state
-        .handle
-        .with_sim(move |sim| sim.start_sync_execution(&flow, name.as_deref(), Some(&input)))
-        .await??;
+    let op = Op::StartSyncExecution { flow, name, input };
+    let id = match state.handle.apply(op).await? {
+        Applied::Started(r) => r?,
+        other => return Err(unexpected_op(&other)),
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(MAX_SYNC_WAIT_SECONDS);
     loop {
         if ended(state, id) || tokio::time::Instant::now() >= deadline {
