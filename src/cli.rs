@@ -32,8 +32,8 @@ use shell::{LogTo, flush_log, init_logging, server_runtime, tokio_runtime};
 #[command(
     name = "flowsim",
     version,
-    about = "Simulate Serverless Workflow (fnf, FDL v1) flows that wait for callbacks over MNS and Function Compute",
-    long_about = "Simulate Serverless Workflow (fnf, FDL v1) flows that wait for callbacks over MNS and Function Compute.\n\n\
+    about = "Simulate CloudFlow (formerly Serverless Workflow) flows, CloudFlow state machines and FDL v1 alike, that wait for callbacks over MNS and Function Compute",
+    long_about = "Simulate CloudFlow (formerly Serverless Workflow) flows, CloudFlow state machines and FDL v1 alike, that wait for callbacks over MNS and Function Compute.\n\n\
                   With no command, opens the TUI on the bundled seed flow (Start -> mns-topic-task -> End), \
                   or on the FLOW files given; the TUI's options below work here too \
                   (`flowsim --seed 7 --step` is `flowsim tui --seed 7 --step`; its keys: `flowsim tui --help`). \

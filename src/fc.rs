@@ -194,16 +194,34 @@ struct Payload<'a> {
     message_body: Option<Value>,
 }
 
+/// How every task token starts: base64 of `v1#`.
+const TOKEN_PREFIX: &str = "djEj";
+
 /// Reads the task token (and the original message body) the way the seed's
-/// handler does. `Err` says why the handler would have thrown.
+/// handler does (`taskToken`; failing that, the first top-level string
+/// field holding a task token). `Err` says why the handler would have
+/// thrown.
 pub fn parse_push(body: &str, wrapped: bool) -> Result<(String, Option<String>), String> {
     let message = push_message(body, wrapped)?;
     let payload: Payload<'_> = serde_json::from_str(&message)
         .map_err(|e| format!("`Message` is not a JSON object: {e}"))?;
-    let token = payload
-        .task_token
-        .ok_or_else(|| "`Message` has no `taskToken`".to_owned())?
-        .into_owned();
+    let token = match payload.task_token {
+        Some(t) => t.into_owned(),
+        // A state machine may name the key as it likes (`token.$:
+        // $Context.Current.TaskToken`): the first top-level string that
+        // is a task token (they start with base64's `v1#`) will do.
+        None => serde_json::from_str::<serde_json::Map<String, Value>>(&message)
+            .ok()
+            .and_then(|m| {
+                m.into_iter().find_map(|(_, v)| match v {
+                    Value::String(s) if s.starts_with(TOKEN_PREFIX) => Some(s),
+                    _ => None,
+                })
+            })
+            .ok_or_else(|| {
+                "`Message` has no `taskToken` (nor any field holding a task token)".to_owned()
+            })?,
+    };
     let body = payload.message_body.map(|v| match v {
         Value::String(s) => s,
         other => other.to_string(),
@@ -657,6 +675,14 @@ mod tests {
         let (token, mb) = parse_push(&body, true).unwrap();
         assert_eq!(token, "T0K");
         assert_eq!(mb.as_deref(), Some("hello world"));
+        // A state machine's own key: the field holding a token is found.
+        let message = r#"{"order":"o-7","token":"djEjZmxvdyNl"}"#;
+        let body = json!({"TopicOwner": "1", "Message": message}).to_string();
+        assert_eq!(parse_push(&body, true).unwrap().0, "djEjZmxvdyNl");
+        // No token anywhere: the handler throws.
+        let body = json!({"Message": r#"{"token":"nope"}"#}).to_string();
+        let err = parse_push(&body, true).unwrap_err();
+        assert!(err.contains("no `taskToken`"), "{err}");
     }
 
     #[test]

@@ -183,15 +183,18 @@ fn retry_backs_off_then_catch_builds_the_next_input() {
     // The function fails every time: 1 + 2 attempts, delays 2 s and then
     // min(2 x 3, 5) = 5 s, then the Catch's OutputConstructor.
     let body = format!(
-        "StartAt: call\nStates:\n  - Type: Task\n    Name: call\n    Action: FC:InvokeFunction\n    Parameters:\n      resourceArn: {FC}\n      invocationType: Sync\n      body:\n        tries.$: $Context.Current.RetryCount\n    Retry:\n      - Errors: [FnF.ALL]\n        MaxAttempts: 2\n        IntervalSeconds: 2\n        BackoffRate: 3\n        MaxBackoffSeconds: 5\n    Catch:\n      - Errors: [HandlerError]\n        OutputConstructor:\n          code.$: $Context.Current.Error.Code\n          input.$: $Input.k\n        Next: handled\n    End: true\n  - Type: Pass\n    Name: handled\n    End: true\n"
+        "StartAt: call\nStates:\n  - Type: Task\n    Name: call\n    Action: FC:InvokeFunction\n    Parameters:\n      resourceArn: {FC}\n      invocationType: Sync\n      body:\n        tries.$: $Context.Current.RetryCount\n    Retry:\n      - Errors: [FnF.ALL]\n        MaxAttempts: 2\n        IntervalSeconds: 2\n        BackoffRate: 3\n        MaxBackoffSeconds: 5\n    Catch:\n      - Errors: [HandlerError]\n        OutputConstructor:\n          code.$: $Context.Current.Error.Code\n          input.$: $Input.k\n          retries.$: $Context.Current.RetryCount\n        Next: handled\n    End: true\n  - Type: Pass\n    Name: handled\n    End: true\n"
     );
     let x = run_with(&body, json!({"k": "v"}), Behaviour::Fail);
-    assert_eq!(output(&x), json!({"code": "HandlerError", "input": "v"}));
+    assert_eq!(
+        output(&x),
+        json!({"code": "HandlerError", "input": "v", "retries": 2})
+    );
     assert_eq!(x.stopped, Some(7_000));
     assert_eq!(count(&x, EventType::TaskScheduled), 3);
     // Without an OutputConstructor the next state gets the error.
     let body = body.replace(
-        "        OutputConstructor:\n          code.$: $Context.Current.Error.Code\n          input.$: $Input.k\n",
+        "        OutputConstructor:\n          code.$: $Context.Current.Error.Code\n          input.$: $Input.k\n          retries.$: $Context.Current.RetryCount\n",
         "",
     );
     let x = run_with(&body, json!({"k": "v"}), Behaviour::Fail);

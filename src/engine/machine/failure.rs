@@ -86,6 +86,8 @@ impl Machine<'_, '_, '_> {
                                 code: &err.error,
                                 detail: &err.cause,
                             }),
+                            // The retries made before the Catch.
+                            retry_count: cur.attempts.iter().sum(),
                             ..Extra::default()
                         };
                         match self.construct(
