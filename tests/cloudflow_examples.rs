@@ -6,6 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{redact, run_to_end};
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -55,15 +59,7 @@ fn run(flows: &[fdl::Flow], name: &str, handler: Behaviour, input: &str) -> (Sim
         sim.add_flow(f.clone()).unwrap();
     }
     let id = sim.start_execution(name, None, Some(input)).unwrap();
-    for _ in 0..10_000 {
-        sim.run_until_idle(1_000_000);
-        if sim.engine.execution(id).unwrap().stopped.is_some()
-            || sim.jump_to_next_due().moved_to().is_none()
-        {
-            break;
-        }
-    }
-    let x = sim.engine.execution(id).unwrap().clone();
+    let x = run_to_end(&mut sim, id);
     (sim, x)
 }
 
@@ -92,29 +88,6 @@ fn as_fdl(flow: &str, mut output: Value) -> Value {
         }
     }
     output
-}
-
-fn redact(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                match k.as_str() {
-                    "taskToken" | "MessageId" | "RequestId" | "messageId" | "MessageBodyMD5" => {
-                        *x = "[redacted]".into()
-                    }
-                    _ => redact(x),
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(redact),
-        Value::String(s) if s.starts_with('{') => {
-            if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
-                redact(&mut inner);
-                *v = inner;
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Every FDL example has a CloudFlow twin of the same name, and the other

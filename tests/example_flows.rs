@@ -5,6 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{redact, run_to_end};
+
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -28,29 +32,6 @@ fn flow_files() -> Vec<std::path::PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-fn redact(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m.iter_mut() {
-                match k.as_str() {
-                    "taskToken" | "MessageId" | "RequestId" | "messageId" | "MessageBodyMD5" => {
-                        *x = "[redacted]".into()
-                    }
-                    _ => redact(x),
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(redact),
-        Value::String(s) if s.starts_with('{') => {
-            if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
-                redact(&mut inner);
-                *v = inner;
-            }
-        }
-        _ => {}
-    }
 }
 
 #[test]
@@ -98,15 +79,7 @@ fn every_example_flow_does_what_its_expectations_say() {
             .start_execution(name, None, Some(&case["input"].to_string()))
             .unwrap();
         // Run until the execution ends; a dropped callback ends on a timeout.
-        for _ in 0..10_000 {
-            sim.run_until_idle(1_000_000);
-            if sim.engine.execution(id).unwrap().stopped.is_some()
-                || sim.jump_to_next_due().moved_to().is_none()
-            {
-                break;
-            }
-        }
-        let x = sim.engine.execution(id).unwrap().clone();
+        let x = run_to_end(&mut sim, id);
         assert_eq!(
             x.status.as_str(),
             case["status"].as_str().unwrap(),

@@ -150,6 +150,16 @@ pub(super) struct Run {
     pub(in crate::engine) task_ends: u32,
 }
 
+impl Run {
+    /// The step block `b` is at, if the block exists and is at one.
+    pub(super) fn current(&self, b: usize) -> Option<&Current> {
+        self.blocks
+            .get(b)
+            .and_then(Option::as_ref)
+            .and_then(|bl| bl.current.as_ref())
+    }
+}
+
 /// A child execution to stop, and why.
 #[derive(Debug)]
 pub(super) struct Cancel {

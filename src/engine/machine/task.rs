@@ -45,13 +45,7 @@ impl Machine<'_, '_, '_> {
         token: Option<String>,
     ) {
         let scheduled = self.next_event_id();
-        let Some(cur) = self
-            .run
-            .blocks
-            .get(b)
-            .and_then(Option::as_ref)
-            .and_then(|bl| bl.current.as_ref())
-        else {
+        let Some(cur) = self.run.current(b) else {
             return;
         };
         let entered = cur.entered;
@@ -197,13 +191,7 @@ impl Machine<'_, '_, '_> {
         scheduled: u32,
     ) -> (Detail, Action, Option<u64>) {
         let step = self.flow.step(step_id);
-        let Some(cur) = self
-            .run
-            .blocks
-            .get(b)
-            .and_then(Option::as_ref)
-            .and_then(|bl| bl.current.as_ref())
-        else {
+        let Some(cur) = self.run.current(b) else {
             return (Detail::from(String::from("{}")), Action::None, None);
         };
         let entered = cur.entered;
@@ -497,13 +485,7 @@ impl Machine<'_, '_, '_> {
         token: Option<&str>,
         scheduled: u32,
     ) -> Result<(Detail, Action, Option<u64>), TaskError> {
-        let Some(cur) = self
-            .run
-            .blocks
-            .get(b)
-            .and_then(Option::as_ref)
-            .and_then(|bl| bl.current.as_ref())
-        else {
+        let Some(cur) = self.run.current(b) else {
             return Ok((Detail::from(String::from("{}")), Action::None, None));
         };
         let input = cur.input.clone();
