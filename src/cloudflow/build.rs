@@ -645,12 +645,28 @@ impl Builder {
             return state;
         };
         let get = |k: &str| entries.iter().find(|e| e.key == k).map(|e| &e.value);
+        // `type:`/`name:` as FDL v1 writes them: say so where they are.
+        let lower_case = |k: &str| {
+            entries
+                .iter()
+                .find(|e| e.key != k && e.key.eq_ignore_ascii_case(k))
+                .map(|e| (e.key_pos, e.key.clone()))
+        };
         let ty = match get("Type") {
             None => {
-                self.err(
-                    node.pos,
-                    format!("state is missing `Type` (one of: {})", TYPES.join(", ")),
-                );
+                match lower_case("Type") {
+                    Some((pos, key)) => self.err(
+                        pos,
+                        format!(
+                            "`{key}` is written `Type` in a CloudFlow state machine (FDL v1 writes `type`); one of: {}",
+                            TYPES.join(", ")
+                        ),
+                    ),
+                    None => self.err(
+                        node.pos,
+                        format!("state is missing `Type` (one of: {})", TYPES.join(", ")),
+                    ),
+                }
                 None
             }
             Some(n) => match n.as_str() {
@@ -670,7 +686,15 @@ impl Builder {
             },
         };
         match get("Name") {
-            None => self.err(node.pos, "state is missing `Name`"),
+            None => match lower_case("Name") {
+                Some((pos, key)) => self.err(
+                    pos,
+                    format!(
+                        "`{key}` is written `Name` in a CloudFlow state machine (FDL v1 writes `name`)"
+                    ),
+                ),
+                None => self.err(node.pos, "state is missing `Name`"),
+            },
             Some(n) => {
                 if let Some(s) = self.string(n, "Name") {
                     state.name = s.to_owned();
