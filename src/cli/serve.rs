@@ -103,6 +103,8 @@ pub(super) struct Persisted {
     pub journal: std::sync::Arc<crate::runtime::journal::Journal>,
     /// The line to print at start.
     pub summary: String,
+    /// The seed the simulation runs with (a restored file's own).
+    pub seed: u64,
 }
 
 /// Opens `path` (replaying it), then journals what this start adds: the
@@ -165,6 +167,7 @@ pub(super) fn open_data(
         }
     }
     let restored = opened.restored;
+    let seed = restored.seed;
     if let (Some(speed), Some((wall, at))) = (speed, restored.last) {
         let away = journal::unix_ms().saturating_sub(wall).max(0) as f64;
         let target = at.saturating_add((away * speed) as u64);
@@ -183,11 +186,15 @@ pub(super) fn open_data(
     let summary = if restored.fresh {
         format!("data kept in {file} (new)")
     } else {
+        let plural = |n: u64, one: &str| {
+            let s = if n == 1 { "" } else { "s" };
+            format!("{} {one}{s}", thousands(n))
+        };
         let mut line = format!(
-            "restored {} executions, {} queues, {} messages from {file} in {:.1} s",
-            thousands(executions),
-            thousands(queues.len() as u64),
-            thousands(messages),
+            "restored {}, {}, {} from {file} in {:.1} s",
+            plural(executions, "execution"),
+            plural(queues.len() as u64, "queue"),
+            plural(messages, "message"),
             started.elapsed().as_secs_f64()
         );
         // A random seed and a default epoch differ at every start: only
@@ -211,6 +218,7 @@ pub(super) fn open_data(
         sim,
         journal,
         summary,
+        seed,
     })
 }
 
@@ -280,7 +288,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let api = api_config(&args.credentials)?;
     // The request log (and the runtime's) on stderr.
     init_logging(LogTo::Stderr)?;
-    let seed = config.seed;
+    let mut seed = config.seed;
     let handler = match args.sim.handler {
         HandlerArg::None => "none",
         h => Behaviour::from(h).as_str(),
@@ -300,6 +308,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 Some(args.speed),
                 (args.sim.seed.is_some(), args.sim.epoch.is_some()),
             )?;
+            seed = p.seed;
             (p.sim, Some(p.journal), p.summary)
         }
         None => {

@@ -115,6 +115,9 @@ pub struct Restored {
     pub last: Option<(i64, Millis)>,
     /// Settings of the command line that the stored ones overrode.
     pub overridden: Vec<String>,
+    /// The seed the simulation runs with (the stored one, for a file that
+    /// existed).
+    pub seed: u64,
 }
 
 /// A data file opened: the simulation replayed from it, and the journal
@@ -286,11 +289,13 @@ pub fn open(path: &Path, config: &SimConfig, retain: Option<usize>) -> Result<Op
                     .push("the simulated function's settings".into());
             }
             config.seed = s.seed;
+            restored.seed = s.seed;
             config.epoch_ms = s.epoch_ms;
             config.handler = s.handler;
             config.subscribe_handler = s.subscribe_handler;
         }
         None => {
+            restored.seed = config.seed;
             let s = StoredConfig {
                 seed: config.seed,
                 epoch_ms: config.epoch_ms,
