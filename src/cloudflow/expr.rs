@@ -47,6 +47,7 @@ mod lex;
 mod parse;
 #[cfg(test)]
 mod tests;
+mod witness;
 
 use std::fmt;
 
@@ -303,6 +304,15 @@ impl Condition {
     /// to its `Default`.
     pub fn eval(&self, scope: &Scope<'_>) -> Result<bool, EvalError> {
         eval::truth(&self.expression, scope)
+    }
+
+    /// A state input for which the condition is true (`want`) or false,
+    /// when one can be derived from comparisons of `$Input` paths with
+    /// literals (for `flowsim test --init`); checked by evaluating.
+    pub fn witness(&self, want: bool) -> Option<Value> {
+        let mut v = Value::Object(serde_json::Map::new());
+        witness::witness(&self.expression.expr, want, &mut v)?;
+        (self.eval(&Scope::new(&v)).ok() == Some(want)).then_some(v)
     }
 }
 

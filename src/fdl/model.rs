@@ -442,11 +442,11 @@ impl ChoiceCondition {
     }
 
     /// An input for which the condition holds, when one can be derived
-    /// (FDL comparisons; `None` for CloudFlow expressions).
+    /// (comparisons of input paths with literals).
     pub fn witness(&self) -> Option<Value> {
         match self {
             ChoiceCondition::Fdl(c) => c.witness(),
-            ChoiceCondition::Expr(_) => None,
+            ChoiceCondition::Expr(c) => c.witness(true),
         }
     }
 }

@@ -471,3 +471,27 @@ fn never_panics_on_prefixes() {
         }
     }
 }
+
+#[test]
+fn witnesses_are_inputs_that_make_a_condition_true_or_false() {
+    let w = |src: &str, want: bool| Condition::parse(src).unwrap().witness(want);
+    assert_eq!(
+        w(r#"$Input.status == "ready""#, true),
+        Some(json!({"status": "ready"}))
+    );
+    assert_eq!(
+        w(r#"$Input.status == "ready""#, false),
+        Some(json!({"status": "not-ready"}))
+    );
+    assert_eq!(
+        w("$Input.order.total > 100 && !$Input.vip", true),
+        Some(json!({"order": {"total": 101}, "vip": false}))
+    );
+    assert_eq!(
+        w("$Context.Current.Input.Size >= 1024", true),
+        Some(json!({"Size": 1024}))
+    );
+    // Functions and the execution's context have none.
+    assert_eq!(w("length($Input.xs) > 2", true), None);
+    assert_eq!(w(r#"$Context.Execution.Name == "x""#, true), None);
+}
