@@ -860,6 +860,16 @@ impl App {
     /// Moves the picked step through the graph's step nodes.
     fn move_step(&mut self, sim: &Sim, delta: i32) {
         let Some(x) = self.selected.and_then(|id| sim.engine.execution(id)) else {
+            // No execution yet: the flow's preview scrolls (the drawing
+            // clamps it to the graph).
+            let y = self.graph_scroll.1;
+            self.graph_scroll.1 = match delta {
+                i32::MIN => 0,
+                i32::MAX => u16::MAX,
+                d if d < 0 => y.saturating_sub(2),
+                _ => y.saturating_add(2),
+            };
+            self.graph_free = true;
             return;
         };
         let flow = x.flow.clone();

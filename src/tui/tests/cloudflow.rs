@@ -210,3 +210,24 @@ fn a_polling_loop_goes_round_in_the_tui() {
         Status::Succeeded
     );
 }
+
+/// Before its first execution a flow's graph is a preview: j/k and G/g
+/// scroll it, so the states below the pane can be read.
+#[test]
+fn the_preview_of_a_tall_graph_scrolls_before_any_execution() {
+    let mut w = world_on(&["subflow-approval"], Behaviour::Manual);
+    let top = screen_at(&mut w, 80, 24);
+    assert!(w.app.selected.is_none());
+    w.act(Action::Select);
+    assert_eq!(w.app.focus, Focus::Graph);
+    w.act(Action::Bottom);
+    let bottom = screen_at(&mut w, 80, 24);
+    assert_ne!(w.app.graph_scroll.1, 0, "{bottom}");
+    assert_ne!(top, bottom);
+    w.act(Action::Top);
+    screen_at(&mut w, 80, 24);
+    assert_eq!(w.app.graph_scroll.1, 0);
+    w.act(Action::Down);
+    screen_at(&mut w, 80, 24);
+    assert_eq!(w.app.graph_scroll.1, 2);
+}
