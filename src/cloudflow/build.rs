@@ -789,7 +789,11 @@ impl Builder {
             .get("Description")
             .and_then(|n| self.text(n, "Description"));
         state.input_constructor = self.constructor(&f, "InputConstructor", Place::INPUT);
-        state.output_constructor = self.constructor(&f, "OutputConstructor", Place::OUTPUT);
+        let place = match ty {
+            Some("Task" | "Parallel" | "Map") => Place::OUTPUT,
+            _ => Place::OUTPUT_WITHOUT_RESULT,
+        };
+        state.output_constructor = self.constructor(&f, "OutputConstructor", place);
         state.kind = match ty {
             Some("Task") => self.task(&f, &what),
             Some("Wait") => self.wait(&f, &what),

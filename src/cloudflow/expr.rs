@@ -189,6 +189,8 @@ pub(crate) struct Place {
     pub output: bool,
     /// `uuid()` and `randomInt` (not in a condition, which has no RNG).
     pub random: bool,
+    /// An OutputConstructor (of a state with a result or without).
+    pub in_output: bool,
 }
 
 impl Place {
@@ -196,16 +198,26 @@ impl Place {
     pub const INPUT: Place = Place {
         output: false,
         random: true,
+        in_output: false,
     };
-    /// An OutputConstructor (a state's or a Catch's).
+    /// An OutputConstructor (a Task's, Parallel's or Map's, or a Catch's).
     pub const OUTPUT: Place = Place {
         output: true,
         random: true,
+        in_output: true,
+    };
+    /// The OutputConstructor of a state with no result (Pass, Wait,
+    /// Succeed, Fail): `$Output` would always be null.
+    pub const OUTPUT_WITHOUT_RESULT: Place = Place {
+        output: false,
+        random: true,
+        in_output: true,
     };
     /// A Choice branch's `Condition`.
     pub const CONDITION: Place = Place {
         output: false,
         random: false,
+        in_output: false,
     };
 }
 

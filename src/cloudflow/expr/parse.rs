@@ -635,12 +635,16 @@ impl Parser {
             } else {
                 "`$Context.Current.Output`"
             };
-            return err(
-                at,
+            let message = if self.place.in_output {
+                format!(
+                    "{what} is the result of a Task, Parallel or Map state, and this state has none (it would always be null); build the output from `$Input`"
+                )
+            } else {
                 format!(
                     "{what} is the task's result and can only be used in an OutputConstructor; here use `$Input`"
-                ),
-            );
+                )
+            };
+            return err(at, message);
         }
         Ok(())
     }
