@@ -41,7 +41,7 @@ pub mod mapping;
 mod subflow;
 pub mod token;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use rand::RngCore;
@@ -74,6 +74,13 @@ pub const FLOW_TIMEOUT: &str = "FnF.Timeout";
 struct FlowEntry {
     flow: Arc<Flow>,
     executions: NameIndex,
+    /// Names of this flow's executions evicted from memory (`--retain`)
+    /// to a data file ([`Engine::keep_evicted`]), with the status they
+    /// ended in: a name stays taken while its execution can still be
+    /// read (a new start under it is `ExecutionAlreadyExists`, a stop
+    /// `ExecutionAlreadyCompleted`). Names only, a few dozen bytes each.
+    /// Without a data file an evicted execution is gone, name and all.
+    evicted_names: HashMap<Box<str>, Status>,
 }
 
 /// The workflow engine.
@@ -159,6 +166,7 @@ impl Engine {
             FlowEntry {
                 flow,
                 executions: NameIndex::default(),
+                evicted_names: HashMap::new(),
             },
         );
         Ok(())
@@ -288,6 +296,9 @@ impl Engine {
                 self.counts[x.status as usize] -= 1;
                 if let Some(entry) = self.flows.get_mut(&x.flow.name) {
                     entry.executions.remove(id, &x.name);
+                    if self.evicted_out.is_some() {
+                        entry.evicted_names.insert(x.name.clone(), x.status);
+                    }
                 }
             }
             self.descendants.remove(&id);
@@ -568,6 +579,9 @@ impl Engine {
                     } else {
                         Ok(id)
                     };
+                }
+                if entry.evicted_names.contains_key(n) {
+                    return Err(FnfError::ExecutionAlreadyExists(n.to_owned()));
                 }
                 n.into()
             }
@@ -900,6 +914,12 @@ impl Engine {
         error: &str,
         cause: &str,
     ) -> Result<ExecId, FnfError> {
+        if let Some(status) = self.flows.get(flow).and_then(|e| e.evicted_names.get(name)) {
+            return Err(FnfError::ExecutionAlreadyCompleted {
+                execution: name.to_owned(),
+                status: status.to_string(),
+            });
+        }
         let x = self.find_execution(flow, name)?;
         let id = x.id;
         if x.status.is_final() {

@@ -432,3 +432,36 @@ fn a_bad_or_busy_data_file_is_refused_by_name() {
     first.child.kill().unwrap();
     first.child.wait().unwrap();
 }
+
+/// A flow file edited between two starts updates the kept flow (as an
+/// UpdateFlow would), the start-up line says so and shows the stored
+/// seed; a state machine is kept like an FDL flow.
+#[test]
+fn an_edited_flow_file_updates_the_kept_flow_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.db");
+    let flows = dir.path().join("flows");
+    std::fs::create_dir(&flows).unwrap();
+    let machine = "Type: StateMachine\nName: sm\nStartAt: a\nStates:\n  - Type: Pass\n    Name: a\n    End: true\n";
+    std::fs::write(flows.join("sm.yaml"), machine).unwrap();
+    let mut first = serve(&data, &flows);
+    first.line("(new)");
+    first.line("seed 5");
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+
+    let edited = machine.replace("Name: a\n", "Name: a\n    OutputConstructor:\n      v: 2\n");
+    std::fs::write(flows.join("sm.yaml"), &edited).unwrap();
+    let mut second = serve(&data, &flows);
+    let restored = second.line("restored");
+    assert!(
+        restored.contains("updated from their files") && restored.contains("sm"),
+        "{restored}"
+    );
+    second.line("seed 5");
+    let flow = fnf(&second.addr, "Action=DescribeFlow&Name=sm");
+    assert_eq!(flow["Definition"], edited, "{flow}");
+    assert!(flow["LastModifiedTime"].is_string(), "{flow}");
+    second.child.kill().unwrap();
+    second.child.wait().unwrap();
+}

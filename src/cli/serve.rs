@@ -105,6 +105,8 @@ pub(super) struct Persisted {
     pub summary: String,
     /// The seed the simulation runs with (a restored file's own).
     pub seed: u64,
+    /// What the simulated function does (a restored file's own setting).
+    pub handler: &'static str,
 }
 
 /// Opens `path` (replaying it), then journals what this start adds: the
@@ -141,14 +143,35 @@ pub(super) fn open_data(
             tracing::warn!(topic = %spec.topic, url = %spec.url, "subscription skipped: {e}");
         }
     }
+    let mut updated = Vec::new();
     for flow in flows {
         match sim.engine.flow(&flow.name) {
             Some(kept) if kept.definition == flow.definition => {}
-            Some(_) => bail!(
-                "flow `{}` differs from the one kept in `{file}`: delete it there first \
-                 (DeleteFlow), rename it, or use another --data",
-                flow.name
-            ),
+            // The file changed since (or an UpdateFlow changed the kept
+            // one): the file wins, as an UpdateFlow would; running
+            // executions keep the definition they started with.
+            Some(kept) => {
+                let mode = match kept.lang {
+                    crate::fdl::Lang::StateMachine(m) => Some(m.as_str().to_owned()),
+                    crate::fdl::Lang::Fdl => None,
+                };
+                let op = Op::UpdateFlow {
+                    name: flow.name.clone(),
+                    definition: flow.definition.clone(),
+                    mode: flow.is_express().then(|| "Express".to_owned()).or(mode),
+                    description: None,
+                    role_arn: None,
+                };
+                if let crate::sim::op::Applied::FlowUpdated(Err(e)) =
+                    record(Some(&journal), &mut sim, op).0
+                {
+                    bail!(
+                        "flow `{}` could not be updated from its file: {e}",
+                        flow.name
+                    );
+                }
+                updated.push(flow.name.clone());
+            }
             None => {
                 let op = Op::AddFlow {
                     name: flow.name.clone(),
@@ -167,7 +190,7 @@ pub(super) fn open_data(
         }
     }
     let restored = opened.restored;
-    let seed = restored.seed;
+    let (seed, handler) = (restored.seed, restored.handler);
     if let (Some(speed), Some((wall, at))) = (speed, restored.last) {
         let away = journal::unix_ms().saturating_sub(wall).max(0) as f64;
         let target = at.saturating_add((away * speed) as u64);
@@ -212,6 +235,12 @@ pub(super) fn open_data(
                 noted.join(", ")
             ));
         }
+        if !updated.is_empty() {
+            line.push_str(&format!(
+                "; updated from their files (running executions keep their definition): {}",
+                updated.join(", ")
+            ));
+        }
         line
     };
     Ok(Persisted {
@@ -219,6 +248,7 @@ pub(super) fn open_data(
         journal,
         summary,
         seed,
+        handler,
     })
 }
 
@@ -289,7 +319,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // The request log (and the runtime's) on stderr.
     init_logging(LogTo::Stderr)?;
     let mut seed = config.seed;
-    let handler = match args.sim.handler {
+    let mut handler = match args.sim.handler {
         HandlerArg::None => "none",
         h => Behaviour::from(h).as_str(),
     };
@@ -309,6 +339,7 @@ pub(super) fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 (args.sim.seed.is_some(), args.sim.epoch.is_some()),
             )?;
             seed = p.seed;
+            handler = p.handler;
             (p.sim, Some(p.journal), p.summary)
         }
         None => {

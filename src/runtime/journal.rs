@@ -118,6 +118,9 @@ pub struct Restored {
     /// The seed the simulation runs with (the stored one, for a file that
     /// existed).
     pub seed: u64,
+    /// What the simulated function does (`none`: not subscribed), as it
+    /// runs (the stored setting, for a file that existed).
+    pub handler: &'static str,
 }
 
 /// A data file opened: the simulation replayed from it, and the journal
@@ -208,6 +211,18 @@ fn sql_error(path: &Path, e: rusqlite::Error) -> StoreError {
         },
         Some(ErrorCode::NotADatabase) => bad(path, "it is not a flowsim data file (not SQLite)"),
         Some(ErrorCode::DatabaseCorrupt) => bad(path, "it is damaged (SQLite says corrupt)"),
+        Some(ErrorCode::ReadOnly) => bad(
+            path,
+            "it is read-only: flowsim writes every change to it (check its permissions and the folder's)",
+        ),
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::SystemIoFailure) => {
+            bad(
+                path,
+                format!(
+                    "{e}: check that the folder exists and that you may write the file and the folder (flowsim creates `-wal` files beside it)"
+                ),
+            )
+        }
         _ => bad(path, e),
     }
 }
@@ -310,6 +325,11 @@ pub fn open(path: &Path, config: &SimConfig, retain: Option<usize>) -> Result<Op
             .map_err(|e| sql_error(p, e))?;
         }
     }
+    restored.handler = if config.subscribe_handler {
+        config.handler.behaviour.as_str()
+    } else {
+        "none"
+    };
     // Subscriptions given at start are journaled as ops by the caller.
     config.subscriptions = Vec::new();
     let mut sim = Sim::new(config);

@@ -348,6 +348,35 @@ fn an_evicted_execution_is_read_back_from_the_file() {
     assert!(sim.engine.evicted() > 0);
     let flow = crate::fdl::bundled::SEED_FLOW_NAME;
     assert!(sim.engine.find_execution(flow, "x0").is_err());
+    // Its name stays taken: the file still answers for it.
+    let again = |sim: &mut Sim| {
+        record(
+            None,
+            sim,
+            Op::StartExecution {
+                flow: flow.into(),
+                name: Some("x0".into()),
+                input: "{}".into(),
+                callback: None,
+            },
+        )
+        .0
+    };
+    assert!(
+        matches!(
+            again(&mut sim),
+            Applied::Started(Err(crate::kernel::FnfError::ExecutionAlreadyExists(_)))
+        ),
+        "a new x0"
+    );
+    let stop = sim.stop_execution(flow, "x0", "E", "c");
+    assert!(
+        matches!(
+            stop,
+            Err(crate::kernel::FnfError::ExecutionAlreadyCompleted { .. })
+        ),
+        "{stop:?}"
+    );
     journal.close();
     let (x, history) = journal.evicted(flow, "x0").expect("x0 on disk");
     assert_eq!(x["Status"], "Succeeded");
@@ -364,6 +393,19 @@ fn an_evicted_execution_is_read_back_from_the_file() {
             .is_empty()
     );
     assert!(journal.evicted(flow, "x39").is_none(), "kept in memory");
+    // After a restart too.
+    drop(journal);
+    drop(sim);
+    let reopened = open(dir.path(), &config(true), Some(2)).unwrap();
+    let mut sim = reopened.sim;
+    assert!(
+        matches!(
+            again(&mut sim),
+            Applied::Started(Err(crate::kernel::FnfError::ExecutionAlreadyExists(_)))
+        ),
+        "a new x0 after a restart"
+    );
+    reopened.journal.close();
 }
 
 #[test]
