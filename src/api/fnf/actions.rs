@@ -416,9 +416,23 @@ fn check_flow_name(name: &str) -> Result<(), ApiError> {
 }
 
 fn flow_json(flow: &Flow, info: &FlowInfo) -> Map<String, Value> {
+    // A flow loaded from a file was given no id: one derived from its name,
+    // the same at every start.
+    let id = if info.id.is_empty() {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(flow.name.as_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .hyphenated()
+            .to_string()
+    } else {
+        info.id.clone()
+    };
     object(json!({
         "Name": flow.name,
-        "Id": info.id,
+        "Id": id,
         "Description": info.description,
         "Definition": flow.definition,
         "Type": "FDL",
