@@ -517,3 +517,41 @@ fn cloudflow_and_fdl_flows_side_by_side_in_a_real_terminal() {
     s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
     let _ = std::fs::remove_file(log);
 }
+
+/// `tui --data`: a CloudFlow execution answered in the TUI is there again
+/// after quitting and starting over on the same file.
+#[test]
+fn the_tui_keeps_its_executions_in_a_data_file() {
+    if !have_tmux() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_flowsim");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("tui.db");
+    let flow = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/flows/cloudflow/mns-topic-callback.yaml"
+    );
+    let name = format!("flowsim-e2e-data-{}", std::process::id());
+    let log = dir.path().join("tui.log");
+    let cmd = format!(
+        "{bin} tui {flow} --data {} --log {}; echo FLOWSIM-EXITED-$?; sleep 60",
+        data.display(),
+        log.display()
+    );
+    let s = start(&name, 100, 30, &cmd);
+    s.wait_for("the TUI", |t| t.contains("No executions yet"));
+    s.keys(&["n"]);
+    s.wait_for("the input editor", |t| t.contains("New execution"));
+    s.keys(&["Enter"]);
+    s.wait_for("the task waiting", |t| t.contains("◷ mns-topic-task"));
+    s.keys(&["Y"]);
+    s.wait_for("success", |t| t.contains("✓1 succeeded"));
+    s.keys(&["q"]);
+    s.wait_for("the shell again", |t| t.contains("FLOWSIM-EXITED-0"));
+    drop(s);
+    let name = format!("{name}-again");
+    let s = start(&name, 100, 30, &cmd);
+    let screen = s.wait_for("the execution kept", |t| t.contains("✓1 succeeded"));
+    assert!(screen.contains("Executions (1)"), "{screen}");
+}
