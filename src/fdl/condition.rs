@@ -85,28 +85,7 @@ pub enum EvalError {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CmpOp {
-    fn as_str(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-        }
-    }
-}
+use crate::syntax::values::CmpOp;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Expr {
@@ -687,59 +666,12 @@ fn witness(e: &Expr, want: bool, v: &mut Value) -> Option<()> {
         Expr::Cmp(op, a, b) => {
             let (path, lit, op) = match (a.as_ref(), b.as_ref()) {
                 (Expr::Path(p), Expr::Lit(l)) => (p, l, *op),
-                (Expr::Lit(l), Expr::Path(p)) => (p, l, flip(*op)),
+                (Expr::Lit(l), Expr::Path(p)) => (p, l, op.flip()),
                 _ => return None,
             };
-            let op = if want { op } else { negate(op) };
-            set_path(v, path, satisfying(op, lit)?)
+            let op = if want { op } else { op.negate() };
+            set_path(v, path, op.satisfying(lit)?)
         }
-    }
-}
-
-/// `a op b` read as `b op' a`.
-fn flip(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
-    }
-}
-
-fn negate(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Eq => CmpOp::Ne,
-        CmpOp::Ne => CmpOp::Eq,
-        CmpOp::Lt => CmpOp::Ge,
-        CmpOp::Le => CmpOp::Gt,
-        CmpOp::Gt => CmpOp::Le,
-        CmpOp::Ge => CmpOp::Lt,
-    }
-}
-
-/// A value `x` with `x op lit`.
-fn satisfying(op: CmpOp, lit: &Value) -> Option<Value> {
-    match (op, lit) {
-        (CmpOp::Eq | CmpOp::Le | CmpOp::Ge, l) => Some(l.clone()),
-        (CmpOp::Ne, Value::String(s)) => Some(Value::String(format!("not-{s}"))),
-        (CmpOp::Ne, Value::Bool(b)) => Some(Value::Bool(!b)),
-        (CmpOp::Ne, Value::Null) => Some(Value::String("something".into())),
-        (CmpOp::Ne | CmpOp::Gt, Value::Number(n)) => {
-            Some(int_if_whole(Value::from(n.as_f64()?.floor() + 1.0)))
-        }
-        (CmpOp::Lt, Value::Number(n)) => Some(int_if_whole(Value::from(n.as_f64()?.ceil() - 1.0))),
-        (CmpOp::Gt, Value::String(s)) => Some(Value::String(format!("{s}z"))),
-        (CmpOp::Lt, Value::String(s)) if !s.is_empty() => Some(Value::String(String::new())),
-        _ => None,
-    }
-}
-
-/// `2.0` as `2`: what a person would write.
-fn int_if_whole(v: Value) -> Value {
-    match v.as_f64() {
-        Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => Value::from(f as i64),
-        _ => v,
     }
 }
 

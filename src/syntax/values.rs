@@ -73,3 +73,73 @@ pub(crate) fn parse_number(text: &str, float: bool) -> Option<Number> {
     };
     n.or_else(|| text.parse::<f64>().ok().and_then(Number::from_f64))
 }
+
+/// The comparison operators of both expression languages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+
+    /// `a op b` read as `b op' a`.
+    pub fn flip(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            other => other,
+        }
+    }
+
+    /// The operator true exactly when this one is false.
+    pub fn negate(self) -> CmpOp {
+        match self {
+            CmpOp::Eq => CmpOp::Ne,
+            CmpOp::Ne => CmpOp::Eq,
+            CmpOp::Lt => CmpOp::Ge,
+            CmpOp::Le => CmpOp::Gt,
+            CmpOp::Gt => CmpOp::Le,
+            CmpOp::Ge => CmpOp::Lt,
+        }
+    }
+
+    /// A value `x` with `x op lit`, for the witnesses `flowsim test --init`
+    /// writes (`None` when there is no simple one).
+    pub fn satisfying(self, lit: &Value) -> Option<Value> {
+        let whole = |f: f64| {
+            if f.fract() == 0.0 && f.abs() < 9e15 {
+                Value::from(f as i64)
+            } else {
+                Value::from(f)
+            }
+        };
+        match (self, lit) {
+            (CmpOp::Eq | CmpOp::Le | CmpOp::Ge, l) => Some(l.clone()),
+            (CmpOp::Ne, Value::String(s)) => Some(Value::String(format!("not-{s}"))),
+            (CmpOp::Ne, Value::Bool(b)) => Some(Value::Bool(!b)),
+            (CmpOp::Ne, Value::Null) => Some(Value::String("something".into())),
+            (CmpOp::Ne | CmpOp::Gt, Value::Number(n)) => Some(whole(n.as_f64()?.floor() + 1.0)),
+            (CmpOp::Lt, Value::Number(n)) => Some(whole(n.as_f64()?.ceil() - 1.0)),
+            (CmpOp::Gt, Value::String(s)) => Some(Value::String(format!("{s}z"))),
+            (CmpOp::Lt, Value::String(s)) if !s.is_empty() => Some(Value::String(String::new())),
+            _ => None,
+        }
+    }
+}

@@ -34,29 +34,7 @@ pub(super) enum Tok {
     Bad(ExprError),
 }
 
-/// The comparison operators.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CmpOp {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-            CmpOp::Lt => "<",
-            CmpOp::Le => "<=",
-            CmpOp::Gt => ">",
-            CmpOp::Ge => ">=",
-        }
-    }
-}
+pub(crate) use crate::syntax::values::CmpOp;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Token {

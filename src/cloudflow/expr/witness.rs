@@ -9,7 +9,6 @@ use serde_json::{Map, Value};
 use super::Expr;
 use super::Root;
 use super::Seg;
-use super::lex::CmpOp;
 
 /// Makes `e` evaluate to `want` by setting paths of `v` (the state input).
 pub(super) fn witness(e: &Expr, want: bool, v: &mut Value) -> Option<()> {
@@ -36,11 +35,11 @@ pub(super) fn witness(e: &Expr, want: bool, v: &mut Value) -> Option<()> {
         Expr::Cmp(op, a, b) => {
             let (path, lit, op) = match (a.as_ref(), b.as_ref()) {
                 (p @ Expr::Path(..), Expr::Lit(l)) => (input_path(p)?, l, *op),
-                (Expr::Lit(l), p @ Expr::Path(..)) => (input_path(p)?, l, flip(*op)),
+                (Expr::Lit(l), p @ Expr::Path(..)) => (input_path(p)?, l, op.flip()),
                 _ => return None,
             };
-            let op = if want { op } else { negate(op) };
-            set(v, path, satisfying(op, lit)?)
+            let op = if want { op } else { op.negate() };
+            set(v, path, op.satisfying(lit)?)
         }
         _ => None,
     }
@@ -59,49 +58,6 @@ fn input_path(e: &Expr) -> Option<&[Seg]> {
             _ => None,
         },
         Root::Output => None,
-    }
-}
-
-fn flip(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Lt => CmpOp::Gt,
-        CmpOp::Le => CmpOp::Ge,
-        CmpOp::Gt => CmpOp::Lt,
-        CmpOp::Ge => CmpOp::Le,
-        other => other,
-    }
-}
-
-fn negate(op: CmpOp) -> CmpOp {
-    match op {
-        CmpOp::Eq => CmpOp::Ne,
-        CmpOp::Ne => CmpOp::Eq,
-        CmpOp::Lt => CmpOp::Ge,
-        CmpOp::Le => CmpOp::Gt,
-        CmpOp::Gt => CmpOp::Le,
-        CmpOp::Ge => CmpOp::Lt,
-    }
-}
-
-/// A value `x` with `x op lit`.
-fn satisfying(op: CmpOp, lit: &Value) -> Option<Value> {
-    let whole = |f: f64| {
-        if f.fract() == 0.0 && f.abs() < 9e15 {
-            Value::from(f as i64)
-        } else {
-            Value::from(f)
-        }
-    };
-    match (op, lit) {
-        (CmpOp::Eq | CmpOp::Le | CmpOp::Ge, l) => Some(l.clone()),
-        (CmpOp::Ne, Value::String(s)) => Some(Value::String(format!("not-{s}"))),
-        (CmpOp::Ne, Value::Bool(b)) => Some(Value::Bool(!b)),
-        (CmpOp::Ne, Value::Null) => Some(Value::String("something".into())),
-        (CmpOp::Ne | CmpOp::Gt, Value::Number(n)) => Some(whole(n.as_f64()?.floor() + 1.0)),
-        (CmpOp::Lt, Value::Number(n)) => Some(whole(n.as_f64()?.ceil() - 1.0)),
-        (CmpOp::Gt, Value::String(s)) => Some(Value::String(format!("{s}z"))),
-        (CmpOp::Lt, Value::String(s)) if !s.is_empty() => Some(Value::String(String::new())),
-        _ => None,
     }
 }
 
