@@ -6,6 +6,16 @@
 pub mod values;
 pub mod yaml;
 
+/// How a character shows in a message: quoted, with spaces named (`the
+/// end` past the last).
+pub fn shown(c: Option<&char>) -> String {
+    match c {
+        None => "the end".to_owned(),
+        Some(c) if c.is_whitespace() => "a space".to_owned(),
+        Some(c) => format!("`{c}`"),
+    }
+}
+
 use std::fmt;
 
 /// A 1-based line and column in a flow's source text.

@@ -28,10 +28,9 @@
 //! is safe when `a` is null.
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
 use std::fmt;
 
-use super::values::{describe, json_eq, num_cmp};
+use super::values::describe;
 use serde_json::Value;
 
 use super::model::{Path, Root};
@@ -341,30 +340,9 @@ fn number(chars: &[char], start: usize) -> (Tok, usize) {
         i = digits(i + 1);
         float = true;
     }
-    if matches!(chars.get(i), Some('e' | 'E')) {
-        let mut j = i + 1;
-        if matches!(chars.get(j), Some('+' | '-')) {
-            j += 1;
-        }
-        if !chars.get(j).is_some_and(char::is_ascii_digit) {
-            return (
-                bad(
-                    j,
-                    format!(
-                        "expected the exponent's digits, found {}",
-                        shown(chars.get(j))
-                    ),
-                ),
-                j,
-            );
-        }
-        i = digits(j);
-        float = true;
-    }
-    let text: String = chars[start..i].iter().collect();
-    match crate::fdl::values::parse_number(&text, float) {
-        Some(n) => (Tok::Lit(Value::Number(n)), i),
-        None => (bad(start, format!("the number {text} is too large")), i),
+    match crate::syntax::values::finish_number(chars, start, i, float) {
+        Ok((n, end)) => (Tok::Lit(Value::Number(n)), end),
+        Err((at, end, message)) => (bad(at, message), end),
     }
 }
 
@@ -790,25 +768,10 @@ fn truth(e: &Expr, input: &Value, missing: Missing) -> Result<bool, EvalError> {
 }
 
 fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalError> {
-    let ord = match (op, a, b) {
-        (CmpOp::Eq, ..) => return Ok(json_eq(a, b)),
-        (CmpOp::Ne, ..) => return Ok(!json_eq(a, b)),
-        (_, Value::Number(x), Value::Number(y)) => num_cmp(x, y),
-        (_, Value::String(x), Value::String(y)) => x.as_str().cmp(y.as_str()),
-        _ => {
-            return Err(EvalError::Mismatch {
-                op: op.as_str(),
-                left: describe(a),
-                right: describe(b),
-            });
-        }
-    };
-    Ok(match op {
-        CmpOp::Lt => ord == Ordering::Less,
-        CmpOp::Le => ord != Ordering::Greater,
-        CmpOp::Gt => ord == Ordering::Greater,
-        CmpOp::Ge => ord != Ordering::Less,
-        CmpOp::Eq | CmpOp::Ne => ord == Ordering::Equal,
+    op.compare(a, b).ok_or_else(|| EvalError::Mismatch {
+        op: op.as_str(),
+        left: describe(a),
+        right: describe(b),
     })
 }
 

@@ -69,14 +69,7 @@ pub(crate) fn is_key_char(c: char) -> bool {
         )
 }
 
-/// How a character shows in a message: quoted, with spaces named.
-pub(crate) fn shown(c: Option<&char>) -> String {
-    match c {
-        None => "the end".to_owned(),
-        Some(c) if c.is_whitespace() => "a space".to_owned(),
-        Some(c) => format!("`{c}`"),
-    }
-}
+pub(crate) use crate::syntax::shown;
 
 impl Path {
     /// Whether a mapping source is a reference rather than a constant: it

@@ -143,3 +143,64 @@ impl CmpOp {
         }
     }
 }
+
+impl CmpOp {
+    /// `a op b`: `==`/`!=` compare any values (numbers by value); the
+    /// orderings compare numbers with numbers and strings with strings.
+    /// `None` when an ordering meets values of other types (the caller
+    /// says so in its own words).
+    pub fn compare(self, a: &Value, b: &Value) -> Option<bool> {
+        let ord = match (self, a, b) {
+            (CmpOp::Eq, ..) => return Some(json_eq(a, b)),
+            (CmpOp::Ne, ..) => return Some(!json_eq(a, b)),
+            (_, Value::Number(x), Value::Number(y)) => num_cmp(x, y),
+            (_, Value::String(x), Value::String(y)) => x.as_str().cmp(y.as_str()),
+            _ => return None,
+        };
+        Some(match self {
+            CmpOp::Lt => ord == Ordering::Less,
+            CmpOp::Le => ord != Ordering::Greater,
+            CmpOp::Gt => ord == Ordering::Greater,
+            CmpOp::Ge => ord != Ordering::Less,
+            CmpOp::Eq | CmpOp::Ne => ord == Ordering::Equal,
+        })
+    }
+}
+
+/// The end of a number literal in `chars`: from `i`, past its integer and
+/// fraction digits (`float`: it had a fraction), an optional exponent;
+/// then the number `chars[start..end]` reads as, and `end`. `Err`: the
+/// character offset of the problem, where lexing goes on, and what it is.
+pub fn finish_number(
+    chars: &[char],
+    start: usize,
+    mut i: usize,
+    mut float: bool,
+) -> Result<(Number, usize), (usize, usize, String)> {
+    if matches!(chars.get(i), Some('e' | 'E')) {
+        let mut j = i + 1;
+        if matches!(chars.get(j), Some('+' | '-')) {
+            j += 1;
+        }
+        if !chars.get(j).is_some_and(char::is_ascii_digit) {
+            return Err((
+                j,
+                j,
+                format!(
+                    "expected the exponent's digits, found {}",
+                    super::shown(chars.get(j))
+                ),
+            ));
+        }
+        while chars.get(j).is_some_and(char::is_ascii_digit) {
+            j += 1;
+        }
+        i = j;
+        float = true;
+    }
+    let text: String = chars[start..i].iter().collect();
+    match parse_number(&text, float) {
+        Some(n) => Ok((n, i)),
+        None => Err((start, i, format!("the number {text} is too large"))),
+    }
+}

@@ -6,14 +6,12 @@
 //! function's, an array literal with paths in it) are owned.
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
 
 use rand::RngCore;
 use serde_json::{Map, Value};
 
 use super::super::functions::Rand;
 use super::{CmpOp, Expr, Expression, Root, Seg};
-use crate::syntax::values::num_cmp;
 pub(crate) use crate::syntax::values::{describe, json_eq};
 
 /// What an expression can read: the state's input and output, the
@@ -417,24 +415,9 @@ fn walk<'a>(v: Cow<'a, Value>, segs: &[Seg]) -> Option<Cow<'a, Value>> {
 }
 
 fn compare(op: CmpOp, a: &Value, b: &Value) -> Result<bool, EvalReason> {
-    let ord = match (op, a, b) {
-        (CmpOp::Eq, ..) => return Ok(json_eq(a, b)),
-        (CmpOp::Ne, ..) => return Ok(!json_eq(a, b)),
-        (_, Value::Number(x), Value::Number(y)) => num_cmp(x, y),
-        (_, Value::String(x), Value::String(y)) => x.as_str().cmp(y.as_str()),
-        _ => {
-            return Err(EvalReason::Mismatch {
-                op: op.as_str(),
-                left: describe(a),
-                right: describe(b),
-            });
-        }
-    };
-    Ok(match op {
-        CmpOp::Lt => ord == Ordering::Less,
-        CmpOp::Le => ord != Ordering::Greater,
-        CmpOp::Gt => ord == Ordering::Greater,
-        CmpOp::Ge => ord != Ordering::Less,
-        CmpOp::Eq | CmpOp::Ne => ord == Ordering::Equal,
+    op.compare(a, b).ok_or_else(|| EvalReason::Mismatch {
+        op: op.as_str(),
+        left: describe(a),
+        right: describe(b),
     })
 }

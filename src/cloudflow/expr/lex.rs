@@ -60,14 +60,7 @@ fn bad(at: usize, message: impl Into<String>) -> Tok {
     })
 }
 
-/// How a character shows in a message: quoted, with spaces named.
-pub(super) fn shown(c: Option<&char>) -> String {
-    match c {
-        None => "the end".to_owned(),
-        Some(c) if c.is_whitespace() => "a space".to_owned(),
-        Some(c) => format!("`{c}`"),
-    }
-}
+pub(super) use crate::syntax::shown;
 
 /// Whether `c` may appear in a `.key` segment; other keys are written
 /// `["odd key"]`. `-` is allowed (`$Input.order-id`): the language has
@@ -413,30 +406,9 @@ fn number(chars: &[char], start: usize) -> (Tok, usize) {
             i + 1,
         );
     }
-    if matches!(chars.get(i), Some('e' | 'E')) {
-        let mut j = i + 1;
-        if matches!(chars.get(j), Some('+' | '-')) {
-            j += 1;
-        }
-        if !chars.get(j).is_some_and(char::is_ascii_digit) {
-            return (
-                bad(
-                    j,
-                    format!(
-                        "expected the exponent's digits, found {}",
-                        shown(chars.get(j))
-                    ),
-                ),
-                j,
-            );
-        }
-        i = digits(j);
-        float = true;
-    }
-    let text: String = chars[start..i].iter().collect();
-    match crate::syntax::values::parse_number(&text, float) {
-        Some(n) => (Tok::Lit(Value::Number(n)), i),
-        None => (bad(start, format!("the number {text} is too large")), i),
+    match crate::syntax::values::finish_number(chars, start, i, float) {
+        Ok((n, end)) => (Tok::Lit(Value::Number(n)), end),
+        Err((at, end, message)) => (bad(at, message), end),
     }
 }
 
