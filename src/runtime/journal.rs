@@ -234,6 +234,18 @@ fn sql_error(path: &Path, e: rusqlite::Error) -> StoreError {
 pub fn open(path: &Path, config: &SimConfig, retain: Option<usize>) -> Result<Opened, StoreError> {
     let path = data_file(path);
     let p = path.as_path();
+    // `--data ~/.flowsim/dev.db` on a new machine: the folder is made.
+    if let Some(dir) = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            bad(
+                p,
+                format!("cannot create its folder `{}`: {e}", dir.display()),
+            )
+        })?;
+    }
     let conn = Connection::open(p).map_err(|e| sql_error(p, e))?;
     conn.busy_timeout(Duration::ZERO)
         .map_err(|e| sql_error(p, e))?;

@@ -581,3 +581,15 @@ fn state_machines_updates_and_sync_executions_replay() {
     assert_eq!(replayed.flow_meta("sm").unwrap().description, "second");
     again.journal.close();
 }
+
+/// `--data ~/.flowsim/dev.db` on a new machine: the missing folders are
+/// made.
+#[test]
+fn a_data_file_in_a_missing_folder_gets_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new").join("deeper").join("dev.db");
+    let opened = open(&path, &config(false), None).unwrap();
+    assert!(opened.restored.fresh);
+    assert!(path.exists());
+    opened.journal.close();
+}
